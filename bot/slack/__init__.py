@@ -1,1 +1,1 @@
-
+"""The Slack surface: listeners, ids, Block Kit, mrkdwn escaping and the outbox."""

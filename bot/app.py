@@ -1,0 +1,63 @@
+"""Building the Bolt app from settings: client, verification, error handler, listeners."""
+
+from __future__ import annotations
+
+from slack_bolt import App
+from slack_bolt.error import BoltError
+from slack_sdk import WebClient
+from slack_sdk.http_retry.builtin_handlers import ConnectionErrorRetryHandler
+
+from bot.config import Settings
+from bot.errors import ChaosbotError
+from bot.slack.errors import ErrorReporter
+from bot.slack.listeners import register_listeners
+
+__all__ = ["SlackUnavailable", "build_app", "build_client"]
+
+
+class SlackUnavailable(ChaosbotError):
+    """Slack refused the bot token (or could not be reached) at start-up."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(f"Slack did not accept SLACK_BOT_TOKEN: {reason}")
+
+
+def build_client(settings: Settings) -> WebClient:
+    """A WebClient for the bot token, pointed at SLACK_API_URL."""
+    token, _ = settings.require_slack()
+    return WebClient(
+        token=token.reveal(),
+        base_url=settings.slack_api_url,
+        timeout=10,
+        retry_handlers=[ConnectionErrorRetryHandler(max_retry_count=2)],
+    )
+
+
+def build_app(settings: Settings, *, client: WebClient | None = None) -> App:
+    """The Bolt app with every listener registered and the global error handler set."""
+    token, signing_secret = settings.require_slack()
+    try:
+        # Bolt checks the token with auth.test here, so a bad token stops start-up.
+        app = App(
+            token=token.reveal(),
+            signing_secret=signing_secret.reveal() if signing_secret else None,
+            client=client or build_client(settings),
+            # Over HTTP every request is verified; Socket Mode is authenticated by the app token.
+            request_verification_enabled=not settings.socket_mode,
+            # Ack first; lazy listeners do the slow work afterwards in their own threads.
+            process_before_response=False,
+        )
+    except BoltError as exc:
+        raise SlackUnavailable(_bolt_reason(exc)) from None
+    except OSError as exc:
+        raise SlackUnavailable(f"{settings.slack_api_url} is unreachable ({exc})") from None
+    reporter = ErrorReporter()
+    app.error(reporter.bolt_error_handler)
+    register_listeners(app, reporter=reporter)
+    return app
+
+
+def _bolt_reason(error: BoltError) -> str:
+    # Bolt's message quotes Slack's error code; keep that and nothing else.
+    text = str(error)
+    return text.split("error: ", 1)[-1] if "error: " in text else text

@@ -1,0 +1,189 @@
+"""Settings: one frozen object built from the environment and passed explicitly."""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
+
+from bot.errors import SettingsError
+
+__all__ = ["DEFAULT_DATABASE_URL", "DEFAULT_SLACK_API_URL", "Secret", "Settings", "load_settings"]
+
+DEFAULT_DATABASE_URL = "sqlite:///./chaosbot.db"
+DEFAULT_SLACK_API_URL = "https://slack.com/api/"
+_DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
+_LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+
+
+class Secret:
+    """A credential that never shows itself in a repr, a log line or an error message."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str) -> None:
+        self._value = value
+
+    def reveal(self) -> str:
+        """The credential itself, for the one place that must send it."""
+        return self._value
+
+    def __repr__(self) -> str:
+        return "Secret('***')"
+
+    __str__ = __repr__
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Secret) and other._value == self._value
+
+    def __hash__(self) -> int:
+        return hash(self._value)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Settings:
+    """Everything chaosbot reads from its environment, validated once at start-up."""
+
+    slack_bot_token: Secret | None = None
+    slack_signing_secret: Secret | None = None
+    slack_app_token: Secret | None = None
+    slack_api_url: str = DEFAULT_SLACK_API_URL
+    database_url: str = DEFAULT_DATABASE_URL
+    http_host: str = "0.0.0.0"  # noqa: S104 - a server in a container listens on all interfaces
+    http_port: int = 3000
+    allowed_namespaces: frozenset[str] = field(default_factory=frozenset)
+    kubeconfig: str | None = None
+    kube_context: str | None = None
+    log_level: str = "INFO"
+
+    @property
+    def socket_mode(self) -> bool:
+        """Whether to talk to Slack over Socket Mode instead of receiving HTTP requests."""
+        return self.slack_app_token is not None
+
+    def secrets(self) -> list[str]:
+        """The credential values, so log output can be scrubbed of them."""
+        found = (self.slack_bot_token, self.slack_signing_secret, self.slack_app_token)
+        return [s.reveal() for s in found if s is not None]
+
+    def require_slack(self) -> tuple[Secret, Secret | None]:
+        """The bot token and signing secret, or a SettingsError naming the one that is missing.
+
+        Socket Mode needs no signing secret: the app-level token authenticates the connection.
+        """
+        if self.slack_bot_token is None:
+            raise SettingsError("SLACK_BOT_TOKEN", "is required (the app's xoxb- bot token)")
+        if self.slack_signing_secret is None and not self.socket_mode:
+            raise SettingsError(
+                "SLACK_SIGNING_SECRET",
+                "is required (Basic Information > App Credentials > Signing Secret)",
+            )
+        return self.slack_bot_token, self.slack_signing_secret
+
+
+def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
+    """Build Settings from the environment, raising SettingsError on the first bad variable."""
+    env = os.environ if environ is None else environ
+    return Settings(
+        slack_bot_token=_token(env, "SLACK_BOT_TOKEN", "xoxb-"),
+        slack_signing_secret=_signing_secret(env),
+        slack_app_token=_token(env, "SLACK_APP_TOKEN", "xapp-"),
+        slack_api_url=_slack_api_url(env),
+        database_url=_database_url(env),
+        http_host=_get(env, "CHAOSBOT_HTTP_HOST") or "0.0.0.0",  # noqa: S104
+        http_port=_port(env),
+        allowed_namespaces=_namespaces(env),
+        kubeconfig=_kubeconfig(env),
+        kube_context=_get(env, "CHAOSBOT_KUBE_CONTEXT"),
+        log_level=_log_level(env),
+    )
+
+
+def _get(env: Mapping[str, str], name: str) -> str | None:
+    value = env.get(name, "").strip()
+    return value or None
+
+
+def _token(env: Mapping[str, str], name: str, prefix: str) -> Secret | None:
+    value = _get(env, name)
+    if value is None:
+        return None
+    if not value.startswith(prefix):
+        # Say what the value looks like without echoing any of it.
+        raise SettingsError(name, f"must be a Slack token starting with {prefix!r}")
+    return Secret(value)
+
+
+def _signing_secret(env: Mapping[str, str]) -> Secret | None:
+    value = _get(env, "SLACK_SIGNING_SECRET")
+    if value is None:
+        return None
+    if len(value) < 8 or any(c.isspace() for c in value):
+        raise SettingsError("SLACK_SIGNING_SECRET", "must be the app's signing secret (no spaces)")
+    return Secret(value)
+
+
+def _slack_api_url(env: Mapping[str, str]) -> str:
+    value = _get(env, "SLACK_API_URL") or DEFAULT_SLACK_API_URL
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise SettingsError("SLACK_API_URL", f"must be an http(s) URL, got {value!r}")
+    return value if value.endswith("/") else value + "/"
+
+
+def _database_url(env: Mapping[str, str]) -> str:
+    value = _get(env, "CHAOSBOT_DATABASE_URL") or DEFAULT_DATABASE_URL
+    try:
+        url = make_url(value)
+    except ArgumentError:
+        raise SettingsError("CHAOSBOT_DATABASE_URL", "is not a database URL") from None
+    backend = url.get_backend_name()
+    if backend == "postgresql":
+        # psycopg 3 is the driver we ship; plain postgresql:// would ask for psycopg2.
+        return url.set(drivername="postgresql+psycopg").render_as_string(hide_password=False)
+    if backend != "sqlite":
+        raise SettingsError(
+            "CHAOSBOT_DATABASE_URL", f"must be sqlite:// or postgresql://, got {backend}://"
+        )
+    return value
+
+
+def _port(env: Mapping[str, str]) -> int:
+    value = _get(env, "CHAOSBOT_HTTP_PORT") or "3000"
+    if not value.isdigit() or not 0 <= int(value) <= 65535:
+        raise SettingsError("CHAOSBOT_HTTP_PORT", f"must be a port number 0-65535, got {value!r}")
+    return int(value)
+
+
+def _namespaces(env: Mapping[str, str]) -> frozenset[str]:
+    value = _get(env, "CHAOSBOT_ALLOWED_NAMESPACES") or ""
+    names = [n.strip() for n in value.split(",") if n.strip()]
+    for name in names:
+        if not _DNS_LABEL.match(name):
+            raise SettingsError(
+                "CHAOSBOT_ALLOWED_NAMESPACES", f"{name!r} is not a valid namespace name"
+            )
+    return frozenset(names)
+
+
+def _kubeconfig(env: Mapping[str, str]) -> str | None:
+    value = _get(env, "KUBECONFIG")
+    if value is None:
+        return None
+    for path in value.split(os.pathsep):
+        if path and not Path(path).expanduser().is_file():
+            raise SettingsError("KUBECONFIG", f"{path} does not exist")
+    return value
+
+
+def _log_level(env: Mapping[str, str]) -> str:
+    value = (_get(env, "CHAOSBOT_LOG_LEVEL") or "INFO").upper()
+    if value not in _LOG_LEVELS:
+        raise SettingsError("CHAOSBOT_LOG_LEVEL", f"must be one of {', '.join(_LOG_LEVELS)}")
+    return value

@@ -1,0 +1,10 @@
+"""Every table, imported in one place so metadata (and Alembic) sees them all."""
+
+from __future__ import annotations
+
+from bot.audit.models import AuditEvent
+from bot.catalog.models import Member, Service, ServiceOwner, Team
+from bot.db.base import Base
+from bot.slack.outbox import OutboxMessage
+
+__all__ = ["AuditEvent", "Base", "Member", "OutboxMessage", "Service", "ServiceOwner", "Team"]

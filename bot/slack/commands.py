@@ -1,0 +1,147 @@
+"""`/chaos`: one slash command, many subcommands, routed by the first word."""
+
+from __future__ import annotations
+
+import difflib
+import logging
+import shlex
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from slack_bolt import Ack, App, Respond
+from slack_sdk import WebClient
+
+from bot.errors import ChaosbotError
+from bot.slack.errors import ErrorReporter
+from bot.slack.ids import SlashCommand
+from bot.slack.replies import Reply
+from bot.templates import render
+
+__all__ = ["CommandRequest", "CommandRouter", "Subcommand", "register"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class CommandRequest:
+    """A parsed `/chaos ...` invocation."""
+
+    user_id: str
+    channel_id: str
+    team_id: str
+    trigger_id: str
+    name: str
+    args: tuple[str, ...]
+    text: str
+    client: WebClient | None = None
+
+    @classmethod
+    def parse(cls, command: dict[str, Any], client: WebClient | None = None) -> CommandRequest:
+        """Split the text like a shell would, so quoted arguments keep their spaces."""
+        text = str(command.get("text") or "").strip()
+        try:
+            words = shlex.split(text)
+        except ValueError as exc:
+            raise ChaosbotError(f"I could not read that command: {exc}.") from None
+        name = words[0].lower() if words else "help"
+        return cls(
+            user_id=str(command.get("user_id", "")),
+            channel_id=str(command.get("channel_id", "")),
+            team_id=str(command.get("team_id", "")),
+            trigger_id=str(command.get("trigger_id", "")),
+            name=name,
+            args=tuple(words[1:]),
+            text=text,
+            client=client,
+        )
+
+
+Handler = Callable[[CommandRequest], Reply | None]
+
+
+@dataclass(frozen=True)
+class Subcommand:
+    """One `/chaos NAME` subcommand.
+
+    `instant` handlers are pure and fast: they answer inside the ack. The others are acked at once
+    and run afterwards (Slack gives an ack three seconds), answering through the response_url.
+    """
+
+    name: str
+    usage: str
+    summary: str
+    handler: Handler
+    instant: bool = False
+
+
+class CommandRouter:
+    """The table of subcommands; `help` lists them and unknown names get a suggestion."""
+
+    def __init__(self) -> None:
+        self._subcommands: dict[str, Subcommand] = {}
+        self.add(
+            Subcommand(
+                name="help",
+                usage="/chaos help",
+                summary="what chaosbot can do (this list)",
+                handler=lambda _request: self.help(),
+                instant=True,
+            )
+        )
+
+    def add(self, subcommand: Subcommand) -> None:
+        if subcommand.name in self._subcommands:
+            raise ValueError(f"subcommand {subcommand.name!r} registered twice")
+        self._subcommands[subcommand.name] = subcommand
+
+    @property
+    def subcommands(self) -> list[Subcommand]:
+        return list(self._subcommands.values())
+
+    def resolve(self, name: str) -> Subcommand:
+        """The subcommand called `name`, or an instant one that explains it does not exist."""
+        found = self._subcommands.get(name)
+        if found is not None:
+            return found
+        return Subcommand(
+            name=name, usage="", summary="", handler=lambda _r: self.unknown(name), instant=True
+        )
+
+    def help(self) -> Reply:
+        return Reply.markdown(render("slack/help.md.j2", commands=self.subcommands))
+
+    def unknown(self, name: str) -> Reply:
+        close = difflib.get_close_matches(name, list(self._subcommands), n=1, cutoff=0.5)
+        text = render(
+            "slack/unknown_command.md.j2", name=name, suggestion=close[0] if close else ""
+        )
+        return Reply.markdown(text + "\n\n" + self.help().text)
+
+
+def register(app: App, *, router: CommandRouter, reporter: ErrorReporter) -> None:
+    """Listen for `/chaos`: ack at once (with the answer when it is instant), work after."""
+
+    def ack_chaos(ack: Ack, command: dict[str, Any]) -> None:
+        request = CommandRequest.parse(command)
+        subcommand = router.resolve(request.name)
+        if not subcommand.instant:
+            ack()
+            return
+        reply = subcommand.handler(request)
+        ack(**(reply.as_response() if reply else {}))
+
+    def work_chaos(command: dict[str, Any], respond: Respond, client: WebClient) -> None:
+        try:
+            request = CommandRequest.parse(command, client)
+        except ChaosbotError:
+            return  # the ack already told the person
+        subcommand = router.resolve(request.name)
+        if subcommand.instant:
+            return
+        with reporter.reporting(respond):
+            reply = subcommand.handler(request)
+            if reply is not None:
+                respond(**reply.as_response())
+
+    app.command(SlashCommand.CHAOS.value)(ack=ack_chaos, lazy=[work_chaos])

@@ -1,0 +1,63 @@
+"""The one place errors become words for a person: known ones say what to do, unknown ones get
+an error id that is logged with the traceback and shown (without the traceback) in Slack."""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from slack_bolt import BoltResponse
+
+from bot.errors import ChaosbotError
+from bot.slack.replies import Reply
+
+__all__ = ["ErrorReporter"]
+
+log = logging.getLogger(__name__)
+
+
+class ErrorReporter:
+    """Turns exceptions into replies and keeps the details in the log."""
+
+    def reply_for(self, error: BaseException) -> Reply:
+        """The reply a person sees for this error."""
+        if isinstance(error, ChaosbotError):
+            return Reply.markdown(f":warning: {error}")
+        error_id = secrets.token_hex(4)
+        log.error("unexpected error %s", error_id, exc_info=error)
+        return Reply.markdown(
+            f":boom: Something went wrong on chaosbot's side (error id `{error_id}`). "
+            "Nothing was changed by this request; the platform team can look the id up in the logs."
+        )
+
+    def bolt_error_handler(
+        self, error: Exception, body: dict[str, Any], respond: Callable[..., Any] | None
+    ) -> BoltResponse:
+        """Bolt's global error handler: errors raised before or inside the ack."""
+        reply = self.reply_for(error)
+        if body.get("command"):
+            # A slash command that failed before its ack: the reply is the HTTP response itself.
+            return BoltResponse(status=200, body=reply.as_response())
+        if respond is not None and body.get("response_url"):
+            self._respond(respond, reply)
+        return BoltResponse(status=200, body="")
+
+    @contextmanager
+    def reporting(self, respond: Callable[..., Any] | None) -> Iterator[None]:
+        """Report errors of work done after the ack (Bolt would only log them)."""
+        try:
+            yield
+        except Exception as error:
+            reply = self.reply_for(error)
+            if respond is not None:
+                self._respond(respond, reply)
+
+    @staticmethod
+    def _respond(respond: Callable[..., Any], reply: Reply) -> None:
+        try:
+            respond(**reply.as_response(), replace_original=False)
+        except Exception:
+            log.exception("could not tell the person about an error")

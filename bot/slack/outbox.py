@@ -1,0 +1,196 @@
+"""The outbox: Slack messages written in the same transaction as the change they announce,
+then delivered by a sender that survives rate limits and outages without losing any."""
+
+from __future__ import annotations
+
+import enum
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
+from sqlalchemy import Enum, Integer, String, Text, select
+from sqlalchemy.orm import Mapped, Session, mapped_column
+
+from bot.clock import Clock
+from bot.db.base import Base
+from bot.db.engine import Database
+from bot.db.types import JSONDocument, UTCDateTime
+
+__all__ = ["DeliveryReport", "OutboxMessage", "OutboxStatus", "deliver_due", "enqueue"]
+
+log = logging.getLogger(__name__)
+
+MAX_ATTEMPTS = 8
+# Errors that no retry will cure: the message is marked failed and the reason kept.
+PERMANENT_ERRORS = frozenset(
+    {
+        "channel_not_found",
+        "not_in_channel",
+        "is_archived",
+        "invalid_auth",
+        "account_inactive",
+        "token_revoked",
+        "invalid_blocks",
+        "msg_too_long",
+        "message_not_found",
+        "cant_update_message",
+        "missing_scope",
+    }
+)
+
+
+class OutboxStatus(enum.StrEnum):
+    PENDING = "pending"
+    SENT = "sent"
+    FAILED = "failed"
+
+
+class OutboxMessage(Base):
+    """One Web API call waiting to be made (or made), keyed so it is never made twice."""
+
+    __tablename__ = "outbox"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    method: Mapped[str] = mapped_column(String(64))
+    payload: Mapped[dict[str, Any]] = mapped_column(JSONDocument)
+    dedupe_key: Mapped[str | None] = mapped_column(String(200), unique=True)
+    status: Mapped[OutboxStatus] = mapped_column(
+        Enum(
+            OutboxStatus,
+            native_enum=False,
+            create_constraint=True,
+            length=16,
+            values_callable=lambda members: [m.value for m in members],
+        ),
+        default=OutboxStatus.PENDING,
+        index=True,
+    )
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    not_before: Mapped[datetime] = mapped_column(UTCDateTime())
+    last_error: Mapped[str | None] = mapped_column(Text)
+    result: Mapped[dict[str, Any] | None] = mapped_column(JSONDocument)
+
+
+def enqueue(
+    *,
+    session: Session,
+    now: datetime,
+    method: str,
+    payload: dict[str, Any],
+    dedupe_key: str | None = None,
+) -> OutboxMessage | None:
+    """Queue a Web API call in the caller's transaction; None if dedupe_key was queued before."""
+    if dedupe_key is not None:
+        existing = session.scalar(
+            select(OutboxMessage.id).where(OutboxMessage.dedupe_key == dedupe_key)
+        )
+        if existing is not None:
+            return None
+    message = OutboxMessage(
+        created_at=now,
+        method=method,
+        payload=payload,
+        dedupe_key=dedupe_key,
+        status=OutboxStatus.PENDING,
+        attempts=0,
+        not_before=now,
+    )
+    session.add(message)
+    return message
+
+
+@dataclass(frozen=True)
+class DeliveryReport:
+    """What one pass of the sender did."""
+
+    sent: int = 0
+    failed: int = 0
+    deferred: int = 0
+    rate_limited_until: datetime | None = None
+
+
+def deliver_due(
+    *, db: Database, client: WebClient, clock: Clock, limit: int = 50
+) -> DeliveryReport:
+    """Make the due Web API calls in order; a 429 stops the pass until Retry-After has passed."""
+    now = clock.now()
+    with db.session() as session:
+        due = session.scalars(
+            select(OutboxMessage)
+            .where(OutboxMessage.status == OutboxStatus.PENDING)
+            .where(OutboxMessage.not_before <= now)
+            .order_by(OutboxMessage.id)
+            .limit(limit)
+        ).all()
+    sent = failed = deferred = 0
+    for message in due:
+        outcome = _deliver(client, message, now)
+        with db.session() as session:
+            row = session.get(OutboxMessage, message.id)
+            if row is None or row.status is not OutboxStatus.PENDING:
+                continue  # another sender got there first
+            outcome.apply(row)
+        if outcome.status is OutboxStatus.SENT:
+            sent += 1
+        elif outcome.status is OutboxStatus.FAILED:
+            failed += 1
+        else:
+            deferred += 1
+            if outcome.rate_limited:
+                return DeliveryReport(sent, failed, deferred, outcome.not_before)
+    return DeliveryReport(sent, failed, deferred)
+
+
+@dataclass(frozen=True)
+class _Outcome:
+    status: OutboxStatus
+    attempts: int
+    not_before: datetime
+    error: str | None = None
+    result: dict[str, Any] | None = None
+    rate_limited: bool = False
+
+    def apply(self, row: OutboxMessage) -> None:
+        row.status = self.status
+        row.attempts = self.attempts
+        row.not_before = self.not_before
+        row.last_error = self.error
+        if self.result is not None:
+            row.result = self.result
+
+
+def _deliver(client: WebClient, message: OutboxMessage, now: datetime) -> _Outcome:
+    attempts = message.attempts + 1
+    try:
+        response = client.api_call(message.method, json=message.payload)
+    except SlackApiError as exc:
+        error = str(exc.response.get("error") or f"HTTP {exc.response.status_code}")
+        if exc.response.status_code == 429:
+            retry_after = int(exc.response.headers.get("Retry-After", "1"))
+            log.warning("outbox %s rate limited for %ss", message.id, retry_after)
+            # A rate limit is Slack's instruction, not a failure of ours: it does not count.
+            return _Outcome(
+                OutboxStatus.PENDING,
+                message.attempts,
+                now + timedelta(seconds=retry_after),
+                error,
+                rate_limited=True,
+            )
+        if error in PERMANENT_ERRORS or attempts >= MAX_ATTEMPTS:
+            log.error("outbox %s failed: %s", message.id, error)
+            return _Outcome(OutboxStatus.FAILED, attempts, now, error)
+        return _Outcome(OutboxStatus.PENDING, attempts, now + _backoff(attempts), error)
+    except OSError as exc:  # Slack unreachable: try again later
+        if attempts >= MAX_ATTEMPTS:
+            return _Outcome(OutboxStatus.FAILED, attempts, now, type(exc).__name__)
+        return _Outcome(OutboxStatus.PENDING, attempts, now + _backoff(attempts), str(exc))
+    result = {k: response.get(k) for k in ("channel", "ts") if response.get(k) is not None}
+    return _Outcome(OutboxStatus.SENT, attempts, now, None, result)
+
+
+def _backoff(attempts: int) -> timedelta:
+    return timedelta(seconds=min(2**attempts, 300))

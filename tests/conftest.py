@@ -1,0 +1,7 @@
+"""Shared pytest configuration: the fixtures live in tests/fixtures, one module per concern."""
+
+from __future__ import annotations
+
+pytest_plugins = [
+    "tests.fixtures.db",
+]

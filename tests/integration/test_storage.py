@@ -1,0 +1,150 @@
+"""The schema and its conventions, on SQLite and on PostgreSQL."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta, timezone
+
+import pytest
+from alembic import command
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from sqlalchemy import select, text
+from sqlalchemy.exc import IntegrityError, StatementError
+
+from bot.audit.models import AuditEvent
+from bot.audit.service import record
+from bot.catalog.models import Environment, Member, Role, Service, Team
+from bot.db.engine import Database
+from bot.db.migrate import _config, current_revision, ensure_migrated, head_revision, upgrade
+from bot.db.models import Base
+from bot.errors import DatabaseNotMigrated
+
+NOW = datetime(2026, 11, 25, 9, 30, tzinfo=UTC)
+
+
+def _team(session_name: str = "payments") -> Team:
+    return Team(
+        name=session_name, slack_channel_id="C0PAY", timezone="Europe/Berlin", created_at=NOW
+    )
+
+
+def _service(team: Team, name: str = "checkout", tier: int = 2) -> Service:
+    return Service(
+        team=team,
+        name=name,
+        tier=tier,
+        namespace="payments",
+        selector="app=checkout",
+        probes=[{"type": "http", "url": "http://checkout.payments/healthz", "status": 200}],
+        created_at=NOW,
+        updated_at=NOW,
+    )
+
+
+def test_migrations_match_the_models(db: Database) -> None:
+    with db.engine.connect() as conn:
+        diff = compare_metadata(MigrationContext.configure(conn), Base.metadata)
+    assert diff == []
+    assert current_revision(db) == head_revision()
+
+
+def test_migrations_go_down_and_up_again(db: Database) -> None:
+    command.downgrade(_config(db), "base")
+    assert current_revision(db) is None
+    with pytest.raises(DatabaseNotMigrated, match="run `chaosbot migrate`"):
+        ensure_migrated(db)
+    assert upgrade(db) == head_revision()
+    ensure_migrated(db)
+
+
+def test_a_service_round_trips_with_its_team_owners_and_utc_times(db: Database) -> None:
+    with db.session() as session:
+        team = _team()
+        team.members.append(Member(slack_user_id="U1", role=Role.OWNER))
+        team.members.append(Member(slack_user_id="U1", role=Role.APPROVER))
+        session.add(_service(team))
+    with db.session() as session:
+        service = session.scalars(select(Service)).one()
+        assert service.team.name == "payments"
+        assert service.environment is Environment.STAGING
+        assert service.created_at == NOW
+        assert service.created_at.tzinfo is not None
+        assert service.probes[0]["status"] == 200
+        assert {(m.slack_user_id, m.role) for m in service.team.members} == {
+            ("U1", Role.OWNER),
+            ("U1", Role.APPROVER),
+        }
+
+
+def test_times_in_other_zones_are_stored_as_the_same_instant(db: Database) -> None:
+    ist = timezone(timedelta(hours=5, minutes=30))
+    with db.session() as session:
+        record(
+            session=session,
+            at=NOW.astimezone(ist),
+            actor="U1",
+            action="service.onboarded",
+            subject_type="service",
+            subject_id=1,
+        )
+    with db.session() as session:
+        event = session.scalars(select(AuditEvent)).one()
+        assert event.at == NOW
+        assert event.subject_id == "1"
+
+
+def test_naive_datetimes_are_refused(db: Database) -> None:
+    with pytest.raises(StatementError, match="naive datetime"), db.session() as session:
+        session.add(_team())
+        session.flush()
+        session.add(
+            AuditEvent(
+                at=datetime(2026, 1, 1),
+                actor="x",
+                action="y",
+                subject_type="z",
+                subject_id="1",
+                detail={},
+            )
+        )
+
+
+@pytest.mark.parametrize("tier", [0, 5])
+def test_tier_outside_one_to_four_is_refused_by_the_database(db: Database, tier: int) -> None:
+    with pytest.raises(IntegrityError), db.session() as session:
+        session.add(_service(_team(), tier=tier))
+
+
+def test_service_names_are_unique(db: Database) -> None:
+    with db.session() as session:
+        team = _team()
+        session.add(_service(team))
+    with pytest.raises(IntegrityError), db.session() as session:
+        session.add(_service(session.scalars(select(Team)).one()))
+    with db.session() as session:
+        assert session.scalar(select(Service).where(Service.name == "checkout")) is not None
+
+
+def test_a_failed_unit_of_work_writes_nothing(db: Database) -> None:
+    with pytest.raises(IntegrityError), db.session() as session:
+        team = _team()
+        session.add(_service(team, name="a"))
+        session.flush()
+        session.add(_service(team, name="b", tier=9))
+    with db.session() as session:
+        assert session.scalars(select(Team)).all() == []
+        assert session.scalars(select(Service)).all() == []
+
+
+def test_foreign_keys_are_enforced(db: Database) -> None:
+    with pytest.raises(IntegrityError), db.session() as session:
+        session.add(Member(team_id=4242, slack_user_id="U1", role=Role.OWNER))
+
+
+def test_sqlite_runs_in_wal_mode_with_a_busy_timeout(tmp_path: object) -> None:
+    db = Database(f"sqlite:///{tmp_path}/wal.db")
+    with db.engine.connect() as conn:
+        assert conn.execute(text("PRAGMA journal_mode")).scalar() == "wal"
+        assert conn.execute(text("PRAGMA foreign_keys")).scalar() == 1
+        assert conn.execute(text("PRAGMA busy_timeout")).scalar() == 30_000
+    db.dispose()

@@ -1,0 +1,96 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from bot.config import DEFAULT_DATABASE_URL, Secret, load_settings
+from bot.errors import SettingsError
+
+TOKEN = "xoxb-1111-2222-abcdefabcdef"
+SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
+
+
+def test_defaults_need_nothing_but_slack_credentials_for_serving() -> None:
+    settings = load_settings({})
+    assert settings.database_url == DEFAULT_DATABASE_URL
+    assert settings.http_port == 3000
+    assert settings.slack_api_url == "https://slack.com/api/"
+    assert settings.allowed_namespaces == frozenset()
+    with pytest.raises(SettingsError, match="SLACK_BOT_TOKEN"):
+        settings.require_slack()
+
+
+def test_missing_signing_secret_is_named() -> None:
+    settings = load_settings({"SLACK_BOT_TOKEN": TOKEN})
+    with pytest.raises(SettingsError) as caught:
+        settings.require_slack()
+    assert caught.value.variable == "SLACK_SIGNING_SECRET"
+
+
+def test_socket_mode_needs_no_signing_secret() -> None:
+    settings = load_settings({"SLACK_BOT_TOKEN": TOKEN, "SLACK_APP_TOKEN": "xapp-1-A-1-abc"})
+    assert settings.socket_mode
+    token, secret = settings.require_slack()
+    assert token.reveal() == TOKEN
+    assert secret is None
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "message"),
+    [
+        ("SLACK_BOT_TOKEN", "xoxp-user-token", "starting with 'xoxb-'"),
+        ("SLACK_APP_TOKEN", "xoxb-not-an-app-token", "starting with 'xapp-'"),
+        ("SLACK_SIGNING_SECRET", "short", "signing secret"),
+        ("SLACK_API_URL", "ftp://example", "http(s) URL"),
+        ("CHAOSBOT_DATABASE_URL", "mysql://localhost/db", "sqlite:// or postgresql://"),
+        ("CHAOSBOT_DATABASE_URL", "not a url", "not a database URL"),
+        ("CHAOSBOT_HTTP_PORT", "70000", "port number"),
+        ("CHAOSBOT_HTTP_PORT", "http", "port number"),
+        ("CHAOSBOT_ALLOWED_NAMESPACES", "payments,Bad_Name", "'Bad_Name'"),
+        ("KUBECONFIG", "/nonexistent/kubeconfig", "does not exist"),
+        ("CHAOSBOT_LOG_LEVEL", "chatty", "must be one of"),
+    ],
+)
+def test_invalid_values_name_the_variable_and_the_problem(
+    variable: str, value: str, message: str
+) -> None:
+    with pytest.raises(SettingsError) as caught:
+        load_settings({variable: value})
+    assert caught.value.variable == variable
+    assert message in str(caught.value)
+    assert str(caught.value).startswith(f"{variable}: ")
+
+
+def test_a_rejected_token_is_not_echoed() -> None:
+    bad = "xoxp-very-secret-user-token"
+    with pytest.raises(SettingsError) as caught:
+        load_settings({"SLACK_BOT_TOKEN": bad})
+    assert bad not in str(caught.value)
+
+
+def test_values_are_normalised(tmp_path: Path) -> None:
+    kubeconfig = tmp_path / "config"
+    kubeconfig.write_text("apiVersion: v1\n")
+    settings = load_settings(
+        {
+            "SLACK_API_URL": "http://127.0.0.1:9/api",
+            "CHAOSBOT_DATABASE_URL": "postgresql://u:p@db:5432/chaos",
+            "CHAOSBOT_ALLOWED_NAMESPACES": " payments , checkout,",
+            "KUBECONFIG": str(kubeconfig),
+            "CHAOSBOT_LOG_LEVEL": "debug",
+        }
+    )
+    assert settings.slack_api_url == "http://127.0.0.1:9/api/"
+    assert settings.database_url == "postgresql+psycopg://u:p@db:5432/chaos"
+    assert settings.allowed_namespaces == frozenset({"payments", "checkout"})
+    assert settings.kubeconfig == str(kubeconfig)
+    assert settings.log_level == "DEBUG"
+
+
+def test_secrets_never_show_in_repr() -> None:
+    settings = load_settings({"SLACK_BOT_TOKEN": TOKEN, "SLACK_SIGNING_SECRET": SECRET})
+    assert TOKEN not in repr(settings)
+    assert SECRET not in repr(settings)
+    assert str(Secret(TOKEN)) == "Secret('***')"
+    assert sorted(settings.secrets()) == sorted([TOKEN, SECRET])
