@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from slack_bolt import App
-from slack_bolt.error import BoltError
 from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
 from slack_sdk.http_retry.builtin_handlers import ConnectionErrorRetryHandler
 
 from bot.config import Settings
 from bot.errors import ChaosbotError
+from bot.slack.commands import CommandRouter
 from bot.slack.errors import ErrorReporter
 from bot.slack.listeners import register_listeners
 
@@ -33,31 +34,38 @@ def build_client(settings: Settings) -> WebClient:
     )
 
 
-def build_app(settings: Settings, *, client: WebClient | None = None) -> App:
-    """The Bolt app with every listener registered and the global error handler set."""
+def build_app(
+    settings: Settings, *, client: WebClient | None = None, router: CommandRouter | None = None
+) -> App:
+    """The Bolt app with every listener registered and the global error handler set.
+
+    `router` lets a caller start from its own table of `/chaos` subcommands (tests do).
+    """
     token, signing_secret = settings.require_slack()
-    try:
-        # Bolt checks the token with auth.test here, so a bad token stops start-up.
-        app = App(
-            token=token.reveal(),
-            signing_secret=signing_secret.reveal() if signing_secret else None,
-            client=client or build_client(settings),
-            # Over HTTP every request is verified; Socket Mode is authenticated by the app token.
-            request_verification_enabled=not settings.socket_mode,
-            # Ack first; lazy listeners do the slow work afterwards in their own threads.
-            process_before_response=False,
-        )
-    except BoltError as exc:
-        raise SlackUnavailable(_bolt_reason(exc)) from None
-    except OSError as exc:
-        raise SlackUnavailable(f"{settings.slack_api_url} is unreachable ({exc})") from None
+    client = client or build_client(settings)
+    _check_token(client, settings.slack_api_url)
+    app = App(
+        token=token.reveal(),
+        signing_secret=signing_secret.reveal() if signing_secret else None,
+        client=client,
+        # Checked above, with an error a person can read; Bolt's own check is redundant.
+        token_verification_enabled=False,
+        # Over HTTP every request is verified; Socket Mode is authenticated by the app token.
+        request_verification_enabled=not settings.socket_mode,
+        # Ack first; lazy listeners do the slow work afterwards in their own threads.
+        process_before_response=False,
+    )
     reporter = ErrorReporter()
     app.error(reporter.bolt_error_handler)
-    register_listeners(app, reporter=reporter)
+    register_listeners(app, reporter=reporter, router=router or CommandRouter())
     return app
 
 
-def _bolt_reason(error: BoltError) -> str:
-    # Bolt's message quotes Slack's error code; keep that and nothing else.
-    text = str(error)
-    return text.split("error: ", 1)[-1] if "error: " in text else text
+def _check_token(client: WebClient, api_url: str) -> None:
+    """Stop start-up with Slack's own error code when the bot token is not accepted."""
+    try:
+        client.auth_test()
+    except SlackApiError as exc:
+        raise SlackUnavailable(str(exc.response.get("error", "unknown error"))) from None
+    except OSError as exc:
+        raise SlackUnavailable(f"{api_url} is unreachable ({exc})") from None

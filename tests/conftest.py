@@ -3,5 +3,6 @@
 from __future__ import annotations
 
 pytest_plugins = [
+    "tests.fixtures.slack",
     "tests.fixtures.db",
 ]

@@ -11,9 +11,7 @@ from bot.slack.errors import ErrorReporter
 __all__ = ["register_listeners"]
 
 
-def register_listeners(app: App, *, reporter: ErrorReporter) -> CommandRouter:
-    """Wire up every surface; returns the `/chaos` router so later surfaces can add subcommands."""
-    router = CommandRouter()
+def register_listeners(app: App, *, reporter: ErrorReporter, router: CommandRouter) -> None:
+    """Wire up every surface; each adds its `/chaos` subcommands to the router."""
     commands.register(app, router=router, reporter=reporter)
     home.register(app, router=router)
-    return router

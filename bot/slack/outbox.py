@@ -11,7 +11,7 @@ from typing import Any
 
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
-from sqlalchemy import Enum, Integer, String, Text, select
+from sqlalchemy import Enum, Integer, String, Text, select, update
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from bot.clock import Clock
@@ -141,8 +141,21 @@ def deliver_due(
         else:
             deferred += 1
             if outcome.rate_limited:
+                _hold_method(db, message.method, outcome.not_before)
                 return DeliveryReport(sent, failed, deferred, outcome.not_before)
     return DeliveryReport(sent, failed, deferred)
+
+
+def _hold_method(db: Database, method: str, until: datetime) -> None:
+    """Slack rate-limits per method: nothing else queued for it goes before `until`."""
+    with db.session() as session:
+        session.execute(
+            update(OutboxMessage)
+            .where(OutboxMessage.status == OutboxStatus.PENDING)
+            .where(OutboxMessage.method == method)
+            .where(OutboxMessage.not_before < until)
+            .values(not_before=until)
+        )
 
 
 @dataclass(frozen=True)

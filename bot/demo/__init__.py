@@ -1,0 +1,110 @@
+"""`chaosbot demo`: an offline rehearsal against local Slack and Kubernetes test servers.
+
+The bot runs for real (HTTP server, request verification, SQLite, Web API calls); only Slack and
+the cluster are stand-ins that speak their real protocols on 127.0.0.1.
+"""
+
+from __future__ import annotations
+
+import secrets
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TextIO
+
+from bot.config import Secret, Settings
+from bot.db.engine import Database
+from bot.db.migrate import upgrade
+from bot.demo.transcript import Transcript
+from bot.errors import ChaosbotError
+
+__all__ = ["DemoWorld", "demo_world", "run_demo"]
+
+DEMO_TOKEN = "xoxb-demo-0000-chaosbot"
+TEAM_CHANNEL = "C0PAYMENTS"
+
+
+class DemoNeedsExtra(ChaosbotError):
+    """The demo's test servers need the `demo` extra installed."""
+
+    def __init__(self, missing: str) -> None:
+        super().__init__(
+            f"the demo needs {missing}: install it with `pip install 'chaosbot[demo]'`"
+        )
+
+
+@dataclass
+class DemoWorld:
+    """Everything a scene needs: the running bot, the stand-ins, and the transcript."""
+
+    settings: Settings
+    slack: object
+    kube: object
+    simulator: object
+    transcript: Transcript
+
+
+def run_demo(*, out: TextIO) -> int:
+    """Play every scene and print the conversation; returns the exit code."""
+    from bot.demo.scenes import SCENES
+
+    with demo_world(out) as world:
+        for scene in SCENES:
+            scene(world)
+    out.write("\nThe rehearsal is over: nothing outside this machine was touched.\n")
+    return 0
+
+
+@contextmanager
+def demo_world(out: TextIO) -> Iterator[DemoWorld]:
+    """Start the stand-ins, a migrated temporary database and the bot; stop them all after."""
+    try:
+        from bot.testing.kube_api import KubeApiServer
+        from bot.testing.slack_api import SlackApiServer
+        from bot.testing.slack_requests import SlackSimulator
+    except ModuleNotFoundError as exc:
+        raise DemoNeedsExtra(exc.name or "kubernetes-validate") from None
+    from bot.serve import Server
+
+    with (
+        tempfile.TemporaryDirectory(prefix="chaosbot-demo-") as tmp,
+        SlackApiServer(bot_token=DEMO_TOKEN) as slack,
+        KubeApiServer() as kube,
+    ):
+        _seed_cluster(kube)
+        kubeconfig = kube.write_kubeconfig(Path(tmp) / "kubeconfig")
+        signing_secret = secrets.token_hex(16)
+        settings = Settings(
+            slack_bot_token=Secret(DEMO_TOKEN),
+            slack_signing_secret=Secret(signing_secret),
+            slack_api_url=slack.base_url,
+            database_url=f"sqlite:///{tmp}/chaosbot.db",
+            http_host="127.0.0.1",
+            http_port=0,
+            allowed_namespaces=frozenset({"payments"}),
+            kubeconfig=str(kubeconfig),
+        )
+        db = Database(settings.database_url)
+        upgrade(db)
+        server = Server(settings, db=db)
+        server.start_in_thread()
+        try:
+            simulator = SlackSimulator(
+                bot_url=f"{server.url}/slack/events", signing_secret=signing_secret, api=slack
+            )
+            yield DemoWorld(settings, slack, kube, simulator, Transcript(out))
+        finally:
+            server.close()
+
+
+def _seed_cluster(kube: object) -> None:
+    """A small staging cluster: three zones, and a payments namespace running checkout."""
+    from bot.testing.kube_api import KubeApiServer
+
+    assert isinstance(kube, KubeApiServer)
+    for index, zone in enumerate(("eu-west-1a", "eu-west-1b", "eu-west-1c")):
+        kube.add_node(f"node-{index + 1}", zone=zone)
+    kube.add_namespace("payments")
+    kube.add_deployment("payments", "checkout", replicas=3, labels={"app": "checkout"})

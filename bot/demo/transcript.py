@@ -1,0 +1,71 @@
+"""Printing a Slack conversation as a person would read it, for the offline demo."""
+
+from __future__ import annotations
+
+import html
+import textwrap
+from typing import Any, TextIO
+
+__all__ = ["Transcript", "blocks_to_text"]
+
+WIDTH = 96
+
+
+def blocks_to_text(blocks: list[dict[str, Any]], fallback: str = "") -> list[str]:
+    """Block Kit rendered as plain lines: sections, headers, fields, context and buttons."""
+    lines: list[str] = []
+    for block in blocks:
+        kind = block.get("type")
+        if kind == "header":
+            lines.append(_text(block["text"]).upper())
+        elif kind == "section":
+            if "text" in block:
+                lines.extend(_text(block["text"]).splitlines())
+            for field in block.get("fields", []):
+                lines.append("  " + _text(field).replace("\n", " "))
+            if block.get("accessory", {}).get("type") == "button":
+                lines.append(_button(block["accessory"]))
+        elif kind == "context":
+            lines.append("  " + " · ".join(_text(e) for e in block["elements"] if "text" in e))
+        elif kind == "divider":
+            lines.append("-" * 40)
+        elif kind == "actions":
+            lines.append(" ".join(_button(e) for e in block["elements"] if e["type"] == "button"))
+    if not lines and fallback:
+        lines.extend(html.unescape(fallback).splitlines())
+    return lines
+
+
+def _text(obj: dict[str, Any]) -> str:
+    return html.unescape(str(obj.get("text", "")))
+
+
+def _button(element: dict[str, Any]) -> str:
+    return f"[ {_text(element['text'])} ]"
+
+
+class Transcript:
+    """Writes who said what, where, indenting the bot's messages under a speaker line."""
+
+    def __init__(self, out: TextIO) -> None:
+        self._out = out
+
+    def scene(self, title: str) -> None:
+        self._out.write(f"\n=== {title} ===\n\n")
+
+    def person(self, name: str, channel: str, text: str) -> None:
+        self._out.write(f"{channel}  @{name}: {text}\n")
+
+    def bot(
+        self, channel: str, message: dict[str, Any], *, only_visible_to: str | None = None
+    ) -> None:
+        """A message from chaosbot (a Web API call body or a slash-command response)."""
+        who = f"chaosbot (only visible to @{only_visible_to})" if only_visible_to else "chaosbot"
+        self._out.write(f"{channel}  {who}:\n")
+        for line in blocks_to_text(message.get("blocks") or [], message.get("text", "")):
+            for wrapped in textwrap.wrap(line, WIDTH - 4, subsequent_indent="    ") or [""]:
+                self._out.write(f"    {wrapped}\n")
+        self._out.write("\n")
+
+    def note(self, text: str) -> None:
+        self._out.write(f"  ({text})\n")

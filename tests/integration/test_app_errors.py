@@ -1,0 +1,105 @@
+"""The one error handler: known errors read as advice, unknown ones carry a logged error id."""
+
+from __future__ import annotations
+
+import logging
+import re
+import threading
+from collections.abc import Iterator
+
+import pytest
+from waitress.server import create_server
+
+from bot.config import Secret, Settings
+from bot.errors import ChaosbotError
+from bot.slack.commands import CommandRouter, Subcommand
+from bot.testing.slack_api import SlackApiServer
+from bot.testing.slack_requests import SlackSimulator
+from bot.web import make_wsgi_app
+
+
+class ServiceNotFound(ChaosbotError):
+    def __init__(self, name: str) -> None:
+        super().__init__(f"There is no service called `{name}`.")
+
+
+def _explode(_request: object) -> None:
+    raise RuntimeError("database fell over: password=hunter2")
+
+
+def _not_found(_request: object) -> None:
+    raise ServiceNotFound("ledger")
+
+
+@pytest.fixture
+def simulator(slack_api: SlackApiServer, signing_secret: str) -> Iterator[SlackSimulator]:
+    from bot.app import build_app
+
+    router = CommandRouter()
+    router.add(Subcommand("boom", "/chaos boom", "fails now", _explode, instant=True))
+    router.add(Subcommand("later", "/chaos later", "fails after the ack", _explode))
+    router.add(Subcommand("ledger", "/chaos ledger", "a known error", _not_found))
+    settings = Settings(
+        slack_bot_token=Secret(slack_api.bot_token),
+        slack_signing_secret=Secret(signing_secret),
+        slack_api_url=slack_api.base_url,
+    )
+    app = build_app(settings, router=router)
+    server = create_server(
+        make_wsgi_app(bolt_app=app, readiness=lambda: None), host="127.0.0.1", port=0
+    )
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    try:
+        yield SlackSimulator(
+            bot_url=f"http://127.0.0.1:{server.effective_port}/slack/events",
+            signing_secret=signing_secret,
+            api=slack_api,
+        )
+    finally:
+        server.close()
+
+
+def test_an_unexpected_error_in_the_ack_shows_an_id_that_is_logged(
+    simulator: SlackSimulator, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.ERROR)
+    response = simulator.slash_command("/chaos", "boom", user_id="U1", channel_id="C1")
+    assert response.status == 200
+    text = response.json()["text"]
+    error_id = re.search(r"error id `([0-9a-f]{8})`", text)
+    assert error_id is not None
+    assert "hunter2" not in text
+    assert "Traceback" not in text
+    assert f"unexpected error {error_id.group(1)}" in caplog.text
+    assert "RuntimeError" in caplog.text
+
+
+def test_an_unexpected_error_after_the_ack_is_reported_through_the_response_url(
+    simulator: SlackSimulator, slack_api: SlackApiServer
+) -> None:
+    response = simulator.slash_command("/chaos", "later", user_id="U1", channel_id="C1")
+    assert response.status == 200
+    [reply] = slack_api.wait_for_response()
+    assert re.search(r"error id `[0-9a-f]{8}`", reply.body["text"])
+    assert reply.body["response_type"] == "ephemeral"
+
+
+def test_a_known_error_reads_as_advice(
+    simulator: SlackSimulator, slack_api: SlackApiServer
+) -> None:
+    simulator.slash_command("/chaos", "ledger", user_id="U1", channel_id="C1")
+    [reply] = slack_api.wait_for_response()
+    assert reply.body["text"] == ":warning: There is no service called `ledger`."
+
+
+def test_opening_app_home_publishes_the_home_tab(
+    simulator: SlackSimulator, slack_api: SlackApiServer
+) -> None:
+    response = simulator.event({"type": "app_home_opened", "user": "U7", "tab": "home"})
+    assert response.status == 200
+    [call] = slack_api.wait_for("views.publish")
+    assert call.body["user_id"] == "U7"
+    home = slack_api.home("U7")
+    assert home is not None
+    assert "/chaos help" in str(home)
