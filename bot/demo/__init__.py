@@ -22,7 +22,7 @@ from bot.errors import ChaosbotError
 
 __all__ = ["DemoWorld", "demo_world", "run_demo"]
 
-DEMO_TOKEN = "xoxb-demo-0000-chaosbot"
+DEMO_TOKEN = "xoxb-demo-0000-chaosbot"  # noqa: S105 - a token only the demo stand-in accepts
 TEAM_CHANNEL = "C0PAYMENTS"
 
 

@@ -120,28 +120,37 @@ class CommandRouter:
 
 
 def register(app: App, *, router: CommandRouter, reporter: ErrorReporter) -> None:
-    """Listen for `/chaos`: ack at once (with the answer when it is instant), work after."""
+    """Listen for `/chaos`: instant subcommands answer in the ack; the rest ack, then work.
 
-    def ack_chaos(ack: Ack, command: dict[str, Any]) -> None:
+    Two listeners, told apart by a matcher, so instant answers pay nothing for Bolt's lazy
+    machinery (a deep copy of the request and a thread per request).
+    """
+
+    def subcommand_of(command: dict[str, Any]) -> Subcommand | None:
+        try:
+            return router.resolve(CommandRequest.parse(command).name)
+        except ChaosbotError:
+            return None  # unreadable text: the instant listener explains
+
+    def is_deferred(body: dict[str, Any]) -> bool:
+        subcommand = subcommand_of(body)
+        return subcommand is not None and not subcommand.instant
+
+    def answer_at_once(ack: Ack, command: dict[str, Any]) -> None:
         request = CommandRequest.parse(command)
-        subcommand = router.resolve(request.name)
-        if not subcommand.instant:
-            ack()
-            return
-        reply = subcommand.handler(request)
+        reply = router.resolve(request.name).handler(request)
         ack(**(reply.as_response() if reply else {}))
 
-    def work_chaos(command: dict[str, Any], respond: Respond, client: WebClient) -> None:
-        try:
-            request = CommandRequest.parse(command, client)
-        except ChaosbotError:
-            return  # the ack already told the person
-        subcommand = router.resolve(request.name)
-        if subcommand.instant:
-            return
+    def ack_only(ack: Ack) -> None:
+        ack()
+
+    def work_after_ack(command: dict[str, Any], respond: Respond, client: WebClient) -> None:
         with reporter.reporting(respond):
-            reply = subcommand.handler(request)
+            request = CommandRequest.parse(command, client)
+            reply = router.resolve(request.name).handler(request)
             if reply is not None:
                 respond(**reply.as_response())
 
-    app.command(SlashCommand.CHAOS.value)(ack=ack_chaos, lazy=[work_chaos])
+    name = SlashCommand.CHAOS.value
+    app.command(name, matchers=[is_deferred])(ack=ack_only, lazy=[work_after_ack])
+    app.command(name)(answer_at_once)

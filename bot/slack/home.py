@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
-import logging
 from typing import Any
 
-from slack_bolt import App
+from slack_bolt import Ack, App
 from slack_sdk import WebClient
 
 from bot.slack.commands import CommandRouter
 
 __all__ = ["home_view", "register"]
-
-log = logging.getLogger(__name__)
 
 
 def home_view(router: CommandRouter) -> dict[str, Any]:
@@ -29,8 +26,12 @@ def home_view(router: CommandRouter) -> dict[str, Any]:
 def register(app: App, *, router: CommandRouter) -> None:
     """Publish the Home tab whenever someone opens it."""
 
-    @app.event("app_home_opened")
+    def ack_event(ack: Ack) -> None:
+        ack()
+
     def publish_home(event: dict[str, Any], client: WebClient) -> None:
         if event.get("tab") != "home":
             return
         client.views_publish(user_id=event["user"], view=home_view(router))
+
+    app.event("app_home_opened")(ack=ack_event, lazy=[publish_home])

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-import socket
+import re
 import subprocess
 import sys
 import time
@@ -39,13 +39,6 @@ class BotProcess:
         return self.process.returncode, stderr
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 def bot_env(slack_api: SlackApiServer, signing_secret: str, database_url: str) -> dict[str, str]:
     """The environment of a bot process: the machine's, minus anything chaosbot reads, plus ours."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "CHAOSBOT_"))}
@@ -55,7 +48,8 @@ def bot_env(slack_api: SlackApiServer, signing_secret: str, database_url: str) -
         SLACK_API_URL=slack_api.base_url,
         CHAOSBOT_DATABASE_URL=database_url,
         CHAOSBOT_HTTP_HOST="127.0.0.1",
-        CHAOSBOT_HTTP_PORT=str(free_port()),
+        # Port 0: the bot binds a free port and prints it, so no other listener can race for it.
+        CHAOSBOT_HTTP_PORT="0",
         CHAOSBOT_LOG_LEVEL="DEBUG",
     )
     return env
@@ -67,6 +61,18 @@ def run_chaosbot(
     return subprocess.run(
         [*CHAOSBOT, *args], env=env, capture_output=True, text=True, timeout=timeout, check=False
     )
+
+
+def listening_url(process: subprocess.Popen[str]) -> str:
+    """The URL from the bot's "chaosbot listening on URL" line."""
+    assert process.stdout is not None
+    line = process.stdout.readline()
+    match = re.match(r"chaosbot listening on (http://\S+)", line)
+    if match is None:
+        process.kill()
+        _, stderr = process.communicate()
+        raise AssertionError(f"chaosbot did not start: {line!r} {stderr}")
+    return match.group(1)
 
 
 def wait_until_healthy(process: subprocess.Popen[str], url: str, timeout: float = 20) -> None:
@@ -101,7 +107,7 @@ def bot_process(
     process = subprocess.Popen(
         [*CHAOSBOT, "serve"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
     )
-    url = f"http://127.0.0.1:{env['CHAOSBOT_HTTP_PORT']}"
+    url = listening_url(process)
     bot = BotProcess(process, url, env)
     try:
         wait_until_healthy(process, url)

@@ -52,7 +52,7 @@ def simulator(slack_api: SlackApiServer, signing_secret: str) -> Iterator[SlackS
     thread.start()
     try:
         yield SlackSimulator(
-            bot_url=f"http://127.0.0.1:{server.effective_port}/slack/events",
+            bot_url=f"http://127.0.0.1:{server.effective_port}/slack/events",  # type: ignore[union-attr]
             signing_secret=signing_secret,
             api=slack_api,
         )

@@ -1,0 +1,119 @@
+"""How long a signed `/chaos help` takes to be acknowledged by `chaosbot serve`, compared with a
+bare Bolt app served the same way, in the same run (these machines are noisy: read the ratio).
+
+    .venv/bin/python bench/ack_latency.py [--requests 2000] [--concurrency 16] [--rounds 4]
+
+Both servers run as their own processes against the same local Slack Web API test server; the
+load generator sends signed slash commands from a thread pool and times each one to its response.
+Rounds alternate between the two servers so that drift in the machine affects both alike.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+from bot.testing.slack_api import SlackApiServer
+from bot.testing.slack_requests import SlackSimulator
+
+SECRET = "bench-signing-secret-0123456789"
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _start(argv: list[str], env: dict[str, str]) -> tuple[subprocess.Popen[str], str]:
+    """Start a server on a free port; both print "... listening on URL" once they are bound."""
+    process = subprocess.Popen(
+        argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True
+    )
+    assert process.stdout is not None
+    match = re.search(r"listening on (http://\S+)", process.stdout.readline())
+    if match is None:
+        process.kill()
+        raise SystemExit(f"{argv} did not start")
+    return process, match.group(1)
+
+
+def _load(url: str, api: SlackApiServer, requests: int, concurrency: int) -> list[float]:
+    simulator = SlackSimulator(bot_url=url + "/slack/events", signing_secret=SECRET, api=api)
+
+    def one(_: int) -> float:
+        started = time.perf_counter()
+        response = simulator.slash_command("/chaos", "help", user_id="U1", channel_id="C1")
+        elapsed = time.perf_counter() - started
+        if response.status != 200:
+            raise SystemExit(f"{url} answered {response.status}")
+        return elapsed
+
+    with ThreadPoolExecutor(concurrency) as pool:
+        return list(pool.map(one, range(requests)))
+
+
+def _percentile(values: list[float], q: float) -> float:
+    return statistics.quantiles(values, n=100, method="inclusive")[int(q) - 1]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--requests", type=int, default=2000, help="per server, over all rounds")
+    parser.add_argument("--concurrency", type=int, default=16)
+    parser.add_argument("--rounds", type=int, default=4)
+    args = parser.parse_args()
+
+    with SlackApiServer() as api, tempfile.TemporaryDirectory() as tmp:
+        base = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "CHAOSBOT_"))}
+        base.update(
+            SLACK_BOT_TOKEN=api.bot_token,
+            SLACK_SIGNING_SECRET=SECRET,
+            SLACK_API_URL=api.base_url,
+            CHAOSBOT_DATABASE_URL=f"sqlite:///{tmp}/bench.db",
+            CHAOSBOT_HTTP_HOST="127.0.0.1",
+            CHAOSBOT_LOG_LEVEL="WARNING",
+            PYTHONPATH=str(ROOT),
+        )
+        subprocess.run(
+            [sys.executable, "-m", "bot", "migrate"], env=base, check=True, capture_output=True
+        )
+        servers = {
+            "chaosbot serve": [sys.executable, "-m", "bot", "serve"],
+            "bare Bolt app": [sys.executable, str(ROOT / "bench" / "bare_bolt_app.py")],
+        }
+        running = {}
+        for name, argv in servers.items():
+            running[name] = _start(argv, dict(base, CHAOSBOT_HTTP_PORT="0"))
+        try:
+            samples: dict[str, list[float]] = {name: [] for name in servers}
+            per_round = max(1, args.requests // args.rounds)
+            for name in servers:  # warm-up, not counted
+                _load(running[name][1], api, min(100, per_round), args.concurrency)
+            for _ in range(args.rounds):
+                for name in servers:
+                    samples[name] += _load(running[name][1], api, per_round, args.concurrency)
+        finally:
+            for process, _ in running.values():
+                process.terminate()
+                process.wait(timeout=15)
+
+    print(
+        f"{per_round * args.rounds} signed /chaos help per server, concurrency {args.concurrency}"
+    )
+    rows = {}
+    for name, values in samples.items():
+        p50, p99 = _percentile(values, 50) * 1000, _percentile(values, 99) * 1000
+        rows[name] = (p50, p99)
+        print(f"{name:16s} p50 {p50:7.2f} ms   p99 {p99:7.2f} ms")
+    ours, bare = rows["chaosbot serve"], rows["bare Bolt app"]
+    print(
+        f"ratio (chaosbot / bare Bolt)  p50 {ours[0] / bare[0]:.2f}x   p99 {ours[1] / bare[1]:.2f}x"
+    )
+
+
+if __name__ == "__main__":
+    main()
