@@ -41,13 +41,12 @@ def build_app(
 
     `router` lets a caller start from its own table of `/chaos` subcommands (tests do).
     """
-    token, signing_secret = settings.require_slack()
+    _, signing_secret = settings.require_slack()
     client = client or build_client(settings)
     _check_token(client, settings.slack_api_url)
     app = App(
-        token=token.reveal(),
         signing_secret=signing_secret.reveal() if signing_secret else None,
-        client=client,
+        client=client,  # carries the bot token
         # Checked above, with an error a person can read; Bolt's own check is redundant.
         token_verification_enabled=False,
         # Over HTTP every request is verified; Socket Mode is authenticated by the app token.

@@ -100,4 +100,6 @@ def _migrate(_args: argparse.Namespace) -> int:
 def _demo(_args: argparse.Namespace) -> int:
     from bot.demo import run_demo
 
+    # The transcript is the output; only problems are logged.
+    configure_logging("WARNING", [])
     return run_demo(out=sys.stdout)

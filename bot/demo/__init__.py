@@ -12,13 +12,18 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 from bot.config import Secret, Settings
 from bot.db.engine import Database
 from bot.db.migrate import upgrade
 from bot.demo.transcript import Transcript
 from bot.errors import ChaosbotError
+
+if TYPE_CHECKING:
+    from bot.testing.kube_api import KubeApiServer
+    from bot.testing.slack_api import SlackApiServer
+    from bot.testing.slack_requests import SlackSimulator
 
 __all__ = ["DemoWorld", "demo_world", "run_demo"]
 
@@ -40,9 +45,9 @@ class DemoWorld:
     """Everything a scene needs: the running bot, the stand-ins, and the transcript."""
 
     settings: Settings
-    slack: object
-    kube: object
-    simulator: object
+    slack: SlackApiServer
+    kube: KubeApiServer
+    simulator: SlackSimulator
     transcript: Transcript
 
 
@@ -99,11 +104,8 @@ def demo_world(out: TextIO) -> Iterator[DemoWorld]:
             server.close()
 
 
-def _seed_cluster(kube: object) -> None:
+def _seed_cluster(kube: KubeApiServer) -> None:
     """A small staging cluster: three zones, and a payments namespace running checkout."""
-    from bot.testing.kube_api import KubeApiServer
-
-    assert isinstance(kube, KubeApiServer)
     for index, zone in enumerate(("eu-west-1a", "eu-west-1b", "eu-west-1c")):
         kube.add_node(f"node-{index + 1}", zone=zone)
     kube.add_namespace("payments")

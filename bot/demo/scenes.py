@@ -11,10 +11,7 @@ __all__ = ["SCENES"]
 
 def asking_for_help(world: DemoWorld) -> None:
     """A newcomer asks what chaosbot does."""
-    from bot.testing.slack_requests import SlackSimulator
-
     simulator = world.simulator
-    assert isinstance(simulator, SlackSimulator)
     world.transcript.scene("Meeting chaosbot")
     world.transcript.person("alice", "#payments", "/chaos help")
     response = simulator.slash_command("/chaos", "help", user_id="UALICE", channel_id=TEAM_CHANNEL)

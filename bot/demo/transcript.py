@@ -63,7 +63,7 @@ class Transcript:
         who = f"chaosbot (only visible to @{only_visible_to})" if only_visible_to else "chaosbot"
         self._out.write(f"{channel}  {who}:\n")
         for line in blocks_to_text(message.get("blocks") or [], message.get("text", "")):
-            for wrapped in textwrap.wrap(line, WIDTH - 4, subsequent_indent="    ") or [""]:
+            for wrapped in textwrap.wrap(line, WIDTH - 4) or [""]:
                 self._out.write(f"    {wrapped}\n")
         self._out.write("\n")
 

@@ -1,0 +1,20 @@
+"""`chaosbot demo` plays its script offline and prints the conversation."""
+
+from __future__ import annotations
+
+import os
+
+from tests.e2e.conftest import run_chaosbot
+
+
+def test_demo_runs_offline_and_prints_the_conversation() -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "CHAOSBOT_"))}
+    result = run_chaosbot("demo", env=env, timeout=120)
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    assert "#payments  @alice: /chaos help" in out
+    assert "chaosbot (only visible to @alice):" in out
+    assert "`/chaos help`  what chaosbot can do" in out
+    assert "`/chaos onbaord` is not a chaosbot command" in out
+    assert out.rstrip().endswith("nothing outside this machine was touched.")
+    assert result.stderr == ""
