@@ -8,6 +8,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.http_retry.builtin_handlers import ConnectionErrorRetryHandler
 
 from bot.config import Settings
+from bot.context import BotContext
 from bot.errors import ChaosbotError
 from bot.slack.commands import CommandRouter
 from bot.slack.errors import ErrorReporter
@@ -35,7 +36,11 @@ def build_client(settings: Settings) -> WebClient:
 
 
 def build_app(
-    settings: Settings, *, client: WebClient | None = None, router: CommandRouter | None = None
+    settings: Settings,
+    *,
+    context: BotContext,
+    client: WebClient | None = None,
+    router: CommandRouter | None = None,
 ) -> App:
     """The Bolt app with every listener registered and the global error handler set.
 
@@ -58,7 +63,7 @@ def build_app(
     )
     reporter = ErrorReporter()
     app.error(reporter.bolt_error_handler)
-    register_listeners(app, reporter=reporter, router=router or CommandRouter())
+    register_listeners(app, reporter=reporter, router=router or CommandRouter(), context=context)
     return app
 
 

@@ -58,6 +58,8 @@ class Settings:
     http_host: str = "0.0.0.0"  # noqa: S104 - a server in a container listens on all interfaces
     http_port: int = 3000
     allowed_namespaces: frozenset[str] = field(default_factory=frozenset)
+    allow_production: bool = False
+    public_url: str | None = None
     kubeconfig: str | None = None
     kube_context: str | None = None
     log_level: str = "INFO"
@@ -99,6 +101,8 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         http_host=_get(env, "CHAOSBOT_HTTP_HOST") or "0.0.0.0",  # noqa: S104
         http_port=_port(env),
         allowed_namespaces=_namespaces(env),
+        allow_production=_flag(env, "CHAOSBOT_ALLOW_PRODUCTION"),
+        public_url=_public_url(env),
         kubeconfig=_kubeconfig(env),
         kube_context=_get(env, "CHAOSBOT_KUBE_CONTEXT"),
         log_level=_log_level(env),
@@ -170,6 +174,23 @@ def _namespaces(env: Mapping[str, str]) -> frozenset[str]:
                 "CHAOSBOT_ALLOWED_NAMESPACES", f"{name!r} is not a valid namespace name"
             )
     return frozenset(names)
+
+
+def _flag(env: Mapping[str, str], name: str) -> bool:
+    value = (_get(env, name) or "false").lower()
+    if value not in ("true", "false", "1", "0", "yes", "no"):
+        raise SettingsError(name, f"must be true or false, got {value!r}")
+    return value in ("true", "1", "yes")
+
+
+def _public_url(env: Mapping[str, str]) -> str | None:
+    value = _get(env, "CHAOSBOT_PUBLIC_URL")
+    if value is None:
+        return None
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise SettingsError("CHAOSBOT_PUBLIC_URL", f"must be an http(s) URL, got {value!r}")
+    return value
 
 
 def _kubeconfig(env: Mapping[str, str]) -> str | None:

@@ -4,19 +4,28 @@ from __future__ import annotations
 
 import logging
 import signal
+import socket
 import sys
 import threading
+from dataclasses import replace
 from types import FrameType
+from typing import Any
 
 from slack_bolt.adapter.socket_mode import SocketModeHandler
 from sqlalchemy.exc import OperationalError
+from waitress import wasyncore
 from waitress.server import create_server
 
-from bot.app import build_app
+from bot.app import build_app, build_client
+from bot.clock import Clock, SystemClock
 from bot.config import Settings
+from bot.context import BotContext
 from bot.db.engine import Database
 from bot.db.migrate import ensure_migrated
 from bot.errors import ChaosbotError
+from bot.k8s.client import ClientFactory
+from bot.k8s.cluster import KubeCluster
+from bot.slack.outbox import OutboxPump
 from bot.web import SLACK_PATH, make_wsgi_app
 
 __all__ = ["DatabaseUnreachable", "Server", "serve"]
@@ -36,32 +45,47 @@ class DatabaseUnreachable(ChaosbotError):
 class Server:
     """A running chaosbot: the Bolt app behind waitress, or Socket Mode plus the probes."""
 
-    def __init__(self, settings: Settings, *, db: Database) -> None:
-        self.settings = settings
+    def __init__(self, settings: Settings, *, db: Database, clock: Clock | None = None) -> None:
         self.db = db
         _check_database(db)
-        self.bolt_app = build_app(settings)
+        # Bind first, so that the port in the settings is the real one even when 0 was asked
+        # for (steady-state probes may never point at the bot's own port).
+        self._socket = _listen(settings.http_host, settings.http_port)
+        settings = replace(settings, http_port=self._socket.getsockname()[1])
+        self.settings = settings
+        clock = clock or SystemClock()
+        client = build_client(settings)
+        self._kube_clients = ClientFactory.from_settings(settings)
+        self._outbox = OutboxPump(db=db, client=client, clock=clock)
+        self.context = BotContext(
+            settings=settings,
+            db=db,
+            cluster=KubeCluster(self._kube_clients),
+            clock=clock,
+            outbox_ready=self._outbox.wake,
+        )
+        self.bolt_app = build_app(settings, context=self.context, client=client)
         self._socket_mode: SocketModeHandler | None = None
+        self._thread: threading.Thread | None = None
         if settings.slack_app_token is not None:
             self._socket_mode = SocketModeHandler(self.bolt_app, settings.slack_app_token.reveal())
         wsgi = make_wsgi_app(
             bolt_app=None if self._socket_mode else self.bolt_app, readiness=self._readiness
         )
         self._http = create_server(
-            wsgi,
-            host=settings.http_host,
-            port=settings.http_port,
-            threads=HTTP_THREADS,
-            ident="chaosbot",
+            wsgi, sockets=[self._socket], threads=HTTP_THREADS, ident="chaosbot"
         )
 
     @property
     def url(self) -> str:
         """The base URL the HTTP server is bound to (port resolved when 0 was asked for)."""
-        return f"http://{self._http.effective_host}:{self._http.effective_port}"  # type: ignore[union-attr]
+        host = self.settings.http_host
+        shown = "127.0.0.1" if host in ("0.0.0.0", "") else host  # noqa: S104 - compared, not bound
+        return f"http://{shown}:{self.settings.http_port}"
 
     def run(self) -> None:
         """Serve until the process is told to stop."""
+        self._outbox.start()
         if self._socket_mode is not None:
             self._socket_mode.connect()  # type: ignore[no-untyped-call]
             log.info("connected to Slack in Socket Mode")
@@ -73,17 +97,30 @@ class Server:
         finally:
             self.close()
 
-    def start_in_thread(self) -> threading.Thread:
-        """Serve from a daemon thread (the demo and in-process tests)."""
-        thread = threading.Thread(target=self._http.run, name="chaosbot-http", daemon=True)
-        thread.start()
-        return thread
+    def start_in_thread(self) -> None:
+        """Serve from a daemon thread (the demo and in-process tests); `close()` stops it."""
+        self._outbox.start()
+        self._thread = threading.Thread(target=self._http.run, name="chaosbot-http", daemon=True)
+        self._thread.start()
 
     def close(self) -> None:
+        if self._thread is not None:
+            self._stop_thread(self._thread)
+            self._thread = None
         if self._socket_mode is not None:
             self._socket_mode.close()  # type: ignore[no-untyped-call]
         self._http.close()
+        self._outbox.stop()
+        self._kube_clients.close()
         self.db.dispose()
+
+    def _stop_thread(self, thread: threading.Thread) -> None:
+        # waitress's loop is not thread-safe: finish the requests in flight, then close every
+        # socket from inside the loop (its trigger runs the thunk there), and the loop ends.
+        server: Any = self._http
+        server.task_dispatcher.shutdown()
+        server.trigger.pull_trigger(lambda: wasyncore.close_all(server._map))
+        thread.join(timeout=10)
 
     def _readiness(self) -> str | None:
         try:
@@ -103,6 +140,19 @@ def serve(settings: Settings, *, db: Database) -> None:
 
     signal.signal(signal.SIGTERM, stop)
     server.run()
+
+
+def _listen(host: str, port: int) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        raise ChaosbotError(f"cannot listen on {host}:{port}: {exc.strerror}") from None
+    sock.listen(1024)
+    return sock
 
 
 def _check_database(db: Database) -> None:

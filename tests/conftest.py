@@ -4,5 +4,7 @@ from __future__ import annotations
 
 pytest_plugins = [
     "tests.fixtures.slack",
+    "tests.fixtures.kube",
     "tests.fixtures.db",
+    "tests.fixtures.bot",
 ]

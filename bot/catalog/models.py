@@ -20,7 +20,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from bot.db.base import Base
 from bot.db.types import JSONDocument, UTCDateTime
 
-__all__ = ["Environment", "Member", "Role", "Service", "ServiceOwner", "Team"]
+__all__ = ["Environment", "Member", "Role", "Service", "ServiceOwner", "SuiteEntry", "Team"]
 
 
 class Role(enum.StrEnum):
@@ -115,6 +115,9 @@ class Service(Base):
     owners: Mapped[list[ServiceOwner]] = relationship(
         back_populates="service", cascade="all, delete-orphan"
     )
+    suite: Mapped[list[SuiteEntry]] = relationship(
+        back_populates="service", cascade="all, delete-orphan", order_by="SuiteEntry.position"
+    )
 
 
 class ServiceOwner(Base):
@@ -128,3 +131,18 @@ class ServiceOwner(Base):
     slack_user_id: Mapped[str] = mapped_column(String(32))
 
     service: Mapped[Service] = relationship(back_populates="owners")
+
+
+class SuiteEntry(Base):
+    """An experiment of the library chosen for a service, with the owners' parameters."""
+
+    __tablename__ = "suite_entries"
+    __table_args__ = (UniqueConstraint("service_id", "experiment"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    service_id: Mapped[int] = mapped_column(ForeignKey("services.id", ondelete="CASCADE"))
+    experiment: Mapped[str] = mapped_column(String(63))
+    parameters: Mapped[dict[str, Any]] = mapped_column(JSONDocument, default=dict)
+    position: Mapped[int] = mapped_column(Integer, default=0)
+
+    service: Mapped[Service] = relationship(back_populates="suite")

@@ -3,8 +3,19 @@
 from __future__ import annotations
 
 from bot.audit.models import AuditEvent
-from bot.catalog.models import Member, Service, ServiceOwner, Team
+from bot.catalog.models import Member, Service, ServiceOwner, SuiteEntry, Team
 from bot.db.base import Base
+from bot.db.idempotency import IdempotencyKey
 from bot.slack.outbox import OutboxMessage
 
-__all__ = ["AuditEvent", "Base", "Member", "OutboxMessage", "Service", "ServiceOwner", "Team"]
+__all__ = [
+    "AuditEvent",
+    "Base",
+    "IdempotencyKey",
+    "Member",
+    "OutboxMessage",
+    "Service",
+    "ServiceOwner",
+    "SuiteEntry",
+    "Team",
+]

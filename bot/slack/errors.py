@@ -41,6 +41,11 @@ class ErrorReporter:
         if body.get("command"):
             # A slash command that failed before its ack: the reply is the HTTP response itself.
             return BoltResponse(status=200, body=reply.as_response())
+        if body.get("type") == "view_submission":
+            # The modal stays open and shows what happened instead of its form.
+            return BoltResponse(
+                status=200, body={"response_action": "update", "view": _error_view(reply)}
+            )
         if respond is not None and body.get("response_url"):
             self._respond(respond, reply)
         return BoltResponse(status=200, body="")
@@ -61,3 +66,12 @@ class ErrorReporter:
             respond(**reply.as_response(), replace_original=False)
         except Exception:
             log.exception("could not tell the person about an error")
+
+
+def _error_view(reply: Reply) -> dict[str, Any]:
+    return {
+        "type": "modal",
+        "title": {"type": "plain_text", "text": "chaosbot"},
+        "close": {"type": "plain_text", "text": "Close"},
+        "blocks": reply.blocks,
+    }

@@ -4,14 +4,18 @@ from __future__ import annotations
 
 from slack_bolt import App
 
-from bot.slack import commands, home
+from bot.context import BotContext
+from bot.slack import catalog, commands, home
 from bot.slack.commands import CommandRouter
 from bot.slack.errors import ErrorReporter
 
 __all__ = ["register_listeners"]
 
 
-def register_listeners(app: App, *, reporter: ErrorReporter, router: CommandRouter) -> None:
+def register_listeners(
+    app: App, *, reporter: ErrorReporter, router: CommandRouter, context: BotContext
+) -> None:
     """Wire up every surface; each adds its `/chaos` subcommands to the router."""
+    catalog.register(app, router=router, reporter=reporter, context=context)
     commands.register(app, router=router, reporter=reporter)
     home.register(app, router=router)

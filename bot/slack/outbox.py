@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import enum
 import logging
+import threading
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -19,7 +20,14 @@ from bot.db.base import Base
 from bot.db.engine import Database
 from bot.db.types import JSONDocument, UTCDateTime
 
-__all__ = ["DeliveryReport", "OutboxMessage", "OutboxStatus", "deliver_due", "enqueue"]
+__all__ = [
+    "DeliveryReport",
+    "OutboxMessage",
+    "OutboxPump",
+    "OutboxStatus",
+    "deliver_due",
+    "enqueue",
+]
 
 log = logging.getLogger(__name__)
 
@@ -207,3 +215,39 @@ def _deliver(client: WebClient, message: OutboxMessage, now: datetime) -> _Outco
 
 def _backoff(attempts: int) -> timedelta:
     return timedelta(seconds=min(2**attempts, 300))
+
+
+class OutboxPump:
+    """A background thread that delivers the outbox: woken after each enqueue, and every few
+    seconds anyway (retries, Retry-After), so a message is never left behind."""
+
+    def __init__(
+        self, *, db: Database, client: WebClient, clock: Clock, interval: float = 2.0
+    ) -> None:
+        self._db, self._client, self._clock = db, client, clock
+        self._interval = interval
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="chaosbot-outbox", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def wake(self) -> None:
+        """Deliver now: something was just queued."""
+        self._wake.set()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._wake.set()
+        if self._thread.is_alive():
+            self._thread.join(timeout=10)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self._wake.clear()
+            try:
+                deliver_due(db=self._db, client=self._client, clock=self._clock)
+            except Exception:
+                log.exception("outbox delivery pass failed")
+            self._wake.wait(self._interval)

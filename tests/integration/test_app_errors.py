@@ -11,7 +11,11 @@ import pytest
 from waitress.server import create_server
 
 from bot.config import Secret, Settings
+from bot.context import BotContext
+from bot.db.engine import Database
 from bot.errors import ChaosbotError
+from bot.k8s.client import ClientFactory
+from bot.k8s.cluster import KubeCluster
 from bot.slack.commands import CommandRouter, Subcommand
 from bot.testing.slack_api import SlackApiServer
 from bot.testing.slack_requests import SlackSimulator
@@ -44,7 +48,12 @@ def simulator(slack_api: SlackApiServer, signing_secret: str) -> Iterator[SlackS
         slack_signing_secret=Secret(signing_secret),
         slack_api_url=slack_api.base_url,
     )
-    app = build_app(settings, router=router)
+    context = BotContext(
+        settings=settings,
+        db=Database("sqlite://"),
+        cluster=KubeCluster(ClientFactory(kubeconfig=None, default_context=None)),
+    )
+    app = build_app(settings, context=context, router=router)
     server = create_server(
         make_wsgi_app(bolt_app=app, readiness=lambda: None), host="127.0.0.1", port=0
     )

@@ -1,0 +1,89 @@
+"""Onboarding and applying a declaration: check it against the cluster, then store it once."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy.exc import IntegrityError
+
+from bot.catalog.cluster import ClusterUnreachable, ClusterView, WorkloadNotFound
+from bot.catalog.service import SaveResult, save_service
+from bot.catalog.spec import FieldError, ServiceSpec, SpecInvalid
+from bot.db.engine import Database
+from bot.db.idempotency import claim, was_claimed
+
+__all__ = ["AlreadyDone", "locate_pods", "store_service"]
+
+
+class AlreadyDone(Exception):
+    """The request with this idempotency key was carried out before (a retry or double click)."""
+
+
+def locate_pods(spec: ServiceSpec, cluster: ClusterView) -> str:
+    """The selector of the service's pods, checked to match at least one pod right now.
+
+    Raises SpecInvalid on the field a person would fix: the workload, the selector, or the
+    cluster context when the cluster cannot be reached.
+    """
+    field = "workload" if spec.workload is not None else "selector"
+    try:
+        if spec.workload is not None:
+            selector = cluster.resolve_selector(
+                context=spec.cluster, namespace=spec.namespace, workload=spec.workload
+            )
+        else:
+            assert spec.selector is not None
+            selector = spec.selector
+        pods = cluster.count_pods(context=spec.cluster, namespace=spec.namespace, selector=selector)
+    except WorkloadNotFound as exc:
+        raise SpecInvalid([FieldError("workload", str(exc))]) from None
+    except ClusterUnreachable as exc:
+        raise SpecInvalid([FieldError("cluster", str(exc))]) from None
+    if pods == 0:
+        raise SpecInvalid(
+            [FieldError(field, f"{selector} matches no pod in namespace {spec.namespace}")]
+        )
+    return selector
+
+
+def store_service(
+    db: Database,
+    spec: ServiceSpec,
+    *,
+    cluster: ClusterView,
+    actor: str,
+    now: datetime,
+    create_only: bool,
+    idempotency_key: str | None = None,
+) -> SaveResult:
+    """Check the declaration against the cluster and store it in one transaction.
+
+    With an idempotency key, a second call with the same key raises AlreadyDone and writes
+    nothing (Slack's retries, double submissions).
+    """
+    if idempotency_key is not None:
+        with db.session() as session:
+            if was_claimed(session=session, key=idempotency_key):
+                raise AlreadyDone(idempotency_key)
+    selector = locate_pods(spec, cluster)
+    try:
+        with db.session() as session:
+            if idempotency_key is not None:
+                claim(session=session, key=idempotency_key, now=now)
+            return save_service(
+                session=session,
+                spec=spec,
+                selector=selector,
+                actor=actor,
+                now=now,
+                create_only=create_only,
+            )
+    except IntegrityError:
+        # A concurrent request committed first: the same one (its key) or the same service.
+        if idempotency_key is not None:
+            with db.session() as session:
+                if was_claimed(session=session, key=idempotency_key):
+                    raise AlreadyDone(idempotency_key) from None
+        raise SpecInvalid(
+            [FieldError("name", f"a service called {spec.name} was registered just now")]
+        ) from None

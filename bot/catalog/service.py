@@ -1,0 +1,293 @@
+"""Reads and writes of the service catalogue. No Slack, no Kubernetes: plain rows."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, time
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, selectinload
+
+from bot.audit.service import record
+from bot.catalog.models import Member, Role, Service, ServiceOwner, SuiteEntry, Team
+from bot.catalog.spec import (
+    BlindWindow,
+    FieldError,
+    HttpProbe,
+    ServiceSpec,
+    SpecInvalid,
+    WorkloadRef,
+    to_document,
+)
+from bot.catalog.spec import SuiteEntry as SuiteEntrySpec
+from bot.errors import ChaosbotError
+
+__all__ = [
+    "NotAllowed",
+    "SaveResult",
+    "ServiceNotFound",
+    "can_manage",
+    "diff_documents",
+    "find_service",
+    "list_services",
+    "list_teams",
+    "offboard_service",
+    "save_service",
+    "spec_of",
+]
+
+
+class ServiceNotFound(ChaosbotError):
+    """No (active) service has that name."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        super().__init__(f"There is no service called `{name}`. `/chaos services` lists them.")
+
+
+class NotAllowed(ChaosbotError):
+    """The person may not do this to this service."""
+
+    def __init__(self, action: str, service: str) -> None:
+        super().__init__(f"Only the owners of `{service}` (or its team's admins) can {action} it.")
+
+
+@dataclass(frozen=True)
+class SaveResult:
+    """What saving a declaration did."""
+
+    service_id: int
+    created: bool
+    changes: list[str] = field(default_factory=list)
+
+
+def find_service(*, session: Session, name: str) -> Service:
+    """The active service called `name`, or ServiceNotFound."""
+    service = session.scalar(
+        select(Service)
+        .where(Service.name == name, Service.offboarded_at.is_(None))
+        .options(selectinload(Service.owners), selectinload(Service.suite))
+    )
+    if service is None:
+        raise ServiceNotFound(name)
+    return service
+
+
+def list_services(*, session: Session, team: str | None = None) -> Sequence[Service]:
+    """Active services, by team then name; only one team's when `team` is given."""
+    query = (
+        select(Service)
+        .join(Service.team)
+        .where(Service.offboarded_at.is_(None))
+        .options(selectinload(Service.owners), selectinload(Service.team))
+        .order_by(Team.name, Service.name)
+    )
+    if team is not None:
+        query = query.where(Team.name == team)
+    return session.scalars(query).all()
+
+
+def list_teams(*, session: Session) -> Sequence[Team]:
+    """Every team, by name."""
+    return session.scalars(select(Team).order_by(Team.name)).all()
+
+
+def can_manage(*, session: Session, service: Service, user_id: str) -> bool:
+    """Owners of the service and admins of its team may edit or offboard it."""
+    if any(o.slack_user_id == user_id for o in service.owners):
+        return True
+    admin = session.scalar(
+        select(Member.id).where(
+            Member.team_id == service.team_id,
+            Member.slack_user_id == user_id,
+            Member.role == Role.ADMIN,
+        )
+    )
+    return admin is not None
+
+
+def spec_of(service: Service) -> ServiceSpec:
+    """The declaration a stored service corresponds to (what `chaosbot export` writes)."""
+    window = service.blind_window if service.blind_enabled else None
+    return ServiceSpec(
+        name=service.name,
+        team=service.team.name,
+        team_channel=service.team.slack_channel_id,
+        tier=service.tier,
+        environment=service.environment,
+        cluster=service.cluster_context,
+        namespace=service.namespace,
+        workload=(
+            WorkloadRef(kind=service.workload_kind, name=service.workload_name)
+            if service.workload_kind and service.workload_name
+            else None
+        ),
+        selector=None if service.workload_kind else service.selector,
+        owners=tuple(o.slack_user_id for o in service.owners),
+        probes=tuple(
+            HttpProbe(
+                url=p["url"],
+                expected_status=p["expectedStatus"],
+                latency_budget_ms=p["latencyBudgetMs"],
+            )
+            for p in service.probes
+        ),
+        blast_radius_percent=service.blast_radius_percent,
+        blind=_window(window) if window else None,
+        suite=tuple(
+            SuiteEntrySpec(experiment=e.experiment, parameters=e.parameters) for e in service.suite
+        ),
+    )
+
+
+def save_service(
+    *,
+    session: Session,
+    spec: ServiceSpec,
+    selector: str,
+    actor: str,
+    now: datetime,
+    create_only: bool = False,
+) -> SaveResult:
+    """Create the service, or bring an existing one in line with the declaration.
+
+    `selector` is the label selector the service's pods are found by (resolved from the
+    workload when the declaration names one). With `create_only`, an existing service is an
+    error on the `name` field (the onboarding modal); otherwise it is updated (chaos.yaml).
+    """
+    team = _team(session, spec, now)
+    existing = session.scalar(select(Service).where(Service.name == spec.name))
+    if existing is not None and existing.offboarded_at is None:
+        if create_only:
+            raise SpecInvalid(
+                [FieldError("name", f"a service called {spec.name} is already registered")]
+            )
+        if existing.team_id != team.id:
+            raise SpecInvalid(
+                [FieldError("team", f"{spec.name} belongs to team {existing.team.name}")]
+            )
+    before = to_document(spec_of(existing)) if existing and existing.offboarded_at is None else {}
+    service = existing or Service(name=spec.name, created_at=now)
+    _apply(service, spec, team, selector, now)
+    if existing is None:
+        session.add(service)
+    session.flush()
+    after = to_document(spec_of(service))
+    changes = diff_documents(before, after) if before else []
+    created = not before
+    if created or changes:
+        record(
+            session=session,
+            at=now,
+            actor=actor,
+            action="service.onboarded" if created else "service.updated",
+            subject_type="service",
+            subject_id=service.id,
+            detail={"name": spec.name, "changes": changes},
+        )
+    return SaveResult(service_id=service.id, created=created, changes=changes)
+
+
+def offboard_service(*, session: Session, service: Service, actor: str, now: datetime) -> None:
+    """Retire a service: no more experiments or drills, its history kept."""
+    service.offboarded_at = now
+    service.updated_at = now
+    record(
+        session=session,
+        at=now,
+        actor=actor,
+        action="service.offboarded",
+        subject_type="service",
+        subject_id=service.id,
+        detail={"name": service.name},
+    )
+
+
+def diff_documents(before: dict[str, Any], after: dict[str, Any], prefix: str = "") -> list[str]:
+    """Human-readable differences between two declarations, one line per changed field."""
+    lines: list[str] = []
+    for key in sorted(
+        set(before) | set(after), key=lambda k: (list(after) + list(before)).index(k)
+    ):
+        old, new = before.get(key), after.get(key)
+        if old == new:
+            continue
+        path = f"{prefix}{key}"
+        if isinstance(old, dict) and isinstance(new, dict):
+            lines.extend(diff_documents(old, new, f"{path}."))
+        else:
+            lines.append(f"{path}: {_show(old)} -> {_show(new)}")
+    return lines
+
+
+def _show(value: Any) -> str:
+    return "(none)" if value is None else repr(value) if isinstance(value, str) else str(value)
+
+
+def _team(session: Session, spec: ServiceSpec, now: datetime) -> Team:
+    team = session.scalar(select(Team).where(Team.name == spec.team))
+    if team is not None:
+        if spec.team_channel and spec.team_channel != team.slack_channel_id:
+            team.slack_channel_id = spec.team_channel
+        return team
+    if not spec.team_channel:
+        raise SpecInvalid(
+            [FieldError("teamChannel", f"{spec.team} is a new team: give its Slack channel")]
+        )
+    team = Team(name=spec.team, slack_channel_id=spec.team_channel, created_at=now)
+    session.add(team)
+    session.flush()
+    for owner in spec.owners:
+        team.members.append(Member(slack_user_id=owner, role=Role.OWNER))
+    return team
+
+
+def _apply(service: Service, spec: ServiceSpec, team: Team, selector: str, now: datetime) -> None:
+    service.team = team
+    service.tier = spec.tier
+    service.environment = spec.environment
+    service.cluster_context = spec.cluster
+    service.namespace = spec.namespace
+    service.selector = selector
+    service.workload_kind = spec.workload.kind if spec.workload else None
+    service.workload_name = spec.workload.name if spec.workload else None
+    service.probes = [
+        {"url": p.url, "expectedStatus": p.expected_status, "latencyBudgetMs": p.latency_budget_ms}
+        for p in spec.probes
+    ]
+    service.blast_radius_percent = spec.blast_radius_percent
+    service.blind_enabled = spec.blind is not None
+    service.blind_window = (
+        {
+            "weekdays": list(spec.blind.weekdays),
+            "hours": spec.blind.hours,
+            "timezone": spec.blind.timezone,
+        }
+        if spec.blind
+        else None
+    )
+    service.offboarded_at = None
+    service.updated_at = now
+    wanted = list(spec.owners)
+    service.owners[:] = [o for o in service.owners if o.slack_user_id in wanted]
+    have = {o.slack_user_id for o in service.owners}
+    service.owners.extend(ServiceOwner(slack_user_id=u) for u in wanted if u not in have)
+    by_experiment = {e.experiment: e for e in service.suite}
+    service.suite[:] = []
+    for position, entry in enumerate(spec.suite):
+        row = by_experiment.get(entry.experiment) or SuiteEntry(experiment=entry.experiment)
+        row.parameters = dict(entry.parameters)
+        row.position = position
+        service.suite.append(row)
+
+
+def _window(window: dict[str, Any]) -> BlindWindow:
+    start, end = window["hours"].split("-")
+    return BlindWindow(
+        weekdays=tuple(window["weekdays"]),
+        start=time.fromisoformat(start),
+        end=time.max if end == "24:00" else time.fromisoformat(end),
+        timezone=window["timezone"],
+    )

@@ -1,0 +1,505 @@
+"""A service's declaration, as written in chaos.yaml or entered in the onboarding modal.
+
+`parse_service_spec` is the one validator: the modal and chaos.yaml both build the same raw
+mapping (chaos.yaml's `spec` shape) and get back a ServiceSpec or every problem at once, each
+named by its field path ("probes[0].url") so the modal can put it on the right block and
+chaos.yaml on the right line.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import time
+from typing import Any
+from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from bot.catalog.models import Environment
+from bot.config import Settings
+from bot.errors import ChaosbotError
+from bot.k8s.selectors import SelectorError, parse_label_selector
+
+__all__ = [
+    "WEEKDAYS",
+    "BlindWindow",
+    "CatalogPolicy",
+    "FieldError",
+    "HttpProbe",
+    "ServiceSpec",
+    "SpecInvalid",
+    "SuiteEntry",
+    "WorkloadRef",
+    "catalog_policy",
+    "parse_service_spec",
+    "probe_url_problem",
+    "to_document",
+]
+
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+WORKLOAD_KINDS = ("Deployment", "StatefulSet")
+_DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
+_SLACK_USER = re.compile(r"^[UW][A-Z0-9]{2,}$")
+_SLACK_CHANNEL = re.compile(r"^[CG][A-Z0-9]{2,}$")
+_EXPERIMENT_ID = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
+_HOURS = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)-([01]\d|2[0-4]):([0-5]\d)$")
+_METADATA_HOSTS = frozenset({"metadata.google.internal", "metadata", "instance-data"})
+_LINK_LOCAL_V4 = ipaddress.ip_network("169.254.0.0/16")
+_LINK_LOCAL_V6 = ipaddress.ip_network("fe80::/10")
+_AWS_METADATA_V6 = ipaddress.ip_address("fd00:ec2::254")
+
+
+@dataclass(frozen=True)
+class FieldError:
+    """One problem with one field, named by its path in chaos.yaml's `spec`."""
+
+    path: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.path}: {self.message}"
+
+
+class SpecInvalid(ChaosbotError):
+    """A service declaration with one or more field errors."""
+
+    def __init__(self, errors: Sequence[FieldError]) -> None:
+        self.errors = list(errors)
+        super().__init__("; ".join(str(e) for e in self.errors))
+
+
+@dataclass(frozen=True, kw_only=True)
+class CatalogPolicy:
+    """The platform's rules a declaration is checked against."""
+
+    allowed_namespaces: frozenset[str]
+    allow_production: bool = False
+    # A probe must never point at chaosbot: loopback on the port it serves, or its public URL.
+    bot_port: int | None = None
+    bot_public_url: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class WorkloadRef:
+    kind: str
+    name: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class HttpProbe:
+    """A steady-state probe: GET url answers expected_status within latency_budget_ms."""
+
+    url: str
+    expected_status: int = 200
+    latency_budget_ms: int = 1000
+
+
+@dataclass(frozen=True, kw_only=True)
+class BlindWindow:
+    """When blind drills may happen: these weekdays, between these hours, in this timezone."""
+
+    weekdays: tuple[str, ...]
+    start: time
+    end: time
+    timezone: str
+
+    @property
+    def hours(self) -> str:
+        end = "24:00" if self.end == time.max else self.end.strftime("%H:%M")
+        return f"{self.start.strftime('%H:%M')}-{end}"
+
+
+@dataclass(frozen=True, kw_only=True)
+class SuiteEntry:
+    """An experiment of the library the owners chose for this service, with its parameters."""
+
+    experiment: str
+    parameters: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, kw_only=True)
+class ServiceSpec:
+    """A validated service declaration."""
+
+    name: str
+    team: str
+    team_channel: str | None
+    tier: int
+    environment: Environment
+    cluster: str | None
+    namespace: str
+    workload: WorkloadRef | None
+    selector: str | None
+    owners: tuple[str, ...]
+    probes: tuple[HttpProbe, ...]
+    blast_radius_percent: int = 50
+    blind: BlindWindow | None = None
+    suite: tuple[SuiteEntry, ...] = ()
+
+
+def parse_service_spec(raw: Mapping[str, Any], *, policy: CatalogPolicy) -> ServiceSpec:
+    """Validate a raw declaration; raises SpecInvalid listing every problem found."""
+    errors: list[FieldError] = []
+    checker = _Checker(raw, errors)
+    name = checker.dns_label("name")
+    team = checker.dns_label("team")
+    team_channel = checker.optional_str(
+        "teamChannel", _SLACK_CHANNEL, "a Slack channel id like C0123ABCD"
+    )
+    tier = checker.integer("tier", 1, 4)
+    environment = _environment(checker, policy)
+    cluster = checker.optional_str(
+        "cluster", re.compile(r"^\S{1,253}$"), "a kubeconfig context name"
+    )
+    namespace = checker.dns_label("namespace")
+    if (
+        namespace
+        and policy.allowed_namespaces is not None
+        and namespace not in policy.allowed_namespaces
+    ):
+        allowed = ", ".join(sorted(policy.allowed_namespaces)) or "none"
+        errors.append(
+            FieldError(
+                "namespace",
+                f"{namespace} is not a namespace chaosbot may disrupt (allowed: {allowed})",
+            )
+        )
+    workload = _workload(checker)
+    selector = _selector(checker)
+    if workload is None and selector is None and not _has_error(errors, "workload", "selector"):
+        errors.append(
+            FieldError("workload", "name a Deployment or StatefulSet, or give a label selector")
+        )
+    owners = _owners(checker)
+    if tier == 1 and owners is not None and len(owners) < 2:
+        errors.append(FieldError("owners", "a tier-1 service needs at least two owners"))
+    probes = _probes(checker, policy)
+    blast_radius = checker.integer("blastRadiusPercent", 1, 100, default=50)
+    blind = _blind(checker)
+    suite = _suite(checker)
+    if errors:
+        raise SpecInvalid(errors)
+    assert name and team and tier and environment and namespace
+    assert owners is not None
+    return ServiceSpec(
+        name=name,
+        team=team,
+        team_channel=team_channel,
+        tier=tier,
+        environment=environment,
+        cluster=cluster,
+        namespace=namespace,
+        workload=workload,
+        selector=selector,
+        owners=owners,
+        probes=probes,
+        blast_radius_percent=blast_radius or 50,
+        blind=blind,
+        suite=suite,
+    )
+
+
+class _Checker:
+    """Reads fields of a raw mapping, recording a FieldError for each bad one."""
+
+    def __init__(self, raw: Mapping[str, Any], errors: list[FieldError], prefix: str = "") -> None:
+        self.raw = raw
+        self.errors = errors
+        self.prefix = prefix
+
+    def path(self, key: str) -> str:
+        return f"{self.prefix}{key}"
+
+    def fail(self, key: str, message: str) -> None:
+        self.errors.append(FieldError(self.path(key), message))
+
+    def dns_label(self, key: str) -> str | None:
+        value = self.raw.get(key)
+        if value is None or value == "":
+            self.fail(key, "is required")
+            return None
+        if not isinstance(value, str) or not _DNS_LABEL.match(value):
+            self.fail(
+                key,
+                f"{value!r} is not a valid name: use at most 63 lowercase letters, digits and "
+                "'-', starting and ending with a letter or digit (RFC 1123)",
+            )
+            return None
+        return value
+
+    def optional_str(self, key: str, pattern: re.Pattern[str], what: str) -> str | None:
+        value = self.raw.get(key)
+        if value is None or value == "":
+            return None
+        if not isinstance(value, str) or not pattern.match(value):
+            self.fail(key, f"{value!r} is not {what}")
+            return None
+        return value
+
+    def integer(self, key: str, low: int, high: int, *, default: int | None = None) -> int | None:
+        value = self.raw.get(key, default)
+        if value is None:
+            self.fail(key, "is required")
+            return None
+        if isinstance(value, str) and value.strip().isdigit():
+            value = int(value)
+        if isinstance(value, bool) or not isinstance(value, int):
+            self.fail(key, f"{value!r} is not a whole number")
+            return None
+        if not low <= value <= high:
+            self.fail(key, f"must be between {low} and {high}, got {value}")
+            return None
+        return value
+
+    def child(self, key: str) -> _Checker | None:
+        value = self.raw.get(key)
+        if value is None:
+            return None
+        if not isinstance(value, Mapping):
+            self.fail(key, "must be a mapping")
+            return None
+        return _Checker(value, self.errors, f"{self.path(key)}.")
+
+    def items(self, key: str) -> list[tuple[int, Any]]:
+        value = self.raw.get(key)
+        if value is None:
+            return []
+        if isinstance(value, str) or not isinstance(value, Sequence):
+            self.fail(key, "must be a list")
+            return []
+        return list(enumerate(value))
+
+
+def _has_error(errors: list[FieldError], *prefixes: str) -> bool:
+    return any(e.path.startswith(prefixes) for e in errors)
+
+
+def _environment(checker: _Checker, policy: CatalogPolicy) -> Environment | None:
+    value = checker.raw.get("environment") or Environment.STAGING.value
+    try:
+        environment = Environment(value)
+    except ValueError:
+        checker.fail("environment", f"{value!r} is not staging or production")
+        return None
+    if environment is Environment.PRODUCTION and not policy.allow_production:
+        checker.fail(
+            "environment", "production is not enabled on this platform (CHAOSBOT_ALLOW_PRODUCTION)"
+        )
+        return None
+    return environment
+
+
+def _workload(checker: _Checker) -> WorkloadRef | None:
+    sub = checker.child("workload")
+    if sub is None:
+        return None
+    kind = sub.raw.get("kind")
+    if kind not in WORKLOAD_KINDS:
+        sub.fail("kind", f"{kind!r} is not one of {', '.join(WORKLOAD_KINDS)}")
+    name = sub.raw.get("name")
+    if not isinstance(name, str) or not re.match(r"^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$", name):
+        sub.fail("name", f"{name!r} is not a valid {kind or 'workload'} name")
+        return None
+    return WorkloadRef(kind=str(kind), name=name) if kind in WORKLOAD_KINDS else None
+
+
+def _selector(checker: _Checker) -> str | None:
+    value = checker.raw.get("selector")
+    if value is None or value == "":
+        return None
+    if not isinstance(value, str):
+        checker.fail("selector", "must be a label selector string such as app=checkout")
+        return None
+    try:
+        requirements = parse_label_selector(value)
+    except SelectorError as exc:
+        checker.fail("selector", f"is not a valid label selector: {exc}")
+        return None
+    if not requirements:
+        checker.fail("selector", "an empty selector would match every pod in the namespace")
+        return None
+    return value.strip()
+
+
+def _owners(checker: _Checker) -> tuple[str, ...] | None:
+    items = checker.items("owners")
+    if not items and "owners" not in {e.path for e in checker.errors}:
+        checker.fail("owners", "name at least one owner")
+        return None
+    owners: list[str] = []
+    for index, value in items:
+        if not isinstance(value, str) or not _SLACK_USER.match(value):
+            checker.fail(f"owners[{index}]", f"{value!r} is not a Slack user id like U0123ABCD")
+        elif value not in owners:
+            owners.append(value)
+    return tuple(owners)
+
+
+def _probes(checker: _Checker, policy: CatalogPolicy) -> tuple[HttpProbe, ...]:
+    probes: list[HttpProbe] = []
+    for index, value in checker.items("probes"):
+        if not isinstance(value, Mapping):
+            checker.fail(f"probes[{index}]", "must be a mapping with a url")
+            continue
+        sub = _Checker(value, checker.errors, f"probes[{index}].")
+        url = value.get("url")
+        problem = probe_url_problem(url, policy)
+        if problem:
+            sub.fail("url", problem)
+        status = sub.integer("expectedStatus", 100, 599, default=200)
+        budget = sub.integer("latencyBudgetMs", 1, 60_000, default=1000)
+        if not problem and status and budget:
+            probes.append(HttpProbe(url=str(url), expected_status=status, latency_budget_ms=budget))
+    return tuple(probes)
+
+
+def probe_url_problem(url: object, policy: CatalogPolicy) -> str | None:
+    """Why a probe URL is refused, or None when it is acceptable."""
+    if not isinstance(url, str) or not url.strip():
+        return "is required"
+    try:
+        parts = urlsplit(url.strip())
+        port = parts.port
+    except ValueError:
+        return f"{url!r} is not a URL"
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return "must be an http:// or https:// URL"
+    host = parts.hostname.lower()
+    if host in _METADATA_HOSTS or _is_link_local(host):
+        return "points at a link-local or cloud-metadata address, which chaosbot never probes"
+    port = port or (443 if parts.scheme == "https" else 80)
+    if _is_bot(host, port, policy):
+        return "points at chaosbot itself"
+    return None
+
+
+def _is_link_local(host: str) -> bool:
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped:
+        address = address.ipv4_mapped
+    return address in _LINK_LOCAL_V4 or address in _LINK_LOCAL_V6 or address == _AWS_METADATA_V6
+
+
+def _is_bot(host: str, port: int, policy: CatalogPolicy) -> bool:
+    if port == policy.bot_port and _is_loopback(host):
+        return True
+    if policy.bot_public_url:
+        public = urlsplit(policy.bot_public_url)
+        public_port = public.port or (443 if public.scheme == "https" else 80)
+        return host == (public.hostname or "").lower() and port == public_port
+    return False
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _blind(checker: _Checker) -> BlindWindow | None:
+    sub = checker.child("blindDrills")
+    if sub is None or not sub.raw.get("enabled", False):
+        return None
+    days: list[str] = []
+    for index, day in sub.items("weekdays"):
+        if not isinstance(day, str) or day.lower()[:3] not in WEEKDAYS:
+            sub.fail(f"weekdays[{index}]", f"{day!r} is not a weekday (mon..sun)")
+        elif day.lower()[:3] not in days:
+            days.append(day.lower()[:3])
+    if not days and not _has_error(checker.errors, sub.path("weekdays")):
+        sub.fail("weekdays", "name at least one weekday")
+    hours = str(sub.raw.get("hours", "")).strip()
+    match = _HOURS.match(hours)
+    start = end = None
+    if match is None:
+        sub.fail("hours", f"{hours!r} is not a window like 10:00-16:00")
+    else:
+        start = time(int(match[1]), int(match[2]))
+        end = time.max if match[3] == "24" else time(int(match[3]), int(match[4]))
+        if end <= start:
+            sub.fail("hours", "the window must end after it starts")
+    timezone = str(sub.raw.get("timezone", "")).strip()
+    try:
+        ZoneInfo(timezone)
+    except (ZoneInfoNotFoundError, ValueError):
+        sub.fail("timezone", f"{timezone!r} is not an IANA timezone such as Europe/Berlin")
+        return None
+    if start is None or end is None or end <= start or not days:
+        return None
+    order = {d: i for i, d in enumerate(WEEKDAYS)}
+    return BlindWindow(
+        weekdays=tuple(sorted(days, key=order.__getitem__)), start=start, end=end, timezone=timezone
+    )
+
+
+def _suite(checker: _Checker) -> tuple[SuiteEntry, ...]:
+    entries: list[SuiteEntry] = []
+    seen: set[str] = set()
+    for index, value in checker.items("suite"):
+        experiment = value.get("experiment") if isinstance(value, Mapping) else None
+        if not isinstance(experiment, str) or not _EXPERIMENT_ID.match(experiment):
+            checker.fail(f"suite[{index}].experiment", f"{experiment!r} is not an experiment id")
+            continue
+        if experiment in seen:
+            checker.fail(f"suite[{index}].experiment", f"{experiment} is listed twice")
+            continue
+        parameters = value.get("parameters") or {}
+        if not isinstance(parameters, Mapping):
+            checker.fail(f"suite[{index}].parameters", "must be a mapping")
+            continue
+        seen.add(experiment)
+        entries.append(SuiteEntry(experiment=experiment, parameters=dict(parameters)))
+    return tuple(entries)
+
+
+def to_document(spec: ServiceSpec) -> dict[str, Any]:
+    """The declaration in chaos.yaml's `spec` shape (the inverse of parse_service_spec)."""
+    document: dict[str, Any] = {"name": spec.name, "team": spec.team}
+    if spec.team_channel:
+        document["teamChannel"] = spec.team_channel
+    document["tier"] = spec.tier
+    document["environment"] = spec.environment.value
+    if spec.cluster:
+        document["cluster"] = spec.cluster
+    document["namespace"] = spec.namespace
+    if spec.workload is not None:
+        document["workload"] = {"kind": spec.workload.kind, "name": spec.workload.name}
+    else:
+        document["selector"] = spec.selector
+    document["owners"] = list(spec.owners)
+    document["probes"] = [
+        {"url": p.url, "expectedStatus": p.expected_status, "latencyBudgetMs": p.latency_budget_ms}
+        for p in spec.probes
+    ]
+    document["blastRadiusPercent"] = spec.blast_radius_percent
+    if spec.blind is not None:
+        document["blindDrills"] = {
+            "enabled": True,
+            "weekdays": list(spec.blind.weekdays),
+            "hours": spec.blind.hours,
+            "timezone": spec.blind.timezone,
+        }
+    else:
+        document["blindDrills"] = {"enabled": False}
+    document["suite"] = [
+        {"experiment": e.experiment, "parameters": dict(e.parameters)} for e in spec.suite
+    ]
+    return document
+
+
+def catalog_policy(settings: Settings) -> CatalogPolicy:
+    """The platform's rules, from its settings."""
+    return CatalogPolicy(
+        allowed_namespaces=settings.allowed_namespaces,
+        allow_production=settings.allow_production,
+        bot_port=settings.http_port or None,
+        bot_public_url=settings.public_url,
+    )

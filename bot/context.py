@@ -1,0 +1,33 @@
+"""What listeners and flows need, built once at start-up and passed explicitly (no globals)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from bot.catalog.cluster import ClusterView
+from bot.catalog.spec import CatalogPolicy, catalog_policy
+from bot.clock import Clock, SystemClock
+from bot.config import Settings
+from bot.db.engine import Database
+
+__all__ = ["BotContext"]
+
+
+def _nothing() -> None:
+    return None
+
+
+@dataclass(frozen=True, kw_only=True)
+class BotContext:
+    """Settings, storage, time, the cluster, and a way to say "the outbox has news"."""
+
+    settings: Settings
+    db: Database
+    cluster: ClusterView
+    clock: Clock = field(default_factory=SystemClock)
+    outbox_ready: Callable[[], None] = _nothing
+
+    @property
+    def policy(self) -> CatalogPolicy:
+        return catalog_policy(self.settings)

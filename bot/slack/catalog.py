@@ -1,0 +1,301 @@
+"""Slack surface of the service catalogue: onboard, list, show, edit, offboard."""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any
+
+from slack_bolt import Ack, App, Respond
+from slack_sdk import WebClient
+
+from bot.catalog.cluster import ClusterUnreachable
+from bot.catalog.flows import AlreadyDone, store_service
+from bot.catalog.risks import assess, suggest
+from bot.catalog.service import (
+    NotAllowed,
+    can_manage,
+    find_service,
+    list_services,
+    list_teams,
+    offboard_service,
+    spec_of,
+)
+from bot.catalog.spec import ServiceSpec, SpecInvalid, parse_service_spec
+from bot.context import BotContext
+from bot.db.idempotency import was_claimed
+from bot.errors import ChaosbotError
+from bot.slack.catalog_blocks import onboarded_message, service_detail, services_list
+from bot.slack.commands import CommandRequest, CommandRouter, Subcommand
+from bot.slack.errors import ErrorReporter
+from bot.slack.ids import ActionId, CallbackId, OnboardBlock
+from bot.slack.onboarding_view import block_errors, onboarding_modal, read_declaration
+from bot.slack.outbox import enqueue
+from bot.slack.replies import Reply
+
+__all__ = ["register"]
+
+log = logging.getLogger(__name__)
+
+
+class UsageError(ChaosbotError):
+    """A subcommand was called with the wrong arguments."""
+
+
+def register(
+    app: App, *, router: CommandRouter, reporter: ErrorReporter, context: BotContext
+) -> None:
+    """Add the catalogue's subcommands, modal submissions, options and buttons."""
+    catalog = _Catalog(context)
+    router.add(
+        Subcommand(
+            "onboard",
+            "/chaos onboard",
+            "register a service (opens a form)",
+            catalog.open_onboarding,
+        )
+    )
+    router.add(Subcommand("services", "/chaos services [TEAM]", "a team's services", catalog.list))
+    router.add(
+        Subcommand(
+            "service", "/chaos service NAME", "one service, with Edit and Offboard", catalog.show
+        )
+    )
+
+    def ack_only(ack: Ack) -> None:
+        ack()
+
+    app.view(CallbackId.ONBOARD.value)(ack=catalog.submit_onboarding, lazy=[catalog.announce])
+    app.view(CallbackId.EDIT_SERVICE.value)(ack=catalog.submit_edit, lazy=[catalog.announce])
+    app.options(OnboardBlock.WORKLOAD.value)(catalog.workload_options)
+
+    def edit(body: dict[str, Any], client: WebClient, respond: Respond) -> None:
+        with reporter.reporting(respond):
+            catalog.open_edit(body, client)
+
+    def offboard(body: dict[str, Any], respond: Respond) -> None:
+        with reporter.reporting(respond):
+            catalog.offboard(body, respond)
+
+    app.action(ActionId.EDIT_SERVICE.value)(ack=ack_only, lazy=[edit])
+    app.action(ActionId.OFFBOARD_SERVICE.value)(ack=ack_only, lazy=[offboard])
+
+
+class _Catalog:
+    """The handlers, sharing the bot's context."""
+
+    def __init__(self, context: BotContext) -> None:
+        self.ctx = context
+
+    # --- /chaos subcommands -----------------------------------------------------------------
+
+    def open_onboarding(self, request: CommandRequest) -> Reply | None:
+        assert request.client is not None
+        with self.ctx.db.session() as session:
+            teams = [t.name for t in list_teams(session=session)]
+        view = onboarding_modal(
+            teams=teams,
+            allowed_namespaces=sorted(self.ctx.settings.allowed_namespaces),
+            allow_production=self.ctx.settings.allow_production,
+            timezone=_timezone_of(request.client, request.user_id),
+            requester=request.user_id,
+        )
+        request.client.views_open(trigger_id=request.trigger_id, view=view)
+        return None
+
+    def list(self, request: CommandRequest) -> Reply:
+        team: str | None
+        with self.ctx.db.session() as session:
+            if request.args:
+                team, heading = request.args[0], f"Services of team {request.args[0]}"
+            else:
+                team = next(
+                    (
+                        t.name
+                        for t in list_teams(session=session)
+                        if t.slack_channel_id == request.channel_id
+                    ),
+                    None,
+                )
+                heading = f"Services of team {team}" if team else "All services"
+            message = services_list(list_services(session=session, team=team), heading=heading)
+        return Reply(text=message["text"], blocks=message["blocks"])
+
+    def show(self, request: CommandRequest) -> Reply:
+        if len(request.args) != 1:
+            raise UsageError("Usage: `/chaos service NAME`, for example `/chaos service checkout`.")
+        with self.ctx.db.session() as session:
+            service = find_service(session=session, name=request.args[0])
+            allowed = can_manage(session=session, service=service, user_id=request.user_id)
+            message = service_detail(service, can_manage=allowed)
+        return Reply(text=message["text"], blocks=message["blocks"])
+
+    # --- the modal ---------------------------------------------------------------------------
+
+    def submit_onboarding(self, ack: Ack, body: dict[str, Any], view: dict[str, Any]) -> None:
+        self._submit(ack, body, view, editing=None)
+
+    def submit_edit(self, ack: Ack, body: dict[str, Any], view: dict[str, Any]) -> None:
+        name = json.loads(view.get("private_metadata") or "{}").get("service")
+        with self.ctx.db.session() as session:
+            service = find_service(session=session, name=name)
+            if not can_manage(session=session, service=service, user_id=body["user"]["id"]):
+                ack(
+                    response_action="errors",
+                    errors={OnboardBlock.TEAM.value: str(NotAllowed("edit", name))},
+                )
+                return
+        self._submit(ack, body, view, editing=name)
+
+    def _submit(
+        self, ack: Ack, body: dict[str, Any], view: dict[str, Any], *, editing: str | None
+    ) -> None:
+        """Validate inside the ack: errors go back onto the modal's blocks, nothing is written."""
+        raw = read_declaration(view["state"]["values"], editing=editing)
+        try:
+            spec = parse_service_spec(raw, policy=self.ctx.policy)
+            store_service(
+                self.ctx.db,
+                spec,
+                cluster=self.ctx.cluster,
+                actor=body["user"]["id"],
+                now=self.ctx.clock.now(),
+                create_only=editing is None,
+                idempotency_key=_view_key(view),
+            )
+        except SpecInvalid as invalid:
+            ack(response_action="errors", errors=block_errors(invalid.errors))
+            return
+        except AlreadyDone:
+            pass  # a retry of a submission that was stored: close the modal again
+        ack()
+
+    def announce(self, body: dict[str, Any], view: dict[str, Any]) -> None:
+        """After a stored submission: look at the cluster and post the result in the team channel."""
+        key = _view_key(view)
+        with self.ctx.db.session() as session:
+            if not was_claimed(session=session, key=key):
+                return  # the submission was refused; the modal showed why
+            editing = json.loads(view.get("private_metadata") or "{}").get("service")
+            name = editing or read_declaration(view["state"]["values"]).get("name")
+            service = find_service(session=session, name=str(name))
+            spec, selector, channel = (
+                spec_of(service),
+                service.selector,
+                service.team.slack_channel_id,
+            )
+        message = self._confirmation(spec, selector)
+        if editing:
+            message["text"] = f"{spec.name} was updated by <@{body['user']['id']}>"
+            message["blocks"][0] = {
+                "type": "section",
+                "text": {
+                    "type": "mrkdwn",
+                    "text": f":pencil2: *{spec.name}* was updated by <@{body['user']['id']}>.",
+                },
+            }
+        with self.ctx.db.session() as session:
+            enqueue(
+                session=session,
+                now=self.ctx.clock.now(),
+                method="chat.postMessage",
+                payload={"channel": channel, **message},
+                dedupe_key=f"announce:{key}",
+            )
+        self.ctx.outbox_ready()
+
+    def _confirmation(self, spec: ServiceSpec, selector: str) -> dict[str, Any]:
+        try:
+            report = self.ctx.cluster.discover(
+                context=spec.cluster, namespace=spec.namespace, selector=selector
+            )
+        except ClusterUnreachable as exc:
+            return onboarded_message(spec, None, [], suggest([]), problem=str(exc))
+        risks = assess(report)
+        return onboarded_message(spec, report, risks, suggest(risks))
+
+    def workload_options(self, ack: Ack, body: dict[str, Any]) -> None:
+        """The workload picker: Deployments and StatefulSets of the namespace typed above."""
+        values = body.get("view", {}).get("state", {}).get("values", {})
+        namespace = (
+            values.get(OnboardBlock.NAMESPACE.value, {}).get(OnboardBlock.NAMESPACE.value) or {}
+        ).get("value")
+        cluster = (
+            values.get(OnboardBlock.CLUSTER.value, {}).get(OnboardBlock.CLUSTER.value) or {}
+        ).get("value")
+        if not namespace or namespace not in self.ctx.settings.allowed_namespaces:
+            ack(options=[])
+            return
+        query = str(body.get("value") or "").lower()
+        try:
+            workloads = self.ctx.cluster.list_workloads(
+                context=cluster or None, namespace=namespace
+            )
+        except ChaosbotError:
+            log.warning("could not list workloads in %s", namespace)
+            workloads = []
+        options = [
+            {
+                "text": {"type": "plain_text", "text": f"{w.kind}/{w.name}"},
+                "value": f"{w.kind}/{w.name}",
+            }
+            for w in workloads
+            if query in w.name.lower()
+        ]
+        ack(options=options[:100])
+
+    # --- buttons -----------------------------------------------------------------------------
+
+    def open_edit(self, body: dict[str, Any], client: WebClient) -> None:
+        name = body["actions"][0]["value"]
+        user = body["user"]["id"]
+        with self.ctx.db.session() as session:
+            service = find_service(session=session, name=name)
+            if not can_manage(session=session, service=service, user_id=user):
+                raise NotAllowed("edit", name)
+            spec = spec_of(service)
+            teams = [t.name for t in list_teams(session=session)]
+        view = onboarding_modal(
+            teams=teams,
+            allowed_namespaces=sorted(self.ctx.settings.allowed_namespaces),
+            allow_production=self.ctx.settings.allow_production,
+            timezone=spec.blind.timezone if spec.blind else _timezone_of(client, user),
+            requester=user,
+            editing=spec,
+        )
+        client.views_open(trigger_id=body["trigger_id"], view=view)
+
+    def offboard(self, body: dict[str, Any], respond: Respond) -> None:
+        name = body["actions"][0]["value"]
+        user = body["user"]["id"]
+        now = self.ctx.clock.now()
+        with self.ctx.db.session() as session:
+            service = find_service(session=session, name=name)
+            if not can_manage(session=session, service=service, user_id=user):
+                raise NotAllowed("offboard", name)
+            offboard_service(session=session, service=service, actor=user, now=now)
+            text = f":wave: *{name}* was offboarded by <@{user}>. Its history is kept."
+            enqueue(
+                session=session,
+                now=now,
+                method="chat.postMessage",
+                payload={"channel": service.team.slack_channel_id, "text": text},
+                dedupe_key=f"offboarded:{service.id}:{now.isoformat()}",
+            )
+        self.ctx.outbox_ready()
+        respond(text=text, replace_original=True)
+
+
+def _view_key(view: dict[str, Any]) -> str:
+    return f"view:{view['id']}:{view.get('callback_id', '')}"
+
+
+def _timezone_of(client: WebClient, user_id: str) -> str:
+    """The person's timezone from their Slack profile, UTC when Slack does not say."""
+    try:
+        user: dict[str, Any] = client.users_info(user=user_id).get("user") or {}
+        tz = user.get("tz")
+    except Exception:
+        log.warning("could not read the timezone of %s", user_id)
+        return "UTC"
+    return str(tz) if tz else "UTC"

@@ -1,0 +1,176 @@
+"""Block Kit for the service catalogue: the onboarding confirmation, the list, the detail."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from bot.catalog.cluster import WorkloadReport
+from bot.catalog.models import Service
+from bot.catalog.risks import Risk, Suggestion
+from bot.catalog.spec import ServiceSpec
+from bot.slack.ids import ActionId
+from bot.slack.mrkdwn import escape
+
+__all__ = ["onboarded_message", "service_detail", "services_list"]
+
+Blocks = list[dict[str, Any]]
+
+
+def _section(text: str) -> dict[str, Any]:
+    return {"type": "section", "text": {"type": "mrkdwn", "text": text}}
+
+
+def _context(text: str) -> dict[str, Any]:
+    return {"type": "context", "elements": [{"type": "mrkdwn", "text": text}]}
+
+
+def _people(user_ids: Sequence[str]) -> str:
+    return ", ".join(f"<@{escape(u)}>" for u in user_ids) or "nobody"
+
+
+def onboarded_message(
+    spec: ServiceSpec,
+    report: WorkloadReport | None,
+    risks: Sequence[Risk],
+    suggestions: Sequence[Suggestion],
+    *,
+    problem: str | None = None,
+) -> dict[str, Any]:
+    """The confirmation posted in the team channel once a service is registered."""
+    name = escape(spec.name)
+    blocks: Blocks = [
+        _section(f":white_check_mark: *{name}* is onboarded to chaosbot."),
+        _context(
+            f"Team *{escape(spec.team)}* · Tier {spec.tier} · {spec.environment.value} · "
+            f"owners {_people(spec.owners)}"
+        ),
+    ]
+    if report is None:
+        blocks.append(
+            _section(f":warning: I could not look at it in the cluster: {escape(problem or '')}")
+        )
+    else:
+        blocks.append(_section(_found(report)))
+        if risks:
+            lines = "\n".join(f"• {escape(r.summary)}" for r in risks)
+            blocks.append(_section(f"*Risks*\n{lines}"))
+        else:
+            blocks.append(_section("*Risks*\nNone visible from the cluster."))
+    if suggestions:
+        lines = "\n".join(f"• `{s.experiment}`: {escape(s.why)}" for s in suggestions)
+        blocks.append(_section(f"*Experiments to try first*\n{lines}"))
+    blocks.append(_context(f"`/chaos service {name}` shows it; owners can edit it there."))
+    return {"text": f"{spec.name} is onboarded to chaosbot", "blocks": blocks}
+
+
+def _found(report: WorkloadReport) -> str:
+    replicas = "?" if report.desired_replicas is None else str(report.desired_replicas)
+    workload = (
+        f"{report.workload.kind} `{escape(report.workload.name)}`"
+        if report.workload
+        else "no owning workload"
+    )
+    if report.pdbs:
+        pdb = f"{', '.join(escape(p) for p in report.pdbs)} ({report.pdb_disruptions_allowed} disruptions allowed now)"
+    else:
+        pdb = "none"
+    lines = [
+        f"*What I found* in `{escape(report.namespace)}` with `{escape(report.selector)}`:",
+        f"• Pods matched: {len(report.pods)} ({report.ready_pods} ready); {workload}, {replicas} replicas desired",
+        f"• PodDisruptionBudget: {pdb}",
+    ]
+    for c in report.containers:
+        probes = ", ".join(
+            label
+            for label, present in (("readiness", c.readiness_probe), ("liveness", c.liveness_probe))
+            if present
+        )
+        lines.append(
+            f"• Container `{escape(c.name)}`: probes {probes or 'none'}; "
+            f"requests cpu {c.cpu_request or '-'} / memory {c.memory_request or '-'}; "
+            f"limits cpu {c.cpu_limit or '-'} / memory {c.memory_limit or '-'}"
+        )
+    zones = ", ".join(escape(z) for z in report.zones) or "unknown"
+    lines.append(f"• Zones: {zones}")
+    return "\n".join(lines)
+
+
+def services_list(services: Sequence[Service], *, heading: str) -> dict[str, Any]:
+    """`/chaos services`: one line per service with tier, compliance and owners."""
+    if not services:
+        text = f"{heading}: no services yet. `/chaos onboard` registers one."
+        return {"text": text, "blocks": [_section(text)]}
+    blocks: Blocks = [_section(f"*{escape(heading)}*")]
+    for s in services:
+        blocks.append(
+            _section(
+                f"*{escape(s.name)}*  ·  team {escape(s.team.name)}  ·  tier {s.tier}  ·  "
+                f"compliance: not assessed yet\nowners {_people([o.slack_user_id for o in s.owners])}"
+            )
+        )
+    return {"text": f"{heading}: {len(services)} services", "blocks": blocks[:50]}
+
+
+def service_detail(service: Service, *, can_manage: bool) -> dict[str, Any]:
+    """`/chaos service NAME`: everything about one service, with Edit/Offboard for its owners."""
+    s = service
+    target = (
+        f"{s.workload_kind} `{escape(s.workload_name or '')}`"
+        if s.workload_kind
+        else f"`{escape(s.selector)}`"
+    )
+    probes = (
+        "\n".join(
+            f"• `{escape(p['url'])}` answers {p['expectedStatus']} within {p['latencyBudgetMs']} ms"
+            for p in s.probes
+        )
+        or "• none"
+    )
+    blind = "off"
+    if s.blind_enabled and s.blind_window:
+        w = s.blind_window
+        blind = f"{', '.join(w['weekdays'])} {w['hours']} ({escape(w['timezone'])})"
+    blocks: Blocks = [
+        _section(
+            f"*{escape(s.name)}*  ·  team {escape(s.team.name)}  ·  tier {s.tier}  ·  {s.environment.value}"
+        ),
+        _section(
+            f"*Where*: `{escape(s.namespace)}` on {escape(s.cluster_context or 'the default cluster')}, {target}\n"
+            f"*Owners*: {_people([o.slack_user_id for o in s.owners])}\n"
+            f"*Blast radius cap*: {s.blast_radius_percent}% of pods\n"
+            f"*Blind drills*: {blind}\n*Steady-state probes*:\n{probes}"
+        ),
+    ]
+    if can_manage:
+        blocks.append(
+            {
+                "type": "actions",
+                "block_id": "service_actions",
+                "elements": [
+                    {
+                        "type": "button",
+                        "action_id": ActionId.EDIT_SERVICE.value,
+                        "text": {"type": "plain_text", "text": "Edit"},
+                        "value": s.name,
+                    },
+                    {
+                        "type": "button",
+                        "action_id": ActionId.OFFBOARD_SERVICE.value,
+                        "text": {"type": "plain_text", "text": "Offboard"},
+                        "style": "danger",
+                        "value": s.name,
+                        "confirm": {
+                            "title": {"type": "plain_text", "text": f"Offboard {s.name}?"},
+                            "text": {
+                                "type": "mrkdwn",
+                                "text": "No more experiments or drills will run against it. Its history is kept.",
+                            },
+                            "confirm": {"type": "plain_text", "text": "Offboard"},
+                            "deny": {"type": "plain_text", "text": "Keep it"},
+                        },
+                    },
+                ],
+            }
+        )
+    return {"text": f"{s.name}: tier {s.tier}, team {s.team.name}", "blocks": blocks}

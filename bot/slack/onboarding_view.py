@@ -1,0 +1,352 @@
+"""The onboarding (and edit) modal: building it, reading its state, placing field errors.
+
+Pure functions: the view is a dict, the state is Slack's `view.state.values`, the output is the
+raw declaration that `parse_service_spec` validates (the same shape as chaos.yaml's `spec`).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from bot.catalog.spec import WEEKDAYS, FieldError, ServiceSpec
+from bot.slack.ids import CallbackId, OnboardBlock
+
+__all__ = ["block_errors", "onboarding_modal", "read_declaration"]
+
+B = OnboardBlock
+NEW_TEAM = "__new__"
+_TIERS = {
+    1: "Tier 1: critical",
+    2: "Tier 2: important",
+    3: "Tier 3: standard",
+    4: "Tier 4: best effort",
+}
+_DAY_NAMES = dict(zip(WEEKDAYS, ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"), strict=True))
+
+# Where each declaration field's error is shown. Longest prefix wins ("probes[0].url").
+_FIELD_BLOCKS: list[tuple[str, OnboardBlock]] = [
+    ("name", B.NAME),
+    ("teamChannel", B.TEAM_CHANNEL),
+    ("team", B.TEAM),
+    ("tier", B.TIER),
+    ("environment", B.ENVIRONMENT),
+    ("cluster", B.CLUSTER),
+    ("namespace", B.NAMESPACE),
+    ("workload", B.WORKLOAD),
+    ("selector", B.SELECTOR),
+    ("owners", B.OWNERS),
+    ("probes[0].url", B.PROBE_URL),
+    ("probes[0].expectedStatus", B.PROBE_STATUS),
+    ("probes[0].latencyBudgetMs", B.PROBE_LATENCY),
+    ("probes", B.PROBE_URL),
+    ("blindDrills.weekdays", B.BLIND_DAYS),
+    ("blindDrills.hours", B.BLIND_HOURS),
+    ("blindDrills.timezone", B.BLIND_TIMEZONE),
+    ("blindDrills", B.BLIND_ENABLED),
+]
+
+
+def _text(text: str) -> dict[str, Any]:
+    return {"type": "plain_text", "text": text}
+
+
+def _option(value: str, label: str) -> dict[str, Any]:
+    return {"text": _text(label), "value": value}
+
+
+def _input(
+    block: OnboardBlock,
+    label: str,
+    element: dict[str, Any],
+    *,
+    optional: bool = False,
+    hint: str | None = None,
+) -> dict[str, Any]:
+    result: dict[str, Any] = {
+        "type": "input",
+        "block_id": block.value,
+        "label": _text(label),
+        "element": {**element, "action_id": block.value},
+        "optional": optional,
+    }
+    if hint:
+        result["hint"] = _text(hint)
+    return result
+
+
+def _plain(initial: str | None = None, placeholder: str | None = None) -> dict[str, Any]:
+    element: dict[str, Any] = {"type": "plain_text_input"}
+    if initial:
+        element["initial_value"] = initial
+    if placeholder:
+        element["placeholder"] = _text(placeholder)
+    return element
+
+
+def onboarding_modal(
+    *,
+    teams: Sequence[str],
+    allowed_namespaces: Sequence[str],
+    allow_production: bool,
+    timezone: str,
+    requester: str,
+    editing: ServiceSpec | None = None,
+) -> dict[str, Any]:
+    """The modal: empty for onboarding, filled in with `editing`'s values for an edit."""
+    spec = editing
+    blocks: list[dict[str, Any]] = []
+    if spec is None:
+        blocks.append(_input(B.NAME, "Service name", _plain(placeholder="checkout")))
+    else:
+        blocks.append(
+            {"type": "section", "text": {"type": "mrkdwn", "text": f"*Service:* `{spec.name}`"}}
+        )
+    team_options = [*(_option(t, t) for t in teams[:99]), _option(NEW_TEAM, "A new team…")]
+    team_select: dict[str, Any] = {"type": "static_select", "options": team_options}
+    if spec is not None and spec.team in teams:
+        team_select["initial_option"] = _option(spec.team, spec.team)
+    blocks += [
+        _input(B.TEAM, "Team", team_select),
+        _input(B.NEW_TEAM, "New team's name", _plain(), optional=True, hint="Only for a new team."),
+        _input(
+            B.TEAM_CHANNEL,
+            "New team's channel",
+            {"type": "conversations_select", "filter": {"include": ["public", "private"]}},
+            optional=True,
+            hint="Where chaosbot posts the team's runs, drills and digests.",
+        ),
+    ]
+    tier_select: dict[str, Any] = {
+        "type": "static_select",
+        "options": [_option(str(t), label) for t, label in _TIERS.items()],
+    }
+    if spec is not None:
+        tier_select["initial_option"] = _option(str(spec.tier), _TIERS[spec.tier])
+    blocks.append(_input(B.TIER, "Tier", tier_select))
+    environments = [_option("staging", "Staging")]
+    if allow_production:
+        environments.append(_option("production", "Production"))
+    current = spec.environment.value if spec else "staging"
+    blocks.append(
+        _input(
+            B.ENVIRONMENT,
+            "Environment",
+            {
+                "type": "radio_buttons",
+                "options": environments,
+                "initial_option": next(
+                    (o for o in environments if o["value"] == current), environments[0]
+                ),
+            },
+        )
+    )
+    blocks += [
+        _input(
+            B.CLUSTER,
+            "Cluster context",
+            _plain(spec.cluster if spec else None, "the platform's default"),
+            optional=True,
+        ),
+        _input(
+            B.NAMESPACE,
+            "Namespace",
+            _plain(spec.namespace if spec else None),
+            hint=f"Namespaces chaosbot may disrupt: {', '.join(allowed_namespaces) or 'none yet'}.",
+        ),
+        _input(
+            B.WORKLOAD,
+            "Workload",
+            _workload_select(spec),
+            optional=True,
+            hint="A Deployment or StatefulSet found in the namespace; or give a selector below.",
+        ),
+        _input(
+            B.SELECTOR,
+            "Label selector",
+            _plain(spec.selector if spec else None, "app=checkout"),
+            optional=True,
+        ),
+        _input(
+            B.OWNERS,
+            "Owners",
+            {
+                "type": "multi_users_select",
+                "initial_users": list(spec.owners) if spec else [requester],
+            },
+            hint="Tier-1 services need at least two.",
+        ),
+    ]
+    probe = spec.probes[0] if spec and spec.probes else None
+    blocks += [
+        _input(
+            B.PROBE_URL,
+            "Steady-state probe URL",
+            _plain(probe.url if probe else None, "http://checkout.payments.svc/healthz"),
+            optional=True,
+        ),
+        _input(
+            B.PROBE_STATUS,
+            "Expected status",
+            {
+                "type": "number_input",
+                "is_decimal_allowed": False,
+                "initial_value": str(probe.expected_status if probe else 200),
+            },
+            optional=True,
+        ),
+        _input(
+            B.PROBE_LATENCY,
+            "Latency budget (ms)",
+            {
+                "type": "number_input",
+                "is_decimal_allowed": False,
+                "initial_value": str(probe.latency_budget_ms if probe else 1000),
+            },
+            optional=True,
+        ),
+    ]
+    blocks += _blind_blocks(spec, timezone)
+    callback = CallbackId.EDIT_SERVICE if spec else CallbackId.ONBOARD
+    return {
+        "type": "modal",
+        "callback_id": callback.value,
+        "title": _text("Edit service" if spec else "Onboard a service"),
+        "submit": _text("Save" if spec else "Onboard"),
+        "close": _text("Cancel"),
+        "private_metadata": json.dumps({"service": spec.name} if spec else {}),
+        "blocks": blocks,
+    }
+
+
+def _workload_select(spec: ServiceSpec | None) -> dict[str, Any]:
+    element: dict[str, Any] = {
+        "type": "external_select",
+        "min_query_length": 0,
+        "placeholder": _text("Pick from the namespace"),
+    }
+    if spec is not None and spec.workload is not None:
+        value = f"{spec.workload.kind}/{spec.workload.name}"
+        element["initial_option"] = _option(value, value)
+    return element
+
+
+def _blind_blocks(spec: ServiceSpec | None, timezone: str) -> list[dict[str, Any]]:
+    blind = spec.blind if spec else None
+    enabled_option = _option("enabled", "Allow blind drills for this service")
+    checkbox: dict[str, Any] = {"type": "checkboxes", "options": [enabled_option]}
+    if blind is not None:
+        checkbox["initial_options"] = [enabled_option]
+    days = blind.weekdays if blind else WEEKDAYS[:5]
+    return [
+        _input(B.BLIND_ENABLED, "Blind drills", checkbox, optional=True),
+        _input(
+            B.BLIND_DAYS,
+            "Drill days",
+            {
+                "type": "multi_static_select",
+                "options": [_option(d, n) for d, n in _DAY_NAMES.items()],
+                "initial_options": [_option(d, _DAY_NAMES[d]) for d in days],
+            },
+            optional=True,
+        ),
+        _input(
+            B.BLIND_HOURS,
+            "Drill hours",
+            _plain(blind.hours if blind else "10:00-16:00"),
+            optional=True,
+        ),
+        _input(
+            B.BLIND_TIMEZONE,
+            "Timezone",
+            _plain(blind.timezone if blind else timezone),
+            optional=True,
+        ),
+    ]
+
+
+def read_declaration(values: Mapping[str, Any], *, editing: str | None = None) -> dict[str, Any]:
+    """The raw declaration from a submitted modal's `state.values`."""
+    state = _State(values)
+    team = state.selected(B.TEAM)
+    raw: dict[str, Any] = {
+        "name": editing if editing is not None else state.text(B.NAME),
+        "team": state.text(B.NEW_TEAM) if team in (None, NEW_TEAM) else team,
+        "teamChannel": state.raw(B.TEAM_CHANNEL).get("selected_conversation"),
+        "tier": state.selected(B.TIER),
+        "environment": state.selected(B.ENVIRONMENT) or "staging",
+        "cluster": state.text(B.CLUSTER),
+        "namespace": state.text(B.NAMESPACE),
+        "selector": state.text(B.SELECTOR),
+        "owners": list(state.raw(B.OWNERS).get("selected_users") or []),
+        "blastRadiusPercent": 50,
+    }
+    workload = state.selected(B.WORKLOAD)
+    if workload:
+        kind, _, name = workload.partition("/")
+        raw["workload"] = {"kind": kind, "name": name}
+    url = state.text(B.PROBE_URL)
+    if url:
+        raw["probes"] = [
+            {
+                "url": url,
+                "expectedStatus": state.text(B.PROBE_STATUS) or 200,
+                "latencyBudgetMs": state.text(B.PROBE_LATENCY) or 1000,
+            }
+        ]
+    if state.raw(B.BLIND_ENABLED).get("selected_options"):
+        raw["blindDrills"] = {
+            "enabled": True,
+            "weekdays": [o["value"] for o in state.raw(B.BLIND_DAYS).get("selected_options") or []],
+            "hours": state.text(B.BLIND_HOURS) or "",
+            "timezone": state.text(B.BLIND_TIMEZONE) or "",
+        }
+    if team == NEW_TEAM and not raw["team"]:
+        raw["team"] = None
+    return raw
+
+
+def block_errors(errors: Sequence[FieldError]) -> dict[str, str]:
+    """Field errors keyed by the block that shows them (first error per block wins)."""
+    shown: dict[str, str] = {}
+    for error in errors:
+        block = _block_for(error.path)
+        shown.setdefault(block.value, _sentence(error))
+    return shown
+
+
+def _block_for(path: str) -> OnboardBlock:
+    for prefix, block in _FIELD_BLOCKS:
+        if path == prefix or path.startswith((f"{prefix}.", f"{prefix}[")):
+            return block
+    return B.NAME
+
+
+def _sentence(error: FieldError) -> str:
+    # Slack shows the message under the field already named by its label.
+    message = error.message
+    if message.startswith("is required"):
+        return "This is required."
+    return message[0].upper() + message[1:] if message else message
+
+
+class _State:
+    """Typed access to `view.state.values` (block_id -> action_id -> element state)."""
+
+    def __init__(self, values: Mapping[str, Any]) -> None:
+        self._values = values
+
+    def raw(self, block: OnboardBlock) -> dict[str, Any]:
+        element = self._values.get(block.value, {}).get(block.value)
+        return element if isinstance(element, dict) else {}
+
+    def text(self, block: OnboardBlock) -> str | None:
+        value = self.raw(block).get("value")
+        return value.strip() or None if isinstance(value, str) else None
+
+    def selected(self, block: OnboardBlock) -> str | None:
+        option = self.raw(block).get("selected_option")
+        if isinstance(option, dict) and isinstance(option.get("value"), str):
+            return str(option["value"])
+        return None

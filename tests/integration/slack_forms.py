@@ -1,0 +1,47 @@
+"""Filled-in onboarding modals, as Slack sends their `view.state.values`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from bot.slack.ids import OnboardBlock as B
+from tests.fixtures.bot import ALICE, BOB, TEAM_CHANNEL
+
+Values = dict[str, dict[str, dict[str, Any]]]
+
+
+def text(value: str | None) -> dict[str, Any]:
+    return {"type": "plain_text_input", "value": value}
+
+
+def choice(value: str | None, kind: str = "static_select") -> dict[str, Any]:
+    return {"type": kind, "selected_option": {"value": value} if value is not None else None}
+
+
+def onboarding_form(**fields: dict[str, Any]) -> Values:
+    """A valid onboarding of `checkout` (team payments, new) with `fields` replacing blocks."""
+    base: dict[str, dict[str, Any]] = {
+        B.NAME: text("checkout"),
+        B.TEAM: choice("__new__"),
+        B.NEW_TEAM: text("payments"),
+        B.TEAM_CHANNEL: {"type": "conversations_select", "selected_conversation": TEAM_CHANNEL},
+        B.TIER: choice("2"),
+        B.ENVIRONMENT: choice("staging", "radio_buttons"),
+        B.CLUSTER: text(None),
+        B.NAMESPACE: text("payments"),
+        B.WORKLOAD: choice("Deployment/checkout", "external_select"),
+        B.SELECTOR: text(None),
+        B.OWNERS: {"type": "multi_users_select", "selected_users": [ALICE, BOB]},
+        B.PROBE_URL: text("http://checkout.payments.svc/healthz"),
+        B.PROBE_STATUS: {"type": "number_input", "value": "200"},
+        B.PROBE_LATENCY: {"type": "number_input", "value": "300"},
+        B.BLIND_ENABLED: {"type": "checkboxes", "selected_options": [{"value": "enabled"}]},
+        B.BLIND_DAYS: {
+            "type": "multi_static_select",
+            "selected_options": [{"value": d} for d in ("mon", "tue", "wed")],
+        },
+        B.BLIND_HOURS: text("10:00-16:00"),
+        B.BLIND_TIMEZONE: text("Europe/Berlin"),
+    }
+    base.update({str(k): v for k, v in fields.items()})
+    return {str(block): {str(block): element} for block, element in base.items()}

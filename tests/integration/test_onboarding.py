@@ -1,0 +1,271 @@
+"""The onboarding conversation through the Slack and Kubernetes test servers."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import func, select
+
+from bot.audit.models import AuditEvent
+from bot.catalog.models import Service, Team
+from bot.slack.ids import CallbackId
+from bot.slack.ids import OnboardBlock as B
+from bot.slack.outbox import OutboxMessage
+from tests.fixtures.bot import ALICE, BOB, CAROL, TEAM_CHANNEL, RunningBot, seed_payments
+from tests.integration.slack_forms import choice, onboarding_form, text
+
+
+def _count(bot: RunningBot, model: type[object]) -> int:
+    with bot.db.session() as session:
+        return int(session.scalar(select(func.count()).select_from(model)) or 0)
+
+
+def _open(bot: RunningBot) -> str:
+    opened = len(bot.slack.calls_to("views.open"))
+    response = bot.command("onboard")
+    assert response.status == 200
+    assert response.text == ""  # acked at once; the modal opens right after
+    return str(bot.opened_view(CallbackId.ONBOARD, opened + 1).response["view"]["id"])
+
+
+def _submit(bot: RunningBot, view_id: str, **fields: dict[str, object]) -> dict[str, object]:
+    response = bot.simulator.view_submission(
+        CallbackId.ONBOARD.value,
+        values=onboarding_form(**fields),
+        user_id=ALICE,
+        view_id=view_id,
+    )
+    assert response.status == 200
+    return response.json() if response.text else {}
+
+
+def test_the_modal_opens_with_every_field(running_bot: RunningBot) -> None:
+    seed_payments(running_bot.kube)
+    _open(running_bot)
+    view = running_bot.opened_view(CallbackId.ONBOARD).body["view"]
+    blocks = {b.get("block_id") for b in view["blocks"]}
+    assert {b.value for b in B} <= blocks
+    owners = next(b for b in view["blocks"] if b.get("block_id") == B.OWNERS)
+    assert owners["element"]["initial_users"] == [ALICE]
+
+
+@pytest.mark.parametrize(
+    ("fields", "block", "message"),
+    [
+        ({B.NAME: text("Checkout_Svc")}, B.NAME, "not a valid name"),
+        ({B.NAMESPACE: text("kube-system")}, B.NAMESPACE, "not a namespace chaosbot may disrupt"),
+        (
+            {B.WORKLOAD: choice(None, "external_select"), B.SELECTOR: text("app in (")},
+            B.SELECTOR,
+            "not a valid label selector",
+        ),
+        (
+            {B.WORKLOAD: choice(None, "external_select"), B.SELECTOR: text("app=ledger")},
+            B.SELECTOR,
+            "matches no pod",
+        ),
+        (
+            {B.WORKLOAD: choice("Deployment/ledger", "external_select")},
+            B.WORKLOAD,
+            "no Deployment called ledger",
+        ),
+        (
+            {
+                B.TIER: choice("1"),
+                B.OWNERS: {"type": "multi_users_select", "selected_users": [ALICE]},
+            },
+            B.OWNERS,
+            "at least two owners",
+        ),
+        (
+            {B.PROBE_URL: text("http://169.254.169.254/latest/meta-data")},
+            B.PROBE_URL,
+            "link-local or cloud-metadata",
+        ),
+        (
+            {B.PROBE_URL: text("http://[fd00:ec2::254]/")},
+            B.PROBE_URL,
+            "link-local or cloud-metadata",
+        ),
+        ({B.PROBE_URL: text("ftp://checkout/")}, B.PROBE_URL, "http:// or https://"),
+        ({B.NEW_TEAM: text(None)}, B.TEAM, "required"),
+        (
+            {B.TEAM_CHANNEL: {"type": "conversations_select", "selected_conversation": None}},
+            B.TEAM_CHANNEL,
+            "new team",
+        ),
+        ({B.BLIND_HOURS: text("16:00-10:00")}, B.BLIND_HOURS, "end after it starts"),
+        ({B.BLIND_TIMEZONE: text("Mars/Olympus")}, B.BLIND_TIMEZONE, "IANA timezone"),
+        (
+            {B.PROBE_STATUS: {"type": "number_input", "value": "999"}},
+            B.PROBE_STATUS,
+            "between 100 and 599",
+        ),
+    ],
+)
+def test_invalid_values_are_rejected_on_their_block_and_nothing_is_written(
+    running_bot: RunningBot, fields: dict[str, object], block: str, message: str
+) -> None:
+    seed_payments(running_bot.kube)
+    view_id = _open(running_bot)
+    answer = _submit(running_bot, view_id, **fields)  # type: ignore[arg-type]
+    assert answer["response_action"] == "errors"
+    errors = answer["errors"]
+    assert isinstance(errors, dict)
+    assert message in errors[block], errors
+    assert _count(running_bot, Service) == 0
+    assert _count(running_bot, Team) == 0
+    assert _count(running_bot, AuditEvent) == 0
+
+
+def test_a_probe_pointing_at_the_bot_itself_is_rejected(running_bot: RunningBot) -> None:
+    seed_payments(running_bot.kube)
+    view_id = _open(running_bot)
+    answer = _submit(
+        running_bot, view_id, **{B.PROBE_URL: text(f"{running_bot.server.url}/healthz")}
+    )
+    assert answer["errors"] == {B.PROBE_URL.value: "Points at chaosbot itself"}
+
+
+def test_a_valid_submission_is_stored_once_and_announced_with_risks(
+    running_bot: RunningBot,
+) -> None:
+    bot = running_bot
+    seed_payments(bot.kube, zones=("eu-1a",))
+    view_id = _open(bot)
+    assert _submit(bot, view_id) == {}
+    with bot.db.session() as session:
+        service = session.scalars(select(Service)).one()
+        assert (service.name, service.tier, service.selector) == ("checkout", 2, "app=checkout")
+        assert (service.workload_kind, service.workload_name) == ("Deployment", "checkout")
+        assert {o.slack_user_id for o in service.owners} == {ALICE, BOB}
+        assert service.blind_window == {
+            "weekdays": ["mon", "tue", "wed"],
+            "hours": "10:00-16:00",
+            "timezone": "Europe/Berlin",
+        }
+        assert service.team.slack_channel_id == TEAM_CHANNEL
+        [event] = session.scalars(select(AuditEvent)).all()
+        assert (event.actor, event.action) == (ALICE, "service.onboarded")
+
+    [post] = bot.slack.wait_for(
+        "chat.postMessage", where=lambda c: c.body["channel"] == TEAM_CHANNEL
+    )
+    text_of = str(post.body["blocks"])
+    assert "Pods matched: 3 (3 ready)" in text_of
+    assert "Zones: eu-1a" in text_of
+    assert "all pods in one zone (eu-1a)" in text_of
+    assert "no PodDisruptionBudget" in text_of
+    assert "`zone-outage`" in text_of and "`node-drain`" in text_of
+
+    # Slack retries the same submission: nothing more is written or posted.
+    assert _submit(bot, view_id) == {}
+    assert _count(bot, Service) == 1
+    assert _count(bot, AuditEvent) == 1
+    with pytest.raises(AssertionError):
+        bot.slack.wait_for("chat.postMessage", count=2, timeout=1.0)
+    assert _count(bot, OutboxMessage) == 1
+
+
+def test_a_second_service_with_the_same_name_is_a_field_error(running_bot: RunningBot) -> None:
+    seed_payments(running_bot.kube)
+    assert _submit(running_bot, _open(running_bot)) == {}
+    answer = _submit(running_bot, _open(running_bot))
+    assert "already registered" in answer["errors"][B.NAME.value]  # type: ignore[index]
+    assert _count(running_bot, Service) == 1
+
+
+def test_the_workload_picker_lists_the_namespace(running_bot: RunningBot) -> None:
+    seed_payments(running_bot.kube)
+    running_bot.kube.add_statefulset("payments", "ledger", replicas=1, labels={"app": "ledger"})
+    view_id = _open(running_bot)
+    view = running_bot.slack.views[view_id]
+    payload = {
+        "type": "block_suggestion",
+        "user": {"id": ALICE},
+        "team": {"id": running_bot.slack.team_id},
+        "api_app_id": "A0001",
+        "action_id": B.WORKLOAD.value,
+        "block_id": B.WORKLOAD.value,
+        "value": "",
+        "view": {**view, "state": {"values": onboarding_form()}},
+    }
+    response = running_bot.simulator.send_payload(payload)
+    assert response.status == 200
+    values = [o["value"] for o in response.json()["options"]]
+    assert values == ["Deployment/checkout", "StatefulSet/ledger"]
+
+
+def _onboard(bot: RunningBot) -> None:
+    seed_payments(bot.kube)
+    assert _submit(bot, _open(bot)) == {}
+
+
+def test_services_lists_the_teams_services(running_bot: RunningBot) -> None:
+    _onboard(running_bot)
+    assert running_bot.command("services").text == ""
+    text_of = str(running_bot.reply()["blocks"])
+    assert "*checkout*" in text_of and "tier 2" in text_of
+    assert f"<@{ALICE}>" in text_of and "compliance: not assessed yet" in text_of
+
+
+def test_service_detail_offers_edit_and_offboard_to_owners_only(running_bot: RunningBot) -> None:
+    _onboard(running_bot)
+    running_bot.command("service checkout", user=ALICE)
+    owner_view = running_bot.reply(1)
+    running_bot.command("service checkout", user=CAROL)
+    other_view = running_bot.reply(2)
+    assert "Edit" in str(owner_view["blocks"]) and "Offboard" in str(owner_view["blocks"])
+    assert "Offboard" not in str(other_view["blocks"])
+    running_bot.command("service ledger")
+    assert "There is no service called `ledger`" in running_bot.reply(3)["text"]
+
+
+def test_owners_edit_through_the_same_modal(running_bot: RunningBot) -> None:
+    bot = running_bot
+    _onboard(bot)
+    bot.command("service checkout")
+    detail = bot.reply(1)
+    bot.simulator.block_action(
+        "service_edit",
+        user_id=BOB,
+        channel_id=TEAM_CHANNEL,
+        message={"ts": "1", "text": "", "blocks": detail["blocks"]},
+    )
+    opened = bot.opened_view(CallbackId.EDIT_SERVICE)
+    view = opened.body["view"]
+    tier = next(b for b in view["blocks"] if b.get("block_id") == B.TIER)
+    assert tier["element"]["initial_option"]["value"] == "2"
+    values = onboarding_form(**{B.TIER: choice("1"), B.TEAM: choice("payments")})
+    response = bot.simulator.view_submission(
+        CallbackId.EDIT_SERVICE.value,
+        values=values,
+        user_id=BOB,
+        view_id=opened.response["view"]["id"],
+    )
+    assert response.status == 200 and response.text == ""
+    with bot.db.session() as session:
+        assert session.scalars(select(Service.tier)).one() == 1
+        actions = [e.action for e in session.scalars(select(AuditEvent).order_by(AuditEvent.id))]
+        assert actions == ["service.onboarded", "service.updated"]
+    bot.slack.wait_for("chat.postMessage", count=2)
+
+
+def test_offboarding_needs_an_owner_and_keeps_history(running_bot: RunningBot) -> None:
+    bot = running_bot
+    _onboard(bot)
+    bot.command("service checkout")
+    detail = bot.reply(1)
+    message = {"ts": "1", "text": "", "blocks": detail["blocks"]}
+    bot.simulator.block_action(
+        "service_offboard", user_id=CAROL, channel_id=TEAM_CHANNEL, message=message
+    )
+    assert "Only the owners of `checkout`" in bot.reply(2)["text"]
+    bot.simulator.block_action(
+        "service_offboard", user_id=ALICE, channel_id=TEAM_CHANNEL, message=message
+    )
+    assert "was offboarded by" in bot.reply(3)["text"]
+    with bot.db.session() as session:
+        service = session.scalars(select(Service)).one()
+        assert service.offboarded_at is not None
+    bot.command("services")
+    assert "no services yet" in bot.reply(4)["text"]
