@@ -99,7 +99,8 @@ def demo_world(out: TextIO) -> Iterator[DemoWorld]:
             simulator = SlackSimulator(
                 bot_url=f"{server.url}/slack/events", signing_secret=signing_secret, api=slack
             )
-            yield DemoWorld(settings, slack, kube, simulator, Transcript(out))
+            people = {"U0ALICE": "alice", "U0BOB": "bob", "U0CAROL": "carol"}
+            yield DemoWorld(settings, slack, kube, simulator, Transcript(out, people=people))
         finally:
             server.close()
 
@@ -109,4 +110,13 @@ def _seed_cluster(kube: KubeApiServer) -> None:
     for index, zone in enumerate(("eu-west-1a", "eu-west-1b", "eu-west-1c")):
         kube.add_node(f"node-{index + 1}", zone=zone)
     kube.add_namespace("payments")
-    kube.add_deployment("payments", "checkout", replicas=3, labels={"app": "checkout"})
+    # Probes and requests, but no memory limit and no PodDisruptionBudget: two risks to find.
+    kube.add_deployment(
+        "payments",
+        "checkout",
+        replicas=3,
+        labels={"app": "checkout"},
+        readiness_probe={"httpGet": {"path": "/healthz", "port": 8080}},
+        liveness_probe={"httpGet": {"path": "/livez", "port": 8080}},
+        resources={"requests": {"cpu": "250m", "memory": "256Mi"}, "limits": {"cpu": "1"}},
+    )

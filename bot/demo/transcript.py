@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html
+import re
 import textwrap
 from typing import Any, TextIO
 
@@ -47,8 +48,13 @@ def _button(element: dict[str, Any]) -> str:
 class Transcript:
     """Writes who said what, where, indenting the bot's messages under a speaker line."""
 
-    def __init__(self, out: TextIO) -> None:
+    def __init__(self, out: TextIO, *, people: dict[str, str] | None = None) -> None:
         self._out = out
+        self._people = people or {}
+
+    def _names(self, line: str) -> str:
+        # Slack shows <@U123> as the person's name.
+        return re.sub(r"<@(\w+)>", lambda m: "@" + self._people.get(m[1], m[1]), line)
 
     def scene(self, title: str) -> None:
         self._out.write(f"\n=== {title} ===\n\n")
@@ -63,9 +69,23 @@ class Transcript:
         who = f"chaosbot (only visible to @{only_visible_to})" if only_visible_to else "chaosbot"
         self._out.write(f"{channel}  {who}:\n")
         for line in blocks_to_text(message.get("blocks") or [], message.get("text", "")):
+            line = self._names(line)
             for wrapped in textwrap.wrap(line, WIDTH - 4) or [""]:
                 self._out.write(f"    {wrapped}\n")
         self._out.write("\n")
+
+    def modal(self, who: str, view: dict[str, Any]) -> None:
+        """A modal as the person sees it: its title and the fields it asks for."""
+        title = view.get("title", {}).get("text", "")
+        self._out.write(f"  [form opens for @{who}: {title}]\n")
+        labels = [b["label"]["text"] for b in view.get("blocks", []) if b.get("type") == "input"]
+        for line in textwrap.wrap(", ".join(labels), WIDTH - 6):
+            self._out.write(f"      {line}\n")
+
+    def field_errors(self, errors: dict[str, str]) -> None:
+        self._out.write("  [the form refuses:]\n")
+        for block, message in errors.items():
+            self._out.write(f"      {block}: {message}\n")
 
     def note(self, text: str) -> None:
         self._out.write(f"  ({text})\n")

@@ -16,5 +16,12 @@ def test_demo_runs_offline_and_prints_the_conversation() -> None:
     assert "chaosbot (only visible to @alice):" in out
     assert "`/chaos help`  what chaosbot can do" in out
     assert "`/chaos onbaord` is not a chaosbot command" in out
+    assert "Did you mean `/chaos onboard`?" in out
+    # onboarding: a field error on the form, then the confirmation with what was found
+    assert "probe_url: Points at a link-local or cloud-metadata address" in out
+    assert ":white_check_mark: *checkout* is onboarded" in out
+    assert "Pods matched: 3 (3 ready); Deployment `checkout`, 3 replicas desired" in out
+    assert "• no PodDisruptionBudget" in out
+    assert "owners @alice, @bob" in out
     assert out.rstrip().endswith("nothing outside this machine was touched.")
     assert result.stderr == ""

@@ -10,8 +10,8 @@ from bot.catalog.models import Service, Team
 from bot.slack.ids import CallbackId
 from bot.slack.ids import OnboardBlock as B
 from bot.slack.outbox import OutboxMessage
+from bot.testing.slack_forms import choice, onboarding_form, text
 from tests.fixtures.bot import ALICE, BOB, CAROL, TEAM_CHANNEL, RunningBot, seed_payments
-from tests.integration.slack_forms import choice, onboarding_form, text
 
 
 def _count(bot: RunningBot, model: type[object]) -> int:

@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 from bot.slack.ids import OnboardBlock as B
-from tests.fixtures.bot import ALICE, BOB, TEAM_CHANNEL
 
 Values = dict[str, dict[str, dict[str, Any]]]
 
@@ -18,20 +17,25 @@ def choice(value: str | None, kind: str = "static_select") -> dict[str, Any]:
     return {"type": kind, "selected_option": {"value": value} if value is not None else None}
 
 
-def onboarding_form(**fields: dict[str, Any]) -> Values:
+def onboarding_form(
+    *,
+    owner_ids: tuple[str, ...] = ("U0ALICE", "U0BOB"),
+    channel_id: str = "C0PAYMENTS",
+    **fields: dict[str, Any],
+) -> Values:
     """A valid onboarding of `checkout` (team payments, new) with `fields` replacing blocks."""
     base: dict[str, dict[str, Any]] = {
         B.NAME: text("checkout"),
         B.TEAM: choice("__new__"),
         B.NEW_TEAM: text("payments"),
-        B.TEAM_CHANNEL: {"type": "conversations_select", "selected_conversation": TEAM_CHANNEL},
+        B.TEAM_CHANNEL: {"type": "conversations_select", "selected_conversation": channel_id},
         B.TIER: choice("2"),
         B.ENVIRONMENT: choice("staging", "radio_buttons"),
         B.CLUSTER: text(None),
         B.NAMESPACE: text("payments"),
         B.WORKLOAD: choice("Deployment/checkout", "external_select"),
         B.SELECTOR: text(None),
-        B.OWNERS: {"type": "multi_users_select", "selected_users": [ALICE, BOB]},
+        B.OWNERS: {"type": "multi_users_select", "selected_users": list(owner_ids)},
         B.PROBE_URL: text("http://checkout.payments.svc/healthz"),
         B.PROBE_STATUS: {"type": "number_input", "value": "200"},
         B.PROBE_LATENCY: {"type": "number_input", "value": "300"},
