@@ -11,6 +11,7 @@ from bot.config import Settings, load_settings
 from bot.db.engine import Database
 from bot.errors import ChaosbotError, SettingsError
 from bot.logs import configure_logging
+from bot.runs import cli as runs_cli
 
 __all__ = ["main"]
 
@@ -66,6 +67,7 @@ def _parser() -> argparse.ArgumentParser:
         "Kubernetes test servers, play a scripted session and print it as Slack would show it.",
     )
     demo.set_defaults(command=_demo)
+    runs_cli.add_parsers(sub)
     return parser
 
 

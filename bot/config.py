@@ -59,6 +59,8 @@ class Settings:
     http_port: int = 3000
     allowed_namespaces: frozenset[str] = field(default_factory=frozenset)
     allow_production: bool = False
+    max_runs_per_cluster: int = 2
+    platform_admins: frozenset[str] = field(default_factory=frozenset)
     public_url: str | None = None
     kubeconfig: str | None = None
     kube_context: str | None = None
@@ -102,6 +104,8 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         http_port=_port(env),
         allowed_namespaces=_namespaces(env),
         allow_production=_flag(env, "CHAOSBOT_ALLOW_PRODUCTION"),
+        max_runs_per_cluster=_positive(env, "CHAOSBOT_MAX_RUNS_PER_CLUSTER", 2),
+        platform_admins=_user_ids(env, "CHAOSBOT_PLATFORM_ADMINS"),
         public_url=_public_url(env),
         kubeconfig=_kubeconfig(env),
         kube_context=_get(env, "CHAOSBOT_KUBE_CONTEXT"),
@@ -174,6 +178,21 @@ def _namespaces(env: Mapping[str, str]) -> frozenset[str]:
                 "CHAOSBOT_ALLOWED_NAMESPACES", f"{name!r} is not a valid namespace name"
             )
     return frozenset(names)
+
+
+def _user_ids(env: Mapping[str, str], name: str) -> frozenset[str]:
+    ids = [u.strip() for u in (_get(env, name) or "").split(",") if u.strip()]
+    for user in ids:
+        if not re.fullmatch(r"[UW][A-Z0-9]{2,}", user):
+            raise SettingsError(name, f"{user!r} is not a Slack user id like U0123ABCD")
+    return frozenset(ids)
+
+
+def _positive(env: Mapping[str, str], name: str, default: int) -> int:
+    value = _get(env, name) or str(default)
+    if not value.isdigit() or int(value) < 1:
+        raise SettingsError(name, f"must be a whole number of at least 1, got {value!r}")
+    return int(value)
 
 
 def _flag(env: Mapping[str, str], name: str) -> bool:

@@ -7,4 +7,5 @@ pytest_plugins = [
     "tests.fixtures.kube",
     "tests.fixtures.db",
     "tests.fixtures.bot",
+    "tests.fixtures.engine",
 ]

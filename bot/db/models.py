@@ -6,14 +6,19 @@ from bot.audit.models import AuditEvent
 from bot.catalog.models import Member, Service, ServiceOwner, SuiteEntry, Team
 from bot.db.base import Base
 from bot.db.idempotency import IdempotencyKey
+from bot.runs.models import Freeze, KillSwitch, Run, RunEvent
 from bot.slack.outbox import OutboxMessage
 
 __all__ = [
     "AuditEvent",
     "Base",
+    "Freeze",
     "IdempotencyKey",
+    "KillSwitch",
     "Member",
     "OutboxMessage",
+    "Run",
+    "RunEvent",
     "Service",
     "ServiceOwner",
     "SuiteEntry",

@@ -42,7 +42,7 @@ def onboarding(world: DemoWorld) -> None:
     t.note("alice fills it in, with the cloud metadata endpoint as the health probe")
     answer = world.simulator.view_submission(
         CallbackId.ONBOARD.value,
-        values=onboarding_form(owner_ids=(ALICE, BOB), **bad_probe),
+        values=onboarding_form(bad_probe, owner_ids=(ALICE, BOB)),
         user_id=ALICE,
         view_id=view_id,
     ).json()

@@ -25,6 +25,7 @@ class ActionId(enum.StrEnum):
 
     EDIT_SERVICE = "service_edit"
     OFFBOARD_SERVICE = "service_offboard"
+    ABORT_RUN = "run_abort"
 
 
 class OnboardBlock(enum.StrEnum):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from slack_bolt import App
 
 from bot.context import BotContext
-from bot.slack import catalog, commands, home
+from bot.slack import catalog, commands, home, runs
 from bot.slack.commands import CommandRouter
 from bot.slack.errors import ErrorReporter
 
@@ -17,5 +17,6 @@ def register_listeners(
 ) -> None:
     """Wire up every surface; each adds its `/chaos` subcommands to the router."""
     catalog.register(app, router=router, reporter=reporter, context=context)
+    runs.register(app, router=router, reporter=reporter, context=context)
     commands.register(app, router=router, reporter=reporter)
     home.register(app, router=router)

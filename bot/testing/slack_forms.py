@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from bot.slack.ids import OnboardBlock as B
@@ -18,10 +19,10 @@ def choice(value: str | None, kind: str = "static_select") -> dict[str, Any]:
 
 
 def onboarding_form(
+    fields: Mapping[str, dict[str, Any]] | None = None,
     *,
     owner_ids: tuple[str, ...] = ("U0ALICE", "U0BOB"),
     channel_id: str = "C0PAYMENTS",
-    **fields: dict[str, Any],
 ) -> Values:
     """A valid onboarding of `checkout` (team payments, new) with `fields` replacing blocks."""
     base: dict[str, dict[str, Any]] = {
@@ -47,5 +48,5 @@ def onboarding_form(
         B.BLIND_HOURS: text("10:00-16:00"),
         B.BLIND_TIMEZONE: text("Europe/Berlin"),
     }
-    base.update({str(k): v for k, v in fields.items()})
+    base.update({str(k): v for k, v in (fields or {}).items()})
     return {str(block): {str(block): element} for block, element in base.items()}

@@ -30,7 +30,7 @@ def _open(bot: RunningBot) -> str:
 def _submit(bot: RunningBot, view_id: str, **fields: dict[str, object]) -> dict[str, object]:
     response = bot.simulator.view_submission(
         CallbackId.ONBOARD.value,
-        values=onboarding_form(**fields),
+        values=onboarding_form(fields),
         user_id=ALICE,
         view_id=view_id,
     )
@@ -235,7 +235,7 @@ def test_owners_edit_through_the_same_modal(running_bot: RunningBot) -> None:
     view = opened.body["view"]
     tier = next(b for b in view["blocks"] if b.get("block_id") == B.TIER)
     assert tier["element"]["initial_option"]["value"] == "2"
-    values = onboarding_form(**{B.TIER: choice("1"), B.TEAM: choice("payments")})
+    values = onboarding_form({B.TIER: choice("1"), B.TEAM: choice("payments")})
     response = bot.simulator.view_submission(
         CallbackId.EDIT_SERVICE.value,
         values=values,

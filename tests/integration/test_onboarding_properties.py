@@ -75,7 +75,7 @@ def modal_values(draw: st.DrawFn) -> dict[str, Any]:
             replacements[block] = {"type": "conversations_select", "selected_conversation": value}
         else:
             replacements[block] = text(value)
-    return onboarding_form(**replacements)
+    return onboarding_form(replacements)
 
 
 def _counts(bot: RunningBot) -> tuple[int, ...]:

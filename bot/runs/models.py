@@ -1,0 +1,110 @@
+"""Tables of the run engine: runs and their timelines, the kill switch and freeze windows."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Boolean, Enum, ForeignKey, Integer, String, Text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from bot.catalog.models import Service
+from bot.db.base import Base
+from bot.db.types import JSONDocument, UTCDateTime
+from bot.runs.states import RunStatus, Trigger
+
+__all__ = ["Freeze", "KillSwitch", "Run", "RunEvent"]
+
+
+def _enum(cls: type[RunStatus] | type[Trigger]) -> Enum:
+    return Enum(
+        cls,
+        native_enum=False,
+        create_constraint=True,
+        length=16,
+        values_callable=lambda members: [m.value for m in members],
+    )
+
+
+class Run(Base):
+    """One experiment executed (or to be executed) against one service.
+
+    The rollback plan and the label of everything the run creates are written when the run is
+    created, before anything touches the cluster.
+    """
+
+    __tablename__ = "runs"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key: Mapped[str] = mapped_column(String(40), unique=True)  # the chaosbot.io/run-id label value
+    service_id: Mapped[int] = mapped_column(ForeignKey("services.id"), index=True)
+    experiment: Mapped[str] = mapped_column(String(63))
+    trigger: Mapped[Trigger] = mapped_column(_enum(Trigger))
+    status: Mapped[RunStatus] = mapped_column(_enum(RunStatus), index=True)
+    dry_run: Mapped[bool] = mapped_column(Boolean, default=False)
+    parameters: Mapped[dict[str, Any]] = mapped_column(JSONDocument, default=dict)
+    document: Mapped[dict[str, Any]] = mapped_column(JSONDocument)
+    rollback_plan: Mapped[list[dict[str, Any]]] = mapped_column(JSONDocument)
+    labels: Mapped[dict[str, str]] = mapped_column(JSONDocument)
+    creates: Mapped[list[str]] = mapped_column(JSONDocument, default=list)
+    cluster_context: Mapped[str | None] = mapped_column(String(253))
+    requested_by: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    scheduled_for: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    abort_requested_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    abort_requested_by: Mapped[str | None] = mapped_column(String(64))
+    worker_pid: Mapped[int | None] = mapped_column(Integer)
+    worker_host: Mapped[str | None] = mapped_column(String(253))
+    heartbeat_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    journal: Mapped[dict[str, Any] | None] = mapped_column(JSONDocument)
+    leftovers: Mapped[list[str] | None] = mapped_column(JSONDocument)
+    reason: Mapped[str | None] = mapped_column(Text)
+    slack_channel: Mapped[str | None] = mapped_column(String(32))
+    slack_ts: Mapped[str | None] = mapped_column(String(32))
+
+    service: Mapped[Service] = relationship()
+    events: Mapped[list[RunEvent]] = relationship(
+        back_populates="run", order_by="RunEvent.id", cascade="all"
+    )
+
+
+class RunEvent(Base):
+    """One line of a run's timeline."""
+
+    __tablename__ = "run_events"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    run_id: Mapped[int] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"), index=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime())
+    status: Mapped[RunStatus] = mapped_column(_enum(RunStatus))
+    message: Mapped[str] = mapped_column(Text)
+    detail: Mapped[dict[str, Any]] = mapped_column(JSONDocument, default=dict)
+
+    run: Mapped[Run] = relationship(back_populates="events")
+
+
+class KillSwitch(Base):
+    """The platform-wide halt: while engaged, nothing is injected anywhere."""
+
+    __tablename__ = "kill_switch"
+
+    id: Mapped[int] = mapped_column(primary_key=True)  # always 1
+    engaged: Mapped[bool] = mapped_column(Boolean, default=False)
+    changed_by: Mapped[str | None] = mapped_column(String(64))
+    changed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    reason: Mapped[str | None] = mapped_column(Text)
+
+
+class Freeze(Base):
+    """A window in which no disruption may start: for one team, or everything (team NULL)."""
+
+    __tablename__ = "freezes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    team_id: Mapped[int | None] = mapped_column(ForeignKey("teams.id"), index=True)
+    starts_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    ends_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    reason: Mapped[str] = mapped_column(Text)
+    created_by: Mapped[str] = mapped_column(String(64))

@@ -1,0 +1,182 @@
+"""Reads and writes of runs. Every state change is a conditional update, so two processes
+(a worker and a person pressing Abort, two bot replicas) can never both move the same run."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from bot.catalog.models import Service
+from bot.errors import ChaosbotError
+from bot.runs.models import Freeze, KillSwitch, Run, RunEvent
+from bot.runs.states import ACTIVE, TERMINAL, TRANSITIONS, RunStatus, Trigger
+
+__all__ = [
+    "RUN_LABEL",
+    "RunNotFound",
+    "active_runs",
+    "create_run",
+    "engage_kill_switch",
+    "find_run",
+    "freezes_covering",
+    "kill_switch_engaged",
+    "release_kill_switch",
+    "transition",
+]
+
+RUN_LABEL = "chaosbot.io/run-id"
+
+
+class RunNotFound(ChaosbotError):
+    def __init__(self, ref: str) -> None:
+        super().__init__(f"There is no run `{ref}`.")
+
+
+def new_run_key() -> str:
+    """A label-safe, unguessable run id such as `r-5f2c9a1b7e`."""
+    return f"r-{secrets.token_hex(5)}"
+
+
+def create_run(
+    *,
+    session: Session,
+    service: Service,
+    experiment: str,
+    document: dict[str, Any],
+    rollback_plan: list[dict[str, Any]],
+    creates: Sequence[str],
+    parameters: dict[str, Any],
+    trigger: Trigger,
+    requested_by: str,
+    now: datetime,
+    key: str,
+    dry_run: bool = False,
+    scheduled_for: datetime | None = None,
+) -> Run:
+    """Record a run with its rollback plan and labels, before anything touches the cluster."""
+    if not rollback_plan and not dry_run:
+        raise ChaosbotError(f"{experiment} has no rollbacks: chaosbot never injects without a plan")
+    run = Run(
+        key=key,
+        service=service,
+        experiment=experiment,
+        trigger=trigger,
+        status=RunStatus.SCHEDULED,
+        dry_run=dry_run,
+        parameters=parameters,
+        document=document,
+        rollback_plan=rollback_plan,
+        labels={RUN_LABEL: key},
+        creates=list(creates),
+        cluster_context=service.cluster_context,
+        requested_by=requested_by,
+        created_at=now,
+        scheduled_for=scheduled_for,
+        slack_channel=service.team.slack_channel_id,
+    )
+    session.add(run)
+    session.flush()
+    _event(session, run.id, now, RunStatus.SCHEDULED, f"{experiment} requested by {requested_by}")
+    return run
+
+
+def find_run(*, session: Session, ref: str | int) -> Run:
+    """A run by its id or key."""
+    query = (
+        select(Run).where(Run.key == ref)
+        if isinstance(ref, str) and not ref.isdigit()
+        else select(Run).where(Run.id == int(ref))
+    )
+    run = session.scalar(query)
+    if run is None:
+        raise RunNotFound(str(ref))
+    return run
+
+
+def transition(
+    *,
+    session: Session,
+    run_id: int,
+    to: RunStatus,
+    now: datetime,
+    message: str,
+    detail: dict[str, Any] | None = None,
+    values: dict[str, Any] | None = None,
+) -> bool:
+    """Move the run to `to` if that is allowed from where it is now; False if it was not.
+
+    The check and the write are one UPDATE ... WHERE status IN (allowed sources), so a
+    concurrent transition (an abort racing the worker) makes exactly one of them win.
+    """
+    sources = [state for state, targets in TRANSITIONS.items() if to in targets]
+    changes: dict[str, Any] = {"status": to, **(values or {})}
+    if to in TERMINAL:
+        changes["finished_at"] = now
+    if to is RunStatus.PREFLIGHT:
+        changes["started_at"] = now
+    result = session.execute(
+        update(Run).where(Run.id == run_id, Run.status.in_(sources)).values(**changes)
+    )
+    if result.rowcount != 1:  # type: ignore[attr-defined]
+        return False
+    _event(session, run_id, now, to, message, detail)
+    return True
+
+
+def note(
+    *, session: Session, run: Run, now: datetime, message: str, detail: dict[str, Any] | None = None
+) -> None:
+    """Add a timeline line without changing the state."""
+    _event(session, run.id, now, run.status, message, detail)
+
+
+def _event(
+    session: Session,
+    run_id: int,
+    now: datetime,
+    status: RunStatus,
+    message: str,
+    detail: dict[str, Any] | None = None,
+) -> None:
+    session.add(
+        RunEvent(run_id=run_id, at=now, status=status, message=message, detail=detail or {})
+    )
+
+
+def active_runs(*, session: Session, statuses: Iterable[RunStatus] = ACTIVE) -> Sequence[Run]:
+    """Runs in the given states, oldest first."""
+    return session.scalars(select(Run).where(Run.status.in_(list(statuses))).order_by(Run.id)).all()
+
+
+def kill_switch_engaged(*, session: Session) -> KillSwitch | None:
+    """The kill switch row when it is engaged, else None."""
+    switch = session.get(KillSwitch, 1)
+    return switch if switch is not None and switch.engaged else None
+
+
+def engage_kill_switch(*, session: Session, by: str, now: datetime, reason: str) -> None:
+    switch = session.get(KillSwitch, 1) or KillSwitch(id=1)
+    switch.engaged, switch.changed_by, switch.changed_at, switch.reason = True, by, now, reason
+    session.add(switch)
+
+
+def release_kill_switch(*, session: Session, by: str, now: datetime) -> None:
+    switch = session.get(KillSwitch, 1) or KillSwitch(id=1)
+    switch.engaged, switch.changed_by, switch.changed_at, switch.reason = False, by, now, None
+    session.add(switch)
+
+
+def freezes_covering(*, session: Session, team_id: int, at: datetime) -> Sequence[Freeze]:
+    """Freezes in force at `at` for the team or for everything."""
+    return session.scalars(
+        select(Freeze).where(
+            (Freeze.team_id == team_id) | Freeze.team_id.is_(None),
+            Freeze.starts_at <= at,
+            Freeze.ends_at > at,
+        )
+    ).all()

@@ -1,0 +1,177 @@
+"""Starting workers, halting runs, and the reaper that cleans up after workers that died."""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import socket
+import subprocess
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from chaoslib.experiment import run_experiment
+from sqlalchemy import update
+
+from bot.db.engine import Database
+from bot.runs.models import Run
+from bot.runs.service import active_runs, find_run, note, transition
+from bot.runs.states import IN_CLUSTER, RunStatus
+
+__all__ = ["AbortResult", "abort_run", "reap", "replay_rollbacks", "start_worker"]
+
+log = logging.getLogger(__name__)
+
+# A worker on another host is presumed dead when its heartbeat is this old.
+STALE_HEARTBEAT = timedelta(seconds=30)
+
+
+def start_worker(run_id: int, *, env: Mapping[str, str] | None = None) -> subprocess.Popen[bytes]:
+    """Run `chaosbot worker RUN_ID` in a process of its own session.
+
+    Its own session: a Ctrl-C or a signal to the bot's process group does not reach it, so a
+    bot restart never interrupts a run half way (the worker finishes and rolls back itself).
+    """
+    return subprocess.Popen(
+        [sys.executable, "-m", "bot", "worker", str(run_id)],
+        env=dict(env) if env is not None else None,
+        start_new_session=True,
+    )
+
+
+@dataclass(frozen=True)
+class AbortResult:
+    run_key: str
+    status: RunStatus
+    signalled: bool
+
+
+def abort_run(*, db: Database, ref: str | int, by: str, now: datetime) -> AbortResult:
+    """Halt a run: record who asked, end it if it never started, else signal its worker.
+
+    The worker also watches the row, so a worker on another host halts within a heartbeat.
+    """
+    with db.session() as session:
+        run = find_run(session=session, ref=ref)
+        session.execute(
+            update(Run)
+            .where(Run.id == run.id, Run.abort_requested_at.is_(None))
+            .values(abort_requested_at=now, abort_requested_by=by)
+        )
+        if run.status is RunStatus.SCHEDULED:
+            transition(
+                session=session,
+                run_id=run.id,
+                to=RunStatus.ABORTED,
+                now=now,
+                message=f"aborted by {by} before it started",
+                values={"reason": f"aborted by {by} before it started"},
+            )
+            return AbortResult(run.key, RunStatus.ABORTED, False)
+        key, pid, host, status = run.key, run.worker_pid, run.worker_host, run.status
+    signalled = False
+    if pid and host == socket.gethostname() and status not in (RunStatus.COMPLETED,):
+        try:
+            os.kill(pid, signal.SIGUSR1)
+            signalled = True
+        except ProcessLookupError:
+            log.warning("worker %s of run %s is gone; the reaper will roll back", pid, key)
+    return AbortResult(key, status, signalled)
+
+
+def abort_all(*, db: Database, by: str, now: datetime) -> list[AbortResult]:
+    """Halt every run that is not finished."""
+    with db.session() as session:
+        ids = [
+            r.id
+            for r in active_runs(
+                session=session, statuses=[RunStatus.SCHEDULED, *IN_CLUSTER, RunStatus.PREFLIGHT]
+            )
+        ]
+    return [abort_run(db=db, ref=run_id, by=by, now=now) for run_id in ids]
+
+
+def reap(*, db: Database, now: datetime, env: Mapping[str, str] | None = None) -> list[str]:
+    """Roll back every run left in the cluster by a worker that is gone; returns their keys."""
+    with db.session() as session:
+        orphans = [
+            r.id for r in active_runs(session=session, statuses=IN_CLUSTER) if _worker_gone(r, now)
+        ]
+    reaped = []
+    for run_id in orphans:
+        result = subprocess.run(
+            [sys.executable, "-m", "bot", "worker", "--rollback", str(run_id)],
+            env=dict(env) if env is not None else None,
+            check=False,
+            capture_output=True,
+            text=True,
+        )
+        if result.returncode != 0:
+            log.error("reaper could not roll back run %s: %s", run_id, result.stderr[-2000:])
+        reaped.append(str(run_id))
+    return reaped
+
+
+def replay_rollbacks(run_id: int, *, db: Database, now: datetime) -> RunStatus:
+    """In a fresh process: play the run's rollbacks (idempotent, label-based) and end the run."""
+    with db.session() as session:
+        run = find_run(session=session, ref=run_id)
+        if run.status not in IN_CLUSTER:
+            return run.status
+        note(
+            session=session,
+            run=run,
+            now=now,
+            message="worker gone: the reaper replays the rollbacks",
+        )
+        document = _rollbacks_as_method(run.document)
+    journal = run_experiment(document, settings={"runtime": {"rollbacks": {"strategy": "never"}}})
+    failed = [
+        r["activity"]["name"] for r in journal.get("run") or [] if r.get("status") == "failed"
+    ]
+    reason = "worker died; the reaper rolled back" + (
+        f" (failed: {', '.join(failed)})" if failed else ""
+    )
+    with db.session() as session:
+        transition(
+            session=session,
+            run_id=run_id,
+            to=RunStatus.FAILED,
+            now=now,
+            message=reason,
+            values={"reason": reason},
+        )
+    return RunStatus.FAILED
+
+
+def _rollbacks_as_method(document: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "title": f"rollback of {document.get('title', 'a run')}",
+        "description": "Rollbacks replayed by the chaosbot reaper",
+        "configuration": document.get("configuration", {}),
+        "method": document.get("rollbacks", []),
+        "rollbacks": [],
+    }
+
+
+def _worker_gone(run: Run, now: datetime) -> bool:
+    if run.worker_host == socket.gethostname() and run.worker_pid:
+        try:
+            os.kill(run.worker_pid, 0)
+        except ProcessLookupError:
+            return True
+        except PermissionError:
+            return False
+        return _is_zombie(run.worker_pid)
+    return run.heartbeat_at is None or now - run.heartbeat_at > STALE_HEARTBEAT
+
+
+def _is_zombie(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().split(") ", 1)[1].startswith("Z")
+    except OSError:
+        return False

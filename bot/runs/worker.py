@@ -1,0 +1,246 @@
+"""`chaosbot worker RUN_ID`: one run, executed with chaostoolkit-lib in a process of its own.
+
+chaostoolkit-lib installs signal handlers, so it must own a main thread; a process per run also
+keeps a broken experiment from taking the bot down. SIGUSR1 is the abort: chaostoolkit-lib stops
+the method at once, plays the rollbacks and ends the journal "interrupted".
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import socket
+import threading
+from collections.abc import Callable
+from typing import Any, Protocol
+
+from chaoslib.experiment import run_experiment
+from chaoslib.run import RunEventHandler
+
+from bot.clock import Clock
+from bot.db.engine import Database
+from bot.runs.models import Run
+from bot.runs.preflight import LivePods, PreflightPolicy, check_preflight
+from bot.runs.service import find_run, note, transition
+from bot.runs.states import RunStatus
+
+__all__ = ["Observer", "RunCluster", "execute_run", "outcome"]
+
+log = logging.getLogger(__name__)
+
+HOLD_PROVIDER = "bot.faults.hold"
+# Heard after every transition: (run id, new status, what happened). The Slack message follows it.
+Observer = Callable[[int, RunStatus, str], None]
+
+
+class RunCluster(LivePods, Protocol):
+    """The cluster as the worker needs it (bot.k8s.runs.KubeRunCluster)."""
+
+    def targets(self, run: Run) -> list[str]: ...
+
+    def leftovers(self, key: str, *, context: str | None) -> list[str]: ...
+
+
+def _nobody(run_id: int, status: RunStatus, message: str) -> None:
+    return None
+
+
+class _Lifecycle:
+    """Transitions of one run, each followed by the observer."""
+
+    def __init__(self, db: Database, run_id: int, clock: Clock, observer: Observer) -> None:
+        self.db, self.run_id, self.clock, self.observer = db, run_id, clock, observer
+
+    def move(self, to: RunStatus, message: str, **values: Any) -> bool:
+        with self.db.session() as session:
+            moved = transition(
+                session=session,
+                run_id=self.run_id,
+                to=to,
+                now=self.clock.now(),
+                message=message,
+                values=values or None,
+            )
+        if moved:
+            self.observer(self.run_id, to, message)
+        return moved
+
+    def note(self, message: str, detail: dict[str, Any] | None = None) -> None:
+        with self.db.session() as session:
+            run = find_run(session=session, ref=self.run_id)
+            note(session=session, run=run, now=self.clock.now(), message=message, detail=detail)
+
+
+def execute_run(
+    run_id: int,
+    *,
+    db: Database,
+    clock: Clock,
+    cluster: RunCluster,
+    policy: PreflightPolicy,
+    observer: Observer = _nobody,
+) -> RunStatus:
+    """Take the run from scheduled to a terminal state; returns that state."""
+    life = _Lifecycle(db, run_id, clock, observer)
+    worker = {"worker_pid": os.getpid(), "worker_host": socket.gethostname()}
+    if not life.move(RunStatus.PREFLIGHT, "preflight checks", heartbeat_at=clock.now(), **worker):
+        with db.session() as session:
+            return find_run(session=session, ref=run_id).status  # started elsewhere, or aborted
+    with db.session() as session:
+        run = find_run(session=session, ref=run_id)
+        refusals = check_preflight(
+            session=session, run=run, cluster=cluster, policy=policy, now=clock.now()
+        )
+        targets = cluster.targets(run) if run.dry_run and not refusals else []
+        dry_run, document, key, context = run.dry_run, run.document, run.key, run.cluster_context
+    if refusals:
+        reason = "refused by preflight: " + "; ".join(refusals)
+        life.move(RunStatus.ABORTED, reason, reason=reason)
+        return RunStatus.ABORTED
+    if dry_run:
+        reason = "dry run: would touch " + (", ".join(targets) or "nothing")
+        life.move(RunStatus.ABORTED, reason, reason=reason)
+        return RunStatus.ABORTED
+    life.move(RunStatus.INJECTING, "injecting")
+    watcher = _AbortWatcher(db, run_id, clock)
+    watcher.start()
+    try:
+        journal = run_experiment(
+            document,
+            settings={"runtime": {"rollbacks": {"strategy": "always"}}},
+            event_handlers=[_Recorder(life)],
+        )
+    finally:
+        watcher.stop()
+    status = outcome(journal)
+    leftovers = cluster.leftovers(key, context=context)
+    if leftovers:
+        life.note("left behind after rollback: " + ", ".join(leftovers))
+    reason = _reason(journal, status)
+    life.move(status, reason, journal=_json_safe(journal), leftovers=leftovers, reason=reason)
+    return status
+
+
+def outcome(journal: dict[str, Any]) -> RunStatus:
+    """The terminal state a Chaos Toolkit journal amounts to."""
+    if journal.get("status") == "interrupted" or journal.get("interrupted"):
+        return RunStatus.ABORTED
+    if any(r.get("status") == "failed" for r in journal.get("rollbacks") or []):
+        return RunStatus.FAILED
+    # Chaos Toolkit carries on past a failed action and calls the run "completed"; for
+    # chaosbot a fault that could not be injected is a failed run, not a passed one.
+    if any(
+        r.get("status") == "failed" and r.get("activity", {}).get("type") == "action"
+        for r in journal.get("run") or []
+    ):
+        return RunStatus.FAILED
+    if journal.get("deviated"):
+        return RunStatus.DEVIATED
+    if journal.get("status") == "completed":
+        return RunStatus.COMPLETED
+    return RunStatus.FAILED
+
+
+def _reason(journal: dict[str, Any], status: RunStatus) -> str:
+    failed = [
+        r["activity"]["name"] for r in journal.get("run") or [] if r.get("status") == "failed"
+    ]
+    bad_rollbacks = [
+        r["activity"]["name"] for r in journal.get("rollbacks") or [] if r.get("status") == "failed"
+    ]
+    text = {
+        RunStatus.COMPLETED: "completed: the steady state held",
+        RunStatus.DEVIATED: "deviated: the steady state did not hold",
+        RunStatus.ABORTED: "aborted: rolled back on request",
+        RunStatus.FAILED: "failed",
+    }.get(status, status.value)
+    if failed:
+        text += f"; failed activities: {', '.join(failed)}"
+    if bad_rollbacks:
+        text += f"; rollbacks that failed: {', '.join(bad_rollbacks)}"
+    return text
+
+
+def _json_safe(value: Any) -> Any:
+    """Journals carry datetimes and exceptions; keep what JSON can hold."""
+    if isinstance(value, dict):
+        return {str(k): _json_safe(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_json_safe(v) for v in value]
+    if value is None or isinstance(value, bool | int | float | str):
+        return value
+    return str(value)
+
+
+class _Recorder(RunEventHandler):  # type: ignore[misc]
+    """Turns chaostoolkit-lib's events into state transitions and timeline lines."""
+
+    def __init__(self, life: _Lifecycle) -> None:
+        self._life = life
+
+    def start_activity(self, activity: dict[str, Any]) -> None:
+        provider = activity.get("provider", {})
+        if activity.get("name") == "hold" or provider.get("module") == HOLD_PROVIDER:
+            self._life.move(RunStatus.HOLDING, "holding the fault")
+
+    def activity_completed(self, activity: dict[str, Any], run: dict[str, Any]) -> None:
+        status = run.get("status")
+        detail = {
+            "status": status,
+            "output": _json_safe(run.get("output")),
+            "exception": _json_safe(run.get("exception")),
+        }
+        self._life.note(
+            f"{activity.get('type', 'activity')} {activity.get('name')}: {status}", detail
+        )
+
+    def hypothesis_before_completed(
+        self, experiment: dict[str, Any], state: dict[str, Any], journal: dict[str, Any]
+    ) -> None:
+        met = bool(state and state.get("steady_state_met"))
+        self._life.note("steady state before: " + ("met" if met else "NOT met"))
+
+    def start_rollbacks(self, experiment: dict[str, Any]) -> None:
+        self._life.move(RunStatus.ROLLING_BACK, "rolling back")
+
+    def hypothesis_after_completed(
+        self, experiment: dict[str, Any], state: dict[str, Any], journal: dict[str, Any]
+    ) -> None:
+        met = bool(state and state.get("steady_state_met"))
+        self._life.note("steady state after: " + ("met" if met else "NOT met"))
+
+
+class _AbortWatcher:
+    """Beats the heartbeat and turns an abort requested in the database into SIGUSR1.
+
+    The bot signals a worker on its own host directly; this covers workers it cannot reach
+    (another replica's host, a Kubernetes Job).
+    """
+
+    def __init__(self, db: Database, run_id: int, clock: Clock) -> None:
+        self._db, self._run_id, self._clock = db, run_id, clock
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._watch, name="abort-watcher", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)
+
+    def _watch(self) -> None:
+        while not self._stop.wait(0.2):
+            try:
+                with self._db.session() as session:
+                    run = session.get(Run, self._run_id)
+                    if run is None:
+                        return
+                    run.heartbeat_at = self._clock.now()
+                    aborted = run.abort_requested_at is not None
+                if aborted:
+                    os.kill(os.getpid(), signal.SIGUSR1)
+                    return
+            except Exception:
+                log.exception("abort watcher pass failed")

@@ -1,0 +1,124 @@
+"""A run's one canonical Slack message: rendered from its row, posted once, then updated."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from slack_sdk import WebClient
+from sqlalchemy import update
+
+from bot.db.engine import Database
+from bot.runs.models import Run
+from bot.runs.states import TERMINAL, RunStatus
+from bot.slack.ids import ActionId
+from bot.slack.mrkdwn import escape
+
+__all__ = ["SlackRunPublisher", "run_message", "timeline_line"]
+
+log = logging.getLogger(__name__)
+
+_ICONS = {
+    RunStatus.SCHEDULED: ":hourglass:",
+    RunStatus.PREFLIGHT: ":mag:",
+    RunStatus.INJECTING: ":boom:",
+    RunStatus.HOLDING: ":stopwatch:",
+    RunStatus.ROLLING_BACK: ":rewind:",
+    RunStatus.COMPLETED: ":white_check_mark:",
+    RunStatus.DEVIATED: ":warning:",
+    RunStatus.ABORTED: ":octagonal_sign:",
+    RunStatus.FAILED: ":x:",
+}
+
+
+def run_message(run: Run) -> dict[str, Any]:
+    """Text and blocks of the run's message; an Abort button while it is not finished."""
+    service = escape(run.service.name)
+    experiment = escape(run.experiment)
+    headline = (
+        f"{_ICONS[run.status]} *{experiment}* on *{service}*: {run.status.value.replace('_', ' ')}"
+    )
+    details = f"Run `{run.key}` · {run.trigger.value} · requested by <@{escape(run.requested_by)}>"
+    blocks: list[dict[str, Any]] = [
+        {"type": "section", "text": {"type": "mrkdwn", "text": headline}},
+        {"type": "context", "elements": [{"type": "mrkdwn", "text": details}]},
+    ]
+    if run.reason and run.status in TERMINAL:
+        blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": escape(run.reason)}})
+    if run.leftovers:
+        left = ", ".join(f"`{escape(item)}`" for item in run.leftovers)
+        blocks.append(
+            {
+                "type": "section",
+                "text": {
+                    "type": "mrkdwn",
+                    "text": f":rotating_light: Left behind after rollback: {left}",
+                },
+            }
+        )
+    elif run.status in TERMINAL and run.leftovers == []:
+        blocks.append(
+            {
+                "type": "context",
+                "elements": [{"type": "mrkdwn", "text": "Leftover check: nothing left behind."}],
+            }
+        )
+    if run.status not in TERMINAL:
+        blocks.append(
+            {
+                "type": "actions",
+                "block_id": "run_actions",
+                "elements": [
+                    {
+                        "type": "button",
+                        "action_id": ActionId.ABORT_RUN.value,
+                        "text": {"type": "plain_text", "text": "Abort"},
+                        "style": "danger",
+                        "value": run.key,
+                    }
+                ],
+            }
+        )
+    text = f"{run.experiment} on {run.service.name}: {run.status.value}"
+    return {"text": text, "blocks": blocks}
+
+
+def timeline_line(status: RunStatus, message: str) -> str:
+    """One reply in the run's thread."""
+    return f"{_ICONS[status]} {escape(message)}"
+
+
+class SlackRunPublisher:
+    """Keeps a run's canonical message in step with its row, and its thread with its timeline.
+
+    Used by the worker after every transition. Slack being slow or down never stops a run:
+    failures are logged and the next transition renders the message from the row again.
+    """
+
+    def __init__(self, *, db: Database, client: WebClient) -> None:
+        self._db, self._client = db, client
+
+    def __call__(self, run_id: int, status: RunStatus, message: str) -> None:
+        try:
+            self._publish(run_id, status, message)
+        except Exception:
+            log.exception("could not update the Slack message of run %s", run_id)
+
+    def _publish(self, run_id: int, status: RunStatus, message: str) -> None:
+        with self._db.session() as session:
+            run = session.get(Run, run_id)
+            if run is None or not run.slack_channel:
+                return
+            body, channel, ts = run_message(run), run.slack_channel, run.slack_ts
+        if ts is None:
+            posted = self._client.chat_postMessage(channel=channel, **body)
+            ts = str(posted["ts"])
+            with self._db.session() as session:
+                session.execute(
+                    update(Run).where(Run.id == run_id, Run.slack_ts.is_(None)).values(slack_ts=ts)
+                )
+        else:
+            self._client.chat_update(channel=channel, ts=ts, **body)
+        self._client.chat_postMessage(
+            channel=channel, thread_ts=ts, text=timeline_line(status, message)
+        )

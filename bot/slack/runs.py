@@ -1,0 +1,98 @@
+"""Slack surface of the run engine: halting a run, or every run, at once."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from slack_bolt import Ack, App, Respond
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from bot.catalog.models import Member, ServiceOwner
+from bot.context import BotContext
+from bot.errors import ChaosbotError
+from bot.runs.service import find_run
+from bot.runs.supervisor import AbortResult, abort_all, abort_run
+from bot.slack.commands import CommandRequest, CommandRouter, Subcommand
+from bot.slack.errors import ErrorReporter
+from bot.slack.ids import ActionId
+from bot.slack.replies import Reply
+
+__all__ = ["may_halt", "register"]
+
+
+class NotAllowedToHalt(ChaosbotError):
+    def __init__(self) -> None:
+        super().__init__(
+            "Only people chaosbot knows (a service owner or a member of a team) can halt runs."
+        )
+
+
+def may_halt(*, session: Session, user_id: str, admins: frozenset[str]) -> bool:
+    """Halting is always safe, so anyone chaosbot knows may do it: owners, team members, admins."""
+    if user_id in admins:
+        return True
+    owner = session.scalar(
+        select(ServiceOwner.id).where(ServiceOwner.slack_user_id == user_id).limit(1)
+    )
+    member = session.scalar(select(Member.id).where(Member.slack_user_id == user_id).limit(1))
+    return owner is not None or member is not None
+
+
+def register(
+    app: App, *, router: CommandRouter, reporter: ErrorReporter, context: BotContext
+) -> None:
+    """`/chaos abort RUN|all` and the Abort button on every running run's message."""
+
+    def abort_command(request: CommandRequest) -> Reply:
+        if len(request.args) != 1:
+            raise ChaosbotError(
+                "Usage: `/chaos abort RUN` (the id on the run's message) or `/chaos abort all`."
+            )
+        _check_allowed(request.user_id)
+        now = context.clock.now()
+        if request.args[0].lower() == "all":
+            results = abort_all(db=context.db, by=request.user_id, now=now)
+            if not results:
+                return Reply.markdown("No run is in progress: nothing to halt.", in_channel=True)
+            keys = ", ".join(f"`{r.run_key}`" for r in results)
+            return Reply.markdown(
+                f":octagonal_sign: <@{request.user_id}> halted every run: {keys}. Rollbacks are running.",
+                in_channel=True,
+            )
+        return _halted(
+            abort_run(db=context.db, ref=request.args[0], by=request.user_id, now=now),
+            request.user_id,
+        )
+
+    def _check_allowed(user_id: str) -> None:
+        with context.db.session() as session:
+            if not may_halt(
+                session=session, user_id=user_id, admins=context.settings.platform_admins
+            ):
+                raise NotAllowedToHalt()
+
+    def _halted(result: AbortResult, user_id: str) -> Reply:
+        return Reply.markdown(
+            f":octagonal_sign: <@{user_id}> halted run `{result.run_key}`; its rollbacks are running.",
+            in_channel=True,
+        )
+
+    router.add(
+        Subcommand("abort", "/chaos abort RUN|all", "halt a run, or every run, now", abort_command)
+    )
+
+    def ack_only(ack: Ack) -> None:
+        ack()
+
+    def abort_button(body: dict[str, Any], respond: Respond) -> None:
+        with reporter.reporting(respond):
+            user = body["user"]["id"]
+            _check_allowed(user)
+            key = body["actions"][0]["value"]
+            with context.db.session() as session:
+                find_run(session=session, ref=key)
+            result = abort_run(db=context.db, ref=key, by=user, now=context.clock.now())
+            respond(**_halted(result, user).as_response(), replace_original=False)
+
+    app.action(ActionId.ABORT_RUN.value)(ack=ack_only, lazy=[abort_button])

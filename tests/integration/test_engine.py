@@ -1,0 +1,131 @@
+"""The run engine end to end: a worker process runs a fault with chaostoolkit-lib against the
+Kubernetes API test server; abort, a killed worker and API errors all leave nothing behind."""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+
+import pytest
+from sqlalchemy import select
+
+from bot.catalog.models import Service
+from bot.runs.models import Run
+from bot.runs.service import engage_kill_switch
+from bot.runs.states import TERMINAL, RunStatus
+from bot.runs.supervisor import abort_run, reap
+from tests.fixtures.engine import NOW, Engine
+
+
+def test_a_run_injects_holds_rolls_back_and_records(engine: Engine) -> None:
+    run_id, key = engine.create(hold=1.0)
+    process = engine.start(run_id)
+    engine.wait_for(run_id, RunStatus.HOLDING)
+    assert len(engine.policies(key)) == 1  # the fault is visible while holding
+    assert process.wait(timeout=60) == 0
+    run = engine.row(run_id)
+    assert run.status is RunStatus.COMPLETED
+    assert engine.policies(key) == []  # and gone after
+    assert run.leftovers == []
+    assert run.journal is not None and run.journal["status"] == "completed"
+    states = [e.status for e in run.events]
+    for expected in (
+        RunStatus.SCHEDULED,
+        RunStatus.PREFLIGHT,
+        RunStatus.INJECTING,
+        RunStatus.HOLDING,
+        RunStatus.ROLLING_BACK,
+        RunStatus.COMPLETED,
+    ):
+        assert expected in states
+    assert states.index(RunStatus.HOLDING) < states.index(RunStatus.ROLLING_BACK)
+
+
+def test_abort_during_the_hold_rolls_back_at_once(engine: Engine) -> None:
+    run_id, key = engine.create(hold=60)
+    process = engine.start(run_id)
+    engine.wait_for(run_id, RunStatus.HOLDING)
+    started = time.monotonic()
+    result = abort_run(db=engine.db, ref=key, by="U0BOB", now=NOW)
+    assert result.signalled
+    assert engine.wait_for(run_id, *TERMINAL) is RunStatus.ABORTED
+    assert time.monotonic() - started < 10
+    assert process.wait(timeout=30) == 4
+    assert engine.policies(key) == []
+    run = engine.row(run_id)
+    assert run.abort_requested_by == "U0BOB"
+    assert run.leftovers == []
+
+
+def test_an_abort_requested_in_the_database_reaches_a_worker_it_cannot_signal(
+    engine: Engine,
+) -> None:
+    run_id, key = engine.create(hold=60)
+    process = engine.start(run_id)
+    engine.wait_for(run_id, RunStatus.HOLDING)
+    with engine.db.session() as session:
+        run = session.get(Run, run_id)
+        assert run is not None
+        run.abort_requested_at, run.abort_requested_by = NOW, "U0BOB"
+    assert process.wait(timeout=30) == 4
+    assert engine.status(run_id) is RunStatus.ABORTED
+    assert engine.policies(key) == []
+
+
+def test_a_killed_worker_is_cleaned_up_by_the_reaper(engine: Engine) -> None:
+    run_id, key = engine.create(hold=60)
+    process = engine.start(run_id)
+    engine.wait_for(run_id, RunStatus.HOLDING)
+    os.kill(process.pid, signal.SIGKILL)
+    process.wait(timeout=10)
+    assert len(engine.policies(key)) == 1  # left behind by the dead worker
+    assert reap(db=engine.db, now=NOW, env=engine.env) == [str(run_id)]
+    assert engine.policies(key) == []
+    run = engine.row(run_id)
+    assert run.status is RunStatus.FAILED
+    assert run.reason is not None and "reaper rolled back" in run.reason
+
+
+@pytest.mark.parametrize("status", [500, 409, 429])
+def test_api_errors_during_injection_fail_the_run_and_still_roll_back(
+    engine: Engine, status: int
+) -> None:
+    run_id, key = engine.create()
+    engine.kube.inject("POST", r"/networkpolicies$", status=status, times=None)
+    assert engine.run(run_id) == 1
+    run = engine.row(run_id)
+    assert run.status is RunStatus.FAILED
+    assert run.reason is not None and "failed activities: block" in run.reason
+    assert any("unblock" in e.message for e in run.events)  # the rollback was attempted
+    assert engine.policies(key) == []
+
+
+def test_preflight_refuses_while_the_kill_switch_is_engaged(engine: Engine) -> None:
+    run_id, _ = engine.create()
+    with engine.db.session() as session:
+        engage_kill_switch(session=session, by="U0ADMIN", now=NOW, reason="incident 42")
+    assert engine.run(run_id) == 4
+    run = engine.row(run_id)
+    assert run.reason == "refused by preflight: the kill switch is engaged by U0ADMIN: incident 42"
+    assert engine.kube.requests_matching("POST", r"/networkpolicies$") == []
+
+
+def test_preflight_refuses_a_blast_radius_above_the_cap(engine: Engine) -> None:
+    with engine.db.session() as session:
+        session.scalars(select(Service)).one().blast_radius_percent = 50
+    run_id, _ = engine.create(parameters={"count": 2})
+    assert engine.run(run_id) == 4
+    reason = engine.row(run_id).reason
+    assert reason is not None and "2 of 3 pods (67%), above the service's cap of 50%" in reason
+
+
+def test_one_run_per_service_at_a_time(engine: Engine) -> None:
+    first, _ = engine.create(hold=60)
+    process = engine.start(first)
+    engine.wait_for(first, RunStatus.HOLDING)
+    second, _ = engine.create()
+    assert engine.run(second) == 4
+    assert "another run of checkout is in progress" in (engine.row(second).reason or "")
+    abort_run(db=engine.db, ref=first, by="U0ALICE", now=NOW)
+    process.wait(timeout=30)
