@@ -3,19 +3,21 @@
 from __future__ import annotations
 
 import time
+from typing import Any
 
 from kubernetes import client, config
 
 LABEL = "chaosbot.io/run-id"
 
 
-def _api(kubeconfig: str) -> client.NetworkingV1Api:
-    return client.NetworkingV1Api(config.new_client_from_config(config_file=kubeconfig))
+def _api(kubeconfig: str) -> Any:
+    api_client = config.new_client_from_config(config_file=kubeconfig)  # type: ignore[no-untyped-call]
+    return client.NetworkingV1Api(api_client)
 
 
 def block(namespace: str, run_id: str, kubeconfig: str) -> str:
     """Create the policy; returns its name."""
-    body = {
+    body: dict[str, Any] = {
         "apiVersion": "networking.k8s.io/v1",
         "kind": "NetworkPolicy",
         "metadata": {"name": f"chaosbot-block-{run_id}", "labels": {LABEL: run_id}},
