@@ -1,8 +1,9 @@
-"""The `chaosbot` command: serve, migrate, demo (and more as the platform grows)."""
+"""The `chaosbot` command: serve, migrate, apply, export, demo (and more as the platform grows)."""
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Callable, Sequence
 
@@ -10,6 +11,7 @@ from bot import __version__
 from bot.config import Settings, load_settings
 from bot.db.engine import Database
 from bot.errors import ChaosbotError, SettingsError
+from bot.library.cli import add_parser as add_experiments_parser
 from bot.logs import configure_logging
 from bot.runs import cli as runs_cli
 
@@ -60,6 +62,50 @@ def _parser() -> argparse.ArgumentParser:
     )
     migrate.set_defaults(command=_migrate)
 
+    apply = sub.add_parser(
+        "apply",
+        help="create or update the services declared in a chaos.yaml",
+        description="Create or update the services a chaos.yaml declares, all of them or none. "
+        "Each is checked against its cluster first (its workload or selector must match pods). "
+        "Applying an unchanged file changes nothing. Problems are listed one per line as "
+        "FILE:LINE: FIELD: MESSAGE, with exit code 1.",
+        epilog="Reference of the file: docs/chaos-yaml.md. `chaosbot export` writes one.",
+    )
+    apply.add_argument(
+        "-f",
+        "--file",
+        required=True,
+        metavar="FILE",
+        help="the chaos.yaml to apply (one or more Service documents separated by ---)",
+    )
+    apply.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="show what would be created or changed, and write nothing",
+    )
+    apply.add_argument(
+        "--actor",
+        metavar="NAME",
+        default=f"cli:{os.environ.get('USER') or 'unknown'}",
+        help="who the audit trail names as making the change (default: %(default)s)",
+    )
+    apply.set_defaults(command=_apply)
+
+    export = sub.add_parser(
+        "export",
+        help="write services as a chaos.yaml",
+        description="Write the declaration of registered services as a chaos.yaml, one "
+        "document per service, ready to keep in the service's repository and apply again.",
+    )
+    export.add_argument("services", nargs="+", metavar="SERVICE", help="a service's name")
+    export.add_argument(
+        "-o",
+        "--output",
+        metavar="FILE",
+        help="write to FILE instead of standard output",
+    )
+    export.set_defaults(command=_export)
+
     demo = sub.add_parser(
         "demo",
         help="an offline rehearsal: no Slack, no cluster needed",
@@ -68,12 +114,19 @@ def _parser() -> argparse.ArgumentParser:
     )
     demo.set_defaults(command=_demo)
     runs_cli.add_parsers(sub)
+    add_experiments_parser(sub)
     return parser
 
 
-def _settings() -> Settings:
+def _settings(*, quiet: bool = False) -> Settings:
+    """The settings, with logging configured.
+
+    `quiet` is for commands whose output is their result: the default level INFO becomes
+    WARNING, so only problems are logged (CHAOSBOT_LOG_LEVEL=DEBUG still shows everything).
+    """
     settings = load_settings()
-    configure_logging(settings.log_level, settings.secrets())
+    level = "WARNING" if quiet and settings.log_level == "INFO" else settings.log_level
+    configure_logging(level, settings.secrets())
     return settings
 
 
@@ -96,6 +149,65 @@ def _migrate(_args: argparse.Namespace) -> int:
     finally:
         db.dispose()
     print(f"database migrated to revision {revision}")
+    return 0
+
+
+def _apply(args: argparse.Namespace) -> int:
+    from bot.catalog.apply import apply_documents
+    from bot.catalog.chaosfile import ChaosfileInvalid, read_chaosfile
+    from bot.catalog.spec import catalog_policy
+    from bot.clock import SystemClock
+    from bot.db.migrate import ensure_migrated
+    from bot.k8s.client import ClientFactory
+    from bot.k8s.cluster import KubeCluster
+
+    settings = _settings(quiet=True)
+    db = Database(settings.database_url)
+    clients = ClientFactory.from_settings(settings)
+    try:
+        documents = read_chaosfile(args.file, policy=catalog_policy(settings))
+        ensure_migrated(db)
+        outcomes = apply_documents(
+            db,
+            documents,
+            cluster=KubeCluster(clients),
+            actor=args.actor,
+            now=SystemClock().now(),
+            dry_run=args.dry_run,
+        )
+    except ChaosfileInvalid as exc:
+        for error in exc.errors:
+            print(error, file=sys.stderr)
+        print(f"chaosbot: {args.file} was not applied", file=sys.stderr)
+        return EXIT_FAILURE
+    finally:
+        clients.close()
+        db.dispose()
+    for outcome in outcomes:
+        print(outcome)
+    if args.dry_run:
+        print("dry run: nothing was written")
+    return 0
+
+
+def _export(args: argparse.Namespace) -> int:
+    from bot.catalog.chaosfile import dump_documents, write_chaosfile
+    from bot.catalog.service import find_service, spec_of
+    from bot.db.migrate import ensure_migrated
+
+    settings = _settings(quiet=True)
+    db = Database(settings.database_url)
+    try:
+        ensure_migrated(db)
+        with db.session() as session:
+            specs = [spec_of(find_service(session=session, name=name)) for name in args.services]
+    finally:
+        db.dispose()
+    if args.output is None:
+        sys.stdout.write(dump_documents(specs))
+        return 0
+    write_chaosfile(args.output, specs)
+    print(f"wrote {', '.join(args.services)} to {args.output}")
     return 0
 
 

@@ -19,16 +19,18 @@ from yaml.composer import ComposerError
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 from yaml.reader import ReaderError
 
-__all__ = ["MAX_DEPTH", "Path", "YamlDocument", "YamlProblem", "load_yaml_documents"]
+__all__ = ["KeyPath", "YamlDocument", "YamlProblem", "load_yaml_documents"]
 
 # A path into a document: mapping keys and list indexes, ("spec", "probes", 0, "url").
-Path = tuple[str | int, ...]
+KeyPath = tuple[str | int, ...]
 
-MAX_DEPTH = 32
+# Deeper than any declaration; a bound keeps the recursion of the builder (and PyYAML) in check.
+_MAX_DEPTH = 32
 
 _TAG = "tag:yaml.org,2002:"
 _STR, _INT, _FLOAT, _BOOL, _NULL = (f"{_TAG}{t}" for t in ("str", "int", "float", "bool", "null"))
-_MAP, _SEQ, _TIMESTAMP = f"{_TAG}map", f"{_TAG}seq", f"{_TAG}timestamp"
+_MAP, _SEQ, _TIMESTAMP, _MERGE = (f"{_TAG}{t}" for t in ("map", "seq", "timestamp", "merge"))
+_UNSTORABLE = "holds a NUL character or a lone surrogate, which cannot be stored"
 
 
 @dataclass(frozen=True)
@@ -36,19 +38,23 @@ class YamlProblem:
     """Something wrong at a line: YAML syntax, or a value chaosbot's documents cannot hold."""
 
     line: int
-    path: Path
+    path: KeyPath
     message: str
 
 
 @dataclass(frozen=True, kw_only=True)
 class YamlDocument:
-    """One document of the stream: its value and the line of every key and item in it."""
+    """One document of the stream: its value, the line of every key and item, its problems.
+
+    A value with problems has None where the problem was.
+    """
 
     value: Any
     line: int
-    lines: Mapping[Path, int]
+    lines: Mapping[KeyPath, int]
+    problems: tuple[YamlProblem, ...] = ()
 
-    def line_of(self, path: Path) -> int:
+    def line_of(self, path: KeyPath) -> int:
         """The line of `path`, or of its nearest ancestor present in the document."""
         while path not in self.lines and path:
             path = path[:-1]
@@ -56,9 +62,9 @@ class YamlDocument:
 
 
 def load_yaml_documents(text: str) -> tuple[list[YamlDocument], list[YamlProblem]]:
-    """Every non-empty document of `text`, and every problem found in them.
+    """Every non-empty document of `text`, and the syntax error that ended the stream, if any.
 
-    A syntax error ends the stream there: the documents before it are still returned.
+    The documents before a syntax error are still returned.
     """
     documents: list[YamlDocument] = []
     problems: list[YamlProblem] = []
@@ -72,17 +78,21 @@ def load_yaml_documents(text: str) -> tuple[list[YamlDocument], list[YamlProblem
             builder = _Builder(loader)
             value = builder.value(node, (), 0)
             documents.append(
-                YamlDocument(value=value, line=node.start_mark.line + 1, lines=builder.lines)
+                YamlDocument(
+                    value=value,
+                    line=node.start_mark.line + 1,
+                    lines=builder.lines,
+                    problems=tuple(builder.problems),
+                )
             )
-            problems.extend(builder.problems)
     except yaml.MarkedYAMLError as exc:
-        problems.append(_syntax_problem(exc))
+        problems.append(_syntax_problem(exc, last_line=max(1, len(text.splitlines()))))
     except ReaderError as exc:
         line = text.count("\n", 0, exc.position) + 1
         problems.append(YamlProblem(line, (), f"character #x{exc.character:04x} is not allowed"))
     except RecursionError:
         line = loader.line + 1 if loader is not None else 1
-        problems.append(YamlProblem(line, (), f"nested more than {MAX_DEPTH} levels deep"))
+        problems.append(YamlProblem(line, (), f"nested more than {_MAX_DEPTH} levels deep"))
     finally:
         if loader is not None:
             loader.dispose()
@@ -94,19 +104,19 @@ class _Loader(yaml.SafeLoader):
 
     def compose_node(self, parent: Node | None, index: int) -> Node | None:
         if self.check_event(yaml.AliasEvent):
-            event = self.peek_event()
             raise ComposerError(
                 None,
                 None,
                 "aliases (*name) are not supported: write the value out",
-                event.start_mark,
+                self.current_event.start_mark,  # the event check_event just looked at
             )
         return super().compose_node(parent, index)
 
 
-def _syntax_problem(exc: yaml.MarkedYAMLError) -> YamlProblem:
+def _syntax_problem(exc: yaml.MarkedYAMLError, *, last_line: int) -> YamlProblem:
     mark = exc.problem_mark or exc.context_mark
-    line = mark.line + 1 if mark is not None else 1
+    # An error at the end of the stream is marked on the line after the last one.
+    line = min(mark.line + 1, last_line) if mark is not None else 1
     message = exc.problem or "invalid YAML"
     if exc.context and exc.context_mark is not None and exc.context_mark.line + 1 != line:
         message = f"{message} ({exc.context} on line {exc.context_mark.line + 1})"
@@ -120,16 +130,16 @@ class _Builder:
 
     def __init__(self, loader: _Loader) -> None:
         self.loader = loader
-        self.lines: dict[Path, int] = {}
+        self.lines: dict[KeyPath, int] = {}
         self.problems: list[YamlProblem] = []
 
-    def fail(self, node: Node, path: Path, message: str) -> None:
+    def fail(self, node: Node, path: KeyPath, message: str) -> None:
         self.problems.append(YamlProblem(node.start_mark.line + 1, path, message))
 
-    def value(self, node: Node, path: Path, depth: int) -> Any:
+    def value(self, node: Node, path: KeyPath, depth: int) -> Any:
         self.lines.setdefault(path, node.start_mark.line + 1)
-        if depth > MAX_DEPTH:
-            self.fail(node, path, f"nested more than {MAX_DEPTH} levels deep")
+        if depth > _MAX_DEPTH:
+            self.fail(node, path, f"nested more than {_MAX_DEPTH} levels deep")
             return None
         if isinstance(node, MappingNode) and node.tag == _MAP:
             return self.mapping(node, path, depth)
@@ -139,17 +149,23 @@ class _Builder:
             ]
         if isinstance(node, ScalarNode):
             return self.scalar(node, path)
-        self.fail(node, path, f"the YAML type {node.tag} is not supported")
+        self.fail(node, path, f"the YAML type {_show_tag(node.tag)} is not supported")
         return None
 
-    def mapping(self, node: MappingNode, path: Path, depth: int) -> dict[str, Any]:
+    def mapping(self, node: MappingNode, path: KeyPath, depth: int) -> dict[str, Any]:
         result: dict[str, Any] = {}
         for key_node, value_node in node.value:
+            if key_node.tag == _MERGE:
+                self.fail(key_node, path, "merge keys (<<) are not supported: write the keys out")
+                continue
             if not (isinstance(key_node, ScalarNode) and key_node.tag == _STR):
                 shown = repr(key_node.value) if isinstance(key_node, ScalarNode) else "this key"
                 self.fail(key_node, path, f"{shown} is not text: put the key in quotes")
                 continue
             key = key_node.value
+            if not _storable(key):
+                self.fail(key_node, path, f"{key!r} {_UNSTORABLE}")
+                continue
             if key in result:
                 first = self.lines[(*path, key)]
                 self.fail(key_node, (*path, key), f"duplicate key (first on line {first})")
@@ -158,8 +174,11 @@ class _Builder:
             result[key] = self.value(value_node, (*path, key), depth + 1)
         return result
 
-    def scalar(self, node: ScalarNode, path: Path) -> Any:
+    def scalar(self, node: ScalarNode, path: KeyPath) -> Any:
         if node.tag == _STR:
+            if not _storable(node.value):
+                self.fail(node, path, f"{node.value!r} {_UNSTORABLE}")
+                return None
             return node.value
         if node.tag == _TIMESTAMP:
             self.fail(node, path, f"{node.value!r} is read as a date: put it in quotes")
@@ -171,14 +190,30 @@ class _Builder:
             _FLOAT: self.loader.construct_yaml_float,
         }.get(node.tag)
         if construct is None:
-            self.fail(node, path, f"the YAML type {node.tag} is not supported")
+            self.fail(node, path, f"the YAML type {_show_tag(node.tag)} is not supported")
             return None
         try:
             value = construct(node)
         except (ValueError, KeyError):
-            self.fail(node, path, f"{node.value!r} is not a valid {node.tag.removeprefix(_TAG)}")
+            self.fail(node, path, f"{node.value!r} is not a valid {_show_tag(node.tag)}")
             return None
         if isinstance(value, float) and not math.isfinite(value):
             self.fail(node, path, f"{node.value!r} is not a finite number")
             return None
         return value
+
+
+def _storable(text: str) -> bool:
+    """Whether a database can store the text: no NUL, no lone surrogate (YAML's "\\ud800")."""
+    if "\x00" in text:
+        return False
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _show_tag(tag: str) -> str:
+    """A tag as it is written in YAML: `!!binary`, `!custom`."""
+    return f"!!{tag.removeprefix(_TAG)}" if tag.startswith(_TAG) else tag

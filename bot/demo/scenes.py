@@ -39,7 +39,9 @@ def onboarding(world: DemoWorld) -> None:
     t.modal("alice", opened.body["view"])
     view_id = opened.response["view"]["id"]
 
-    bad_probe: dict[str, dict[str, Any]] = {B.PROBE_URL: text("http://169.254.169.254/latest/meta-data")}
+    bad_probe: dict[str, dict[str, Any]] = {
+        B.PROBE_URL: text("http://169.254.169.254/latest/meta-data")
+    }
     t.note("alice fills it in, with the cloud metadata endpoint as the health probe")
     answer = world.simulator.view_submission(
         CallbackId.ONBOARD.value,

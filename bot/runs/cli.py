@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 from typing import Any
 
 from bot.app import build_client
@@ -12,7 +13,7 @@ from bot.db.engine import Database
 from bot.k8s.client import ClientFactory
 from bot.k8s.runs import KubeRunCluster
 from bot.logs import configure_logging
-from bot.runs.states import RunStatus
+from bot.runs.states import RunStatus, Trigger
 from bot.runs.supervisor import replay_rollbacks
 from bot.runs.worker import Observer, execute_run
 from bot.slack.run_messages import SlackRunPublisher
@@ -40,12 +41,91 @@ def add_parsers(sub: Any) -> None:
     worker.add_argument("--rollback", action="store_true", help="only replay the rollbacks")
     worker.set_defaults(command=_worker)
 
+    run = sub.add_parser(
+        "run",
+        help="run one experiment against one service now (for CI after a deploy)",
+        description="Render EXPERIMENT for SERVICE, record the run, and execute it here: "
+        "preflight, inject, hold, roll back (always), check the steady state again. Exit code 0 "
+        "when the steady state held, 3 when it deviated, 4 when aborted or refused by preflight, "
+        "1 when the run failed.",
+    )
+    run.add_argument("--service", required=True, help="a registered service's name")
+    run.add_argument(
+        "--experiment", required=True, help="an experiment id (`chaosbot experiments list`)"
+    )
+    run.add_argument(
+        "--set",
+        dest="values",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="a parameter (repeatable)",
+    )
+    run.add_argument(
+        "--hold-seconds", type=float, default=30.0, help="how long the fault is held (default: 30)"
+    )
+    run.add_argument(
+        "--dry-run", action="store_true", help="list the pods and nodes it would touch, and stop"
+    )
+    run.set_defaults(command=_run)
+
 
 def _observer(settings: Settings, db: Database) -> Observer:
     """The run's Slack message follows its state when Slack is configured (not in bare CI)."""
     if settings.slack_bot_token is None:
         return lambda run_id, status, message: None
     return SlackRunPublisher(db=db, client=build_client(settings))
+
+
+def _run(args: argparse.Namespace) -> int:
+    from bot.library.catalogue import load_catalogue
+    from bot.library.render import coerce_parameter
+    from bot.runs.flows import plan_run
+    from bot.runs.service import find_run
+
+    settings = load_settings()
+    configure_logging(
+        "WARNING" if settings.log_level == "INFO" else settings.log_level, settings.secrets()
+    )
+    template = load_catalogue().get(args.experiment)
+    overrides: dict[str, Any] = {}
+    for item in args.values:
+        name, _, text = item.partition("=")
+        overrides[name] = coerce_parameter(template, name, text)
+    db = Database(settings.database_url)
+    clock = SystemClock()
+    clients = ClientFactory.from_settings(settings)
+    try:
+        planned = plan_run(
+            db,
+            service=args.service,
+            experiment=template.id,
+            trigger=Trigger.CI,
+            requested_by=f"cli:{os.environ.get('USER') or 'unknown'}",
+            now=clock.now(),
+            overrides=overrides,
+            hold_seconds=args.hold_seconds,
+            default_context=settings.kube_context,
+            dry_run=args.dry_run,
+        )
+        print(f"run {planned.key}: {template.id} against {args.service}", flush=True)
+        status = execute_run(
+            planned.run_id,
+            db=db,
+            clock=clock,
+            cluster=KubeRunCluster(clients),
+            policy=settings,
+            observer=_observer(settings, db),
+        )
+        with db.session() as session:
+            run = find_run(session=session, ref=planned.run_id)
+            print(f"run {run.key}: {status.value}: {run.reason}")
+            if run.leftovers:
+                print(f"run {run.key}: left behind: {', '.join(run.leftovers)}")
+    finally:
+        clients.close()
+        db.dispose()
+    return EXIT_CODES.get(status, 1)
 
 
 def _worker(args: argparse.Namespace) -> int:

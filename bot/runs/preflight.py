@@ -35,15 +35,16 @@ class LivePods(Protocol):
 
 
 def affected_pods(parameters: dict[str, Any], live: int) -> int:
-    """How many of the service's pods a run disrupts, from its count/percent parameters.
+    """How many of the service's pods a run disrupts, from its percent/count parameters.
 
     Experiments without either act on every matched pod (a latency or a policy on the
     service), so they count as all of them.
     """
+    percent = parameters.get("percent")
+    if isinstance(percent, int | float) and percent > 0:
+        return min(live, math.ceil(live * float(percent) / 100))
     if isinstance(parameters.get("count"), int):
         return min(live, int(parameters["count"]))
-    if isinstance(parameters.get("percent"), int | float):
-        return min(live, math.ceil(live * float(parameters["percent"]) / 100))
     return live
 
 

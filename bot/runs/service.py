@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 
 from bot.catalog.models import Service
 from bot.errors import ChaosbotError
+from bot.faults.marks import RUN_LABEL
 from bot.runs.models import Freeze, KillSwitch, Run, RunEvent
 from bot.runs.states import ACTIVE, TERMINAL, TRANSITIONS, RunStatus, Trigger
 
@@ -28,8 +29,6 @@ __all__ = [
     "release_kill_switch",
     "transition",
 ]
-
-RUN_LABEL = "chaosbot.io/run-id"
 
 
 class RunNotFound(ChaosbotError):

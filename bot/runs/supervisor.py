@@ -152,6 +152,7 @@ def _rollbacks_as_method(document: dict[str, Any]) -> dict[str, Any]:
         "title": f"rollback of {document.get('title', 'a run')}",
         "description": "Rollbacks replayed by the chaosbot reaper",
         "configuration": document.get("configuration", {}),
+        "secrets": document.get("secrets", {}),
         "method": document.get("rollbacks", []),
         "rollbacks": [],
     }

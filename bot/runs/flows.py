@@ -1,0 +1,101 @@
+"""Planning a run: the library's experiment rendered for one service, recorded with its rollback
+plan before anything touches the cluster."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from bot.catalog.models import Service
+from bot.catalog.service import find_service
+from bot.db.engine import Database
+from bot.library.catalogue import ExperimentTemplate, load_catalogue
+from bot.library.render import created_kinds, render, resolve_parameters, rollback_plan
+from bot.runs.service import create_run, new_run_key
+from bot.runs.states import Trigger
+
+__all__ = ["PlannedRun", "plan_run", "render_for"]
+
+DEFAULT_HOLD_SECONDS = 60.0
+
+
+@dataclass(frozen=True)
+class PlannedRun:
+    run_id: int
+    key: str
+
+
+def render_for(
+    service: Service,
+    template: ExperimentTemplate,
+    *,
+    overrides: Mapping[str, Any],
+    run_id: str,
+    hold_seconds: float,
+    default_context: str | None,
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The parameters (suite entry, then overrides, over the defaults) and the rendered experiment."""
+    chosen: dict[str, Any] = next(
+        (dict(e.parameters) for e in service.suite if e.experiment == template.id), {}
+    )
+    chosen.update(overrides)
+    parameters = resolve_parameters(template, chosen)
+    document = render(
+        template,
+        namespace=service.namespace,
+        # The stored selector: for a workload-declared service, the one resolved from it.
+        label_selector=service.selector,
+        probes=service.probes,
+        run_id=run_id,
+        hold_seconds=hold_seconds,
+        parameters=parameters,
+        context=service.cluster_context or default_context,
+    )
+    return parameters, document
+
+
+def plan_run(
+    db: Database,
+    *,
+    service: str,
+    experiment: str,
+    trigger: Trigger,
+    requested_by: str,
+    now: datetime,
+    overrides: Mapping[str, Any] | None = None,
+    hold_seconds: float = DEFAULT_HOLD_SECONDS,
+    default_context: str | None = None,
+    dry_run: bool = False,
+    scheduled_for: datetime | None = None,
+) -> PlannedRun:
+    """Record a scheduled run of `experiment` against `service`, ready for a worker."""
+    template = load_catalogue().get(experiment)
+    key = new_run_key()
+    with db.session() as session:
+        row = find_service(session=session, name=service)
+        parameters, document = render_for(
+            row,
+            template,
+            overrides=overrides or {},
+            run_id=key,
+            hold_seconds=hold_seconds,
+            default_context=default_context,
+        )
+        run = create_run(
+            session=session,
+            service=row,
+            experiment=template.id,
+            document=document,
+            rollback_plan=rollback_plan(document),
+            creates=created_kinds(template),
+            parameters=parameters,
+            trigger=trigger,
+            requested_by=requested_by,
+            now=now,
+            key=key,
+            dry_run=dry_run,
+            scheduled_for=scheduled_for,
+        )
+        return PlannedRun(run.id, key)

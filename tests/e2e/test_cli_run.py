@@ -1,0 +1,128 @@
+"""`chaosbot run` for CI pipelines: a library experiment against a service, exit code by outcome."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+
+from bot.catalog.service import save_service
+from bot.catalog.spec import CatalogPolicy, parse_service_spec
+from bot.db.engine import Database
+from bot.runs.models import Run
+from bot.runs.states import RunStatus
+from bot.testing.kube_api import KubeApiServer
+from tests.fixtures.bot import seed_payments
+from tests.fixtures.engine import NOW
+
+
+class Checkout:
+    """A stand-in for the service's health endpoint: it fails while a blackhole policy exists,
+    when `fragile` (the service does not survive the fault), as the real service would."""
+
+    def __init__(self, kube: KubeApiServer) -> None:
+        self.kube = kube
+        self.fragile = False
+        outer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                isolated = bool(outer.kube.list("networkpolicies", "payments"))
+                self.send_response(503 if outer.fragile and isolated else 200)
+                self.end_headers()
+
+            def log_message(self, format: str, *args: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/healthz"
+
+
+@pytest.fixture
+def checkout(kube_api: KubeApiServer) -> Iterator[Checkout]:
+    seed_payments(kube_api)
+    service = Checkout(kube_api)
+    yield service
+    service.server.shutdown()
+
+
+@pytest.fixture
+def cli_env(
+    db: Database, database_url: str, kubeconfig: Path, checkout: Checkout
+) -> dict[str, str]:
+    spec = parse_service_spec(
+        {
+            "name": "checkout",
+            "team": "payments",
+            "teamChannel": "C0PAYMENTS",
+            "tier": 2,
+            "namespace": "payments",
+            "selector": "app=checkout",
+            "owners": ["U0ALICE"],
+            "probes": [{"url": checkout.url, "latencyBudgetMs": 2000}],
+            "blastRadiusPercent": 100,
+        },
+        policy=CatalogPolicy(allowed_namespaces=frozenset({"payments"})),
+    )
+    with db.session() as session:
+        save_service(session=session, spec=spec, selector="app=checkout", actor="test", now=NOW)
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "CHAOSBOT_", "KUBE"))}
+    env.update(
+        CHAOSBOT_DATABASE_URL=database_url,
+        KUBECONFIG=str(kubeconfig),
+        CHAOSBOT_ALLOWED_NAMESPACES="payments",
+    )
+    return env
+
+
+def _run(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    command = [sys.executable, "-m", "bot", "run", "--service", "checkout", *args]
+    return subprocess.run(
+        command, env=env, capture_output=True, text=True, timeout=120, check=False
+    )
+
+
+def _last_run(db: Database) -> Run:
+    with db.session() as session:
+        return session.scalars(select(Run).order_by(Run.id.desc())).first()  # type: ignore[return-value]
+
+
+def test_a_resilient_service_passes_with_exit_0(
+    cli_env: dict[str, str], db: Database, kube_api: KubeApiServer
+) -> None:
+    result = _run(
+        cli_env, "--experiment", "blackhole", "--set", "direction=ingress", "--hold-seconds", "0.5"
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "completed: the steady state held" in result.stdout
+    run = _last_run(db)
+    assert run.status is RunStatus.COMPLETED and run.leftovers == []
+    assert kube_api.list("networkpolicies", "payments") == []
+
+
+def test_a_deviation_fails_the_pipeline_with_exit_3(
+    cli_env: dict[str, str], db: Database, checkout: Checkout, kube_api: KubeApiServer
+) -> None:
+    checkout.fragile = True
+    result = _run(cli_env, "--experiment", "blackhole", "--hold-seconds", "0.5")
+    assert result.returncode == 3, result.stdout + result.stderr
+    assert "deviated: the steady state did not hold" in result.stdout
+    assert kube_api.list("networkpolicies", "payments") == []  # rolled back all the same
+
+
+def test_a_dry_run_lists_its_targets_and_touches_nothing(
+    cli_env: dict[str, str], kube_api: KubeApiServer
+) -> None:
+    result = _run(cli_env, "--experiment", "pod-kill", "--set", "count=1", "--dry-run")
+    assert result.returncode == 4, result.stdout + result.stderr
+    assert "dry run: would touch pod/checkout-" in result.stdout
+    assert kube_api.requests_matching("DELETE", r"/pods/") == []
