@@ -14,7 +14,14 @@ from sqlalchemy.exc import ArgumentError
 
 from bot.errors import SettingsError
 
-__all__ = ["DEFAULT_DATABASE_URL", "DEFAULT_SLACK_API_URL", "Secret", "Settings", "load_settings"]
+__all__ = [
+    "DEFAULT_DATABASE_URL",
+    "DEFAULT_SLACK_API_URL",
+    "Secret",
+    "Settings",
+    "load_settings",
+    "settings_env",
+]
 
 DEFAULT_DATABASE_URL = "sqlite:///./chaosbot.db"
 DEFAULT_SLACK_API_URL = "https://slack.com/api/"
@@ -89,6 +96,30 @@ class Settings:
                 "is required (Basic Information > App Credentials > Signing Secret)",
             )
         return self.slack_bot_token, self.slack_signing_secret
+
+
+def settings_env(settings: Settings) -> dict[str, str]:
+    """The environment that rebuilds these settings in a child process (the run workers)."""
+    env = {
+        "SLACK_API_URL": settings.slack_api_url,
+        "CHAOSBOT_DATABASE_URL": settings.database_url,
+        "CHAOSBOT_ALLOWED_NAMESPACES": ",".join(sorted(settings.allowed_namespaces)),
+        "CHAOSBOT_ALLOW_PRODUCTION": "true" if settings.allow_production else "false",
+        "CHAOSBOT_MAX_RUNS_PER_CLUSTER": str(settings.max_runs_per_cluster),
+        "CHAOSBOT_PLATFORM_ADMINS": ",".join(sorted(settings.platform_admins)),
+        "CHAOSBOT_LOG_LEVEL": settings.log_level,
+    }
+    optional = {
+        "SLACK_BOT_TOKEN": settings.slack_bot_token.reveal() if settings.slack_bot_token else None,
+        "SLACK_SIGNING_SECRET": (
+            settings.slack_signing_secret.reveal() if settings.slack_signing_secret else None
+        ),
+        "KUBECONFIG": settings.kubeconfig,
+        "CHAOSBOT_KUBE_CONTEXT": settings.kube_context,
+        "CHAOSBOT_PUBLIC_URL": settings.public_url,
+    }
+    env.update({k: v for k, v in optional.items() if v})
+    return env
 
 
 def load_settings(environ: Mapping[str, str] | None = None) -> Settings:

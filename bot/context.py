@@ -27,6 +27,8 @@ class BotContext:
     cluster: ClusterView
     clock: Clock = field(default_factory=SystemClock)
     outbox_ready: Callable[[], None] = _nothing
+    # Starts a worker process for a recorded run (the bot's WorkerLauncher).
+    start_run: Callable[[int], None] = field(default=lambda run_id: None)
 
     @property
     def policy(self) -> CatalogPolicy:

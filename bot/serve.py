@@ -18,13 +18,14 @@ from waitress.server import create_server
 
 from bot.app import build_app, build_client
 from bot.clock import Clock, SystemClock
-from bot.config import Settings
+from bot.config import Settings, settings_env
 from bot.context import BotContext
 from bot.db.engine import Database
 from bot.db.migrate import ensure_migrated
 from bot.errors import ChaosbotError
 from bot.k8s.client import ClientFactory
 from bot.k8s.cluster import KubeCluster
+from bot.runs.supervisor import WorkerLauncher
 from bot.slack.outbox import OutboxPump
 from bot.web import SLACK_PATH, make_wsgi_app
 
@@ -57,12 +58,14 @@ class Server:
         client = build_client(settings)
         self._kube_clients = ClientFactory.from_settings(settings)
         self._outbox = OutboxPump(db=db, client=client, clock=clock)
+        self._workers = WorkerLauncher(settings_env(settings))
         self.context = BotContext(
             settings=settings,
             db=db,
             cluster=KubeCluster(self._kube_clients),
             clock=clock,
             outbox_ready=self._outbox.wake,
+            start_run=self._workers,
         )
         self.bolt_app = build_app(settings, context=self.context, client=client)
         self._socket_mode: SocketModeHandler | None = None
@@ -83,9 +86,23 @@ class Server:
         shown = "127.0.0.1" if host in ("0.0.0.0", "") else host  # noqa: S104 - compared, not bound
         return f"http://{shown}:{self.settings.http_port}"
 
+    def _start_background(self) -> None:
+        self._outbox.start()
+        # Runs left in the cluster by a worker that died with the previous bot are rolled back.
+        threading.Thread(target=self._reap, name="chaosbot-reaper", daemon=True).start()
+
+    def _reap(self) -> None:
+        try:
+            reaped = self._workers.reap(db=self.db, now=self.context.clock.now())
+        except Exception:
+            log.exception("the start-up reaper failed")
+            return
+        if reaped:
+            log.warning("reaper rolled back runs whose worker was gone: %s", ", ".join(reaped))
+
     def run(self) -> None:
         """Serve until the process is told to stop."""
-        self._outbox.start()
+        self._start_background()
         if self._socket_mode is not None:
             self._socket_mode.connect()  # type: ignore[no-untyped-call]
             log.info("connected to Slack in Socket Mode")
@@ -99,7 +116,7 @@ class Server:
 
     def start_in_thread(self) -> None:
         """Serve from a daemon thread (the demo and in-process tests); `close()` stops it."""
-        self._outbox.start()
+        self._start_background()
         self._thread = threading.Thread(target=self._http.run, name="chaosbot-http", daemon=True)
         self._thread.start()
 

@@ -8,4 +8,5 @@ pytest_plugins = [
     "tests.fixtures.db",
     "tests.fixtures.bot",
     "tests.fixtures.engine",
+    "tests.fixtures.services",
 ]

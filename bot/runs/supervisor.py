@@ -8,6 +8,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -21,7 +22,15 @@ from bot.runs.models import Run
 from bot.runs.service import active_runs, find_run, note, transition
 from bot.runs.states import IN_CLUSTER, RunStatus
 
-__all__ = ["AbortResult", "abort_run", "reap", "replay_rollbacks", "start_worker"]
+__all__ = [
+    "AbortResult",
+    "WorkerLauncher",
+    "abort_all",
+    "abort_run",
+    "reap",
+    "replay_rollbacks",
+    "start_worker",
+]
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +49,21 @@ def start_worker(run_id: int, *, env: Mapping[str, str] | None = None) -> subpro
         env=dict(env) if env is not None else None,
         start_new_session=True,
     )
+
+
+class WorkerLauncher:
+    """Starts workers for the bot and collects each one's exit, so none lingers as a zombie."""
+
+    def __init__(self, env: Mapping[str, str]) -> None:
+        self._env = dict(env)
+
+    def __call__(self, run_id: int) -> None:
+        process = start_worker(run_id, env=self._env)
+        threading.Thread(target=process.wait, name=f"worker-{run_id}", daemon=True).start()
+
+    def reap(self, *, db: Database, now: datetime) -> list[str]:
+        """The start-up reaper, with the same environment the workers get."""
+        return reap(db=db, now=now, env=self._env)
 
 
 @dataclass(frozen=True)

@@ -9,9 +9,14 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bot.catalog.models import Member, ServiceOwner
+from bot.catalog.service import NotAllowed, can_manage, find_service
 from bot.context import BotContext
 from bot.errors import ChaosbotError
+from bot.library.catalogue import load_catalogue
+from bot.library.render import coerce_parameter
+from bot.runs.flows import DEFAULT_HOLD_SECONDS, plan_run
 from bot.runs.service import find_run
+from bot.runs.states import Trigger
 from bot.runs.supervisor import AbortResult, abort_all, abort_run
 from bot.slack.commands import CommandRequest, CommandRouter, Subcommand
 from bot.slack.errors import ErrorReporter
@@ -19,6 +24,18 @@ from bot.slack.ids import ActionId
 from bot.slack.replies import Reply
 
 __all__ = ["may_halt", "register"]
+
+MAX_HOLD_SECONDS = 3600
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1
+    if not 0 < value <= MAX_HOLD_SECONDS:
+        raise ChaosbotError(f"`hold` is seconds between 1 and {MAX_HOLD_SECONDS}, got `{text}`.")
+    return value
 
 
 class NotAllowedToHalt(ChaosbotError):
@@ -80,6 +97,56 @@ def register(
 
     router.add(
         Subcommand("abort", "/chaos abort RUN|all", "halt a run, or every run, now", abort_command)
+    )
+
+    def run_command(request: CommandRequest) -> Reply:
+        """`/chaos run SERVICE EXPERIMENT [name=value ...] [hold=SECONDS]`: an ad hoc run."""
+        if len(request.args) < 2:
+            raise ChaosbotError(
+                "Usage: `/chaos run SERVICE EXPERIMENT [name=value ...] [hold=SECONDS]`, "
+                "for example `/chaos run checkout pod-kill count=1 hold=120`."
+            )
+        service, experiment, *settings = request.args
+        template = load_catalogue().get(experiment)
+        overrides: dict[str, Any] = {}
+        hold = DEFAULT_HOLD_SECONDS
+        for item in settings:
+            name, equals, text = item.partition("=")
+            if not equals:
+                raise ChaosbotError(f"`{item}` is not `name=value`.")
+            if name == "hold":
+                hold = _seconds(text)
+            else:
+                overrides[name] = coerce_parameter(template, name, text)
+        with context.db.session() as session:
+            row = find_service(session=session, name=service)
+            if not can_manage(session=session, service=row, user_id=request.user_id):
+                raise NotAllowed("run experiments against", service)
+            channel = row.team.slack_channel_id
+        planned = plan_run(
+            context.db,
+            service=service,
+            experiment=template.id,
+            trigger=Trigger.ADHOC,
+            requested_by=request.user_id,
+            now=context.clock.now(),
+            overrides=overrides,
+            hold_seconds=hold,
+            default_context=context.settings.kube_context,
+        )
+        context.start_run(planned.run_id)
+        return Reply.markdown(
+            f":rocket: Run `{planned.key}` of `{template.id}` against `{service}` is starting; "
+            f"follow it (and abort it) in <#{channel}>."
+        )
+
+    router.add(
+        Subcommand(
+            "run",
+            "/chaos run SERVICE EXPERIMENT [name=value ...]",
+            "run one experiment now (owners)",
+            run_command,
+        )
     )
 
     def ack_only(ack: Ack) -> None:

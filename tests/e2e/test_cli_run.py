@@ -5,11 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import threading
-from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
 
 import pytest
 from sqlalchemy import select
@@ -20,39 +16,8 @@ from bot.db.engine import Database
 from bot.runs.models import Run
 from bot.runs.states import RunStatus
 from bot.testing.kube_api import KubeApiServer
-from tests.fixtures.bot import seed_payments
 from tests.fixtures.engine import NOW
-
-
-class Checkout:
-    """A stand-in for the service's health endpoint: it fails while a blackhole policy exists,
-    when `fragile` (the service does not survive the fault), as the real service would."""
-
-    def __init__(self, kube: KubeApiServer) -> None:
-        self.kube = kube
-        self.fragile = False
-        outer = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:
-                isolated = bool(outer.kube.list("networkpolicies", "payments"))
-                self.send_response(503 if outer.fragile and isolated else 200)
-                self.end_headers()
-
-            def log_message(self, format: str, *args: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/healthz"
-
-
-@pytest.fixture
-def checkout(kube_api: KubeApiServer) -> Iterator[Checkout]:
-    seed_payments(kube_api)
-    service = Checkout(kube_api)
-    yield service
-    service.server.shutdown()
+from tests.fixtures.services import Checkout
 
 
 @pytest.fixture

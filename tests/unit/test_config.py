@@ -1,10 +1,11 @@
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
-from bot.config import DEFAULT_DATABASE_URL, Secret, load_settings
+from bot.config import DEFAULT_DATABASE_URL, Secret, load_settings, settings_env
 from bot.errors import SettingsError
 
 TOKEN = "xoxb-1111-2222-abcdefabcdef"
@@ -94,3 +95,24 @@ def test_secrets_never_show_in_repr() -> None:
     assert SECRET not in repr(settings)
     assert str(Secret(TOKEN)) == "Secret('***')"
     assert sorted(settings.secrets()) == sorted([TOKEN, SECRET])
+
+
+def test_settings_survive_the_trip_to_a_worker_process(tmp_path: Path) -> None:
+    kubeconfig = tmp_path / "config"
+    kubeconfig.write_text("apiVersion: v1\n")
+    original = load_settings(
+        {
+            "SLACK_BOT_TOKEN": TOKEN,
+            "SLACK_SIGNING_SECRET": SECRET,
+            "SLACK_API_URL": "http://127.0.0.1:9/api/",
+            "CHAOSBOT_DATABASE_URL": "postgresql://u@db/chaos",
+            "CHAOSBOT_ALLOWED_NAMESPACES": "payments,search",
+            "CHAOSBOT_ALLOW_PRODUCTION": "true",
+            "CHAOSBOT_MAX_RUNS_PER_CLUSTER": "5",
+            "CHAOSBOT_PLATFORM_ADMINS": "U0ADMIN",
+            "KUBECONFIG": str(kubeconfig),
+            "CHAOSBOT_KUBE_CONTEXT": "staging",
+        }
+    )
+    rebuilt = load_settings(settings_env(original))
+    assert replace(rebuilt, http_host=original.http_host) == original
