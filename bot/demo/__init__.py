@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, TextIO
 from bot.config import Secret, Settings
 from bot.db.engine import Database
 from bot.db.migrate import upgrade
+from bot.demo.health import health_endpoint
 from bot.demo.transcript import Transcript
 from bot.errors import ChaosbotError
 
@@ -49,6 +50,7 @@ class DemoWorld:
     kube: KubeApiServer
     simulator: SlackSimulator
     transcript: Transcript
+    health_url: str
 
 
 def run_demo(*, out: TextIO) -> int:
@@ -77,6 +79,7 @@ def demo_world(out: TextIO) -> Iterator[DemoWorld]:
         tempfile.TemporaryDirectory(prefix="chaosbot-demo-") as tmp,
         SlackApiServer(bot_token=DEMO_TOKEN) as slack,
         KubeApiServer() as kube,
+        health_endpoint() as health_url,
     ):
         _seed_cluster(kube)
         kubeconfig = kube.write_kubeconfig(Path(tmp) / "kubeconfig")
@@ -88,6 +91,7 @@ def demo_world(out: TextIO) -> Iterator[DemoWorld]:
             database_url=f"sqlite:///{tmp}/chaosbot.db",
             http_host="127.0.0.1",
             http_port=0,
+            log_level="ERROR",  # the transcript is the output; workers inherit this
             allowed_namespaces=frozenset({"payments"}),
             kubeconfig=str(kubeconfig),
         )
@@ -99,8 +103,14 @@ def demo_world(out: TextIO) -> Iterator[DemoWorld]:
             simulator = SlackSimulator(
                 bot_url=f"{server.url}/slack/events", signing_secret=signing_secret, api=slack
             )
-            people = {"U0ALICE": "alice", "U0BOB": "bob", "U0CAROL": "carol"}
-            yield DemoWorld(settings, slack, kube, simulator, Transcript(out, people=people))
+            people = {
+                "U0ALICE": "alice",
+                "U0BOB": "bob",
+                "U0CAROL": "carol",
+                TEAM_CHANNEL: "payments",
+            }
+            transcript = Transcript(out, people=people)
+            yield DemoWorld(settings, slack, kube, simulator, transcript, health_url)
         finally:
             server.close()
 

@@ -6,7 +6,7 @@ from collections.abc import Callable
 from typing import Any
 
 from bot.demo import TEAM_CHANNEL, DemoWorld
-from bot.slack.ids import CallbackId
+from bot.slack.ids import ActionId, CallbackId
 from bot.slack.ids import OnboardBlock as B
 from bot.testing.slack_forms import onboarding_form, text
 
@@ -51,10 +51,10 @@ def onboarding(world: DemoWorld) -> None:
     ).json()
     t.field_errors(answer["errors"])
 
-    t.note("alice corrects the probe URL and submits again")
+    t.note("alice corrects the probe URL (a stand-in for checkout's /healthz) and submits again")
     world.simulator.view_submission(
         CallbackId.ONBOARD.value,
-        values=onboarding_form(owner_ids=(ALICE, BOB)),
+        values=onboarding_form({B.PROBE_URL: text(world.health_url)}, owner_ids=(ALICE, BOB)),
         user_id=ALICE,
         view_id=view_id,
     )
@@ -67,4 +67,58 @@ def onboarding(world: DemoWorld) -> None:
     t.bot("#payments", listed.body, only_visible_to="bob")
 
 
-SCENES: list[Callable[[DemoWorld], None]] = [asking_for_help, onboarding]
+def _run(world: DemoWorld, who: str, user: str, command: str) -> None:
+    world.transcript.person(who, "#payments", f"/chaos {command}")
+    replies = len(world.slack.responses)
+    world.simulator.slash_command("/chaos", command, user_id=user, channel_id=TEAM_CHANNEL)
+    started = world.slack.wait_for_response(count=replies + 1)[-1]
+    world.transcript.bot("#payments", started.body, only_visible_to=who)
+
+
+def _run_message(world: DemoWorld, experiment: str, state: str) -> dict[str, Any]:
+    """The run's canonical message once it says `state`."""
+    world.slack.wait_for(
+        "chat.update",
+        where=lambda c: experiment in str(c.body.get("text")) and state in str(c.body.get("text")),
+        timeout=60,
+    )
+    return next(
+        m
+        for m in world.slack.messages(TEAM_CHANNEL)
+        if experiment in m.get("text", "") and not m.get("thread_ts")
+    )
+
+
+def run_and_abort(world: DemoWorld) -> None:
+    """Preflight refuses a run that is too wide; a narrower one runs until Bob halts it."""
+    t, slack = world.transcript, world.slack
+    t.scene("A run refused, a run halted")
+    _run(world, "alice", ALICE, "run checkout blackhole direction=ingress")
+    t.bot("#payments", _run_message(world, "blackhole", "aborted"))
+
+    _run(world, "alice", ALICE, "run checkout upstream-latency latency_ms=300 percent=30 hold=300")
+    message = _run_message(world, "upstream-latency", "holding")
+    t.bot("#payments", message)
+    chaos = world.kube.list("networkchaos", "payments")
+    t.note(
+        "in the cluster now: " + ", ".join("networkchaos/" + c["metadata"]["name"] for c in chaos)
+    )
+
+    t.person("bob", "#payments", "[clicks Abort]")
+    replies = len(slack.responses)
+    world.simulator.block_action(
+        ActionId.ABORT_RUN.value, user_id=BOB, channel_id=TEAM_CHANNEL, message=message
+    )
+    t.bot("#payments", slack.wait_for_response(count=replies + 1)[-1].body)
+    t.bot("#payments", _run_message(world, "upstream-latency", "aborted"))
+    thread = [
+        m["text"]
+        for m in slack.messages(TEAM_CHANNEL)
+        if m.get("thread_ts") == message["ts"] and m["ts"] != message["ts"]
+    ]
+    t.note("its thread: " + " / ".join(thread))
+    left = world.kube.list("networkchaos", "payments")
+    t.note(f"in the cluster now: {len(left)} NetworkChaos objects")
+
+
+SCENES: list[Callable[[DemoWorld], None]] = [asking_for_help, onboarding, run_and_abort]

@@ -53,8 +53,9 @@ class Transcript:
         self._people = people or {}
 
     def _names(self, line: str) -> str:
-        # Slack shows <@U123> as the person's name.
-        return re.sub(r"<@(\w+)>", lambda m: "@" + self._people.get(m[1], m[1]), line)
+        # Slack shows <@U123> as the person's name and <#C123> as the channel's.
+        line = re.sub(r"<@(\w+)>", lambda m: "@" + self._people.get(m[1], m[1]), line)
+        return re.sub(r"<#(\w+)>", lambda m: "#" + self._people.get(m[1], m[1]), line)
 
     def scene(self, title: str) -> None:
         self._out.write(f"\n=== {title} ===\n\n")

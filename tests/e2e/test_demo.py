@@ -23,5 +23,12 @@ def test_demo_runs_offline_and_prints_the_conversation() -> None:
     assert "Pods matched: 3 (3 ready); Deployment `checkout`, 3 replicas desired" in out
     assert "• no PodDisruptionBudget" in out
     assert "owners @alice, @bob" in out
+    # a run refused by preflight, then one halted with the Abort button, leaving nothing behind
+    assert "refused by preflight: it would disrupt 3 of 3 pods (100%)" in out
+    assert "in the cluster now: networkchaos/chaosbot-delay-to-r-" in out
+    assert "@bob halted run `r-" in out
+    assert "aborted: rolled back on request" in out
+    assert "Leftover check: nothing left behind." in out
+    assert "in the cluster now: 0 NetworkChaos objects" in out
     assert out.rstrip().endswith("nothing outside this machine was touched.")
     assert result.stderr == ""
