@@ -17,9 +17,9 @@ from typing import TYPE_CHECKING, TextIO
 from bot.config import Secret, Settings
 from bot.db.engine import Database
 from bot.db.migrate import upgrade
-from bot.demo.health import health_endpoint
 from bot.demo.transcript import Transcript
 from bot.errors import ChaosbotError
+from bot.testing.health import health_endpoint
 
 if TYPE_CHECKING:
     from bot.testing.kube_api import KubeApiServer

@@ -11,6 +11,8 @@ from bot.slack.ids import OnboardBlock as B
 from bot.testing.slack_forms import onboarding_form, text
 
 ALICE, BOB = "U0ALICE", "U0BOB"
+# Generous: on a busy machine a worker process takes a while to start.
+WAIT = 60.0
 
 __all__ = ["SCENES"]
 
@@ -35,7 +37,7 @@ def onboarding(world: DemoWorld) -> None:
     t.scene("Onboarding a service")
     t.person("alice", "#payments", "/chaos onboard")
     world.simulator.slash_command("/chaos", "onboard", user_id=ALICE, channel_id=TEAM_CHANNEL)
-    [opened] = slack.wait_for("views.open")
+    [opened] = slack.wait_for("views.open", timeout=WAIT)
     t.modal("alice", opened.body["view"])
     view_id = opened.response["view"]["id"]
 
@@ -58,12 +60,14 @@ def onboarding(world: DemoWorld) -> None:
         user_id=ALICE,
         view_id=view_id,
     )
-    [posted] = slack.wait_for("chat.postMessage", where=lambda c: c.body["channel"] == TEAM_CHANNEL)
+    [posted] = slack.wait_for(
+        "chat.postMessage", where=lambda c: c.body["channel"] == TEAM_CHANNEL, timeout=WAIT
+    )
     t.bot("#payments", posted.body)
 
     t.person("bob", "#payments", "/chaos services")
     world.simulator.slash_command("/chaos", "services", user_id=BOB, channel_id=TEAM_CHANNEL)
-    [listed] = slack.wait_for_response()
+    [listed] = slack.wait_for_response(timeout=WAIT)
     t.bot("#payments", listed.body, only_visible_to="bob")
 
 
@@ -71,7 +75,7 @@ def _run(world: DemoWorld, who: str, user: str, command: str) -> None:
     world.transcript.person(who, "#payments", f"/chaos {command}")
     replies = len(world.slack.responses)
     world.simulator.slash_command("/chaos", command, user_id=user, channel_id=TEAM_CHANNEL)
-    started = world.slack.wait_for_response(count=replies + 1)[-1]
+    started = world.slack.wait_for_response(count=replies + 1, timeout=WAIT)[-1]
     world.transcript.bot("#payments", started.body, only_visible_to=who)
 
 
@@ -80,7 +84,7 @@ def _run_message(world: DemoWorld, experiment: str, state: str) -> dict[str, Any
     world.slack.wait_for(
         "chat.update",
         where=lambda c: experiment in str(c.body.get("text")) and state in str(c.body.get("text")),
-        timeout=60,
+        timeout=WAIT,
     )
     return next(
         m
@@ -109,7 +113,7 @@ def run_and_abort(world: DemoWorld) -> None:
     world.simulator.block_action(
         ActionId.ABORT_RUN.value, user_id=BOB, channel_id=TEAM_CHANNEL, message=message
     )
-    t.bot("#payments", slack.wait_for_response(count=replies + 1)[-1].body)
+    t.bot("#payments", slack.wait_for_response(count=replies + 1, timeout=WAIT)[-1].body)
     t.bot("#payments", _run_message(world, "upstream-latency", "aborted"))
     thread = [
         m["text"]

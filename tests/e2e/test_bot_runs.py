@@ -13,8 +13,6 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from bot.catalog.service import save_service
-from bot.catalog.spec import CatalogPolicy, parse_service_spec
 from bot.db.engine import Database
 from bot.db.migrate import upgrade
 from bot.runs.models import Run
@@ -23,8 +21,7 @@ from bot.testing.kube_api import KubeApiServer
 from bot.testing.slack_api import SlackApiServer
 from bot.testing.slack_requests import SlackSimulator
 from tests.e2e.conftest import CHAOSBOT, BotProcess, bot_env, listening_url, wait_until_healthy
-from tests.fixtures.engine import NOW
-from tests.fixtures.services import Checkout
+from tests.fixtures.services import Checkout, register_checkout
 
 CHANNEL = "C0PAYMENTS"
 
@@ -73,22 +70,7 @@ def bot(
     url = f"sqlite:///{tmp_path}/chaosbot.db"
     db = Database(url)
     upgrade(db)
-    spec = parse_service_spec(
-        {
-            "name": "checkout",
-            "team": "payments",
-            "teamChannel": CHANNEL,
-            "tier": 2,
-            "namespace": "payments",
-            "selector": "app=checkout",
-            "owners": ["U0ALICE"],
-            "probes": [{"url": checkout.url, "latencyBudgetMs": 2000}],
-            "blastRadiusPercent": 100,
-        },
-        policy=CatalogPolicy(allowed_namespaces=frozenset({"payments"})),
-    )
-    with db.session() as session:
-        save_service(session=session, spec=spec, selector="app=checkout", actor="test", now=NOW)
+    register_checkout(db, probe_url=checkout.url)
     db.dispose()
     env = bot_env(slack_api, signing_secret, url)
     env.update(

@@ -10,36 +10,18 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from bot.catalog.service import save_service
-from bot.catalog.spec import CatalogPolicy, parse_service_spec
 from bot.db.engine import Database
 from bot.runs.models import Run
 from bot.runs.states import RunStatus
 from bot.testing.kube_api import KubeApiServer
-from tests.fixtures.engine import NOW
-from tests.fixtures.services import Checkout
+from tests.fixtures.services import Checkout, register_checkout
 
 
 @pytest.fixture
 def cli_env(
     db: Database, database_url: str, kubeconfig: Path, checkout: Checkout
 ) -> dict[str, str]:
-    spec = parse_service_spec(
-        {
-            "name": "checkout",
-            "team": "payments",
-            "teamChannel": "C0PAYMENTS",
-            "tier": 2,
-            "namespace": "payments",
-            "selector": "app=checkout",
-            "owners": ["U0ALICE"],
-            "probes": [{"url": checkout.url, "latencyBudgetMs": 2000}],
-            "blastRadiusPercent": 100,
-        },
-        policy=CatalogPolicy(allowed_namespaces=frozenset({"payments"})),
-    )
-    with db.session() as session:
-        save_service(session=session, spec=spec, selector="app=checkout", actor="test", now=NOW)
+    register_checkout(db, probe_url=checkout.url)
     env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "CHAOSBOT_", "KUBE"))}
     env.update(
         CHAOSBOT_DATABASE_URL=database_url,

@@ -1,4 +1,4 @@
-"""A stand-in for checkout's health endpoint in the demo: it answers 200 on 127.0.0.1."""
+"""A stand-in for a service's health endpoint (demo and tests): it answers 200 on 127.0.0.1."""
 
 from __future__ import annotations
 
