@@ -7,6 +7,6 @@ pytest_plugins = [
     "tests.fixtures.kube",
     "tests.fixtures.db",
     "tests.fixtures.bot",
-    "tests.fixtures.engine",
     "tests.fixtures.services",
+    "tests.fixtures.engine",
 ]

@@ -11,12 +11,37 @@ from bot.catalog.service import SaveResult, save_service
 from bot.catalog.spec import FieldError, ServiceSpec, SpecInvalid
 from bot.db.engine import Database
 from bot.db.idempotency import claim, was_claimed
+from bot.library.catalogue import UnknownExperiment, load_catalogue
+from bot.library.render import ParameterInvalid, resolve_parameters
 
-__all__ = ["AlreadyDone", "locate_pods", "store_service"]
+__all__ = ["AlreadyDone", "check_suite", "locate_pods", "store_service"]
 
 
 class AlreadyDone(Exception):
     """The request with this idempotency key was carried out before (a retry or double click)."""
+
+
+def check_suite(spec: ServiceSpec) -> None:
+    """Every suite entry names an experiment of the library, with parameters it accepts."""
+    if not spec.suite:
+        return
+    catalogue = load_catalogue()
+    errors: list[FieldError] = []
+    for index, entry in enumerate(spec.suite):
+        try:
+            resolve_parameters(catalogue.get(entry.experiment), entry.parameters)
+        except UnknownExperiment:
+            errors.append(
+                FieldError(
+                    f"suite[{index}].experiment", f"{entry.experiment} is not in the library"
+                )
+            )
+        except ParameterInvalid as exc:
+            errors.append(
+                FieldError(f"suite[{index}].parameters.{exc.name}", f"{exc.name} {exc.problem}")
+            )
+    if errors:
+        raise SpecInvalid(errors)
 
 
 def locate_pods(spec: ServiceSpec, cluster: ClusterView) -> str:

@@ -274,9 +274,14 @@ def _apply(service: Service, spec: ServiceSpec, team: Team, selector: str, now: 
     service.owners[:] = [o for o in service.owners if o.slack_user_id in wanted]
     have = {o.slack_user_id for o in service.owners}
     service.owners.extend(ServiceOwner(slack_user_id=u) for u in wanted if u not in have)
+    if spec.suite is not None:
+        _replace_suite(service, spec.suite)
+
+
+def _replace_suite(service: Service, suite: tuple[SuiteEntrySpec, ...]) -> None:
     by_experiment = {e.experiment: e for e in service.suite}
     service.suite[:] = []
-    for position, entry in enumerate(spec.suite):
+    for position, entry in enumerate(suite):
         row = by_experiment.get(entry.experiment) or SuiteEntry(experiment=entry.experiment)
         row.parameters = dict(entry.parameters)
         row.position = position

@@ -136,7 +136,9 @@ class ServiceSpec:
     probes: tuple[HttpProbe, ...]
     blast_radius_percent: int = 50
     blind: BlindWindow | None = None
-    suite: tuple[SuiteEntry, ...] = ()
+    # None: the declaration says nothing about the suite (the onboarding form), so saving it
+    # keeps the stored one; a tuple (even empty) replaces it (chaos.yaml's `suite:`).
+    suite: tuple[SuiteEntry, ...] | None = None
 
 
 def parse_service_spec(raw: Mapping[str, Any], *, policy: CatalogPolicy) -> ServiceSpec:
@@ -178,7 +180,7 @@ def parse_service_spec(raw: Mapping[str, Any], *, policy: CatalogPolicy) -> Serv
     probes = _probes(checker, policy)
     blast_radius = checker.integer("blastRadiusPercent", 1, 100, default=50)
     blind = _blind(checker)
-    suite = _suite(checker)
+    suite = _suite(checker) if "suite" in raw else None
     if errors:
         raise SpecInvalid(errors)
     assert name and team and tier and environment and namespace
@@ -489,9 +491,10 @@ def to_document(spec: ServiceSpec) -> dict[str, Any]:
         }
     else:
         document["blindDrills"] = {"enabled": False}
-    document["suite"] = [
-        {"experiment": e.experiment, "parameters": dict(e.parameters)} for e in spec.suite
-    ]
+    if spec.suite is not None:
+        document["suite"] = [
+            {"experiment": e.experiment, "parameters": dict(e.parameters)} for e in spec.suite
+        ]
     return document
 
 

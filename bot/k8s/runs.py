@@ -5,6 +5,13 @@ from __future__ import annotations
 from typing import Any, cast
 
 from kubernetes import client
+
+# Imported now, not on first use: kubernetes loads its API modules lazily (about 0.3 s), and
+# the first use is the leftover check right after a rollback, on the path of every abort.
+from kubernetes.client.api.apps_v1_api import AppsV1Api
+from kubernetes.client.api.core_v1_api import CoreV1Api
+from kubernetes.client.api.custom_objects_api import CustomObjectsApi
+from kubernetes.client.api.networking_v1_api import NetworkingV1Api
 from kubernetes.client.exceptions import ApiException
 
 from bot.k8s.client import ClientFactory
@@ -39,8 +46,8 @@ class KubeRunCluster:
         """Every object still carrying the run's label, as `kind/name` or `namespace/kind/name`."""
         api = self._clients.api_client(context)
         selector = f"{RUN_LABEL}={key}"
-        core, apps = client.CoreV1Api(api), client.AppsV1Api(api)
-        net, custom = client.NetworkingV1Api(api), client.CustomObjectsApi(api)
+        core, apps = CoreV1Api(api), AppsV1Api(api)
+        net, custom = NetworkingV1Api(api), CustomObjectsApi(api)
         found = [
             f"node/{n['metadata']['name']}"
             for n in _items(api, core.list_node(label_selector=selector))
@@ -74,7 +81,7 @@ class KubeRunCluster:
 
     def _pods(self, run: Run) -> list[Obj]:
         api = self._clients.api_client(run.cluster_context)
-        listing = client.CoreV1Api(api).list_namespaced_pod(
+        listing = CoreV1Api(api).list_namespaced_pod(
             run.service.namespace, label_selector=run.service.selector
         )
         running = [p for p in _items(api, listing) if p.get("status", {}).get("phase") == "Running"]

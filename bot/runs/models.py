@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Boolean, Enum, ForeignKey, Integer, String, Text
+from sqlalchemy import Boolean, Enum, ForeignKey, Integer, String, Text, false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from bot.catalog.models import Service
@@ -55,6 +55,9 @@ class Run(Base):
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     abort_requested_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     abort_requested_by: Mapped[str | None] = mapped_column(String(64))
+    # Set, in the same transaction as the request, when the bot signals the worker itself; the
+    # worker's own watcher then stays quiet (a second SIGUSR1 would cut its rollbacks short).
+    abort_signalled: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     worker_pid: Mapped[int | None] = mapped_column(Integer)
     worker_host: Mapped[str | None] = mapped_column(String(253))
     heartbeat_at: Mapped[datetime | None] = mapped_column(UTCDateTime())

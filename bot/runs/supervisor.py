@@ -76,28 +76,37 @@ class AbortResult:
 def abort_run(*, db: Database, ref: str | int, by: str, now: datetime) -> AbortResult:
     """Halt a run: record who asked, end it if it never started, else signal its worker.
 
-    The worker also watches the row, so a worker on another host halts within a heartbeat.
+    A worker on this host is signalled here, and the row says so in the same transaction; a
+    worker elsewhere sees the request in its row and signals itself. Exactly one SIGUSR1 either
+    way: a second one, arriving while chaostoolkit-lib rolls back, would cut the rollbacks short.
     """
     with db.session() as session:
         run = find_run(session=session, ref=ref)
+        will_signal = (
+            bool(run.worker_pid)
+            and run.worker_host == socket.gethostname()
+            and run.status in IN_CLUSTER
+            and run.abort_requested_at is None
+        )
         session.execute(
             update(Run)
             .where(Run.id == run.id, Run.abort_requested_at.is_(None))
-            .values(abort_requested_at=now, abort_requested_by=by)
+            .values(abort_requested_at=now, abort_requested_by=by, abort_signalled=will_signal)
         )
         if run.status is RunStatus.SCHEDULED:
+            reason = f"aborted by {by} before it started"
             transition(
                 session=session,
                 run_id=run.id,
                 to=RunStatus.ABORTED,
                 now=now,
-                message=f"aborted by {by} before it started",
-                values={"reason": f"aborted by {by} before it started"},
+                message=reason,
+                values={"reason": reason},
             )
             return AbortResult(run.key, RunStatus.ABORTED, False)
-        key, pid, host, status = run.key, run.worker_pid, run.worker_host, run.status
+        key, pid, status = run.key, run.worker_pid, run.status
     signalled = False
-    if pid and host == socket.gethostname() and status not in (RunStatus.COMPLETED,):
+    if will_signal and pid:
         try:
             os.kill(pid, signal.SIGUSR1)
             signalled = True

@@ -13,6 +13,7 @@ import signal
 import socket
 import threading
 from collections.abc import Callable
+from datetime import timedelta
 from typing import Any, Protocol
 
 from chaoslib.experiment import run_experiment
@@ -30,6 +31,9 @@ __all__ = ["Observer", "RunCluster", "execute_run", "outcome"]
 log = logging.getLogger(__name__)
 
 HOLD_PROVIDER = "bot.faults.hold"
+POLL_SECONDS = 0.05
+LOST_SIGNAL = timedelta(seconds=2)
+_INTERRUPTIBLE = frozenset({RunStatus.INJECTING, RunStatus.HOLDING})
 # Heard after every transition: (run id, new status, what happened). The Slack message follows it.
 Observer = Callable[[int, RunStatus, str], None]
 
@@ -82,6 +86,10 @@ def execute_run(
     observer: Observer = _nobody,
 ) -> RunStatus:
     """Take the run from scheduled to a terminal state; returns that state."""
+    # chaostoolkit-lib handles SIGUSR1 while the experiment runs and restores this afterwards:
+    # an abort signal outside that window is ignored instead of killing the worker (the
+    # watcher re-sends a signal that was lost before chaostoolkit-lib listened).
+    signal.signal(signal.SIGUSR1, signal.SIG_IGN)
     life = _Lifecycle(db, run_id, clock, observer)
     worker = {"worker_pid": os.getpid(), "worker_host": socket.gethostname()}
     if not life.move(RunStatus.PREFLIGHT, "preflight checks", heartbeat_at=clock.now(), **worker):
@@ -212,10 +220,12 @@ class _Recorder(RunEventHandler):  # type: ignore[misc]
 
 
 class _AbortWatcher:
-    """Beats the heartbeat and turns an abort requested in the database into SIGUSR1.
+    """Beats the heartbeat and turns an abort requested in the database into one SIGUSR1.
 
-    The bot signals a worker on its own host directly; this covers workers it cannot reach
-    (another replica's host, a Kubernetes Job).
+    The bot signals a worker on its own host itself (and says so in the row); this covers
+    workers it cannot reach (another replica's host, a Kubernetes Job), and a signal that
+    arrived before chaostoolkit-lib was listening (the run is still not rolling back after
+    LOST_SIGNAL). Never a second signal while rollbacks run.
     """
 
     def __init__(self, db: Database, run_id: int, clock: Clock) -> None:
@@ -231,16 +241,21 @@ class _AbortWatcher:
         self._thread.join(timeout=5)
 
     def _watch(self) -> None:
-        while not self._stop.wait(0.2):
+        while not self._stop.wait(POLL_SECONDS):
             try:
-                with self._db.session() as session:
-                    run = session.get(Run, self._run_id)
-                    if run is None:
-                        return
-                    run.heartbeat_at = self._clock.now()
-                    aborted = run.abort_requested_at is not None
-                if aborted:
+                if self._should_signal():
                     os.kill(os.getpid(), signal.SIGUSR1)
                     return
             except Exception:
                 log.exception("abort watcher pass failed")
+
+    def _should_signal(self) -> bool:
+        now = self._clock.now()
+        with self._db.session() as session:
+            run = session.get(Run, self._run_id)
+            if run is None:
+                return False
+            run.heartbeat_at = now
+            if run.abort_requested_at is None or run.status not in _INTERRUPTIBLE:
+                return False
+            return not run.abort_signalled or now - run.abort_requested_at > LOST_SIGNAL

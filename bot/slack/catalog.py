@@ -32,6 +32,7 @@ from bot.slack.ids import ActionId, CallbackId, OnboardBlock
 from bot.slack.onboarding_view import block_errors, onboarding_modal, read_declaration
 from bot.slack.outbox import enqueue
 from bot.slack.replies import Reply
+from bot.slack.views import view_key
 
 __all__ = ["register"]
 
@@ -161,7 +162,7 @@ class _Catalog:
                 actor=body["user"]["id"],
                 now=self.ctx.clock.now(),
                 create_only=editing is None,
-                idempotency_key=_view_key(view),
+                idempotency_key=view_key(view),
             )
         except SpecInvalid as invalid:
             ack(response_action="errors", errors=block_errors(invalid.errors))
@@ -172,7 +173,7 @@ class _Catalog:
 
     def announce(self, body: dict[str, Any], view: dict[str, Any]) -> None:
         """After a stored submission: look at the cluster and post the result in the team channel."""
-        key = _view_key(view)
+        key = view_key(view)
         with self.ctx.db.session() as session:
             if not was_claimed(session=session, key=key):
                 return  # the submission was refused; the modal showed why
@@ -284,10 +285,6 @@ class _Catalog:
             )
         self.ctx.outbox_ready()
         respond(text=text, replace_original=True)
-
-
-def _view_key(view: dict[str, Any]) -> str:
-    return f"view:{view['id']}:{view.get('callback_id', '')}"
 
 
 def _timezone_of(client: WebClient, user_id: str) -> str:

@@ -12,6 +12,7 @@ from typing import Any
 from slack_bolt import BoltResponse
 
 from bot.errors import ChaosbotError
+from bot.slack.mrkdwn import escape
 from bot.slack.replies import Reply
 
 __all__ = ["ErrorReporter"]
@@ -25,7 +26,8 @@ class ErrorReporter:
     def reply_for(self, error: BaseException) -> Reply:
         """The reply a person sees for this error."""
         if isinstance(error, ChaosbotError):
-            return Reply.markdown(f":warning: {error}")
+            # Messages may quote what a person typed: escaped, so it cannot become a mention.
+            return Reply.markdown(f":warning: {escape(str(error))}")
         error_id = secrets.token_hex(4)
         log.error("unexpected error %s", error_id, exc_info=error)
         return Reply.markdown(

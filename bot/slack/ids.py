@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import enum
 
-__all__ = ["ActionId", "CallbackId", "OnboardBlock", "SlashCommand"]
+__all__ = ["ActionId", "CallbackId", "OnboardBlock", "SlashCommand", "SuiteBlock"]
 
 
 class SlashCommand(enum.StrEnum):
@@ -18,6 +18,7 @@ class CallbackId(enum.StrEnum):
 
     ONBOARD = "onboard_service"
     EDIT_SERVICE = "edit_service"
+    SUITE_PARAMETERS = "suite_parameters"
 
 
 class ActionId(enum.StrEnum):
@@ -26,6 +27,10 @@ class ActionId(enum.StrEnum):
     EDIT_SERVICE = "service_edit"
     OFFBOARD_SERVICE = "service_offboard"
     ABORT_RUN = "run_abort"
+    LIBRARY_CATEGORY = "library_category"
+    ADD_TO_SUITE = "suite_add"
+    EDIT_SUITE_PARAMETERS = "suite_edit_parameters"
+    REMOVE_FROM_SUITE = "suite_remove"
 
 
 class OnboardBlock(enum.StrEnum):
@@ -49,3 +54,14 @@ class OnboardBlock(enum.StrEnum):
     BLIND_DAYS = "blind_days"
     BLIND_HOURS = "blind_hours"
     BLIND_TIMEZONE = "blind_timezone"
+
+
+class SuiteBlock(enum.StrEnum):
+    """Block ids of the suite parameters modal.
+
+    Each parameter's input block is `PARAMETER:<name>` (the names come from the library), with
+    `PARAMETER` as its action_id; field errors are reported against that block.
+    """
+
+    INTRO = "suite_intro"
+    PARAMETER = "suite_parameter"

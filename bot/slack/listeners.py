@@ -5,7 +5,7 @@ from __future__ import annotations
 from slack_bolt import App
 
 from bot.context import BotContext
-from bot.slack import catalog, commands, home, runs
+from bot.slack import catalog, commands, home, runs, suite
 from bot.slack.commands import CommandRouter
 from bot.slack.errors import ErrorReporter
 
@@ -18,5 +18,6 @@ def register_listeners(
     """Wire up every surface; each adds its `/chaos` subcommands to the router."""
     catalog.register(app, router=router, reporter=reporter, context=context)
     runs.register(app, router=router, reporter=reporter, context=context)
+    suite.register(app, router=router, reporter=reporter, context=context)
     commands.register(app, router=router, reporter=reporter)
     home.register(app, router=router)

@@ -349,3 +349,40 @@ def test_a_registration_committed_meanwhile_is_a_conflict_and_writes_nothing(
         ("service.onboarded", "cli:alice"),
         ("service.onboarded", "U0SOMEONE"),
     ]
+
+
+# The suite is checked against the experiment library before anything is written, and a
+# declaration without a suite (the onboarding and edit form) keeps the stored one.
+
+
+def test_an_unknown_experiment_is_a_line_numbered_error(db: Database, cluster: KubeCluster) -> None:
+    errors = refused(
+        db, cluster, service_yaml(**{"experiment: pod-kill": "experiment: pod-explode"})
+    )
+    assert errors == ["chaos.yaml:18: spec.suite[0].experiment: pod-explode is not in the library"]
+    assert catalogue(db)["services"] == {}
+
+
+def test_a_parameter_out_of_its_bounds_is_a_line_numbered_error(
+    db: Database, cluster: KubeCluster
+) -> None:
+    errors = refused(db, cluster, service_yaml(**{"{count: 1}": "{count: 0}"}))
+    assert len(errors) == 1
+    assert errors[0].startswith("chaos.yaml:19: spec.suite[0].parameters.count: count ")
+    assert catalogue(db)["services"] == {}
+
+
+def test_a_declaration_without_a_suite_keeps_the_stored_one(
+    db: Database, cluster: KubeCluster
+) -> None:
+    apply(db, cluster, service_yaml())
+    without_suite = service_yaml(
+        **{
+            "  suite:\n    - experiment: pod-kill\n      parameters: {count: 1}\n": "",
+            "tier: 2": "tier: 3",
+        }
+    )
+    assert apply(db, cluster, without_suite) == ["service checkout updated: tier: 2 -> 3"]
+    with db.session() as session:
+        service = session.scalars(select(Service)).one()
+        assert [(e.experiment, e.parameters) for e in service.suite] == [("pod-kill", {"count": 1})]

@@ -6,7 +6,7 @@ import pytest
 from sqlalchemy import func, select
 
 from bot.audit.models import AuditEvent
-from bot.catalog.models import Service, Team
+from bot.catalog.models import Service, SuiteEntry, Team
 from bot.slack.ids import CallbackId
 from bot.slack.ids import OnboardBlock as B
 from bot.slack.outbox import OutboxMessage
@@ -223,6 +223,9 @@ def test_service_detail_offers_edit_and_offboard_to_owners_only(running_bot: Run
 def test_owners_edit_through_the_same_modal(running_bot: RunningBot) -> None:
     bot = running_bot
     _onboard(bot)
+    with bot.db.session() as session:
+        onboarded = session.scalars(select(Service)).one()
+        onboarded.suite.append(SuiteEntry(experiment="pod-kill", parameters={"count": 1}))
     bot.command("service checkout")
     detail = bot.reply(1)
     bot.simulator.block_action(
@@ -244,7 +247,10 @@ def test_owners_edit_through_the_same_modal(running_bot: RunningBot) -> None:
     )
     assert response.status == 200 and response.text == ""
     with bot.db.session() as session:
-        assert session.scalars(select(Service.tier)).one() == 1
+        service = session.scalars(select(Service)).one()
+        assert service.tier == 1
+        # The form says nothing about the suite, so the suite stays as it was.
+        assert [(e.experiment, e.parameters) for e in service.suite] == [("pod-kill", {"count": 1})]
         actions = [e.action for e in session.scalars(select(AuditEvent).order_by(AuditEvent.id))]
         assert actions == ["service.onboarded", "service.updated"]
     bot.slack.wait_for("chat.postMessage", count=2)
@@ -269,3 +275,10 @@ def test_offboarding_needs_an_owner_and_keeps_history(running_bot: RunningBot) -
         assert service.offboarded_at is not None
     bot.command("services")
     assert "no services yet" in bot.reply(4)["text"]
+
+
+def test_what_a_person_typed_is_escaped_in_error_replies(running_bot: RunningBot) -> None:
+    running_bot.command("service <!channel>")
+    text = running_bot.reply()["text"]
+    assert "&lt;!channel&gt;" in text
+    assert "<!channel>" not in text
