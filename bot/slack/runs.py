@@ -8,6 +8,7 @@ from slack_bolt import Ack, App, Respond
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from bot.audit.service import record
 from bot.catalog.models import Member, ServiceOwner
 from bot.catalog.service import NotAllowed, can_manage, find_service
 from bot.context import BotContext
@@ -15,12 +16,13 @@ from bot.errors import ChaosbotError
 from bot.library.catalogue import load_catalogue
 from bot.library.render import coerce_parameter
 from bot.runs.flows import DEFAULT_HOLD_SECONDS, plan_run
-from bot.runs.service import find_run
+from bot.runs.service import engage_kill_switch, find_run, release_kill_switch
 from bot.runs.states import Trigger
 from bot.runs.supervisor import AbortResult, abort_all, abort_run
 from bot.slack.commands import CommandRequest, CommandRouter, Subcommand
 from bot.slack.errors import ErrorReporter
 from bot.slack.ids import ActionId
+from bot.slack.mrkdwn import escape
 from bot.slack.replies import Reply
 
 __all__ = ["may_halt", "register"]
@@ -97,6 +99,59 @@ def register(
 
     router.add(
         Subcommand("abort", "/chaos abort RUN|all", "halt a run, or every run, now", abort_command)
+    )
+
+    def kill_switch_command(request: CommandRequest) -> Reply:
+        """`/chaos killswitch on REASON` halts everything and refuses new runs; `off` lifts it."""
+        if request.user_id not in context.settings.platform_admins:
+            raise ChaosbotError(
+                "Only platform admins (CHAOSBOT_PLATFORM_ADMINS) can flip the kill switch."
+            )
+        action = request.args[0].lower() if request.args else ""
+        reason = " ".join(request.args[1:]).strip()
+        now = context.clock.now()
+        if action == "on" and reason:
+            with context.db.session() as session:
+                engage_kill_switch(session=session, by=request.user_id, now=now, reason=reason)
+                record(
+                    session=session,
+                    at=now,
+                    actor=request.user_id,
+                    action="killswitch.engaged",
+                    subject_type="platform",
+                    subject_id="killswitch",
+                    detail={"reason": reason},
+                )
+            halted = abort_all(db=context.db, by=request.user_id, now=now)
+            return Reply.markdown(
+                f":rotating_light: <@{request.user_id}> engaged the kill switch: {escape(reason)}. "
+                f"No run starts until it is lifted; {len(halted)} running halted.",
+                in_channel=True,
+            )
+        if action == "off":
+            with context.db.session() as session:
+                release_kill_switch(session=session, by=request.user_id, now=now)
+                record(
+                    session=session,
+                    at=now,
+                    actor=request.user_id,
+                    action="killswitch.released",
+                    subject_type="platform",
+                    subject_id="killswitch",
+                )
+            return Reply.markdown(
+                f":large_green_circle: <@{request.user_id}> lifted the kill switch.",
+                in_channel=True,
+            )
+        raise ChaosbotError("Usage: `/chaos killswitch on REASON` or `/chaos killswitch off`.")
+
+    router.add(
+        Subcommand(
+            "killswitch",
+            "/chaos killswitch on REASON|off",
+            "stop every run and refuse new ones (platform admins)",
+            kill_switch_command,
+        )
     )
 
     def run_command(request: CommandRequest) -> Reply:

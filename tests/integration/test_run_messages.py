@@ -6,7 +6,7 @@ import pytest
 
 from bot.runs.states import TERMINAL, RunStatus
 from bot.slack.ids import ActionId
-from tests.fixtures.bot import ALICE, TEAM_CHANNEL, RunningBot
+from tests.fixtures.bot import ADMIN, ALICE, TEAM_CHANNEL, RunningBot
 from tests.fixtures.engine import Engine
 
 
@@ -79,3 +79,30 @@ def test_abort_all_halts_every_run(slack_engine: Engine, running_bot: RunningBot
     assert engine.wait_for(run_id, *TERMINAL) is RunStatus.ABORTED
     bot.command("abort all", user=ALICE)
     assert "nothing to halt" in bot.reply(2)["text"]
+
+
+def test_the_kill_switch_halts_everything_and_refuses_new_runs(
+    slack_engine: Engine, running_bot: RunningBot
+) -> None:
+    bot, engine = running_bot, slack_engine
+    bot.command("killswitch on incident 42", user=ALICE)
+    assert "Only platform admins" in bot.reply(1)["text"]
+
+    run_id, key = engine.create(hold=60)
+    process = engine.start(run_id)
+    engine.wait_for(run_id, RunStatus.HOLDING)
+    bot.command("killswitch on incident 42", user=ADMIN)
+    assert "engaged the kill switch: incident 42" in bot.reply(2)["text"]
+    assert process.wait(timeout=30) == 4
+    assert engine.policies(key) == []
+
+    refused, _ = engine.create()
+    assert engine.run(refused) == 4
+    assert "the kill switch is engaged by U0ADMIN: incident 42" in (
+        engine.row(refused).reason or ""
+    )
+
+    bot.command("killswitch off", user=ADMIN)
+    assert "lifted the kill switch" in bot.reply(3)["text"]
+    allowed, _ = engine.create()
+    assert engine.run(allowed) == 0
