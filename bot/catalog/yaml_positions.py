@@ -9,7 +9,9 @@ exponentially, and a declaration never needs them.
 
 from __future__ import annotations
 
+import bisect
 import math
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -68,6 +70,7 @@ def load_yaml_documents(text: str) -> tuple[list[YamlDocument], list[YamlProblem
     """
     documents: list[YamlDocument] = []
     problems: list[YamlProblem] = []
+    lines = _Lines(text)
     loader: _Loader | None = None
     try:
         loader = _Loader(text)
@@ -75,20 +78,20 @@ def load_yaml_documents(text: str) -> tuple[list[YamlDocument], list[YamlProblem
             node = loader.get_node()
             if node is None or (node.tag == _NULL and node.value == ""):
                 continue  # an empty document, as after a trailing `---`
-            builder = _Builder(loader)
+            builder = _Builder(loader, lines)
             value = builder.value(node, (), 0)
             documents.append(
                 YamlDocument(
                     value=value,
-                    line=node.start_mark.line + 1,
+                    line=lines.at(node.start_mark.index),
                     lines=builder.lines,
                     problems=tuple(builder.problems),
                 )
             )
     except yaml.MarkedYAMLError as exc:
-        problems.append(_syntax_problem(exc, last_line=max(1, len(text.splitlines()))))
+        problems.append(_syntax_problem(exc, lines))
     except ReaderError as exc:
-        line = text.count("\n", 0, exc.position) + 1
+        line = lines.at(exc.position)
         problems.append(YamlProblem(line, (), f"character #x{exc.character:04x} is not allowed"))
     except RecursionError:
         line = loader.line + 1 if loader is not None else 1
@@ -97,6 +100,22 @@ def load_yaml_documents(text: str) -> tuple[list[YamlDocument], list[YamlProblem
         if loader is not None:
             loader.dispose()
     return documents, problems
+
+
+class _Lines:
+    """Line numbers as editors count them.
+
+    Lines end at \\n, \\r\\n or \\r. PyYAML's marks also end them at NEL, LS and PS (YAML 1.1),
+    which editors show within a line. A position past the last line is on the last line.
+    """
+
+    def __init__(self, text: str) -> None:
+        self._starts = [0, *(m.end() for m in re.finditer(r"\r\n|\r|\n", text))]
+        self._last = bisect.bisect_right(self._starts, len(text.rstrip("\r\n")))
+
+    def at(self, index: int) -> int:
+        """The line of the character at `index`."""
+        return min(bisect.bisect_right(self._starts, index), self._last)
 
 
 class _Loader(yaml.SafeLoader):
@@ -113,13 +132,13 @@ class _Loader(yaml.SafeLoader):
         return super().compose_node(parent, index)
 
 
-def _syntax_problem(exc: yaml.MarkedYAMLError, *, last_line: int) -> YamlProblem:
+def _syntax_problem(exc: yaml.MarkedYAMLError, lines: _Lines) -> YamlProblem:
     mark = exc.problem_mark or exc.context_mark
-    # An error at the end of the stream is marked on the line after the last one.
-    line = min(mark.line + 1, last_line) if mark is not None else 1
+    line = lines.at(mark.index) if mark is not None else 1
+    context_line = lines.at(exc.context_mark.index) if exc.context_mark is not None else line
     message = exc.problem or "invalid YAML"
-    if exc.context and exc.context_mark is not None and exc.context_mark.line + 1 != line:
-        message = f"{message} ({exc.context} on line {exc.context_mark.line + 1})"
+    if exc.context and context_line != line:
+        message = f"{message} ({exc.context} on line {context_line})"
     elif exc.context:
         message = f"{message} ({exc.context})"
     return YamlProblem(line, (), f"invalid YAML: {message}")
@@ -128,16 +147,20 @@ def _syntax_problem(exc: yaml.MarkedYAMLError, *, last_line: int) -> YamlProblem
 class _Builder:
     """Builds one document's value from its nodes, recording lines and problems."""
 
-    def __init__(self, loader: _Loader) -> None:
+    def __init__(self, loader: _Loader, text_lines: _Lines) -> None:
         self.loader = loader
+        self.text_lines = text_lines
         self.lines: dict[KeyPath, int] = {}
         self.problems: list[YamlProblem] = []
 
     def fail(self, node: Node, path: KeyPath, message: str) -> None:
-        self.problems.append(YamlProblem(node.start_mark.line + 1, path, message))
+        self.problems.append(YamlProblem(self.line(node), path, message))
+
+    def line(self, node: Node) -> int:
+        return self.text_lines.at(node.start_mark.index)
 
     def value(self, node: Node, path: KeyPath, depth: int) -> Any:
-        self.lines.setdefault(path, node.start_mark.line + 1)
+        self.lines.setdefault(path, self.line(node))
         if depth > _MAX_DEPTH:
             self.fail(node, path, f"nested more than {_MAX_DEPTH} levels deep")
             return None
@@ -170,7 +193,7 @@ class _Builder:
                 first = self.lines[(*path, key)]
                 self.fail(key_node, (*path, key), f"duplicate key (first on line {first})")
                 continue
-            self.lines[(*path, key)] = key_node.start_mark.line + 1
+            self.lines[(*path, key)] = self.line(key_node)
             result[key] = self.value(value_node, (*path, key), depth + 1)
         return result
 

@@ -310,6 +310,14 @@ def _deep_path(depth: int) -> str:
     return "spec.suite[0].parameters" + "[0]" * 29 + ": " if depth < 1000 else ""
 
 
+def test_lines_are_counted_as_editors_count_them() -> None:
+    windows = edit("tier: 2", "tier: 5").replace("\n", "\r\n")
+    assert errors_of(windows) == ["chaos.yaml:8: spec.tier: must be between 1 and 4, got 5"]
+    # YAML 1.1 also breaks lines at NEL; editors show it inside the line.
+    nel = edit("tier: 2", "tier: 5", edit("team: payments", 'team: "pay\x85ments"'))
+    assert errors_of(nel)[1] == "chaos.yaml:8: spec.tier: must be between 1 and 4, got 5"
+
+
 def test_every_error_of_a_document_is_reported_in_line_order() -> None:
     text = edit("tier: 2", "tier: 0", edit("[U0ALICE, U0BOB]", "[U0ALICE, bob]"))
     assert errors_of(text) == [
@@ -551,6 +559,8 @@ def _as_document(raw: dict[str, Any]) -> dict[str, Any]:
 
 
 _LABEL = st.from_regex(r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?", fullmatch=True)
+# Text a database can store: the loader refuses NUL characters (which the parser lets through).
+_TEXT = st.text(st.characters(exclude_characters="\x00"), max_size=4)
 _OWNER = st.from_regex(r"[UW][A-Z0-9]{2,30}", fullmatch=True)
 # Values of the right YAML type, mostly valid (so that the parser accepts most declarations),
 # reaching the edges of every range and pattern.
@@ -617,8 +627,8 @@ _OPTIONAL: dict[str, st.SearchStrategy[Any]] = {
             optional={
                 "parameters": st.none()
                 | st.dictionaries(
-                    st.text(max_size=4),
-                    st.none() | st.booleans() | st.integers() | st.text(max_size=4),
+                    _TEXT,
+                    st.none() | st.booleans() | st.integers() | _TEXT,
                     max_size=2,
                 )
             },
