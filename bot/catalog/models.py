@@ -113,7 +113,7 @@ class Service(Base):
 
     team: Mapped[Team] = relationship(back_populates="services")
     owners: Mapped[list[ServiceOwner]] = relationship(
-        back_populates="service", cascade="all, delete-orphan"
+        back_populates="service", cascade="all, delete-orphan", order_by="ServiceOwner.id"
     )
     suite: Mapped[list[SuiteEntry]] = relationship(
         back_populates="service", cascade="all, delete-orphan", order_by="SuiteEntry.position"

@@ -157,18 +157,18 @@ def save_service(
     workload when the declaration names one). With `create_only`, an existing service is an
     error on the `name` field (the onboarding modal); otherwise it is updated (chaos.yaml).
     """
-    team = _team(session, spec, now)
     existing = session.scalar(select(Service).where(Service.name == spec.name))
-    if existing is not None and existing.offboarded_at is None:
-        if create_only:
-            raise SpecInvalid(
-                [FieldError("name", f"a service called {spec.name} is already registered")]
-            )
-        if existing.team_id != team.id:
-            raise SpecInvalid(
-                [FieldError("team", f"{spec.name} belongs to team {existing.team.name}")]
-            )
-    before = to_document(spec_of(existing)) if existing and existing.offboarded_at is None else {}
+    active = existing is not None and existing.offboarded_at is None
+    if existing is not None and active and create_only:
+        raise SpecInvalid(
+            [FieldError("name", f"a service called {spec.name} is already registered")]
+        )
+    # Read before anything changes (the team's channel too), so the diff shows every change.
+    before = to_document(spec_of(existing)) if existing is not None and active else {}
+    previously_updated = existing.updated_at if existing is not None else None
+    team = _team(session, spec, now)
+    if existing is not None and active and existing.team_id != team.id:
+        raise SpecInvalid([FieldError("team", f"{spec.name} belongs to team {existing.team.name}")])
     service = existing or Service(name=spec.name, created_at=now)
     _apply(service, spec, team, selector, now)
     if existing is None:
@@ -177,6 +177,8 @@ def save_service(
     after = to_document(spec_of(service))
     changes = diff_documents(before, after) if before else []
     created = not before
+    if not created and not changes and previously_updated is not None:
+        service.updated_at = previously_updated  # an unchanged declaration is not an update
     if created or changes:
         record(
             session=session,

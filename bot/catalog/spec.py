@@ -40,9 +40,10 @@ __all__ = [
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 WORKLOAD_KINDS = ("Deployment", "StatefulSet")
+MAX_SELECTOR = 1024  # the column's size
 _DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
-_SLACK_USER = re.compile(r"^[UW][A-Z0-9]{2,}$")
-_SLACK_CHANNEL = re.compile(r"^[CG][A-Z0-9]{2,}$")
+_SLACK_USER = re.compile(r"^[UW][A-Z0-9]{2,31}$")
+_SLACK_CHANNEL = re.compile(r"^[CG][A-Z0-9]{2,31}$")
 _EXPERIMENT_ID = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
 _HOURS = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)-([01]\d|2[0-4]):([0-5]\d)$")
 _METADATA_HOSTS = frozenset({"metadata.google.internal", "metadata", "instance-data"})
@@ -222,7 +223,7 @@ class _Checker:
         if value is None or value == "":
             self.fail(key, "is required")
             return None
-        if not isinstance(value, str) or not _DNS_LABEL.match(value):
+        if not isinstance(value, str) or not _DNS_LABEL.fullmatch(value):
             self.fail(
                 key,
                 f"{value!r} is not a valid name: use at most 63 lowercase letters, digits and "
@@ -235,7 +236,7 @@ class _Checker:
         value = self.raw.get(key)
         if value is None or value == "":
             return None
-        if not isinstance(value, str) or not pattern.match(value):
+        if not isinstance(value, str) or not pattern.fullmatch(value):
             self.fail(key, f"{value!r} is not {what}")
             return None
         return value
@@ -245,7 +246,7 @@ class _Checker:
         if value is None:
             self.fail(key, "is required")
             return None
-        if isinstance(value, str) and value.strip().isdigit():
+        if isinstance(value, str) and value.strip().isdecimal() and value.strip().isascii():
             value = int(value)
         if isinstance(value, bool) or not isinstance(value, int):
             self.fail(key, f"{value!r} is not a whole number")
@@ -301,7 +302,7 @@ def _workload(checker: _Checker) -> WorkloadRef | None:
     if kind not in WORKLOAD_KINDS:
         sub.fail("kind", f"{kind!r} is not one of {', '.join(WORKLOAD_KINDS)}")
     name = sub.raw.get("name")
-    if not isinstance(name, str) or not re.match(r"^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$", name):
+    if not isinstance(name, str) or not re.fullmatch(r"[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?", name):
         sub.fail("name", f"{name!r} is not a valid {kind or 'workload'} name")
         return None
     return WorkloadRef(kind=str(kind), name=name) if kind in WORKLOAD_KINDS else None
@@ -311,8 +312,11 @@ def _selector(checker: _Checker) -> str | None:
     value = checker.raw.get("selector")
     if value is None or value == "":
         return None
-    if not isinstance(value, str):
-        checker.fail("selector", "must be a label selector string such as app=checkout")
+    if not isinstance(value, str) or len(value) > MAX_SELECTOR:
+        checker.fail(
+            "selector",
+            f"must be a label selector string such as app=checkout (at most {MAX_SELECTOR} characters)",
+        )
         return None
     try:
         requirements = parse_label_selector(value)
@@ -332,7 +336,7 @@ def _owners(checker: _Checker) -> tuple[str, ...] | None:
         return None
     owners: list[str] = []
     for index, value in items:
-        if not isinstance(value, str) or not _SLACK_USER.match(value):
+        if not isinstance(value, str) or not _SLACK_USER.fullmatch(value):
             checker.fail(f"owners[{index}]", f"{value!r} is not a Slack user id like U0123ABCD")
         elif value not in owners:
             owners.append(value)
@@ -419,7 +423,7 @@ def _blind(checker: _Checker) -> BlindWindow | None:
     if not days and not _has_error(checker.errors, sub.path("weekdays")):
         sub.fail("weekdays", "name at least one weekday")
     hours = str(sub.raw.get("hours", "")).strip()
-    match = _HOURS.match(hours)
+    match = _HOURS.fullmatch(hours)
     start = end = None
     if match is None:
         sub.fail("hours", f"{hours!r} is not a window like 10:00-16:00")
@@ -447,7 +451,7 @@ def _suite(checker: _Checker) -> tuple[SuiteEntry, ...]:
     seen: set[str] = set()
     for index, value in checker.items("suite"):
         experiment = value.get("experiment") if isinstance(value, Mapping) else None
-        if not isinstance(experiment, str) or not _EXPERIMENT_ID.match(experiment):
+        if not isinstance(experiment, str) or not _EXPERIMENT_ID.fullmatch(experiment):
             checker.fail(f"suite[{index}].experiment", f"{experiment!r} is not an experiment id")
             continue
         if experiment in seen:

@@ -44,7 +44,9 @@ class KubeCluster:
                 raise ClusterUnreachable(
                     context, f"not authorised ({exc.status} {exc.reason})"
                 ) from None
-            raise
+            raise ClusterUnreachable(
+                context, f"the API answered {exc.status} {exc.reason}"
+            ) from None
         except (HTTPError, OSError) as exc:
             raise ClusterUnreachable(context, type(exc).__name__) from None
 
