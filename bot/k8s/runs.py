@@ -1,7 +1,8 @@
-"""What the run engine asks the cluster: live pods, a dry run's targets, what a run left behind."""
+"""What the run engine asks the cluster: live pods, dry runs, and what a run left behind."""
 
 from __future__ import annotations
 
+from contextlib import AbstractContextManager
 from typing import Any, cast
 
 from kubernetes import client
@@ -15,8 +16,8 @@ from kubernetes.client.api.networking_v1_api import NetworkingV1Api
 from kubernetes.client.exceptions import ApiException
 
 from bot.k8s.client import ClientFactory
+from bot.k8s.dry_run import server_side_dry_run
 from bot.runs.models import Run
-from bot.runs.preflight import affected_pods
 from bot.runs.service import RUN_LABEL
 
 __all__ = ["CHAOS_MESH_KINDS", "KubeRunCluster"]
@@ -35,12 +36,9 @@ class KubeRunCluster:
         """Running pods matched by the service's selector."""
         return len(self._pods(run))
 
-    def targets(self, run: Run) -> list[str]:
-        """The pods (and their nodes) the run would disrupt, oldest first."""
-        pods = self._pods(run)
-        chosen = pods[: affected_pods(run.parameters, len(pods))]
-        nodes = sorted({p["spec"]["nodeName"] for p in chosen if p["spec"].get("nodeName")})
-        return [f"pod/{p['metadata']['name']}" for p in chosen] + [f"node/{n}" for n in nodes]
+    def dry_run(self) -> AbstractContextManager[list[str]]:
+        """Writes go to the API with dryRun=All while the block is open; yields them."""
+        return server_side_dry_run()
 
     def leftovers(self, key: str, *, context: str | None) -> list[str]:
         """Every object still carrying the run's label, as `kind/name` or `namespace/kind/name`."""

@@ -7,12 +7,14 @@ the method at once, plays the rollbacks and ends the journal "interrupted".
 
 from __future__ import annotations
 
+import copy
 import logging
 import os
 import signal
 import socket
 import threading
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from datetime import timedelta
 from typing import Any, Protocol
 
@@ -41,7 +43,9 @@ Observer = Callable[[int, RunStatus, str], None]
 class RunCluster(LivePods, Protocol):
     """The cluster as the worker needs it (bot.k8s.runs.KubeRunCluster)."""
 
-    def targets(self, run: Run) -> list[str]: ...
+    def dry_run(self) -> AbstractContextManager[list[str]]:
+        """While open, the cluster is only asked what it would do; yields the writes made."""
+        ...
 
     def leftovers(self, key: str, *, context: str | None) -> list[str]: ...
 
@@ -100,16 +104,13 @@ def execute_run(
         refusals = check_preflight(
             session=session, run=run, cluster=cluster, policy=policy, now=clock.now()
         )
-        targets = cluster.targets(run) if run.dry_run and not refusals else []
         dry_run, document, key, context = run.dry_run, run.document, run.key, run.cluster_context
     if refusals:
         reason = "refused by preflight: " + "; ".join(refusals)
         life.move(RunStatus.ABORTED, reason, reason=reason)
         return RunStatus.ABORTED
     if dry_run:
-        reason = "dry run: would touch " + (", ".join(targets) or "nothing")
-        life.move(RunStatus.ABORTED, reason, reason=reason)
-        return RunStatus.ABORTED
+        return _dry_run(life, document, cluster)
     life.move(RunStatus.INJECTING, "injecting")
     watcher = _AbortWatcher(db, run_id, clock)
     watcher.start()
@@ -128,6 +129,28 @@ def execute_run(
     reason = _reason(journal, status)
     life.move(status, reason, journal=_json_safe(journal), leftovers=leftovers, reason=reason)
     return status
+
+
+def _dry_run(life: _Lifecycle, document: dict[str, Any], cluster: RunCluster) -> RunStatus:
+    """Play the method and the rollbacks with every write sent as a server-side dry run.
+
+    The API server admits each write as it would for real (PDBs included) and keeps none, so
+    the writes listed are exactly what the run would do. The hold is skipped.
+    """
+    rehearsal = copy.deepcopy(document)
+    rehearsal.setdefault("configuration", {})["hold_seconds"] = 0
+    with cluster.dry_run() as writes:
+        journal = run_experiment(
+            rehearsal, settings={"runtime": {"rollbacks": {"strategy": "always"}}}
+        )
+    failed = [
+        r["activity"]["name"] for r in journal.get("run") or [] if r.get("status") == "failed"
+    ]
+    reason = "dry run: would " + ("; ".join(dict.fromkeys(writes)) or "touch nothing")
+    if failed:
+        reason += f" (the API refused: {', '.join(failed)})"
+    life.move(RunStatus.ABORTED, reason, reason=reason, journal=_json_safe(journal))
+    return RunStatus.ABORTED
 
 
 def outcome(journal: dict[str, Any]) -> RunStatus:

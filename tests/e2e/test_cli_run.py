@@ -66,10 +66,23 @@ def test_a_deviation_fails_the_pipeline_with_exit_3(
     assert kube_api.list("networkpolicies", "payments") == []  # rolled back all the same
 
 
-def test_a_dry_run_lists_its_targets_and_touches_nothing(
+def test_a_dry_run_asks_the_api_server_and_changes_nothing(
     cli_env: dict[str, str], kube_api: KubeApiServer
 ) -> None:
+    pods = sorted(p["metadata"]["name"] for p in kube_api.list("pods", "payments"))
     result = _run(cli_env, "--experiment", "pod-kill", "--set", "count=1", "--dry-run")
     assert result.returncode == 4, result.stdout + result.stderr
-    assert "dry run: would touch pod/checkout-" in result.stdout
-    assert kube_api.requests_matching("DELETE", r"/pods/") == []
+    assert "dry run: would delete pods payments/checkout-" in result.stdout
+    deletes = kube_api.requests_matching("DELETE", r"/pods/")
+    assert deletes, "the dry run never asked the API server"
+    assert all(r.query.get("dryRun") == "All" for r in deletes)
+    assert sorted(p["metadata"]["name"] for p in kube_api.list("pods", "payments")) == pods
+
+
+def test_a_dry_run_of_a_created_fault_names_the_object(
+    cli_env: dict[str, str], kube_api: KubeApiServer
+) -> None:
+    result = _run(cli_env, "--experiment", "blackhole", "--dry-run")
+    assert result.returncode == 4, result.stdout + result.stderr
+    assert "would create networkpolicies payments/chaosbot-blackhole-r-" in result.stdout
+    assert kube_api.list("networkpolicies", "payments") == []
