@@ -9,7 +9,6 @@ from typing import Any
 from sqlalchemy import (
     Boolean,
     CheckConstraint,
-    Enum,
     ForeignKey,
     Integer,
     String,
@@ -18,7 +17,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from bot.db.base import Base
-from bot.db.types import JSONDocument, UTCDateTime
+from bot.db.types import JSONDocument, UTCDateTime, string_enum
 
 __all__ = ["Environment", "Member", "Role", "Service", "ServiceOwner", "SuiteEntry", "Team"]
 
@@ -36,17 +35,6 @@ class Environment(enum.StrEnum):
 
     STAGING = "staging"
     PRODUCTION = "production"
-
-
-def _enum(cls: type[enum.Enum]) -> Enum:
-    return Enum(
-        cls,
-        native_enum=False,
-        create_constraint=True,
-        length=16,
-        values_callable=lambda members: [m.value for m in members],
-        validate_strings=True,
-    )
 
 
 class Team(Base):
@@ -74,7 +62,7 @@ class Member(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     team_id: Mapped[int] = mapped_column(ForeignKey("teams.id", ondelete="CASCADE"), index=True)
     slack_user_id: Mapped[str] = mapped_column(String(32))
-    role: Mapped[Role] = mapped_column(_enum(Role))
+    role: Mapped[Role] = mapped_column(string_enum(Role))
 
     team: Mapped[Team] = relationship(back_populates="members")
 
@@ -95,7 +83,7 @@ class Service(Base):
     name: Mapped[str] = mapped_column(String(63), unique=True)
     tier: Mapped[int] = mapped_column(Integer)
     environment: Mapped[Environment] = mapped_column(
-        _enum(Environment), default=Environment.STAGING
+        string_enum(Environment), default=Environment.STAGING
     )
     cluster_context: Mapped[str | None] = mapped_column(String(253))
     namespace: Mapped[str] = mapped_column(String(63))

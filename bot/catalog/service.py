@@ -255,10 +255,7 @@ def _apply(service: Service, spec: ServiceSpec, team: Team, selector: str, now: 
     service.selector = selector
     service.workload_kind = spec.workload.kind if spec.workload else None
     service.workload_name = spec.workload.name if spec.workload else None
-    service.probes = [
-        {"url": p.url, "expectedStatus": p.expected_status, "latencyBudgetMs": p.latency_budget_ms}
-        for p in spec.probes
-    ]
+    service.probes = [p.as_document() for p in spec.probes]
     service.blast_radius_percent = spec.blast_radius_percent
     service.blind_enabled = spec.blind is not None
     service.blind_window = (

@@ -96,6 +96,14 @@ class HttpProbe:
     expected_status: int = 200
     latency_budget_ms: int = 1000
 
+    def as_document(self) -> dict[str, Any]:
+        """The probe as chaos.yaml (and the services table) writes it."""
+        return {
+            "url": self.url,
+            "expectedStatus": self.expected_status,
+            "latencyBudgetMs": self.latency_budget_ms,
+        }
+
 
 @dataclass(frozen=True, kw_only=True)
 class BlindWindow:
@@ -481,10 +489,7 @@ def to_document(spec: ServiceSpec) -> dict[str, Any]:
     else:
         document["selector"] = spec.selector
     document["owners"] = list(spec.owners)
-    document["probes"] = [
-        {"url": p.url, "expectedStatus": p.expected_status, "latencyBudgetMs": p.latency_budget_ms}
-        for p in spec.probes
-    ]
+    document["probes"] = [p.as_document() for p in spec.probes]
     document["blastRadiusPercent"] = spec.blast_radius_percent
     if spec.blind is not None:
         document["blindDrills"] = {

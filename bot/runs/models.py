@@ -5,25 +5,15 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Boolean, Enum, ForeignKey, Integer, String, Text, false
+from sqlalchemy import Boolean, ForeignKey, Integer, String, Text, false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from bot.catalog.models import Service
 from bot.db.base import Base
-from bot.db.types import JSONDocument, UTCDateTime
+from bot.db.types import JSONDocument, UTCDateTime, string_enum
 from bot.runs.states import RunStatus, Trigger
 
 __all__ = ["Freeze", "KillSwitch", "Run", "RunEvent"]
-
-
-def _enum(cls: type[RunStatus] | type[Trigger]) -> Enum:
-    return Enum(
-        cls,
-        native_enum=False,
-        create_constraint=True,
-        length=16,
-        values_callable=lambda members: [m.value for m in members],
-    )
 
 
 class Run(Base):
@@ -39,8 +29,8 @@ class Run(Base):
     key: Mapped[str] = mapped_column(String(40), unique=True)  # the chaosbot.io/run-id label value
     service_id: Mapped[int] = mapped_column(ForeignKey("services.id"), index=True)
     experiment: Mapped[str] = mapped_column(String(63))
-    trigger: Mapped[Trigger] = mapped_column(_enum(Trigger))
-    status: Mapped[RunStatus] = mapped_column(_enum(RunStatus), index=True)
+    trigger: Mapped[Trigger] = mapped_column(string_enum(Trigger))
+    status: Mapped[RunStatus] = mapped_column(string_enum(RunStatus), index=True)
     dry_run: Mapped[bool] = mapped_column(Boolean, default=False)
     parameters: Mapped[dict[str, Any]] = mapped_column(JSONDocument, default=dict)
     document: Mapped[dict[str, Any]] = mapped_column(JSONDocument)
@@ -81,7 +71,7 @@ class RunEvent(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     run_id: Mapped[int] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"), index=True)
     at: Mapped[datetime] = mapped_column(UTCDateTime())
-    status: Mapped[RunStatus] = mapped_column(_enum(RunStatus))
+    status: Mapped[RunStatus] = mapped_column(string_enum(RunStatus))
     message: Mapped[str] = mapped_column(Text)
     detail: Mapped[dict[str, Any]] = mapped_column(JSONDocument, default=dict)
 

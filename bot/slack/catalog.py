@@ -217,13 +217,8 @@ class _Catalog:
 
     def workload_options(self, ack: Ack, body: dict[str, Any]) -> None:
         """The workload picker: Deployments and StatefulSets of the namespace typed above."""
-        values = body.get("view", {}).get("state", {}).get("values", {})
-        namespace = (
-            values.get(OnboardBlock.NAMESPACE.value, {}).get(OnboardBlock.NAMESPACE.value) or {}
-        ).get("value")
-        cluster = (
-            values.get(OnboardBlock.CLUSTER.value, {}).get(OnboardBlock.CLUSTER.value) or {}
-        ).get("value")
+        form = read_declaration(body.get("view", {}).get("state", {}).get("values", {}))
+        namespace, cluster = form["namespace"], form["cluster"]
         if not namespace or namespace not in self.ctx.settings.allowed_namespaces:
             ack(options=[])
             return

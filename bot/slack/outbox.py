@@ -12,13 +12,13 @@ from typing import Any
 
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
-from sqlalchemy import Enum, Integer, String, Text, select, update
+from sqlalchemy import Integer, String, Text, select, update
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from bot.clock import Clock
 from bot.db.base import Base
 from bot.db.engine import Database
-from bot.db.types import JSONDocument, UTCDateTime
+from bot.db.types import JSONDocument, UTCDateTime, string_enum
 
 __all__ = [
     "DeliveryReport",
@@ -67,13 +67,7 @@ class OutboxMessage(Base):
     payload: Mapped[dict[str, Any]] = mapped_column(JSONDocument)
     dedupe_key: Mapped[str | None] = mapped_column(String(200), unique=True)
     status: Mapped[OutboxStatus] = mapped_column(
-        Enum(
-            OutboxStatus,
-            native_enum=False,
-            create_constraint=True,
-            length=16,
-            values_callable=lambda members: [m.value for m in members],
-        ),
+        string_enum(OutboxStatus),
         default=OutboxStatus.PENDING,
         index=True,
     )
