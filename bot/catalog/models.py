@@ -19,7 +19,19 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from bot.db.base import Base
 from bot.db.types import JSONDocument, UTCDateTime, string_enum
 
-__all__ = ["Environment", "Member", "Role", "Service", "ServiceOwner", "SuiteEntry", "Team"]
+__all__ = [
+    "DEFAULT_TIMEZONE",
+    "Environment",
+    "Member",
+    "Role",
+    "Service",
+    "ServiceOwner",
+    "SuiteEntry",
+    "Team",
+]
+
+# A team's timezone until someone declares it.
+DEFAULT_TIMEZONE = "UTC"
 
 
 class Role(enum.StrEnum):
@@ -45,7 +57,7 @@ class Team(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(63), unique=True)
     slack_channel_id: Mapped[str] = mapped_column(String(32))
-    timezone: Mapped[str] = mapped_column(String(64), default="UTC")
+    timezone: Mapped[str] = mapped_column(String(64), default=DEFAULT_TIMEZONE)
     holiday_country: Mapped[str | None] = mapped_column(String(8))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
@@ -91,6 +103,8 @@ class Service(Base):
     workload_kind: Mapped[str | None] = mapped_column(String(32))
     workload_name: Mapped[str | None] = mapped_column(String(253))
     probes: Mapped[list[dict[str, Any]]] = mapped_column(JSONDocument, default=list)
+    # Slack user ids of the people besides the owners who may approve its game days.
+    approvers: Mapped[list[str]] = mapped_column(JSONDocument, default=list, server_default="[]")
     blast_radius_percent: Mapped[int] = mapped_column(Integer, default=50)
     production_allowed: Mapped[bool] = mapped_column(Boolean, default=False)
     blind_enabled: Mapped[bool] = mapped_column(Boolean, default=False)

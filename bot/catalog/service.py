@@ -11,7 +11,15 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
 from bot.audit.service import record
-from bot.catalog.models import Member, Role, Service, ServiceOwner, SuiteEntry, Team
+from bot.catalog.models import (
+    DEFAULT_TIMEZONE,
+    Member,
+    Role,
+    Service,
+    ServiceOwner,
+    SuiteEntry,
+    Team,
+)
 from bot.catalog.spec import (
     BlindWindow,
     FieldError,
@@ -115,6 +123,7 @@ def spec_of(service: Service) -> ServiceSpec:
         name=service.name,
         team=service.team.name,
         team_channel=service.team.slack_channel_id,
+        team_timezone=service.team.timezone,
         tier=service.tier,
         environment=service.environment,
         cluster=service.cluster_context,
@@ -126,6 +135,7 @@ def spec_of(service: Service) -> ServiceSpec:
         ),
         selector=None if service.workload_kind else service.selector,
         owners=tuple(o.slack_user_id for o in service.owners),
+        approvers=tuple(service.approvers),
         probes=tuple(
             HttpProbe(
                 url=p["url"],
@@ -163,7 +173,8 @@ def save_service(
         raise SpecInvalid(
             [FieldError("name", f"a service called {spec.name} is already registered")]
         )
-    # Read before anything changes (the team's channel too), so the diff shows every change.
+    # Read before anything changes (the team's channel and timezone too), so the diff shows
+    # every change.
     before = to_document(spec_of(existing)) if existing is not None and active else {}
     previously_updated = existing.updated_at if existing is not None else None
     team = _team(session, spec, now)
@@ -233,12 +244,19 @@ def _team(session: Session, spec: ServiceSpec, now: datetime) -> Team:
     if team is not None:
         if spec.team_channel and spec.team_channel != team.slack_channel_id:
             team.slack_channel_id = spec.team_channel
+        if spec.team_timezone and spec.team_timezone != team.timezone:
+            team.timezone = spec.team_timezone
         return team
     if not spec.team_channel:
         raise SpecInvalid(
             [FieldError("teamChannel", f"{spec.team} is a new team: give its Slack channel")]
         )
-    team = Team(name=spec.team, slack_channel_id=spec.team_channel, created_at=now)
+    team = Team(
+        name=spec.team,
+        slack_channel_id=spec.team_channel,
+        timezone=spec.team_timezone or DEFAULT_TIMEZONE,
+        created_at=now,
+    )
     session.add(team)
     session.flush()
     for owner in spec.owners:
@@ -269,6 +287,7 @@ def _apply(service: Service, spec: ServiceSpec, team: Team, selector: str, now: 
     )
     service.offboarded_at = None
     service.updated_at = now
+    service.approvers = list(spec.approvers)
     wanted = list(spec.owners)
     service.owners[:] = [o for o in service.owners if o.slack_user_id in wanted]
     have = {o.slack_user_id for o in service.owners}

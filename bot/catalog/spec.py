@@ -41,6 +41,7 @@ __all__ = [
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 WORKLOAD_KINDS = ("Deployment", "StatefulSet")
 MAX_SELECTOR = 1024  # the column's size
+MAX_TIMEZONE = 64  # the teams column's size; no IANA name is longer
 _DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
 _SLACK_USER = re.compile(r"^[UW][A-Z0-9]{2,31}$")
 _SLACK_CHANNEL = re.compile(r"^[CG][A-Z0-9]{2,31}$")
@@ -135,6 +136,8 @@ class ServiceSpec:
     name: str
     team: str
     team_channel: str | None
+    # None: the declaration says nothing about the team's timezone (a known team keeps its own).
+    team_timezone: str | None = None
     tier: int
     environment: Environment
     cluster: str | None
@@ -142,6 +145,8 @@ class ServiceSpec:
     workload: WorkloadRef | None
     selector: str | None
     owners: tuple[str, ...]
+    # The people besides the owners who may approve the service's game days.
+    approvers: tuple[str, ...] = ()
     probes: tuple[HttpProbe, ...]
     blast_radius_percent: int = 50
     blind: BlindWindow | None = None
@@ -159,6 +164,7 @@ def parse_service_spec(raw: Mapping[str, Any], *, policy: CatalogPolicy) -> Serv
     team_channel = checker.optional_str(
         "teamChannel", _SLACK_CHANNEL, "a Slack channel id like C0123ABCD"
     )
+    team_timezone = checker.timezone("teamTimezone", required=False)
     tier = checker.integer("tier", 1, 4)
     environment = _environment(checker, policy)
     cluster = checker.optional_str(
@@ -186,6 +192,7 @@ def parse_service_spec(raw: Mapping[str, Any], *, policy: CatalogPolicy) -> Serv
     owners = _owners(checker)
     if tier == 1 and owners is not None and len(owners) < 2:
         errors.append(FieldError("owners", "a tier-1 service needs at least two owners"))
+    approvers = _approvers(checker, owners or ())
     probes = _probes(checker, policy)
     blast_radius = checker.integer("blastRadiusPercent", 1, 100, default=50)
     blind = _blind(checker)
@@ -198,6 +205,7 @@ def parse_service_spec(raw: Mapping[str, Any], *, policy: CatalogPolicy) -> Serv
         name=name,
         team=team,
         team_channel=team_channel,
+        team_timezone=team_timezone,
         tier=tier,
         environment=environment,
         cluster=cluster,
@@ -205,6 +213,7 @@ def parse_service_spec(raw: Mapping[str, Any], *, policy: CatalogPolicy) -> Serv
         workload=workload,
         selector=selector,
         owners=owners,
+        approvers=approvers,
         probes=probes,
         blast_radius_percent=blast_radius or 50,
         blind=blind,
@@ -248,6 +257,17 @@ class _Checker:
             self.fail(key, f"{value!r} is not {what}")
             return None
         return value
+
+    def timezone(self, key: str, *, required: bool) -> str | None:
+        """An IANA timezone name; left out (or empty) is an error only when `required`."""
+        value = self.raw.get(key)
+        if not required and (value is None or value == ""):
+            return None
+        name = "" if value is None else str(value).strip()
+        if not _is_timezone(name):
+            self.fail(key, f"{name!r} is not an IANA timezone such as Europe/Berlin")
+            return None
+        return name
 
     def integer(self, key: str, low: int, high: int, *, default: int | None = None) -> int | None:
         value = self.raw.get(key, default)
@@ -344,11 +364,33 @@ def _owners(checker: _Checker) -> tuple[str, ...] | None:
         return None
     owners: list[str] = []
     for index, value in items:
-        if not isinstance(value, str) or not _SLACK_USER.fullmatch(value):
-            checker.fail(f"owners[{index}]", f"{value!r} is not a Slack user id like U0123ABCD")
-        elif value not in owners:
-            owners.append(value)
+        user = _user_id(checker, f"owners[{index}]", value)
+        if user is not None and user not in owners:
+            owners.append(user)
     return tuple(owners)
+
+
+def _approvers(checker: _Checker, owners: tuple[str, ...]) -> tuple[str, ...]:
+    approvers: list[str] = []
+    for index, value in checker.items("approvers"):
+        path = f"approvers[{index}]"
+        user = _user_id(checker, path, value)
+        if user is None:
+            continue
+        if user in approvers:
+            checker.fail(path, f"{user} is listed twice")
+        elif user in owners:
+            checker.fail(path, f"{user} is already an owner")
+        else:
+            approvers.append(user)
+    return tuple(approvers)
+
+
+def _user_id(checker: _Checker, path: str, value: object) -> str | None:
+    if isinstance(value, str) and _SLACK_USER.fullmatch(value):
+        return value
+    checker.fail(path, f"{value!r} is not a Slack user id like U0123ABCD")
+    return None
 
 
 def _probes(checker: _Checker, policy: CatalogPolicy) -> tuple[HttpProbe, ...]:
@@ -440,11 +482,8 @@ def _blind(checker: _Checker) -> BlindWindow | None:
         end = time.max if match[3] == "24" else time(int(match[3]), int(match[4]))
         if end <= start:
             sub.fail("hours", "the window must end after it starts")
-    timezone = str(sub.raw.get("timezone", "")).strip()
-    try:
-        ZoneInfo(timezone)
-    except (ZoneInfoNotFoundError, ValueError):
-        sub.fail("timezone", f"{timezone!r} is not an IANA timezone such as Europe/Berlin")
+    timezone = sub.timezone("timezone", required=True)
+    if timezone is None:
         return None
     if start is None or end is None or end <= start or not days:
         return None
@@ -452,6 +491,17 @@ def _blind(checker: _Checker) -> BlindWindow | None:
     return BlindWindow(
         weekdays=tuple(sorted(days, key=order.__getitem__)), start=start, end=end, timezone=timezone
     )
+
+
+def _is_timezone(name: str) -> bool:
+    if not name or len(name) > MAX_TIMEZONE:
+        return False
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError, OSError):
+        # No such zone, not a plain relative name ("../x"), a folder ("Europe") or not a zone file.
+        return False
+    return True
 
 
 def _suite(checker: _Checker) -> tuple[SuiteEntry, ...]:
@@ -479,6 +529,8 @@ def to_document(spec: ServiceSpec) -> dict[str, Any]:
     document: dict[str, Any] = {"name": spec.name, "team": spec.team}
     if spec.team_channel:
         document["teamChannel"] = spec.team_channel
+    if spec.team_timezone:
+        document["teamTimezone"] = spec.team_timezone
     document["tier"] = spec.tier
     document["environment"] = spec.environment.value
     if spec.cluster:
@@ -489,6 +541,7 @@ def to_document(spec: ServiceSpec) -> dict[str, Any]:
     else:
         document["selector"] = spec.selector
     document["owners"] = list(spec.owners)
+    document["approvers"] = list(spec.approvers)
     document["probes"] = [p.as_document() for p in spec.probes]
     document["blastRadiusPercent"] = spec.blast_radius_percent
     if spec.blind is not None:

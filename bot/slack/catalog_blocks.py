@@ -138,6 +138,8 @@ def service_detail(service: Service, *, can_manage: bool) -> dict[str, Any]:
         _section(
             f"*Where*: `{escape(s.namespace)}` on {escape(s.cluster_context or 'the default cluster')}, {target}\n"
             f"*Owners*: {_people([o.slack_user_id for o in s.owners])}\n"
+            f"*Game-day approvers besides the owners*: {_people(list(s.approvers)) if s.approvers else 'none'}"
+            f" · team timezone {escape(s.team.timezone)}\n"
             f"*Blast radius cap*: {s.blast_radius_percent}% of pods\n"
             f"*Blind drills*: {blind}\n*Steady-state probes*:\n{probes}"
         ),

@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import enum
 
-__all__ = ["ActionId", "CallbackId", "OnboardBlock", "SlashCommand", "SuiteBlock"]
+__all__ = [
+    "ActionId",
+    "CallbackId",
+    "GameDayBlock",
+    "OnboardBlock",
+    "SlashCommand",
+    "SuiteBlock",
+]
 
 
 class SlashCommand(enum.StrEnum):
@@ -19,6 +26,9 @@ class CallbackId(enum.StrEnum):
     ONBOARD = "onboard_service"
     EDIT_SERVICE = "edit_service"
     SUITE_PARAMETERS = "suite_parameters"
+    REQUEST_GAMEDAY = "gameday_request"
+    REJECT_GAMEDAY = "gameday_reject"
+    RESCHEDULE_GAMEDAY = "gameday_reschedule"
 
 
 class ActionId(enum.StrEnum):
@@ -31,6 +41,10 @@ class ActionId(enum.StrEnum):
     ADD_TO_SUITE = "suite_add"
     EDIT_SUITE_PARAMETERS = "suite_edit_parameters"
     REMOVE_FROM_SUITE = "suite_remove"
+    APPROVE_GAMEDAY = "gameday_approve"
+    REJECT_GAMEDAY = "gameday_reject"
+    RESCHEDULE_GAMEDAY = "gameday_reschedule"
+    CANCEL_GAMEDAY = "gameday_cancel"
 
 
 class OnboardBlock(enum.StrEnum):
@@ -40,6 +54,7 @@ class OnboardBlock(enum.StrEnum):
     TEAM = "team"
     NEW_TEAM = "new_team"
     TEAM_CHANNEL = "team_channel"
+    TEAM_TIMEZONE = "team_timezone"
     TIER = "tier"
     ENVIRONMENT = "environment"
     CLUSTER = "cluster"
@@ -47,6 +62,7 @@ class OnboardBlock(enum.StrEnum):
     WORKLOAD = "workload"
     SELECTOR = "selector"
     OWNERS = "owners"
+    APPROVERS = "approvers"
     PROBE_URL = "probe_url"
     PROBE_STATUS = "probe_status"
     PROBE_LATENCY = "probe_latency"
@@ -65,3 +81,16 @@ class SuiteBlock(enum.StrEnum):
 
     INTRO = "suite_intro"
     PARAMETER = "suite_parameter"
+
+
+class GameDayBlock(enum.StrEnum):
+    """Block ids of the game-day modals (request, reschedule, reject); each input's action_id is
+    its block id."""
+
+    EXPERIMENTS = "gameday_experiments"
+    DATE = "gameday_date"
+    TIME = "gameday_time"
+    DURATION = "gameday_duration"
+    HOLD = "gameday_hold"
+    NOTES = "gameday_notes"
+    REASON = "gameday_reason"

@@ -29,6 +29,7 @@ _DAY_NAMES = dict(zip(WEEKDAYS, ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"
 _FIELD_BLOCKS: list[tuple[str, OnboardBlock]] = [
     ("name", B.NAME),
     ("teamChannel", B.TEAM_CHANNEL),
+    ("teamTimezone", B.TEAM_TIMEZONE),
     ("team", B.TEAM),
     ("tier", B.TIER),
     ("environment", B.ENVIRONMENT),
@@ -37,6 +38,7 @@ _FIELD_BLOCKS: list[tuple[str, OnboardBlock]] = [
     ("workload", B.WORKLOAD),
     ("selector", B.SELECTOR),
     ("owners", B.OWNERS),
+    ("approvers", B.APPROVERS),
     ("probes[0].url", B.PROBE_URL),
     ("probes[0].expectedStatus", B.PROBE_STATUS),
     ("probes[0].latencyBudgetMs", B.PROBE_LATENCY),
@@ -94,7 +96,10 @@ def onboarding_modal(
     requester: str,
     editing: ServiceSpec | None = None,
 ) -> dict[str, Any]:
-    """The modal: empty for onboarding, filled in with `editing`'s values for an edit."""
+    """The modal: empty for onboarding, filled in with `editing`'s values for an edit.
+
+    `timezone` (the requester's) is where the timezones start unless `editing` has its own.
+    """
     spec = editing
     blocks: list[dict[str, Any]] = []
     if spec is None:
@@ -116,6 +121,18 @@ def onboarding_modal(
             {"type": "conversations_select", "filter": {"include": ["public", "private"]}},
             optional=True,
             hint="Where chaosbot posts the team's runs, drills and digests.",
+        ),
+        _input(
+            B.TEAM_TIMEZONE,
+            "Team timezone",
+            _plain(spec.team_timezone if spec and spec.team_timezone else timezone),
+            optional=True,
+            hint=(
+                "The team's game days are planned in it. A change applies to all its services."
+                if spec
+                else "Only for a new team: its game days are planned in it. A known team keeps "
+                "its own."
+            ),
         ),
     ]
     tier_select: dict[str, Any] = {
@@ -177,6 +194,13 @@ def onboarding_modal(
             },
             hint="Tier-1 services need at least two.",
         ),
+        _input(
+            B.APPROVERS,
+            "Approvers",
+            _approvers_select(spec),
+            optional=True,
+            hint="Besides the owners, the people who may approve its game days.",
+        ),
     ]
     probe = spec.probes[0] if spec and spec.probes else None
     blocks += [
@@ -232,6 +256,13 @@ def _workload_select(spec: ServiceSpec | None) -> dict[str, Any]:
     return element
 
 
+def _approvers_select(spec: ServiceSpec | None) -> dict[str, Any]:
+    element: dict[str, Any] = {"type": "multi_users_select"}
+    if spec is not None and spec.approvers:
+        element["initial_users"] = list(spec.approvers)
+    return element
+
+
 def _blind_blocks(spec: ServiceSpec | None, timezone: str) -> list[dict[str, Any]]:
     blind = spec.blind if spec else None
     enabled_option = _option("enabled", "Allow blind drills for this service")
@@ -270,9 +301,10 @@ def read_declaration(values: Mapping[str, Any], *, editing: str | None = None) -
     """The raw declaration from a submitted modal's `state.values`."""
     state = _State(values)
     team = state.selected(B.TEAM)
+    new_team = team in (None, NEW_TEAM)
     raw: dict[str, Any] = {
         "name": editing if editing is not None else state.text(B.NAME),
-        "team": state.text(B.NEW_TEAM) if team in (None, NEW_TEAM) else team,
+        "team": state.text(B.NEW_TEAM) if new_team else team,
         "teamChannel": state.raw(B.TEAM_CHANNEL).get("selected_conversation"),
         "tier": state.selected(B.TIER),
         "environment": state.selected(B.ENVIRONMENT) or "staging",
@@ -280,8 +312,13 @@ def read_declaration(values: Mapping[str, Any], *, editing: str | None = None) -
         "namespace": state.text(B.NAMESPACE),
         "selector": state.text(B.SELECTOR),
         "owners": list(state.raw(B.OWNERS).get("selected_users") or []),
+        "approvers": list(state.raw(B.APPROVERS).get("selected_users") or []),
         "blastRadiusPercent": 50,
     }
+    # Onboarding starts the field at the requester's timezone: for a known team that is no
+    # decision to change the team's, so there it only counts in the edit modal.
+    if new_team or editing is not None:
+        raw["teamTimezone"] = state.text(B.TEAM_TIMEZONE)
     workload = state.selected(B.WORKLOAD)
     if workload:
         kind, _, name = workload.partition("/")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -118,9 +119,12 @@ def catalogue(db: Database) -> dict[str, Any]:
         services = session.scalars(select(Service).order_by(Service.name)).all()
         return {
             "services": {s.name: (_declared(s), s.selector, s.updated_at) for s in services},
-            "teams": session.execute(
-                select(Team.name, Team.slack_channel_id).order_by(Team.name)
-            ).all(),
+            "teams": [
+                tuple(row)
+                for row in session.execute(
+                    select(Team.name, Team.slack_channel_id, Team.timezone).order_by(Team.name)
+                )
+            ],
             "audit": session.execute(
                 select(AuditEvent.action, AuditEvent.subject_id).order_by(AuditEvent.id)
             ).all(),
@@ -178,7 +182,9 @@ def test_an_exported_file_applies_unchanged_and_records_nothing(
     apply(db, cluster, f"{CHECKOUT}---\n{LEDGER}")
     exported = export(db, "checkout", "ledger")
     [checkout, ledger] = load_documents(exported, source="exported.yaml", policy=POLICY)
-    assert checkout.spec == load_documents(CHECKOUT, source="chaos.yaml", policy=POLICY)[0].spec
+    [declared] = load_documents(CHECKOUT, source="chaos.yaml", policy=POLICY)
+    # The team's timezone is written too: UTC, as CHECKOUT gave none for the new team.
+    assert checkout.spec == replace(declared.spec, team_timezone="UTC")
     assert ledger.spec.team_channel == "C0PAYMENTS"  # not in LEDGER: its team's
     before = audit_events(db)
     later = NOW + timedelta(hours=1)
@@ -386,3 +392,93 @@ def test_a_declaration_without_a_suite_keeps_the_stored_one(
     with db.session() as session:
         service = session.scalars(select(Service)).one()
         assert [(e.experiment, e.parameters) for e in service.suite] == [("pod-kill", {"count": 1})]
+
+
+# Approvers and the team's timezone: declared, exported, changed and refused like other fields.
+
+WITH_APPROVERS = service_yaml(
+    **{
+        "  teamChannel: C0PAYMENTS\n": "  teamChannel: C0PAYMENTS\n  teamTimezone: Europe/Lisbon\n",
+        "  owners: [U0ALICE, U0BOB]\n": "  owners: [U0ALICE, U0BOB]\n  approvers: [U0CAROL, U0DAVE]\n",
+    }
+)
+
+
+def test_approvers_and_the_team_timezone_survive_export_and_apply_unchanged(
+    db: Database, cluster: KubeCluster
+) -> None:
+    apply(db, cluster, f"{WITH_APPROVERS}---\n{LEDGER}")
+    with db.session() as session:
+        checkout = find_service(session=session, name="checkout")
+        assert checkout.approvers == ["U0CAROL", "U0DAVE"]
+        assert checkout.team.timezone == "Europe/Lisbon"
+        assert find_service(session=session, name="ledger").approvers == []
+    exported = export(db, "checkout", "ledger")
+    assert exported.count("  teamTimezone: Europe/Lisbon\n") == 2  # the team's, for both
+    assert "  approvers:\n  - U0CAROL\n  - U0DAVE\n" in exported
+    before = audit_events(db)
+    later = NOW + timedelta(hours=1)
+    assert apply(db, cluster, exported, now=later) == [
+        "service checkout unchanged",
+        "service ledger unchanged",
+    ]
+    assert audit_events(db) == before
+    assert export(db, "checkout", "ledger") == exported
+
+
+def test_a_new_team_without_a_timezone_gets_utc_and_a_known_team_keeps_its_own(
+    db: Database, cluster: KubeCluster
+) -> None:
+    apply(db, cluster, CHECKOUT)
+    assert _team_timezone(db) == "UTC"
+    apply(db, cluster, service_yaml(**{"teamChannel: C0PAYMENTS": "teamTimezone: Asia/Tokyo"}))
+    assert apply(db, cluster, LEDGER) == ["service ledger created"]
+    assert _team_timezone(db) == "Asia/Tokyo"
+
+
+def test_a_changed_team_timezone_and_approvers_show_in_the_diff_and_the_audit(
+    db: Database, cluster: KubeCluster
+) -> None:
+    apply(db, cluster, CHECKOUT)
+    assert apply(db, cluster, WITH_APPROVERS) == [
+        "service checkout updated: teamTimezone: 'UTC' -> 'Europe/Lisbon'; "
+        "approvers: [] -> ['U0CAROL', 'U0DAVE']"
+    ]
+    assert _team_timezone(db) == "Europe/Lisbon"
+    assert audit_events(db)[-1] == (
+        "service.updated",
+        "cli:alice",
+        {
+            "name": "checkout",
+            "changes": [
+                "teamTimezone: 'UTC' -> 'Europe/Lisbon'",
+                "approvers: [] -> ['U0CAROL', 'U0DAVE']",
+            ],
+        },
+    )
+    # A file that says nothing about the timezone leaves the team's as it is.
+    assert apply(db, cluster, CHECKOUT) == [
+        "service checkout updated: approvers: ['U0CAROL', 'U0DAVE'] -> []"
+    ]
+    assert _team_timezone(db) == "Europe/Lisbon"
+
+
+def test_bad_approvers_and_team_timezones_are_line_numbered_errors(
+    db: Database, cluster: KubeCluster
+) -> None:
+    text = service_yaml(
+        WITH_APPROVERS,
+        **{"Europe/Lisbon": "Europe/Porto", "[U0CAROL, U0DAVE]": "[U0CAROL, U0BOB, U0CAROL]"},
+    )
+    assert refused(db, cluster, text) == [
+        "chaos.yaml:8: spec.teamTimezone: 'Europe/Porto' is not an IANA timezone such as "
+        "Europe/Berlin",
+        "chaos.yaml:14: spec.approvers[1]: U0BOB is already an owner",
+        "chaos.yaml:14: spec.approvers[2]: U0CAROL is listed twice",
+    ]
+    assert catalogue(db)["services"] == {}
+
+
+def _team_timezone(db: Database, name: str = "payments") -> str | None:
+    with db.session() as session:
+        return session.scalar(select(Team.timezone).where(Team.name == name))

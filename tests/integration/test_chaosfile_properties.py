@@ -39,7 +39,12 @@ VALID = [
     {
         **yaml.safe_load(LEDGER),
         "metadata": {"name": "search"},
-        "spec": {**yaml.safe_load(LEDGER)["spec"], "team": "storefront"},
+        "spec": {
+            **yaml.safe_load(LEDGER)["spec"],
+            "team": "storefront",
+            "teamTimezone": "America/New_York",
+            "approvers": ["U0ALICE", "U0BOB"],
+        },
     },
     {
         **yaml.safe_load(CHECKOUT),
@@ -84,6 +89,7 @@ _SCALARS = (
             "http://169.254.169.254/",
             "10:00-16:00",
             "Europe/Berlin",
+            "Europe",
             "mon",
             "pod-kill",
             "chaosbot-test",
@@ -121,6 +127,7 @@ _PLAUSIBLE: dict[str, st.SearchStrategy[Any]] = {
     "name": st.sampled_from(["checkout", "ledger", "search", "Checkout"]),
     "team": st.sampled_from(["payments", "storefront"]),
     "teamChannel": st.sampled_from(["C0PAYMENTS", "C0SHOP", None]),
+    "teamTimezone": st.sampled_from(["Europe/Berlin", "UTC", "Mars/Olympus", "Europe", None]),
     "tier": st.integers(0, 5),
     "environment": st.sampled_from(["staging", "production", None]),
     "cluster": st.sampled_from(["chaosbot-test", "elsewhere", None]),
@@ -137,6 +144,8 @@ _PLAUSIBLE: dict[str, st.SearchStrategy[Any]] = {
     ),
     "owners": st.lists(_OWNER, max_size=3),
     "owners[]": _OWNER,
+    "approvers": st.lists(_OWNER, max_size=3),
+    "approvers[]": _OWNER,
     "probes": st.lists(_PROBE, max_size=2),
     "probes[]": _PROBE,
     "url": _PROBE.map(lambda probe: probe["url"]),
@@ -272,7 +281,6 @@ def check_apply(
         assert after == before
         return
     declared = {d.spec.name: d.spec for d in documents}
-    channels = {d.spec.team: d.spec.team_channel for d in documents if d.spec.team_channel}
     with db.session() as session:
         for name, spec in declared.items():
             stored = find_service(session=session, name=name)
@@ -281,27 +289,31 @@ def check_apply(
                 # A file without `suite:` keeps whatever suite the service had.
                 stored_document.pop("suite")
             assert stored_document == _comparable(spec)
-    # A team's channel is the team's: the file's last word on it, for every service of the team.
-    assert {t: c for t, c in after["teams"] if t in channels} == channels
-    assert [t for t in after["teams"] if t.name not in channels] == [
-        t for t in before["teams"] if t.name not in channels
-    ]
+    # A team's channel and timezone are the team's: the file's last word on each, for every
+    # service of the team; a new team's timezone is UTC unless the file names one.
+    teams = {name: (channel, timezone) for name, channel, timezone in before["teams"]}
+    for spec in (d.spec for d in documents):
+        channel, timezone = teams.get(spec.team, (None, "UTC"))
+        teams[spec.team] = (spec.team_channel or channel, spec.team_timezone or timezone)
+    assert after["teams"] == sorted((name, *settings) for name, settings in teams.items())
     untouched = set(before["services"]) - set(declared)
-    assert {n: _without_channel(after["services"][n]) for n in untouched} == {
-        n: _without_channel(before["services"][n]) for n in untouched
+    assert {n: _without_team(after["services"][n]) for n in untouched} == {
+        n: _without_team(before["services"][n]) for n in untouched
     }
     changed = [o for o in outcomes if o.created or o.changes]
     assert len(after["audit"]) == len(before["audit"]) + len(changed)
 
 
-def _without_channel(row: tuple[dict[str, Any], str, datetime]) -> tuple[Any, ...]:
+_TEAM_FIELDS = ("teamChannel", "teamTimezone")
+
+
+def _without_team(row: tuple[dict[str, Any], str, datetime]) -> tuple[Any, ...]:
     document, selector, updated_at = row
-    return ({k: v for k, v in document.items() if k != "teamChannel"}, selector, updated_at)
+    return ({k: v for k, v in document.items() if k not in _TEAM_FIELDS}, selector, updated_at)
 
 
 def _comparable(spec: Any) -> dict[str, Any]:
-    """The declaration as stored: the team's channel is the team's, owners are a set."""
-    document = to_document(spec)
-    document.pop("teamChannel", None)
+    """The declaration as stored: the team's channel and timezone are the team's, owners a set."""
+    document = {k: v for k, v in to_document(spec).items() if k not in _TEAM_FIELDS}
     document["owners"] = sorted(document["owners"])
     return document

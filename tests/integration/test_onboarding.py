@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from typing import Any
+
 import pytest
 from sqlalchemy import func, select
 
@@ -10,8 +13,19 @@ from bot.catalog.models import Service, SuiteEntry, Team
 from bot.slack.ids import CallbackId
 from bot.slack.ids import OnboardBlock as B
 from bot.slack.outbox import OutboxMessage
+from bot.testing.slack_api import SlackApiServer
 from bot.testing.slack_forms import choice, onboarding_form, text
 from tests.fixtures.bot import ALICE, BOB, CAROL, TEAM_CHANNEL, RunningBot, seed_payments
+from tests.fixtures.slack import BOT_TOKEN
+
+ALICE_TIMEZONE = "Europe/Lisbon"
+
+
+@pytest.fixture
+def slack_api() -> Iterator[SlackApiServer]:
+    """The workspace, with Alice's profile in Lisbon: the modal starts from her timezone."""
+    with SlackApiServer(bot_token=BOT_TOKEN, users={ALICE: {"tz": ALICE_TIMEZONE}}) as api:
+        yield api
 
 
 def _count(bot: RunningBot, model: type[object]) -> int:
@@ -25,6 +39,15 @@ def _open(bot: RunningBot) -> str:
     assert response.status == 200
     assert response.text == ""  # acked at once; the modal opens right after
     return str(bot.opened_view(CallbackId.ONBOARD, opened + 1).response["view"]["id"])
+
+
+def _users(*user_ids: str) -> dict[str, object]:
+    return {"type": "multi_users_select", "selected_users": list(user_ids)}
+
+
+def _block(view: dict[str, Any], block: B) -> dict[str, Any]:
+    found: dict[str, Any] = next(b for b in view["blocks"] if b.get("block_id") == block)
+    return found
 
 
 def _submit(bot: RunningBot, view_id: str, **fields: dict[str, object]) -> dict[str, object]:
@@ -46,6 +69,12 @@ def test_the_modal_opens_with_every_field(running_bot: RunningBot) -> None:
     assert {b.value for b in B} <= blocks
     owners = next(b for b in view["blocks"] if b.get("block_id") == B.OWNERS)
     assert owners["element"]["initial_users"] == [ALICE]
+    approvers = _block(view, B.APPROVERS)
+    assert approvers["optional"] is True
+    assert approvers["element"] == {"type": "multi_users_select", "action_id": B.APPROVERS.value}
+    team_timezone = _block(view, B.TEAM_TIMEZONE)
+    assert team_timezone["optional"] is True
+    assert team_timezone["element"]["initial_value"] == ALICE_TIMEZONE
 
 
 @pytest.mark.parametrize(
@@ -95,6 +124,9 @@ def test_the_modal_opens_with_every_field(running_bot: RunningBot) -> None:
         ),
         ({B.BLIND_HOURS: text("16:00-10:00")}, B.BLIND_HOURS, "end after it starts"),
         ({B.BLIND_TIMEZONE: text("Mars/Olympus")}, B.BLIND_TIMEZONE, "IANA timezone"),
+        ({B.TEAM_TIMEZONE: text("Mars/Olympus")}, B.TEAM_TIMEZONE, "IANA timezone"),
+        ({B.TEAM_TIMEZONE: text("Europe")}, B.TEAM_TIMEZONE, "IANA timezone"),
+        ({B.APPROVERS: _users(CAROL, BOB)}, B.APPROVERS, "U0BOB is already an owner"),
         (
             {B.PROBE_STATUS: {"type": "number_input", "value": "999"}},
             B.PROBE_STATUS,
@@ -164,6 +196,45 @@ def test_a_valid_submission_is_stored_once_and_announced_with_risks(
     with pytest.raises(AssertionError):
         bot.slack.wait_for("chat.postMessage", count=2, timeout=1.0)
     assert _count(bot, OutboxMessage) == 1
+
+
+def test_approvers_and_the_team_timezone_are_stored(running_bot: RunningBot) -> None:
+    bot = running_bot
+    seed_payments(bot.kube)
+    fields = {B.APPROVERS: _users(CAROL), B.TEAM_TIMEZONE: text("America/New_York")}
+    assert _submit(bot, _open(bot), **fields) == {}
+    with bot.db.session() as session:
+        service = session.scalars(select(Service)).one()
+        assert service.approvers == [CAROL]
+        assert service.team.timezone == "America/New_York"
+
+
+def test_a_new_team_left_without_a_timezone_gets_utc(running_bot: RunningBot) -> None:
+    seed_payments(running_bot.kube)
+    assert _submit(running_bot, _open(running_bot), **{B.TEAM_TIMEZONE: text(None)}) == {}
+    with running_bot.db.session() as session:
+        assert session.scalars(select(Team.timezone)).one() == "UTC"
+
+
+def test_onboarding_into_a_known_team_keeps_the_teams_timezone(running_bot: RunningBot) -> None:
+    bot = running_bot
+    seed_payments(bot.kube)
+    bot.kube.add_deployment("payments", "ledger", replicas=1, labels={"app": "ledger"})
+    assert _submit(bot, _open(bot), **{B.TEAM_TIMEZONE: text("Asia/Tokyo")}) == {}
+    # The second modal starts at Alice's timezone; she only picks the team.
+    ledger = {
+        B.NAME: text("ledger"),
+        B.TEAM: choice("payments"),
+        B.WORKLOAD: choice("Deployment/ledger", "external_select"),
+        B.TEAM_TIMEZONE: text(ALICE_TIMEZONE),
+    }
+    assert _submit(bot, _open(bot), **ledger) == {}
+    with bot.db.session() as session:
+        assert session.scalars(select(Service.name).order_by(Service.name)).all() == [
+            "checkout",
+            "ledger",
+        ]
+        assert session.scalars(select(Team.timezone)).one() == "Asia/Tokyo"
 
 
 def test_a_second_service_with_the_same_name_is_a_field_error(running_bot: RunningBot) -> None:
@@ -254,6 +325,73 @@ def test_owners_edit_through_the_same_modal(running_bot: RunningBot) -> None:
         actions = [e.action for e in session.scalars(select(AuditEvent).order_by(AuditEvent.id))]
         assert actions == ["service.onboarded", "service.updated"]
     bot.slack.wait_for("chat.postMessage", count=2)
+
+
+def test_the_edit_modal_shows_and_changes_approvers_and_the_teams_timezone(
+    running_bot: RunningBot,
+) -> None:
+    bot = running_bot
+    seed_payments(bot.kube)
+    fields = {B.APPROVERS: _users(CAROL), B.TEAM_TIMEZONE: text("Asia/Tokyo")}
+    assert _submit(bot, _open(bot), **fields) == {}
+    bot.command("service checkout")
+    detail = bot.reply(1)
+    bot.simulator.block_action(
+        "service_edit",
+        user_id=ALICE,
+        channel_id=TEAM_CHANNEL,
+        message={"ts": "1", "text": "", "blocks": detail["blocks"]},
+    )
+    opened = bot.opened_view(CallbackId.EDIT_SERVICE)
+    view = opened.body["view"]
+    # The team's own timezone, not Alice's.
+    assert _block(view, B.TEAM_TIMEZONE)["element"]["initial_value"] == "Asia/Tokyo"
+    assert _block(view, B.APPROVERS)["element"]["initial_users"] == [CAROL]
+    values = onboarding_form(
+        {
+            B.TEAM: choice("payments"),
+            B.TEAM_TIMEZONE: text("Europe/Berlin"),
+            B.APPROVERS: _users(CAROL, "U0DAVE"),
+        }
+    )
+    response = bot.simulator.view_submission(
+        CallbackId.EDIT_SERVICE.value,
+        values=values,
+        user_id=ALICE,
+        view_id=opened.response["view"]["id"],
+    )
+    assert response.status == 200 and response.text == ""
+    with bot.db.session() as session:
+        service = session.scalars(select(Service)).one()
+        assert service.approvers == [CAROL, "U0DAVE"]
+        assert service.team.timezone == "Europe/Berlin"
+        updated = session.scalars(select(AuditEvent).order_by(AuditEvent.id.desc())).first()
+        assert updated is not None and updated.action == "service.updated"
+        assert updated.detail["changes"] == [
+            "teamTimezone: 'Asia/Tokyo' -> 'Europe/Berlin'",
+            "approvers: ['U0CAROL'] -> ['U0CAROL', 'U0DAVE']",
+        ]
+
+
+def test_a_bad_team_timezone_in_the_edit_modal_is_shown_on_its_block(
+    running_bot: RunningBot,
+) -> None:
+    bot = running_bot
+    seed_payments(bot.kube)
+    assert _submit(bot, _open(bot)) == {}
+    values = onboarding_form({B.TEAM: choice("payments"), B.TEAM_TIMEZONE: text("Berlin")})
+    response = bot.simulator.view_submission(
+        CallbackId.EDIT_SERVICE.value,
+        values=values,
+        user_id=ALICE,
+        private_metadata='{"service": "checkout"}',
+    )
+    assert response.json() == {
+        "response_action": "errors",
+        "errors": {B.TEAM_TIMEZONE.value: "'Berlin' is not an IANA timezone such as Europe/Berlin"},
+    }
+    with bot.db.session() as session:
+        assert session.scalars(select(Team.timezone)).one() == "UTC"
 
 
 def test_offboarding_needs_an_owner_and_keeps_history(running_bot: RunningBot) -> None:

@@ -53,7 +53,7 @@ def modal_values(draw: st.DrawFn) -> dict[str, Any]:
             replacements[block] = choice(value)
         elif block is B.WORKLOAD:
             replacements[block] = choice(value, "external_select")
-        elif block is B.OWNERS:
+        elif block in (B.OWNERS, B.APPROVERS):
             replacements[block] = {"type": "multi_users_select", "selected_users": draw(users)}
         elif block is B.BLIND_DAYS:
             days = draw(

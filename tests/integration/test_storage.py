@@ -8,7 +8,7 @@ import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import select, text
+from sqlalchemy import Boolean, Integer, String, column, insert, select, table, text
 from sqlalchemy.exc import IntegrityError, StatementError
 
 from bot.audit.models import AuditEvent
@@ -17,6 +17,7 @@ from bot.catalog.models import Environment, Member, Role, Service, Team
 from bot.db.engine import Database
 from bot.db.migrate import _config, current_revision, ensure_migrated, head_revision, upgrade
 from bot.db.models import Base
+from bot.db.types import JSONDocument, UTCDateTime
 from bot.errors import DatabaseNotMigrated
 
 NOW = datetime(2026, 11, 25, 9, 30, tzinfo=UTC)
@@ -55,6 +56,53 @@ def test_migrations_go_down_and_up_again(db: Database) -> None:
         ensure_migrated(db)
     assert upgrade(db) == head_revision()
     ensure_migrated(db)
+
+
+def test_services_stored_before_approvers_existed_have_none(db: Database) -> None:
+    command.downgrade(_config(db), "0004")
+    # The tables as revision 0004 has them, without the models' defaults.
+    teams = table(
+        "teams",
+        column("name", String),
+        column("slack_channel_id", String),
+        column("timezone", String),
+        column("created_at", UTCDateTime()),
+    )
+    services = table(
+        "services",
+        *(column(name, String) for name in ("name", "environment", "namespace", "selector")),
+        *(column(name, Integer) for name in ("team_id", "tier", "blast_radius_percent")),
+        *(column(name, Boolean) for name in ("production_allowed", "blind_enabled")),
+        column("probes", JSONDocument),
+        column("created_at", UTCDateTime()),
+        column("updated_at", UTCDateTime()),
+    )
+    with db.engine.begin() as conn:
+        conn.execute(
+            insert(teams).values(
+                name="payments", slack_channel_id="C0PAY", timezone="UTC", created_at=NOW
+            )
+        )
+        team_id = conn.scalar(text("SELECT id FROM teams"))
+        conn.execute(
+            insert(services).values(
+                team_id=team_id,
+                name="checkout",
+                tier=2,
+                environment="staging",
+                namespace="payments",
+                selector="app=checkout",
+                probes=[],
+                blast_radius_percent=50,
+                production_allowed=False,
+                blind_enabled=False,
+                created_at=NOW,
+                updated_at=NOW,
+            )
+        )
+    upgrade(db)
+    with db.session() as session:
+        assert session.scalars(select(Service.approvers)).one() == []
 
 
 def test_a_service_round_trips_with_its_team_owners_and_utc_times(db: Database) -> None:

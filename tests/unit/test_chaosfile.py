@@ -179,6 +179,26 @@ def test_the_example_loads_into_its_declaration() -> None:
             id="longer-than-its-column",
         ),
         pytest.param(
+            "  owners: [U0ALICE, U0BOB]\n",
+            "  owners: [U0ALICE, U0BOB]\n  approvers: [U0CAROL, c0payments]\n",
+            "chaos.yaml:14: spec.approvers[1]: must be a Slack user id like U0123ABCD, "
+            "got 'c0payments'",
+            id="schema-approver",
+        ),
+        pytest.param(
+            "  owners: [U0ALICE, U0BOB]\n",
+            "  owners: [U0ALICE, U0BOB]\n  approvers:\n    - U0CAROL\n    - U0BOB\n",
+            "chaos.yaml:16: spec.approvers[1]: U0BOB is already an owner",
+            id="rule-approver-is-an-owner",
+        ),
+        pytest.param(
+            "  teamChannel: C0PAYMENTS      # needed only when the team is new\n",
+            "  teamChannel: C0PAYMENTS\n  teamTimezone: Europe/Atlantis\n",
+            "chaos.yaml:8: spec.teamTimezone: 'Europe/Atlantis' is not an IANA timezone such as "
+            "Europe/Berlin",
+            id="rule-team-timezone",
+        ),
+        pytest.param(
             "timezone: Europe/Berlin",
             "timezone: Europe/Atlantis",
             "chaos.yaml:19: spec.blindDrills.timezone: 'Europe/Atlantis' is not an IANA "
@@ -421,6 +441,7 @@ def test_export_writes_a_commented_file_in_a_stable_order() -> None:
         "  owners:\n"
         "  - U0ALICE\n"
         "  - U0BOB\n"
+        "  approvers: []\n"
         "  probes:\n"
         "  - url: http://checkout.payments.svc/healthz\n"
         "    expectedStatus: 200\n"
@@ -479,7 +500,7 @@ def test_the_schema_is_a_draft_2020_12_schema() -> None:
 
 def test_every_field_of_the_schema_is_described_and_unknown_fields_are_refused() -> None:
     fields = {"": chaos_schema(), **dict(_fields(chaos_schema()))}
-    assert len(fields) == 34
+    assert len(fields) == 37
     assert [path for path, field in fields.items() if not field.get("description")] == []
     objects = {path for path, field in fields.items() if "properties" in field}
     assert objects == {
@@ -502,7 +523,9 @@ def test_the_docs_describe_every_field_of_the_schema() -> None:
 
 def test_the_docs_example_is_a_valid_file() -> None:
     [example] = re.findall(r"```yaml\n(.*?)```", DOCS.read_text(), re.DOTALL)
-    assert load(example)[0].spec == CHECKOUT
+    assert load(example)[0].spec == replace(
+        CHECKOUT, team_timezone="Europe/Berlin", approvers=("U0CAROL",)
+    )
 
 
 @pytest.mark.parametrize(
@@ -585,6 +608,8 @@ _REQUIRED: dict[str, st.SearchStrategy[Any]] = {
 }
 _OPTIONAL: dict[str, st.SearchStrategy[Any]] = {
     "teamChannel": st.none() | st.from_regex(r"[CG][A-Z0-9]{2,30}", fullmatch=True),
+    "teamTimezone": st.sampled_from([None, "UTC", "Europe/Berlin", "America/Argentina/Salta"]),
+    "approvers": st.none() | st.lists(_OWNER, max_size=3),
     "environment": st.sampled_from(["staging", "production", None]),
     "cluster": st.none() | st.from_regex(r"[!-~]{1,253}", fullmatch=True),
     "probes": st.none()

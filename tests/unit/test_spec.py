@@ -76,3 +76,57 @@ def test_loopback_on_the_bots_port_is_the_bot() -> None:
 def test_ids_longer_than_their_columns_are_refused() -> None:
     assert "owners[0]" in _errors(owners=["U" + "A" * 40])
     assert "selector" in _errors(selector="app=" + "a" * 1100)
+
+
+def test_approvers_and_the_team_timezone_are_optional() -> None:
+    spec = parse_service_spec(_raw(), policy=POLICY)
+    assert (spec.approvers, spec.team_timezone) == ((), None)
+    for empty in (None, ""):
+        assert parse_service_spec(_raw(teamTimezone=empty), policy=POLICY).team_timezone is None
+    assert parse_service_spec(_raw(approvers=None), policy=POLICY).approvers == ()
+
+
+def test_approvers_and_the_team_timezone_parse_in_their_order() -> None:
+    spec = parse_service_spec(
+        _raw(approvers=["U0CAROL", "W0DAVE"], teamTimezone=" America/Argentina/Salta "),
+        policy=POLICY,
+    )
+    assert spec.approvers == ("U0CAROL", "W0DAVE")
+    assert spec.team_timezone == "America/Argentina/Salta"
+
+
+@pytest.mark.parametrize(
+    "timezone", ["Mars/Olympus", "europe/berlin", "Europe", "../etc/passwd", "zone1970.tab", 5]
+)
+def test_a_team_timezone_that_is_not_an_iana_name_is_refused(timezone: object) -> None:
+    assert _errors(teamTimezone=timezone) == {
+        "teamTimezone": f"{str(timezone)!r} is not an IANA timezone such as Europe/Berlin"
+    }
+
+
+def test_a_blind_drill_timezone_naming_a_folder_is_refused_not_a_crash() -> None:
+    blind = {"enabled": True, "weekdays": ["mon"], "hours": "10:00-16:00", "timezone": "Europe"}
+    assert _errors(blindDrills=blind) == {
+        "blindDrills.timezone": "'Europe' is not an IANA timezone such as Europe/Berlin"
+    }
+
+
+def test_an_approver_listed_twice_is_refused() -> None:
+    assert _errors(approvers=["U0CAROL", "U0DAVE", "U0CAROL"]) == {
+        "approvers[2]": "U0CAROL is listed twice"
+    }
+
+
+def test_an_approver_who_is_an_owner_is_refused() -> None:
+    assert _errors(owners=["U0ALICE", "U0BOB"], approvers=["U0CAROL", "U0BOB"]) == {
+        "approvers[1]": "U0BOB is already an owner"
+    }
+
+
+def test_approvers_are_slack_user_ids_as_owners_are() -> None:
+    assert _errors(approvers=["bob", "U" + "A" * 40, "C0PAYMENTS"]) == {
+        "approvers[0]": "'bob' is not a Slack user id like U0123ABCD",
+        "approvers[1]": f"'U{'A' * 40}' is not a Slack user id like U0123ABCD",
+        "approvers[2]": "'C0PAYMENTS' is not a Slack user id like U0123ABCD",
+    }
+    assert _errors(approvers="U0CAROL") == {"approvers": "must be a list"}
