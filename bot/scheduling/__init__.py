@@ -1,0 +1,1 @@
+"""Scheduling across bot replicas: which replica runs the game-day scheduler."""
