@@ -67,6 +67,10 @@ class Settings:
     allowed_namespaces: frozenset[str] = field(default_factory=frozenset)
     allow_production: bool = False
     max_runs_per_cluster: int = 2
+    # Game days: how long a request may wait for its approvals, and how late a game day whose
+    # start was missed (the bot was down) may still begin.
+    gameday_approval_ttl_hours: int = 72
+    gameday_grace_minutes: int = 30
     platform_admins: frozenset[str] = field(default_factory=frozenset)
     public_url: str | None = None
     kubeconfig: str | None = None
@@ -106,6 +110,8 @@ def settings_env(settings: Settings) -> dict[str, str]:
         "CHAOSBOT_ALLOWED_NAMESPACES": ",".join(sorted(settings.allowed_namespaces)),
         "CHAOSBOT_ALLOW_PRODUCTION": "true" if settings.allow_production else "false",
         "CHAOSBOT_MAX_RUNS_PER_CLUSTER": str(settings.max_runs_per_cluster),
+        "CHAOSBOT_GAMEDAY_APPROVAL_TTL_HOURS": str(settings.gameday_approval_ttl_hours),
+        "CHAOSBOT_GAMEDAY_GRACE_MINUTES": str(settings.gameday_grace_minutes),
         "CHAOSBOT_PLATFORM_ADMINS": ",".join(sorted(settings.platform_admins)),
         "CHAOSBOT_LOG_LEVEL": settings.log_level,
     }
@@ -136,6 +142,8 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         allowed_namespaces=_namespaces(env),
         allow_production=_flag(env, "CHAOSBOT_ALLOW_PRODUCTION"),
         max_runs_per_cluster=_positive(env, "CHAOSBOT_MAX_RUNS_PER_CLUSTER", 2),
+        gameday_approval_ttl_hours=_positive(env, "CHAOSBOT_GAMEDAY_APPROVAL_TTL_HOURS", 72),
+        gameday_grace_minutes=_positive(env, "CHAOSBOT_GAMEDAY_GRACE_MINUTES", 30),
         platform_admins=_user_ids(env, "CHAOSBOT_PLATFORM_ADMINS"),
         public_url=_public_url(env),
         kubeconfig=_kubeconfig(env),

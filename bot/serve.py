@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 import signal
 import socket
 import sys
@@ -23,9 +24,11 @@ from bot.context import BotContext
 from bot.db.engine import Database
 from bot.db.migrate import ensure_migrated
 from bot.errors import ChaosbotError
+from bot.gamedays.scheduler import GameDayScheduler
 from bot.k8s.client import ClientFactory
 from bot.k8s.cluster import KubeCluster
 from bot.runs.supervisor import WorkerLauncher
+from bot.scheduling.leader import LeaderElection, leader_lock_for
 from bot.slack.outbox import OutboxPump
 from bot.web import SLACK_PATH, make_wsgi_app
 
@@ -46,7 +49,14 @@ class DatabaseUnreachable(ChaosbotError):
 class Server:
     """A running chaosbot: the Bolt app behind waitress, or Socket Mode plus the probes."""
 
-    def __init__(self, settings: Settings, *, db: Database, clock: Clock | None = None) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        db: Database,
+        clock: Clock | None = None,
+        leader_interval: float = 5.0,
+    ) -> None:
         self.db = db
         _check_database(db)
         # Bind first, so that the port in the settings is the real one even when 0 was asked
@@ -59,6 +69,17 @@ class Server:
         self._kube_clients = ClientFactory.from_settings(settings)
         self._outbox = OutboxPump(db=db, client=client, clock=clock)
         self._workers = WorkerLauncher(settings_env(settings))
+        self.gamedays = GameDayScheduler(
+            db=db, clock=clock, settings=settings, start_run=self._workers
+        )
+        self._workers.on_exit = self.gamedays.run_finished
+        # One replica schedules game days: the one holding the lock.
+        self._election = LeaderElection(
+            leader_lock_for(db, name=_scheduler_lock_name(db)),
+            on_elected=self.gamedays.start,
+            on_lost=self.gamedays.stop,
+            interval=leader_interval,
+        )
         self.context = BotContext(
             settings=settings,
             db=db,
@@ -66,6 +87,7 @@ class Server:
             clock=clock,
             outbox_ready=self._outbox.wake,
             start_run=self._workers,
+            gamedays_changed=self.gamedays.wake,
         )
         self.bolt_app = build_app(settings, context=self.context, client=client)
         self._socket_mode: SocketModeHandler | None = None
@@ -88,6 +110,7 @@ class Server:
 
     def _start_background(self) -> None:
         self._outbox.start()
+        self._election.start()
         # Runs left in the cluster by a worker that died with the previous bot are rolled back.
         threading.Thread(target=self._reap, name="chaosbot-reaper", daemon=True).start()
 
@@ -127,6 +150,7 @@ class Server:
         if self._socket_mode is not None:
             self._socket_mode.close()  # type: ignore[no-untyped-call]
         self._http.close()
+        self._election.stop()
         self._outbox.stop()
         self._kube_clients.close()
         self.db.dispose()
@@ -157,6 +181,14 @@ def serve(settings: Settings, *, db: Database) -> None:
 
     signal.signal(signal.SIGTERM, stop)
     server.run()
+
+
+def _scheduler_lock_name(db: Database) -> str:
+    """A PostgreSQL advisory lock is server-wide: the database's name keeps two chaosbot
+    installations sharing a server (or two test databases) from excluding each other."""
+    if db.dialect != "postgresql":
+        return "chaosbot-scheduler"
+    return "chaosbot-scheduler." + re.sub(r"[^A-Za-z0-9_.-]", "_", db.engine.url.database or "")
 
 
 def _listen(host: str, port: int) -> socket.socket:

@@ -9,4 +9,5 @@ pytest_plugins = [
     "tests.fixtures.bot",
     "tests.fixtures.services",
     "tests.fixtures.engine",
+    "tests.fixtures.gamedays",
 ]

@@ -6,6 +6,7 @@ from bot.audit.models import AuditEvent
 from bot.catalog.models import Member, Service, ServiceOwner, SuiteEntry, Team
 from bot.db.base import Base
 from bot.db.idempotency import IdempotencyKey
+from bot.gamedays.models import GameDay, GameDayApproval
 from bot.runs.models import Freeze, KillSwitch, Run, RunEvent
 from bot.slack.outbox import OutboxMessage
 
@@ -13,6 +14,8 @@ __all__ = [
     "AuditEvent",
     "Base",
     "Freeze",
+    "GameDay",
+    "GameDayApproval",
     "IdempotencyKey",
     "KillSwitch",
     "Member",

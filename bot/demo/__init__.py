@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
+from bot.clock import ShiftedClock
 from bot.config import Secret, Settings
 from bot.db.engine import Database
 from bot.db.migrate import upgrade
@@ -22,6 +23,7 @@ from bot.errors import ChaosbotError
 from bot.testing.health import health_endpoint
 
 if TYPE_CHECKING:
+    from bot.serve import Server
     from bot.testing.kube_api import KubeApiServer
     from bot.testing.slack_api import SlackApiServer
     from bot.testing.slack_requests import SlackSimulator
@@ -51,6 +53,8 @@ class DemoWorld:
     simulator: SlackSimulator
     transcript: Transcript
     health_url: str
+    server: Server
+    clock: ShiftedClock
 
 
 def run_demo(*, out: TextIO) -> int:
@@ -97,7 +101,8 @@ def demo_world(out: TextIO) -> Iterator[DemoWorld]:
         )
         db = Database(settings.database_url)
         upgrade(db)
-        server = Server(settings, db=db)
+        clock = ShiftedClock()
+        server = Server(settings, db=db, clock=clock)
         server.start_in_thread()
         try:
             simulator = SlackSimulator(
@@ -110,7 +115,7 @@ def demo_world(out: TextIO) -> Iterator[DemoWorld]:
                 TEAM_CHANNEL: "payments",
             }
             transcript = Transcript(out, people=people)
-            yield DemoWorld(settings, slack, kube, simulator, transcript, health_url)
+            yield DemoWorld(settings, slack, kube, simulator, transcript, health_url, server, clock)
         finally:
             server.close()
 

@@ -89,4 +89,12 @@ class Transcript:
             self._out.write(f"      {block}: {message}\n")
 
     def note(self, text: str) -> None:
-        self._out.write(f"  ({text})\n")
+        self._out.write(f"  ({self._names(text)})\n")
+
+    def thread(self, channel: str, lines: list[str]) -> None:
+        """The replies in a message's thread, one per line."""
+        self._out.write(f"{channel}  thread:\n")
+        for line in lines:
+            for wrapped in textwrap.wrap(self._names(line.replace("\n", " ")), WIDTH - 6):
+                self._out.write(f"      {wrapped}\n")
+        self._out.write("\n")

@@ -8,15 +8,18 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy.orm import Session
+
 from bot.catalog.models import Service
 from bot.catalog.service import find_service
 from bot.db.engine import Database
 from bot.library.catalogue import ExperimentTemplate, load_catalogue
 from bot.library.render import created_kinds, render, resolve_parameters, rollback_plan
+from bot.runs.models import Run
 from bot.runs.service import create_run, new_run_key
 from bot.runs.states import Trigger
 
-__all__ = ["PlannedRun", "plan_run", "render_for"]
+__all__ = ["PlannedRun", "plan_run", "record_run", "render_for"]
 
 DEFAULT_HOLD_SECONDS = 60.0
 
@@ -71,31 +74,60 @@ def plan_run(
     scheduled_for: datetime | None = None,
 ) -> PlannedRun:
     """Record a scheduled run of `experiment` against `service`, ready for a worker."""
-    template = load_catalogue().get(experiment)
-    key = new_run_key()
     with db.session() as session:
-        row = find_service(session=session, name=service)
-        parameters, document = render_for(
-            row,
-            template,
-            overrides=overrides or {},
-            run_id=key,
-            hold_seconds=hold_seconds,
-            default_context=default_context,
-        )
-        run = create_run(
-            session=session,
-            service=row,
-            experiment=template.id,
-            document=document,
-            rollback_plan=rollback_plan(document),
-            creates=created_kinds(template),
-            parameters=parameters,
+        run = record_run(
+            session,
+            service=find_service(session=session, name=service),
+            experiment=experiment,
             trigger=trigger,
             requested_by=requested_by,
             now=now,
-            key=key,
+            overrides=overrides,
+            hold_seconds=hold_seconds,
+            default_context=default_context,
             dry_run=dry_run,
             scheduled_for=scheduled_for,
         )
-        return PlannedRun(run.id, key)
+        return PlannedRun(run.id, run.key)
+
+
+def record_run(
+    session: Session,
+    *,
+    service: Service,
+    experiment: str,
+    trigger: Trigger,
+    requested_by: str,
+    now: datetime,
+    overrides: Mapping[str, Any] | None = None,
+    hold_seconds: float = DEFAULT_HOLD_SECONDS,
+    default_context: str | None = None,
+    dry_run: bool = False,
+    scheduled_for: datetime | None = None,
+) -> Run:
+    """`plan_run` in the caller's transaction (a game day records its runs with its start)."""
+    template = load_catalogue().get(experiment)
+    key = new_run_key()
+    parameters, document = render_for(
+        service,
+        template,
+        overrides=overrides or {},
+        run_id=key,
+        hold_seconds=hold_seconds,
+        default_context=default_context,
+    )
+    return create_run(
+        session=session,
+        service=service,
+        experiment=template.id,
+        document=document,
+        rollback_plan=rollback_plan(document),
+        creates=created_kinds(template),
+        parameters=parameters,
+        trigger=trigger,
+        requested_by=requested_by,
+        now=now,
+        key=key,
+        dry_run=dry_run,
+        scheduled_for=scheduled_for,
+    )

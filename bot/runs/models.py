@@ -56,6 +56,9 @@ class Run(Base):
     reason: Mapped[str | None] = mapped_column(Text)
     slack_channel: Mapped[str | None] = mapped_column(String(32))
     slack_ts: Mapped[str | None] = mapped_column(String(32))
+    # A game day's runs post their message in the game day's thread.
+    slack_thread_ts: Mapped[str | None] = mapped_column(String(32))
+    gameday_id: Mapped[int | None] = mapped_column(ForeignKey("gamedays.id"), index=True)
 
     service: Mapped[Service] = relationship()
     events: Mapped[list[RunEvent]] = relationship(

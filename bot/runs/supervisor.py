@@ -9,7 +9,7 @@ import socket
 import subprocess
 import sys
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -54,12 +54,25 @@ def start_worker(run_id: int, *, env: Mapping[str, str] | None = None) -> subpro
 class WorkerLauncher:
     """Starts workers for the bot and collects each one's exit, so none lingers as a zombie."""
 
-    def __init__(self, env: Mapping[str, str]) -> None:
+    def __init__(
+        self, env: Mapping[str, str], *, on_exit: Callable[[int], None] | None = None
+    ) -> None:
         self._env = dict(env)
+        self.on_exit = on_exit
 
     def __call__(self, run_id: int) -> None:
         process = start_worker(run_id, env=self._env)
-        threading.Thread(target=process.wait, name=f"worker-{run_id}", daemon=True).start()
+        threading.Thread(
+            target=self._wait, args=(run_id, process), name=f"worker-{run_id}", daemon=True
+        ).start()
+
+    def _wait(self, run_id: int, process: subprocess.Popen[bytes]) -> None:
+        process.wait()
+        if self.on_exit is not None:
+            try:
+                self.on_exit(run_id)  # a game day goes on with its next experiment
+            except Exception:
+                log.exception("after the worker of run %s exited", run_id)
 
     def reap(self, *, db: Database, now: datetime) -> list[str]:
         """The start-up reaper, with the same environment the workers get."""

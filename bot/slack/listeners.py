@@ -5,7 +5,7 @@ from __future__ import annotations
 from slack_bolt import App
 
 from bot.context import BotContext
-from bot.slack import catalog, commands, home, runs, suite
+from bot.slack import catalog, commands, gamedays, home, runs, suite
 from bot.slack.commands import CommandRouter
 from bot.slack.errors import ErrorReporter
 
@@ -19,5 +19,6 @@ def register_listeners(
     catalog.register(app, router=router, reporter=reporter, context=context)
     runs.register(app, router=router, reporter=reporter, context=context)
     suite.register(app, router=router, reporter=reporter, context=context)
+    gamedays.register(app, router=router, reporter=reporter, context=context)
     commands.register(app, router=router, reporter=reporter)
     home.register(app, router=router)

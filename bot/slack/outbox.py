@@ -27,6 +27,8 @@ __all__ = [
     "OutboxStatus",
     "deliver_due",
     "enqueue",
+    "posted_ts",
+    "ts_of",
 ]
 
 log = logging.getLogger(__name__)
@@ -105,6 +107,48 @@ def enqueue(
     return message
 
 
+def ts_of(dedupe_key: str) -> dict[str, str]:
+    """A payload value (`ts`, `thread_ts`) filled in at delivery with the ts of the message
+    queued under `dedupe_key`: an update or a reply can be queued before its message is sent."""
+    return {_TS_OF: dedupe_key}
+
+
+def posted_ts(*, session: Session, dedupe_key: str) -> str | None:
+    """The ts of the message queued under `dedupe_key`, once Slack has it."""
+    result = session.scalar(
+        select(OutboxMessage.result).where(
+            OutboxMessage.dedupe_key == dedupe_key, OutboxMessage.status == OutboxStatus.SENT
+        )
+    )
+    return str(result["ts"]) if result and result.get("ts") else None
+
+
+_TS_OF = "$ts_of"
+_REFERENCE_WAIT = timedelta(seconds=2)
+
+
+class _Unresolved(Exception):
+    """The payload refers to a message that is not sent yet (or never will be)."""
+
+    def __init__(self, *, permanent: bool, reason: str) -> None:
+        super().__init__(reason)
+        self.permanent = permanent
+
+
+def _resolve(session: Session, payload: dict[str, Any]) -> dict[str, Any]:
+    resolved = dict(payload)
+    for name, value in payload.items():
+        if not (isinstance(value, dict) and _TS_OF in value):
+            continue
+        row = session.scalar(select(OutboxMessage).where(OutboxMessage.dedupe_key == value[_TS_OF]))
+        if row is None or row.status is OutboxStatus.FAILED:
+            raise _Unresolved(permanent=True, reason=f"{value[_TS_OF]} was never sent")
+        if row.status is OutboxStatus.PENDING or not (row.result or {}).get("ts"):
+            raise _Unresolved(permanent=False, reason=f"waiting for {value[_TS_OF]}")
+        resolved[name] = str(row.result["ts"])  # type: ignore[index]
+    return resolved
+
+
 @dataclass(frozen=True)
 class DeliveryReport:
     """What one pass of the sender did."""
@@ -130,7 +174,18 @@ def deliver_due(
         ).all()
     sent = failed = deferred = 0
     for message in due:
-        outcome = _deliver(client, message, now)
+        try:
+            with db.session() as session:
+                payload = _resolve(session, message.payload)
+        except _Unresolved as unresolved:
+            outcome = _Outcome(
+                OutboxStatus.FAILED if unresolved.permanent else OutboxStatus.PENDING,
+                message.attempts,
+                now + (timedelta(0) if unresolved.permanent else _REFERENCE_WAIT),
+                str(unresolved),
+            )
+        else:
+            outcome = _deliver(client, message, payload, now)
         with db.session() as session:
             row = session.get(OutboxMessage, message.id)
             if row is None or row.status is not OutboxStatus.PENDING:
@@ -178,10 +233,12 @@ class _Outcome:
             row.result = self.result
 
 
-def _deliver(client: WebClient, message: OutboxMessage, now: datetime) -> _Outcome:
+def _deliver(
+    client: WebClient, message: OutboxMessage, payload: dict[str, Any], now: datetime
+) -> _Outcome:
     attempts = message.attempts + 1
     try:
-        response = client.api_call(message.method, json=message.payload)
+        response = client.api_call(message.method, json=payload)
     except SlackApiError as exc:
         error = str(exc.response.get("error") or f"HTTP {exc.response.status_code}")
         if exc.response.status_code == 429:

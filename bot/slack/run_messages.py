@@ -110,8 +110,11 @@ class SlackRunPublisher:
             if run is None or not run.slack_channel:
                 return
             body, channel, ts = run_message(run), run.slack_channel, run.slack_ts
+            parent, experiment = run.slack_thread_ts, run.experiment
         if ts is None:
-            posted = self._client.chat_postMessage(channel=channel, **body)
+            # A game day's run is a reply in the game day's thread; any other run is a message
+            # of its own, with its timeline as its thread.
+            posted = self._client.chat_postMessage(channel=channel, thread_ts=parent, **body)
             ts = str(posted["ts"])
             with self._db.session() as session:
                 session.execute(
@@ -119,6 +122,7 @@ class SlackRunPublisher:
                 )
         else:
             self._client.chat_update(channel=channel, ts=ts, **body)
-        self._client.chat_postMessage(
-            channel=channel, thread_ts=ts, text=timeline_line(status, message)
-        )
+        line = timeline_line(status, message)
+        if parent:
+            line = f"*{escape(experiment)}* {line}"
+        self._client.chat_postMessage(channel=channel, thread_ts=parent or ts, text=line)

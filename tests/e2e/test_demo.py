@@ -30,5 +30,15 @@ def test_demo_runs_offline_and_prints_the_conversation() -> None:
     assert "aborted: rolled back on request" in out
     assert "Leftover check: nothing left behind." in out
     assert "in the cluster now: 0 NetworkChaos objects" in out
+    # a game day: asked for in a form, approved by two people (never the requester), run on time
+    assert "#payments  @alice: /chaos gameday checkout" in out
+    assert "Start time (Europe/Berlin)" in out
+    assert "Hits: 1 of 3 pods, picked when it runs · blast radius 33% (cap 50%)" in out
+    assert "Rollback: `wait-for-pods-ready` (always run)" in out
+    assert "You asked for this game day: someone else has to approve it." in out
+    assert "Approved. 1 more approval needed." in out
+    assert "Approved by @bob, @carol." in out
+    assert "*pod-kill* :boom: injecting" in out
+    assert ":checkered_flag: Game day completed: 1 completed." in out
     assert out.rstrip().endswith("nothing outside this machine was touched.")
     assert result.stderr == ""

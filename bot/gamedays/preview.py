@@ -1,0 +1,126 @@
+"""What a game day would hit if it ran now: read from the cluster, never written to it.
+
+The approval message shows it, so owners approve targets, not just experiment names. Pods are
+picked when each experiment runs, so the preview names the candidates and how many of them
+would be disrupted, with the share checked against the service's blast-radius cap (the same
+arithmetic preflight enforces).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from bot.catalog.cluster import ClusterView, PodReport, WorkloadReport
+from bot.catalog.models import Service
+from bot.errors import ChaosbotError
+from bot.library.catalogue import ExperimentTemplate, load_catalogue
+from bot.runs.flows import render_for
+from bot.runs.preflight import affected_pods
+
+__all__ = ["preview_gameday"]
+
+PREVIEW_RUN_ID = "preview"
+SHOWN_TARGETS = 6
+
+
+def preview_gameday(
+    service: Service,
+    experiments: Sequence[str],
+    *,
+    cluster: ClusterView,
+    default_context: str | None,
+    hold_seconds: float,
+    now: datetime,
+) -> dict[str, Any]:
+    """The preview stored on the game day (JSON): per experiment, targets, blast radius and
+    the rollback plan; `error` when the cluster could not be asked."""
+    catalogue = load_catalogue()
+    report: WorkloadReport | None = None
+    error: str | None = None
+    try:
+        report = cluster.discover(
+            context=service.cluster_context or default_context,
+            namespace=service.namespace,
+            selector=service.selector,
+        )
+    except ChaosbotError as exc:
+        error = str(exc)
+    pods = list(report.pods) if report else []
+    entries = []
+    for experiment in experiments:
+        template = catalogue.get(experiment)
+        parameters, document = render_for(
+            service,
+            template,
+            overrides={},
+            run_id=PREVIEW_RUN_ID,
+            hold_seconds=hold_seconds,
+            default_context=default_context,
+        )
+        entry: dict[str, Any] = {
+            "experiment": template.id,
+            "title": template.title,
+            "category": template.category,
+            "risk": template.risk,
+            "rollbacks": [str(r.get("name", "")) for r in document.get("rollbacks") or []],
+        }
+        if report is not None:
+            entry.update(_targets(template, parameters, pods, service.blast_radius_percent))
+        entries.append(entry)
+    return {
+        "taken_at": now.isoformat(),
+        "pods": len(pods),
+        "ready": sum(1 for p in pods if p.ready),
+        "error": error,
+        "experiments": entries,
+    }
+
+
+def _targets(
+    template: ExperimentTemplate, parameters: dict[str, Any], pods: list[PodReport], cap: int
+) -> dict[str, Any]:
+    live = len(pods)
+    if template.category == "nodes":
+        nodes = sorted({p.node for p in pods if p.node})
+        count = min(int(parameters.get("nodes") or 1), len(nodes))
+        hit = _most_loaded(pods, nodes, count, key=lambda p: p.node)
+        targets = f"{count} of the {len(nodes)} nodes running its pods"
+        candidates = [f"{n} ({_pods_on(pods, n, lambda p: p.node)} pods)" for n in nodes]
+    elif template.category == "zones":
+        zones = sorted({p.zone for p in pods if p.zone})
+        chosen = str(parameters.get("zone") or "") or (
+            Counter(p.zone for p in pods if p.zone).most_common(1)[0][0] if zones else ""
+        )
+        hit = sum(1 for p in pods if p.zone == chosen)
+        targets = f"zone {chosen}" if chosen else "no zone: its nodes have no zone label"
+        candidates = [f"{z} ({_pods_on(pods, z, lambda p: p.zone)} pods)" for z in zones]
+    else:
+        hit = affected_pods(parameters, live)
+        targets = f"{hit} of {live} pods, picked when it runs"
+        candidates = [
+            f"{p.name} on {p.node or 'no node'}" + (f" ({p.zone})" if p.zone else "") for p in pods
+        ]
+    # The share preflight will check (experiments without count/percent count every pod).
+    share = round(100 * affected_pods(parameters, live) / live) if live else 0
+    return {
+        "targets": targets,
+        "candidates": candidates[:SHOWN_TARGETS],
+        "more": max(0, len(candidates) - SHOWN_TARGETS),
+        "pods_hit": hit,
+        "share": share,
+        "within_cap": live > 0 and share <= cap,
+        "cap": cap,
+    }
+
+
+def _pods_on(pods: list[PodReport], value: str, key: Any) -> int:
+    return sum(1 for p in pods if key(p) == value)
+
+
+def _most_loaded(pods: list[PodReport], values: list[str], count: int, *, key: Any) -> int:
+    """Pods on the `count` values (nodes) holding the most of them: the worst case."""
+    loads = sorted((_pods_on(pods, v, key) for v in values), reverse=True)
+    return sum(loads[:count])

@@ -1,0 +1,144 @@
+"""Reading game days, and the one way to change one: lock its row, change it, say so.
+
+Every change starts by locking the game day's row (an UPDATE, so PostgreSQL takes the row lock
+and SQLite its write lock before anything is read), then checks, then writes, all in one
+transaction: two clicks on two replicas are serialised and the second sees the first's result.
+Every change bumps `version`, re-renders the approval message and leaves an audit event.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from bot.audit.service import record
+from bot.catalog.models import Service
+from bot.catalog.service import find_service
+from bot.gamedays import notify
+from bot.gamedays.models import OPEN, GameDay
+from bot.gamedays.rules import GameDayNotFound, deciders
+from bot.runs.models import Run
+
+__all__ = [
+    "audit",
+    "changed",
+    "find_gameday",
+    "locked",
+    "minutes_text",
+    "new_gameday_key",
+    "people",
+    "runs_of",
+    "still_needed",
+    "upcoming",
+]
+
+
+def new_gameday_key() -> str:
+    return f"gd-{secrets.token_hex(3)}"
+
+
+def find_gameday(*, session: Session, ref: str) -> GameDay:
+    gameday = session.scalar(select(GameDay).where(GameDay.key == ref))
+    if gameday is None:
+        raise GameDayNotFound(ref)
+    return gameday
+
+
+def upcoming(
+    *, session: Session, service: str | None = None, team_id: int | None = None
+) -> Sequence[GameDay]:
+    """Open game days, soonest first; of one service or one team when asked."""
+    query = select(GameDay).where(GameDay.status.in_(list(OPEN))).order_by(GameDay.starts_at)
+    if service is not None:
+        query = query.where(GameDay.service_id == find_service(session=session, name=service).id)
+    if team_id is not None:
+        query = query.join(Service, Service.id == GameDay.service_id).where(
+            Service.team_id == team_id
+        )
+    return session.scalars(query).all()
+
+
+def runs_of(*, session: Session, gameday: GameDay) -> Sequence[Run]:
+    """The game day's runs, in the order they run."""
+    return session.scalars(select(Run).where(Run.gameday_id == gameday.id).order_by(Run.id)).all()
+
+
+def still_needed(gameday: GameDay) -> str:
+    missing = gameday.approvals_needed - len(gameday.current_approvals())
+    if missing <= 0:
+        return ""
+    return f"{missing} more approval{'s' if missing > 1 else ''} needed."
+
+
+def locked(session: Session, ref: str | int) -> GameDay:
+    """The game day, with its row locked for the rest of the transaction."""
+    where = GameDay.id == ref if isinstance(ref, int) else GameDay.key == ref
+    locked = session.execute(
+        update(GameDay)
+        .where(where)
+        .values(version=GameDay.version)
+        .execution_options(synchronize_session=False)
+    )
+    if locked.rowcount != 1:  # type: ignore[attr-defined]
+        raise GameDayNotFound(str(ref))
+    gameday = session.scalar(select(GameDay).where(where).execution_options(populate_existing=True))
+    assert gameday is not None
+    return gameday
+
+
+def changed(
+    session: Session,
+    gameday: GameDay,
+    now: datetime,
+    admins: frozenset[str],
+    note: str,
+    *,
+    broadcast: bool = False,
+    mention_deciders: bool = False,
+) -> None:
+    gameday.version += 1
+    session.flush()
+    who = deciders(session=session, service=gameday.service, admins=admins)
+    notify.update(
+        session, gameday, deciders=who, now=now, runs=runs_of(session=session, gameday=gameday)
+    )
+    notify.thread_note(
+        session,
+        gameday,
+        note if not mention_deciders else f"{note} {people(who)}",
+        now=now,
+        broadcast=broadcast,
+    )
+
+
+def audit(
+    session: Session,
+    gameday: GameDay,
+    actor: str,
+    now: datetime,
+    action: str,
+    detail: dict[str, Any] | None = None,
+) -> None:
+    record(
+        session=session,
+        at=now,
+        actor=actor,
+        action=action,
+        subject_type="gameday",
+        subject_id=gameday.key,
+        detail={"service": gameday.service.name, "round": gameday.round, **(detail or {})},
+    )
+
+
+def people(users: Sequence[str]) -> str:
+    return ", ".join(f"<@{u}>" for u in users)
+
+
+def minutes_text(delta: timedelta) -> str:
+    minutes = int(delta.total_seconds() // 60)
+    return f"{minutes} min" if minutes < 120 else f"{minutes // 60} h {minutes % 60} min"

@@ -1,0 +1,393 @@
+"""Slack surface of game days: ask for one, approve or reject it, list, move or cancel them."""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+from typing import Any
+
+from slack_bolt import Ack, App, Respond
+from slack_sdk import WebClient
+from sqlalchemy.exc import IntegrityError
+
+from bot.catalog.models import Service, Team
+from bot.catalog.service import find_service, list_teams
+from bot.context import BotContext
+from bot.db.idempotency import claim, was_claimed
+from bot.errors import ChaosbotError
+from bot.gamedays.decisions import approve, cancel, reject, request_gameday, reschedule
+from bot.gamedays.models import GameDayStatus
+from bot.gamedays.preview import preview_gameday
+from bot.gamedays.rules import (
+    Decision,
+    GameDayPlan,
+    NotAllowedToDecide,
+    RequestInvalid,
+    deciders,
+    may_request,
+)
+from bot.gamedays.store import find_gameday, upcoming
+from bot.library.catalogue import load_catalogue
+from bot.slack.commands import CommandRequest, CommandRouter, Subcommand
+from bot.slack.errors import ErrorReporter
+from bot.slack.gameday_blocks import gamedays_list
+from bot.slack.gameday_view import (
+    ModalInput,
+    block_errors,
+    read_reason,
+    read_request,
+    read_schedule,
+    reject_modal,
+    request_modal,
+    reschedule_modal,
+)
+from bot.slack.ids import ActionId, CallbackId, GameDayBlock
+from bot.slack.mrkdwn import escape
+from bot.slack.replies import Reply
+from bot.slack.views import view_key
+
+__all__ = ["register"]
+
+log = logging.getLogger(__name__)
+
+
+def register(
+    app: App, *, router: CommandRouter, reporter: ErrorReporter, context: BotContext
+) -> None:
+    """Add `/chaos gameday` and `/chaos gamedays`, the approval buttons and the modals."""
+    gamedays = _GameDays(context)
+    router.add(
+        Subcommand(
+            "gameday",
+            "/chaos gameday SERVICE",
+            "ask for a game day (opens a form; the owners approve it)",
+            gamedays.open_request,
+        )
+    )
+    router.add(
+        Subcommand(
+            "gamedays",
+            "/chaos gamedays [SERVICE|all]",
+            "upcoming game days, with Reschedule and Cancel",
+            gamedays.list,
+        )
+    )
+
+    def ack_only(ack: Ack) -> None:
+        ack()
+
+    def reported(handler: Any) -> Any:
+        def listener(body: dict[str, Any], respond: Respond, client: WebClient) -> None:
+            with reporter.reporting(respond):
+                handler(body, respond, client)
+
+        return listener
+
+    app.view(CallbackId.REQUEST_GAMEDAY.value)(gamedays.submit_request)
+    app.view(CallbackId.REJECT_GAMEDAY.value)(gamedays.submit_reject)
+    app.view(CallbackId.RESCHEDULE_GAMEDAY.value)(gamedays.submit_reschedule)
+    app.action(ActionId.APPROVE_GAMEDAY.value)(ack=ack_only, lazy=[reported(gamedays.approve)])
+    app.action(ActionId.REJECT_GAMEDAY.value)(ack=ack_only, lazy=[reported(gamedays.open_reject)])
+    app.action(ActionId.CANCEL_GAMEDAY.value)(ack=ack_only, lazy=[reported(gamedays.cancel)])
+    app.action(ActionId.RESCHEDULE_GAMEDAY.value)(
+        ack=ack_only, lazy=[reported(gamedays.open_reschedule)]
+    )
+
+
+class _GameDays:
+    """The handlers, sharing the bot's context."""
+
+    def __init__(self, context: BotContext) -> None:
+        self.ctx = context
+
+    @property
+    def _admins(self) -> frozenset[str]:
+        return self.ctx.settings.platform_admins
+
+    @property
+    def _ttl(self) -> timedelta:
+        return timedelta(hours=self.ctx.settings.gameday_approval_ttl_hours)
+
+    # --- /chaos gameday SERVICE ---------------------------------------------------------------
+
+    def open_request(self, request: CommandRequest) -> Reply | None:
+        if len(request.args) != 1:
+            raise ChaosbotError(
+                "Usage: `/chaos gameday SERVICE`, for example `/chaos gameday checkout`."
+            )
+        assert request.client is not None
+        catalogue = load_catalogue()
+        with self.ctx.db.session() as session:
+            service = find_service(session=session, name=request.args[0])
+            if not may_request(
+                session=session, service=service, user_id=request.user_id, admins=self._admins
+            ):
+                raise NotAllowedToDecide(
+                    f"Only members of team {service.team.name}, the owners and approvers of "
+                    f"{service.name} and platform admins can ask for its game days."
+                )
+            suite = [
+                (e.experiment, catalogue.get(e.experiment).title)
+                for e in service.suite
+                if e.experiment in catalogue.templates
+            ]
+            name, timezone = service.name, service.team.timezone
+        if not suite:
+            raise ChaosbotError(
+                f"{name} has no experiments in its suite yet: add some with "
+                f"`/chaos experiments` or `/chaos suite {name}`, then ask again."
+            )
+        view = request_modal(service=name, suite=suite, timezone=timezone, now=self.ctx.clock.now())
+        request.client.views_open(trigger_id=request.trigger_id, view=view)
+        return None
+
+    def submit_request(self, ack: Ack, body: dict[str, Any], view: dict[str, Any]) -> None:
+        """Validate and record inside the ack: problems go back onto their blocks."""
+        about = ModalInput.load(view.get("private_metadata"))
+        user = body["user"]["id"]
+        key = view_key(view)
+        now = self.ctx.clock.now()
+        with self.ctx.db.session() as session:
+            service = find_service(session=session, name=about.service)
+            timezone = service.team.timezone
+        read, problems = read_request(view["state"]["values"], timezone)
+        if read is None:
+            ack(response_action="errors", errors=block_errors(problems))
+            return
+        experiments, schedule, hold, notes = read
+        plan = GameDayPlan(
+            experiments=experiments,
+            starts_at=schedule.starts_at,
+            duration_minutes=schedule.duration_minutes,
+            hold_seconds=hold,
+            notes=notes,
+        )
+        with self.ctx.db.session() as session:
+            if was_claimed(session=session, key=key):
+                ack()  # Slack retried a submission that was stored: close the modal again
+                return
+            preview = self._preview(find_service(session=session, name=about.service), plan)
+        try:
+            with self.ctx.db.session() as session:
+                claim(session=session, key=key, now=now)  # first: the write lock, at once
+                request_gameday(
+                    session=session,
+                    service=about.service,
+                    plan=plan,
+                    requested_by=user,
+                    now=now,
+                    admins=self._admins,
+                    approval_ttl=self._ttl,
+                    preview=preview,
+                )
+        except RequestInvalid as invalid:
+            ack(response_action="errors", errors=block_errors(invalid.problems))
+            return
+        except IntegrityError:
+            if not self._claimed(key):
+                raise
+        self.ctx.outbox_ready()
+        ack()
+
+    def _preview(self, service: Service, plan: GameDayPlan) -> dict[str, Any]:
+        """What the experiments would hit now; unknown experiments are the plan check's to refuse."""
+        return preview_gameday(
+            service,
+            [e for e in plan.experiments if e in load_catalogue().templates],
+            cluster=self.ctx.cluster,
+            default_context=self.ctx.settings.kube_context,
+            hold_seconds=plan.hold_seconds,
+            now=self.ctx.clock.now(),
+        )
+
+    # --- the approval message's buttons -----------------------------------------------------
+
+    def approve(self, body: dict[str, Any], respond: Respond, _client: WebClient) -> None:
+        ref = body["actions"][0]["value"]
+        with self.ctx.db.session() as session:
+            decision = approve(
+                session=session,
+                ref=ref,
+                user_id=body["user"]["id"],
+                now=self.ctx.clock.now(),
+                admins=self._admins,
+            )
+        self._decided(decision, respond)
+
+    def open_reject(self, body: dict[str, Any], respond: Respond, client: WebClient) -> None:
+        ref = body["actions"][0]["value"]
+        user = body["user"]["id"]
+        with self.ctx.db.session() as session:
+            gameday = find_gameday(session=session, ref=ref)
+            if user not in deciders(session=session, service=gameday.service, admins=self._admins):
+                raise NotAllowedToDecide(
+                    f"Only the owners and approvers of {gameday.service.name} (or platform "
+                    "admins) can decide on its game days."
+                )
+            if gameday.status is not GameDayStatus.PENDING:
+                respond(
+                    **Reply.markdown(
+                        f"Game day {gameday.key} is {gameday.status.value} already."
+                    ).as_response(),
+                    replace_original=False,
+                )
+                return
+            view = reject_modal(gameday)
+        client.views_open(trigger_id=body["trigger_id"], view=view)
+
+    def submit_reject(self, ack: Ack, body: dict[str, Any], view: dict[str, Any]) -> None:
+        about = ModalInput.load(view.get("private_metadata"))
+        try:
+            with self.ctx.db.session() as session:
+                decision = reject(
+                    session=session,
+                    ref=str(about.gameday),
+                    user_id=body["user"]["id"],
+                    reason=read_reason(view["state"]["values"]),
+                    now=self.ctx.clock.now(),
+                    admins=self._admins,
+                )
+        except RequestInvalid as invalid:
+            ack(response_action="errors", errors=block_errors(invalid.problems))
+            return
+        except NotAllowedToDecide as refused:
+            ack(response_action="errors", errors={GameDayBlock.REASON.value: str(refused)})
+            return
+        if not decision.changed:
+            ack(response_action="errors", errors={GameDayBlock.REASON.value: decision.message})
+            return
+        self._after_change()
+        ack()
+
+    # --- /chaos gamedays and its buttons ------------------------------------------------------
+
+    def list(self, request: CommandRequest) -> Reply:
+        arg = request.args[0] if request.args else None
+        with self.ctx.db.session() as session:
+            team: Team | None = None
+            if arg is None:
+                team = next(
+                    (
+                        t
+                        for t in list_teams(session=session)
+                        if t.slack_channel_id == request.channel_id
+                    ),
+                    None,
+                )
+            if arg and arg.lower() != "all":
+                rows = upcoming(session=session, service=arg)
+                heading = f"Upcoming game days of {arg}"
+            elif team is not None:
+                rows = upcoming(session=session, team_id=team.id)
+                heading = f"Upcoming game days of team {team.name}"
+            else:
+                rows = upcoming(session=session)
+                heading = "Upcoming game days"
+            manageable = {
+                g.key
+                for g in rows
+                if request.user_id == g.requested_by
+                or request.user_id
+                in deciders(session=session, service=g.service, admins=self._admins)
+            }
+            message = gamedays_list(rows, heading=heading, manageable=manageable)
+        return Reply(text=message["text"], blocks=message["blocks"])
+
+    def cancel(self, body: dict[str, Any], respond: Respond, _client: WebClient) -> None:
+        with self.ctx.db.session() as session:
+            decision = cancel(
+                session=session,
+                ref=body["actions"][0]["value"],
+                user_id=body["user"]["id"],
+                now=self.ctx.clock.now(),
+                admins=self._admins,
+            )
+        self._decided(decision, respond)
+
+    def open_reschedule(self, body: dict[str, Any], respond: Respond, client: WebClient) -> None:
+        ref = body["actions"][0]["value"]
+        user = body["user"]["id"]
+        with self.ctx.db.session() as session:
+            gameday = find_gameday(session=session, ref=ref)
+            allowed = user == gameday.requested_by or user in deciders(
+                session=session, service=gameday.service, admins=self._admins
+            )
+            if not allowed:
+                raise NotAllowedToDecide(
+                    f"Only whoever requested game day {gameday.key}, the owners and approvers "
+                    f"of {gameday.service.name}, or platform admins can reschedule it."
+                )
+            view = reschedule_modal(gameday, response_url=body.get("response_url"))
+        client.views_open(trigger_id=body["trigger_id"], view=view)
+
+    def submit_reschedule(self, ack: Ack, body: dict[str, Any], view: dict[str, Any]) -> None:
+        about = ModalInput.load(view.get("private_metadata"))
+        now = self.ctx.clock.now()
+        with self.ctx.db.session() as session:
+            gameday = find_gameday(session=session, ref=str(about.gameday))
+            timezone, experiments, hold = (
+                gameday.timezone,
+                tuple(gameday.experiments),
+                gameday.hold_seconds,
+            )
+            service = gameday.service
+            schedule, problems = read_schedule(view["state"]["values"], timezone)
+            preview = (
+                self._preview(
+                    service,
+                    GameDayPlan(
+                        experiments=experiments,
+                        starts_at=schedule.starts_at,
+                        duration_minutes=schedule.duration_minutes,
+                        hold_seconds=hold,
+                    ),
+                )
+                if schedule
+                else None
+            )
+        if schedule is None:
+            ack(response_action="errors", errors=block_errors(problems))
+            return
+        try:
+            with self.ctx.db.session() as session:
+                decision = reschedule(
+                    session=session,
+                    ref=str(about.gameday),
+                    user_id=body["user"]["id"],
+                    starts_at=schedule.starts_at,
+                    duration_minutes=schedule.duration_minutes,
+                    now=now,
+                    admins=self._admins,
+                    approval_ttl=self._ttl,
+                    preview=preview,
+                )
+        except RequestInvalid as invalid:
+            ack(response_action="errors", errors=block_errors(invalid.problems))
+            return
+        except NotAllowedToDecide as refused:
+            ack(response_action="errors", errors={GameDayBlock.DATE.value: str(refused)})
+            return
+        if not decision.changed:
+            ack(response_action="errors", errors={GameDayBlock.DATE.value: decision.message})
+            return
+        self._after_change()
+        ack()
+
+    # --- helpers --------------------------------------------------------------------------------
+
+    def _decided(self, decision: Decision, respond: Respond) -> None:
+        if decision.changed:
+            self._after_change()
+        icon = ":white_check_mark:" if decision.changed else ":information_source:"
+        respond(
+            **Reply.markdown(f"{icon} {escape(decision.message)}").as_response(),
+            replace_original=False,
+        )
+
+    def _after_change(self) -> None:
+        self.ctx.outbox_ready()
+        self.ctx.gamedays_changed()
+
+    def _claimed(self, key: str) -> bool:
+        with self.ctx.db.session() as session:
+            return was_claimed(session=session, key=key)
