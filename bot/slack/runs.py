@@ -9,13 +9,15 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bot.audit.service import record
-from bot.catalog.models import Member, ServiceOwner
+from bot.catalog.models import Member, ServiceOwner, Team
 from bot.catalog.service import NotAllowed, can_manage, find_service
 from bot.context import BotContext
 from bot.errors import ChaosbotError
+from bot.gamedays.timing import local_label
 from bot.library.catalogue import load_catalogue
 from bot.library.render import coerce_parameter
 from bot.runs.flows import DEFAULT_HOLD_SECONDS, plan_run
+from bot.runs.freezes import active_freezes, end_freezes, freeze, parse_duration
 from bot.runs.service import engage_kill_switch, find_run, release_kill_switch
 from bot.runs.states import Trigger
 from bot.runs.supervisor import AbortResult, abort_all, abort_run
@@ -151,6 +153,98 @@ def register(
             "/chaos killswitch on REASON|off",
             "stop every run and refuse new ones (platform admins)",
             kill_switch_command,
+        )
+    )
+
+    def _channel_team(request: CommandRequest) -> Team:
+        with context.db.session() as session:
+            team = session.scalar(select(Team).where(Team.slack_channel_id == request.channel_id))
+            if team is None:
+                raise ChaosbotError(
+                    "This channel is no team's: freeze from the team's channel, or "
+                    "`/chaos freeze all DURATION REASON` (platform admins) for everything."
+                )
+            session.expunge(team)
+            return team
+
+    def freeze_command(request: CommandRequest) -> Reply:
+        """`/chaos freeze [all] DURATION REASON`; without arguments, the freezes in force."""
+        now = context.clock.now()
+        if not request.args:
+            with context.db.session() as session:
+                rows = active_freezes(session=session, now=now)
+                teams = {t.id: t for t in session.scalars(select(Team))}
+                lines = [
+                    f"• {'everything' if f.team_id is None else 'team ' + escape(teams[f.team_id].name)}"
+                    f" until {local_label(f.ends_at, teams[f.team_id].timezone if f.team_id else 'UTC')}"
+                    f" (<@{escape(f.created_by)}>: {escape(f.reason)})"
+                    for f in rows
+                ]
+            if not lines:
+                return Reply.markdown("No freeze is in force.")
+            return Reply.markdown(":snowflake: Freezes in force:\n" + "\n".join(lines))
+        everything = request.args[0].lower() == "all"
+        args = request.args[1:] if everything else request.args
+        if len(args) < 2:
+            raise ChaosbotError(
+                "Usage: `/chaos freeze DURATION REASON` (this channel's team) or "
+                "`/chaos freeze all DURATION REASON`, for example `/chaos freeze 4h release week`."
+            )
+        duration = parse_duration(args[0])
+        team = None if everything else _channel_team(request)
+        _check_may_freeze(request.user_id, everything)
+        with context.db.session() as session:
+            row = freeze(
+                session=session,
+                team=team,
+                duration=duration,
+                reason=" ".join(args[1:]),
+                by=request.user_id,
+                now=now,
+            )
+            until = local_label(row.ends_at, team.timezone if team else "UTC")
+        who = "everything" if team is None else f"team *{escape(team.name)}*"
+        return Reply.markdown(
+            f":snowflake: <@{request.user_id}> froze {who} until {until}: "
+            f"{escape(' '.join(args[1:]))}. No run, game day or blind drill starts until then; "
+            "`/chaos unfreeze` lifts it.",
+            in_channel=True,
+        )
+
+    def unfreeze_command(request: CommandRequest) -> Reply:
+        everything = bool(request.args) and request.args[0].lower() == "all"
+        team = None if everything else _channel_team(request)
+        _check_may_freeze(request.user_id, everything)
+        with context.db.session() as session:
+            ended = end_freezes(
+                session=session, team=team, by=request.user_id, now=context.clock.now()
+            )
+        if not ended:
+            return Reply.markdown("No freeze of this scope is in force.")
+        who = "everything" if team is None else f"team *{escape(team.name)}*"
+        return Reply.markdown(
+            f":sunny: <@{request.user_id}> lifted the freeze of {who}.", in_channel=True
+        )
+
+    def _check_may_freeze(user_id: str, everything: bool) -> None:
+        if everything and user_id not in context.settings.platform_admins:
+            raise ChaosbotError("Only platform admins can freeze (or unfreeze) everything.")
+        _check_allowed(user_id)
+
+    router.add(
+        Subcommand(
+            "freeze",
+            "/chaos freeze [all] DURATION REASON",
+            "pause runs, game days and drills of this channel's team (or all); no arguments: list",
+            freeze_command,
+        )
+    )
+    router.add(
+        Subcommand(
+            "unfreeze",
+            "/chaos unfreeze [all]",
+            "lift this channel's team's freeze",
+            unfreeze_command,
         )
     )
 
