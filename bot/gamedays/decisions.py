@@ -20,9 +20,9 @@ from bot.gamedays.rules import (
     RequestInvalid,
     check_decider,
     check_may_change,
+    check_may_request,
     check_plan,
     deciders,
-    may_request,
 )
 from bot.gamedays.store import audit, changed, locked, new_gameday_key, people, still_needed
 from bot.gamedays.timing import local_label
@@ -44,11 +44,7 @@ def request_gameday(
 ) -> GameDay:
     """Record a pending game day and queue its approval message to the service's deciders."""
     row = find_service(session=session, name=service)
-    if not may_request(session=session, service=row, user_id=requested_by, admins=admins):
-        raise NotAllowedToDecide(
-            f"Only members of team {row.team.name}, the owners and approvers of {row.name} and "
-            "platform admins can ask for its game days."
-        )
+    check_may_request(session=session, service=row, user_id=requested_by, admins=admins)
     check_plan(session=session, service=row, plan=plan, now=now)
     gameday = GameDay(
         key=new_gameday_key(),

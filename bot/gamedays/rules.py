@@ -24,6 +24,7 @@ __all__ = [
     "RequestInvalid",
     "check_decider",
     "check_may_change",
+    "check_may_request",
     "check_plan",
     "deciders",
     "may_request",
@@ -103,6 +104,16 @@ def may_request(
         select(Member.id).where(Member.team_id == service.team_id, Member.slack_user_id == user_id)
     )
     return member is not None
+
+
+def check_may_request(
+    *, session: Session, service: Service, user_id: str, admins: frozenset[str]
+) -> None:
+    if not may_request(session=session, service=service, user_id=user_id, admins=admins):
+        raise NotAllowedToDecide(
+            f"Only members of team {service.team.name}, the owners and approvers of "
+            f"{service.name} and platform admins can ask for its game days."
+        )
 
 
 def check_decider(session: Session, gameday: GameDay, user_id: str, admins: frozenset[str]) -> None:

@@ -10,6 +10,9 @@ from typing import Any
 
 from bot.gamedays.models import GameDay
 from bot.gamedays.timing import LocalTimeInvalid, to_instant, zone
+from bot.slack.blockkit import input_block as _input
+from bot.slack.blockkit import option as _option
+from bot.slack.blockkit import plain_text as _text
 from bot.slack.ids import CallbackId
 from bot.slack.ids import GameDayBlock as B
 
@@ -40,29 +43,6 @@ _FIELD_BLOCKS = {
     "notes": B.NOTES,
     "reason": B.REASON,
 }
-
-
-def _text(text: str) -> dict[str, Any]:
-    return {"type": "plain_text", "text": text[:150]}
-
-
-def _option(value: str, label: str) -> dict[str, Any]:
-    return {"text": _text(label), "value": value}
-
-
-def _input(
-    block: B, label: str, element: dict[str, Any], *, optional: bool = False, hint: str = ""
-) -> dict[str, Any]:
-    result: dict[str, Any] = {
-        "type": "input",
-        "block_id": block.value,
-        "label": _text(label),
-        "element": {**element, "action_id": block.value},
-        "optional": optional,
-    }
-    if hint:
-        result["hint"] = _text(hint)
-    return result
 
 
 def _minutes_label(minutes: int) -> str:

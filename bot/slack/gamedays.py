@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
@@ -23,8 +24,10 @@ from bot.gamedays.rules import (
     GameDayPlan,
     NotAllowedToDecide,
     RequestInvalid,
+    check_decider,
+    check_may_change,
+    check_may_request,
     deciders,
-    may_request,
 )
 from bot.gamedays.store import find_gameday, upcoming
 from bot.library.catalogue import load_catalogue
@@ -119,13 +122,9 @@ class _GameDays:
         catalogue = load_catalogue()
         with self.ctx.db.session() as session:
             service = find_service(session=session, name=request.args[0])
-            if not may_request(
+            check_may_request(
                 session=session, service=service, user_id=request.user_id, admins=self._admins
-            ):
-                raise NotAllowedToDecide(
-                    f"Only members of team {service.team.name}, the owners and approvers of "
-                    f"{service.name} and platform admins can ask for its game days."
-                )
+            )
             suite = [
                 (e.experiment, catalogue.get(e.experiment).title)
                 for e in service.suite
@@ -203,27 +202,14 @@ class _GameDays:
     # --- the approval message's buttons -----------------------------------------------------
 
     def approve(self, body: dict[str, Any], respond: Respond, _client: WebClient) -> None:
-        ref = body["actions"][0]["value"]
-        with self.ctx.db.session() as session:
-            decision = approve(
-                session=session,
-                ref=ref,
-                user_id=body["user"]["id"],
-                now=self.ctx.clock.now(),
-                admins=self._admins,
-            )
-        self._decided(decision, respond)
+        self._decide(approve, body, respond)
 
     def open_reject(self, body: dict[str, Any], respond: Respond, client: WebClient) -> None:
         ref = body["actions"][0]["value"]
         user = body["user"]["id"]
         with self.ctx.db.session() as session:
             gameday = find_gameday(session=session, ref=ref)
-            if user not in deciders(session=session, service=gameday.service, admins=self._admins):
-                raise NotAllowedToDecide(
-                    f"Only the owners and approvers of {gameday.service.name} (or platform "
-                    "admins) can decide on its game days."
-                )
+            check_decider(session, gameday, user, self._admins)
             if gameday.status is not GameDayStatus.PENDING:
                 respond(
                     **Reply.markdown(
@@ -294,29 +280,14 @@ class _GameDays:
         return Reply(text=message["text"], blocks=message["blocks"])
 
     def cancel(self, body: dict[str, Any], respond: Respond, _client: WebClient) -> None:
-        with self.ctx.db.session() as session:
-            decision = cancel(
-                session=session,
-                ref=body["actions"][0]["value"],
-                user_id=body["user"]["id"],
-                now=self.ctx.clock.now(),
-                admins=self._admins,
-            )
-        self._decided(decision, respond)
+        self._decide(cancel, body, respond)
 
     def open_reschedule(self, body: dict[str, Any], respond: Respond, client: WebClient) -> None:
         ref = body["actions"][0]["value"]
         user = body["user"]["id"]
         with self.ctx.db.session() as session:
             gameday = find_gameday(session=session, ref=ref)
-            allowed = user == gameday.requested_by or user in deciders(
-                session=session, service=gameday.service, admins=self._admins
-            )
-            if not allowed:
-                raise NotAllowedToDecide(
-                    f"Only whoever requested game day {gameday.key}, the owners and approvers "
-                    f"of {gameday.service.name}, or platform admins can reschedule it."
-                )
+            check_may_change(session, gameday, user, self._admins, "reschedule")
             view = reschedule_modal(gameday, response_url=body.get("response_url"))
         client.views_open(trigger_id=body["trigger_id"], view=view)
 
@@ -374,6 +345,20 @@ class _GameDays:
         ack()
 
     # --- helpers --------------------------------------------------------------------------------
+
+    def _decide(
+        self, decide: Callable[..., Decision], body: dict[str, Any], respond: Respond
+    ) -> None:
+        """A button that decides at once (Approve, Cancel): the game day is its value."""
+        with self.ctx.db.session() as session:
+            decision = decide(
+                session=session,
+                ref=body["actions"][0]["value"],
+                user_id=body["user"]["id"],
+                now=self.ctx.clock.now(),
+                admins=self._admins,
+            )
+        self._decided(decision, respond)
 
     def _decided(self, decision: Decision, respond: Respond) -> None:
         if decision.changed:

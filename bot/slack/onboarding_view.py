@@ -11,6 +11,9 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from bot.catalog.spec import WEEKDAYS, FieldError, ServiceSpec
+from bot.slack.blockkit import input_block as _input
+from bot.slack.blockkit import option as _option
+from bot.slack.blockkit import plain_text as _text
 from bot.slack.ids import CallbackId, OnboardBlock
 
 __all__ = ["block_errors", "onboarding_modal", "read_declaration"]
@@ -48,34 +51,6 @@ _FIELD_BLOCKS: list[tuple[str, OnboardBlock]] = [
     ("blindDrills.timezone", B.BLIND_TIMEZONE),
     ("blindDrills", B.BLIND_ENABLED),
 ]
-
-
-def _text(text: str) -> dict[str, Any]:
-    return {"type": "plain_text", "text": text}
-
-
-def _option(value: str, label: str) -> dict[str, Any]:
-    return {"text": _text(label), "value": value}
-
-
-def _input(
-    block: OnboardBlock,
-    label: str,
-    element: dict[str, Any],
-    *,
-    optional: bool = False,
-    hint: str | None = None,
-) -> dict[str, Any]:
-    result: dict[str, Any] = {
-        "type": "input",
-        "block_id": block.value,
-        "label": _text(label),
-        "element": {**element, "action_id": block.value},
-        "optional": optional,
-    }
-    if hint:
-        result["hint"] = _text(hint)
-    return result
 
 
 def _plain(initial: str | None = None, placeholder: str | None = None) -> dict[str, Any]:
