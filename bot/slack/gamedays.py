@@ -10,6 +10,7 @@ from typing import Any
 from slack_bolt import Ack, App, Respond
 from slack_sdk import WebClient
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
 from bot.catalog.models import Service, Team
 from bot.catalog.service import find_service, list_teams
@@ -223,27 +224,18 @@ class _GameDays:
 
     def submit_reject(self, ack: Ack, body: dict[str, Any], view: dict[str, Any]) -> None:
         about = ModalInput.load(view.get("private_metadata"))
-        try:
-            with self.ctx.db.session() as session:
-                decision = reject(
-                    session=session,
-                    ref=str(about.gameday),
-                    user_id=body["user"]["id"],
-                    reason=read_reason(view["state"]["values"]),
-                    now=self.ctx.clock.now(),
-                    admins=self._admins,
-                )
-        except RequestInvalid as invalid:
-            ack(response_action="errors", errors=block_errors(invalid.problems))
-            return
-        except NotAllowedToDecide as refused:
-            ack(response_action="errors", errors={GameDayBlock.REASON.value: str(refused)})
-            return
-        if not decision.changed:
-            ack(response_action="errors", errors={GameDayBlock.REASON.value: decision.message})
-            return
-        self._after_change()
-        ack()
+        self._ack_decision(
+            ack,
+            GameDayBlock.REASON,
+            lambda session: reject(
+                session=session,
+                ref=str(about.gameday),
+                user_id=body["user"]["id"],
+                reason=read_reason(view["state"]["values"]),
+                now=self.ctx.clock.now(),
+                admins=self._admins,
+            ),
+        )
 
     # --- /chaos gamedays and its buttons ------------------------------------------------------
 
@@ -319,30 +311,21 @@ class _GameDays:
         if schedule is None:
             ack(response_action="errors", errors=block_errors(problems))
             return
-        try:
-            with self.ctx.db.session() as session:
-                decision = reschedule(
-                    session=session,
-                    ref=str(about.gameday),
-                    user_id=body["user"]["id"],
-                    starts_at=schedule.starts_at,
-                    duration_minutes=schedule.duration_minutes,
-                    now=now,
-                    admins=self._admins,
-                    approval_ttl=self._ttl,
-                    preview=preview,
-                )
-        except RequestInvalid as invalid:
-            ack(response_action="errors", errors=block_errors(invalid.problems))
-            return
-        except NotAllowedToDecide as refused:
-            ack(response_action="errors", errors={GameDayBlock.DATE.value: str(refused)})
-            return
-        if not decision.changed:
-            ack(response_action="errors", errors={GameDayBlock.DATE.value: decision.message})
-            return
-        self._after_change()
-        ack()
+        self._ack_decision(
+            ack,
+            GameDayBlock.DATE,
+            lambda session: reschedule(
+                session=session,
+                ref=str(about.gameday),
+                user_id=body["user"]["id"],
+                starts_at=schedule.starts_at,
+                duration_minutes=schedule.duration_minutes,
+                now=now,
+                admins=self._admins,
+                approval_ttl=self._ttl,
+                preview=preview,
+            ),
+        )
 
     # --- helpers --------------------------------------------------------------------------------
 
@@ -359,6 +342,25 @@ class _GameDays:
                 admins=self._admins,
             )
         self._decided(decision, respond)
+
+    def _ack_decision(
+        self, ack: Ack, block: GameDayBlock, decide: Callable[[Session], Decision]
+    ) -> None:
+        """A modal that decides (Reject, Reschedule): a refusal goes back onto `block`."""
+        try:
+            with self.ctx.db.session() as session:
+                decision = decide(session)
+        except RequestInvalid as invalid:
+            ack(response_action="errors", errors=block_errors(invalid.problems))
+            return
+        except NotAllowedToDecide as refused:
+            ack(response_action="errors", errors={block.value: str(refused)})
+            return
+        if not decision.changed:
+            ack(response_action="errors", errors={block.value: decision.message})
+            return
+        self._after_change()
+        ack()
 
     def _decided(self, decision: Decision, respond: Respond) -> None:
         if decision.changed:
