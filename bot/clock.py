@@ -2,10 +2,24 @@
 
 from __future__ import annotations
 
+import os
+from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
-__all__ = ["Clock", "FrozenClock", "ShiftedClock", "SystemClock"]
+__all__ = [
+    "CLOCK_OFFSET_ENV",
+    "Clock",
+    "FrozenClock",
+    "ShiftedClock",
+    "SystemClock",
+    "clock_from_env",
+    "offset_env",
+]
+
+# How far a worker's clock is ahead of the wall clock: a bot on a moved clock (the demo, the
+# tests) starts its workers on the same time, so a run's timeline and a drill's agree.
+CLOCK_OFFSET_ENV = "CHAOSBOT_CLOCK_OFFSET_SECONDS"
 
 
 class Clock(Protocol):
@@ -40,8 +54,8 @@ class ShiftedClock:
     """The wall clock moved forward by a chosen amount: time passes as usual, and can be made to
     jump (the demo skips to the morning of a game day without waiting for it)."""
 
-    def __init__(self) -> None:
-        self._offset = timedelta(0)
+    def __init__(self, offset: timedelta = timedelta(0)) -> None:
+        self._offset = offset
 
     def now(self) -> datetime:
         return datetime.now(UTC) + self._offset
@@ -50,3 +64,19 @@ class ShiftedClock:
         if delta < timedelta(0):
             raise ValueError("time only moves forward")
         self._offset += delta
+
+
+def offset_env(clock: Clock) -> dict[str, str]:
+    """The environment that starts a worker on `clock`'s time (nothing for the wall clock)."""
+    offset = (clock.now() - datetime.now(UTC)).total_seconds()
+    return {CLOCK_OFFSET_ENV: f"{offset:.3f}"} if abs(offset) >= 1 else {}
+
+
+def clock_from_env(environ: Mapping[str, str] | None = None) -> Clock:
+    """A worker's clock: the wall clock, moved by its bot's offset when it has one."""
+    value = (os.environ if environ is None else environ).get(CLOCK_OFFSET_ENV, "")
+    try:
+        offset = float(value) if value else 0.0
+    except ValueError:
+        offset = 0.0
+    return ShiftedClock(timedelta(seconds=offset)) if offset else SystemClock()

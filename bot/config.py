@@ -12,6 +12,7 @@ from urllib.parse import urlsplit
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
+from bot.compliance.policy import DEFAULT_POLICY, CompliancePolicy, load_policy
 from bot.errors import SettingsError
 
 __all__ = [
@@ -72,6 +73,10 @@ class Settings:
     gameday_approval_ttl_hours: int = 72
     gameday_grace_minutes: int = 30
     platform_admins: frozenset[str] = field(default_factory=frozenset)
+    # The platform team's channel: `/chaos drills` answers only there (when set), and the
+    # organisation's weekly digest goes there.
+    admin_channel: str | None = None
+    compliance_policy: CompliancePolicy = DEFAULT_POLICY
     public_url: str | None = None
     kubeconfig: str | None = None
     kube_context: str | None = None
@@ -123,6 +128,7 @@ def settings_env(settings: Settings) -> dict[str, str]:
         "KUBECONFIG": settings.kubeconfig,
         "CHAOSBOT_KUBE_CONTEXT": settings.kube_context,
         "CHAOSBOT_PUBLIC_URL": settings.public_url,
+        "CHAOSBOT_ADMIN_CHANNEL": settings.admin_channel,
     }
     env.update({k: v for k, v in optional.items() if v})
     return env
@@ -145,6 +151,8 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         gameday_approval_ttl_hours=_positive(env, "CHAOSBOT_GAMEDAY_APPROVAL_TTL_HOURS", 72),
         gameday_grace_minutes=_positive(env, "CHAOSBOT_GAMEDAY_GRACE_MINUTES", 30),
         platform_admins=_user_ids(env, "CHAOSBOT_PLATFORM_ADMINS"),
+        admin_channel=_channel_id(env, "CHAOSBOT_ADMIN_CHANNEL"),
+        compliance_policy=load_policy(env),
         public_url=_public_url(env),
         kubeconfig=_kubeconfig(env),
         kube_context=_get(env, "CHAOSBOT_KUBE_CONTEXT"),
@@ -225,6 +233,13 @@ def _user_ids(env: Mapping[str, str], name: str) -> frozenset[str]:
         if not re.fullmatch(r"[UW][A-Z0-9]{2,}", user):
             raise SettingsError(name, f"{user!r} is not a Slack user id like U0123ABCD")
     return frozenset(ids)
+
+
+def _channel_id(env: Mapping[str, str], name: str) -> str | None:
+    channel = _get(env, name)
+    if channel is not None and not re.fullmatch(r"[CG][A-Z0-9]{2,}", channel):
+        raise SettingsError(name, f"{channel!r} is not a Slack channel id like C0123ABCD")
+    return channel
 
 
 def _positive(env: Mapping[str, str], name: str, default: int) -> int:

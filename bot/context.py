@@ -29,8 +29,9 @@ class BotContext:
     outbox_ready: Callable[[], None] = _nothing
     # Starts a worker process for a recorded run (the bot's WorkerLauncher).
     start_run: Callable[[int], None] = field(default=lambda run_id: None)
-    # Game days changed (approved, moved, cancelled): the scheduler, if it runs here, re-reads them.
-    gamedays_changed: Callable[[], None] = _nothing
+    # Game days or drills changed (approved, moved, resolved): the scheduler, if it runs here,
+    # re-reads them.
+    schedule_changed: Callable[[], None] = _nothing
 
     @property
     def policy(self) -> CatalogPolicy:

@@ -23,6 +23,7 @@ from bot.config import Settings, settings_env
 from bot.context import BotContext
 from bot.db.engine import Database
 from bot.db.migrate import ensure_migrated
+from bot.drills.scheduler import DrillPass
 from bot.errors import ChaosbotError
 from bot.gamedays.scheduler import GameDayScheduler
 from bot.k8s.client import ClientFactory
@@ -68,9 +69,13 @@ class Server:
         client = build_client(settings)
         self._kube_clients = ClientFactory.from_settings(settings)
         self._outbox = OutboxPump(db=db, client=client, clock=clock)
-        self._workers = WorkerLauncher(settings_env(settings))
+        self._workers = WorkerLauncher(settings_env(settings), clock=clock)
         self.gamedays = GameDayScheduler(
-            db=db, clock=clock, settings=settings, start_run=self._workers
+            db=db,
+            clock=clock,
+            settings=settings,
+            start_run=self._workers,
+            drills=DrillPass(db=db, clock=clock, settings=settings, start_run=self._workers),
         )
         self._workers.on_exit = self.gamedays.run_finished
         # One replica schedules game days: the one holding the lock.
@@ -87,7 +92,7 @@ class Server:
             clock=clock,
             outbox_ready=self._outbox.wake,
             start_run=self._workers,
-            gamedays_changed=self.gamedays.wake,
+            schedule_changed=self.gamedays.wake,
         )
         self.bolt_app = build_app(settings, context=self.context, client=client)
         self._socket_mode: SocketModeHandler | None = None

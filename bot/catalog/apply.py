@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from bot.catalog.chaosfile import ChaosDocument, ChaosfileInvalid, LocatedError
 from bot.catalog.cluster import ClusterView
-from bot.catalog.flows import check_suite, locate_pods
+from bot.catalog.flows import check_experiments, locate_pods
 from bot.catalog.service import save_service
 from bot.catalog.spec import SpecInvalid
 from bot.db.engine import Database
@@ -74,7 +74,7 @@ def apply_documents(
     selectors: list[str] = []
     for document in documents:
         try:
-            check_suite(document.spec)
+            check_experiments(document.spec)
             selectors.append(locate_pods(document.spec, cluster))
         except SpecInvalid as exc:
             errors.extend(document.locate(e) for e in exc.errors)

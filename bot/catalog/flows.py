@@ -14,34 +14,42 @@ from bot.db.idempotency import claim, was_claimed
 from bot.library.catalogue import UnknownExperiment, load_catalogue
 from bot.library.render import ParameterInvalid, resolve_parameters
 
-__all__ = ["AlreadyDone", "check_suite", "locate_pods", "store_service"]
+__all__ = ["AlreadyDone", "check_experiments", "locate_pods", "store_service"]
 
 
 class AlreadyDone(Exception):
     """The request with this idempotency key was carried out before (a retry or double click)."""
 
 
-def check_suite(spec: ServiceSpec) -> None:
-    """Every suite entry names an experiment of the library, with parameters it accepts."""
-    if not spec.suite:
+def check_experiments(spec: ServiceSpec) -> None:
+    """Every experiment the declaration names is in the library: its suite's, with parameters
+    they accept, and those that may run blind."""
+    blind = spec.blind.experiments if spec.blind else ()
+    if not spec.suite and not blind:
         return
     catalogue = load_catalogue()
     errors: list[FieldError] = []
-    for index, entry in enumerate(spec.suite):
+    for index, entry in enumerate(spec.suite or ()):
         try:
             resolve_parameters(catalogue.get(entry.experiment), entry.parameters)
         except UnknownExperiment:
-            errors.append(
-                FieldError(
-                    f"suite[{index}].experiment", f"{entry.experiment} is not in the library"
-                )
-            )
+            errors.append(_not_in_library(f"suite[{index}].experiment", entry.experiment))
         except ParameterInvalid as exc:
             errors.append(
                 FieldError(f"suite[{index}].parameters.{exc.name}", f"{exc.name} {exc.problem}")
             )
+    for index, experiment in enumerate(blind):
+        try:
+            catalogue.get(experiment)
+        except UnknownExperiment:
+            errors.append(_not_in_library(f"blindDrills.experiments[{index}]", experiment))
     if errors:
         raise SpecInvalid(errors)
+
+
+def _not_in_library(path: str, experiment: str) -> FieldError:
+    # Worded so that the modal, which capitalises a message, does not change the id.
+    return FieldError(path, f"there is no experiment {experiment} in the library")
 
 
 def locate_pods(spec: ServiceSpec, cluster: ClusterView) -> str:
@@ -81,7 +89,8 @@ def store_service(
     create_only: bool,
     idempotency_key: str | None = None,
 ) -> SaveResult:
-    """Check the declaration against the cluster and store it in one transaction.
+    """Check the declaration against the library and the cluster, and store it in one
+    transaction.
 
     With an idempotency key, a second call with the same key raises AlreadyDone and writes
     nothing (Slack's retries, double submissions).
@@ -90,6 +99,7 @@ def store_service(
         with db.session() as session:
             if was_claimed(session=session, key=idempotency_key):
                 raise AlreadyDone(idempotency_key)
+    check_experiments(spec)
     selector = locate_pods(spec, cluster)
     try:
         with db.session() as session:

@@ -21,6 +21,9 @@ from bot.catalog.models import (
     Team,
 )
 from bot.catalog.spec import (
+    DEFAULT_DURATION_MINUTES,
+    DEFAULT_MEAN_DAYS_BETWEEN,
+    DEFAULT_MIN_SPACING_HOURS,
     BlindWindow,
     FieldError,
     HttpProbe,
@@ -36,6 +39,7 @@ __all__ = [
     "NotAllowed",
     "SaveResult",
     "ServiceNotFound",
+    "blind_window_of",
     "can_manage",
     "diff_documents",
     "find_service",
@@ -118,7 +122,6 @@ def can_manage(*, session: Session, service: Service, user_id: str) -> bool:
 
 def spec_of(service: Service) -> ServiceSpec:
     """The declaration a stored service corresponds to (what `chaosbot export` writes)."""
-    window = service.blind_window if service.blind_enabled else None
     return ServiceSpec(
         name=service.name,
         team=service.team.name,
@@ -145,7 +148,7 @@ def spec_of(service: Service) -> ServiceSpec:
             for p in service.probes
         ),
         blast_radius_percent=service.blast_radius_percent,
-        blind=_window(window) if window else None,
+        blind=blind_window_of(service),
         suite=tuple(
             SuiteEntrySpec(experiment=e.experiment, parameters=e.parameters) for e in service.suite
         ),
@@ -276,15 +279,7 @@ def _apply(service: Service, spec: ServiceSpec, team: Team, selector: str, now: 
     service.probes = [p.as_document() for p in spec.probes]
     service.blast_radius_percent = spec.blast_radius_percent
     service.blind_enabled = spec.blind is not None
-    service.blind_window = (
-        {
-            "weekdays": list(spec.blind.weekdays),
-            "hours": spec.blind.hours,
-            "timezone": spec.blind.timezone,
-        }
-        if spec.blind
-        else None
-    )
+    service.blind_window = spec.blind.as_document() if spec.blind else None
     service.offboarded_at = None
     service.updated_at = now
     service.approvers = list(spec.approvers)
@@ -306,11 +301,24 @@ def _replace_suite(service: Service, suite: tuple[SuiteEntrySpec, ...]) -> None:
         service.suite.append(row)
 
 
-def _window(window: dict[str, Any]) -> BlindWindow:
+def blind_window_of(service: Service) -> BlindWindow | None:
+    """The service's blind-drill opt-in, or None when it has not opted in.
+
+    A row stored before the opt-in had experiments, a frequency, a spacing, holidays and a
+    duration reads with their defaults, and no experiments (so it is never drilled).
+    """
+    window = service.blind_window
+    if not service.blind_enabled or not window:
+        return None
     start, end = window["hours"].split("-")
     return BlindWindow(
         weekdays=tuple(window["weekdays"]),
         start=time.fromisoformat(start),
         end=time.max if end == "24:00" else time.fromisoformat(end),
         timezone=window["timezone"],
+        experiments=tuple(window.get("experiments") or ()),
+        mean_days_between=window.get("meanDaysBetween", DEFAULT_MEAN_DAYS_BETWEEN),
+        min_spacing_hours=window.get("minSpacingHours", DEFAULT_MIN_SPACING_HOURS),
+        holiday_country=window.get("holidayCountry"),
+        duration_minutes=window.get("durationMinutes", DEFAULT_DURATION_MINUTES),
     )

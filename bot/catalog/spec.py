@@ -13,9 +13,12 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import time
+from functools import cache
 from typing import Any
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import holidays
 
 from bot.catalog.models import Environment
 from bot.config import Settings
@@ -23,6 +26,9 @@ from bot.errors import ChaosbotError
 from bot.k8s.selectors import SelectorError, parse_label_selector
 
 __all__ = [
+    "DEFAULT_DURATION_MINUTES",
+    "DEFAULT_MEAN_DAYS_BETWEEN",
+    "DEFAULT_MIN_SPACING_HOURS",
     "WEEKDAYS",
     "BlindWindow",
     "CatalogPolicy",
@@ -39,6 +45,9 @@ __all__ = [
 ]
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+DEFAULT_MEAN_DAYS_BETWEEN = 10
+DEFAULT_MIN_SPACING_HOURS = 24
+DEFAULT_DURATION_MINUTES = 30
 WORKLOAD_KINDS = ("Deployment", "StatefulSet")
 MAX_SELECTOR = 1024  # the column's size
 MAX_TIMEZONE = 64  # the teams column's size; no IANA name is longer
@@ -108,17 +117,41 @@ class HttpProbe:
 
 @dataclass(frozen=True, kw_only=True)
 class BlindWindow:
-    """When blind drills may happen: these weekdays, between these hours, in this timezone."""
+    """A service's blind-drill opt-in: when drills may happen, how often, and which experiments.
+
+    Drills fall on these weekdays between these hours in this timezone, except on the public
+    holidays of `holiday_country`; on average one every `mean_days_between` such days, at least
+    `min_spacing_hours` apart. Each holds one of `experiments` for `duration_minutes`.
+    """
 
     weekdays: tuple[str, ...]
     start: time
     end: time
     timezone: str
+    experiments: tuple[str, ...]
+    mean_days_between: int = DEFAULT_MEAN_DAYS_BETWEEN
+    min_spacing_hours: int = DEFAULT_MIN_SPACING_HOURS
+    holiday_country: str | None = None
+    duration_minutes: int = DEFAULT_DURATION_MINUTES
 
     @property
     def hours(self) -> str:
         end = "24:00" if self.end == time.max else self.end.strftime("%H:%M")
         return f"{self.start.strftime('%H:%M')}-{end}"
+
+    def as_document(self) -> dict[str, Any]:
+        """The opt-in as chaos.yaml's `blindDrills` (without `enabled`) and the services table
+        write it."""
+        return {
+            "weekdays": list(self.weekdays),
+            "hours": self.hours,
+            "timezone": self.timezone,
+            "experiments": list(self.experiments),
+            "meanDaysBetween": self.mean_days_between,
+            "minSpacingHours": self.min_spacing_hours,
+            "holidayCountry": self.holiday_country,
+            "durationMinutes": self.duration_minutes,
+        }
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -270,7 +303,10 @@ class _Checker:
         return name
 
     def integer(self, key: str, low: int, high: int, *, default: int | None = None) -> int | None:
-        value = self.raw.get(key, default)
+        """A whole number in low..high; left out (or null) it is `default`, or an error."""
+        value = self.raw.get(key)
+        if value is None:
+            value = default
         if value is None:
             self.fail(key, "is required")
             return None
@@ -483,14 +519,65 @@ def _blind(checker: _Checker) -> BlindWindow | None:
         if end <= start:
             sub.fail("hours", "the window must end after it starts")
     timezone = sub.timezone("timezone", required=True)
-    if timezone is None:
+    experiments = _blind_experiments(sub)
+    mean_days = sub.integer("meanDaysBetween", 1, 365, default=DEFAULT_MEAN_DAYS_BETWEEN)
+    spacing = sub.integer("minSpacingHours", 0, 2160, default=DEFAULT_MIN_SPACING_HOURS)
+    country = _holiday_country(sub)
+    duration = sub.integer("durationMinutes", 5, 240, default=DEFAULT_DURATION_MINUTES)
+    if _has_error(checker.errors, sub.prefix):
         return None
-    if start is None or end is None or end <= start or not days:
-        return None
+    assert start is not None and end is not None and timezone is not None
+    assert mean_days is not None and spacing is not None and duration is not None
     order = {d: i for i, d in enumerate(WEEKDAYS)}
     return BlindWindow(
-        weekdays=tuple(sorted(days, key=order.__getitem__)), start=start, end=end, timezone=timezone
+        weekdays=tuple(sorted(days, key=order.__getitem__)),
+        start=start,
+        end=end,
+        timezone=timezone,
+        experiments=experiments,
+        mean_days_between=mean_days,
+        min_spacing_hours=spacing,
+        holiday_country=country,
+        duration_minutes=duration,
     )
+
+
+def _blind_experiments(sub: _Checker) -> tuple[str, ...]:
+    """The ids of the experiments that may run blind (whether the library has them is
+    `check_experiments`'s to say)."""
+    experiments: list[str] = []
+    for index, value in sub.items("experiments"):
+        path = f"experiments[{index}]"
+        if not isinstance(value, str) or not _EXPERIMENT_ID.fullmatch(value):
+            sub.fail(path, f"{value!r} is not an experiment id")
+        elif value in experiments:
+            sub.fail(path, f"{value} is listed twice")
+        else:
+            experiments.append(value)
+    if not experiments and not _has_error(sub.errors, sub.path("experiments")):
+        sub.fail("experiments", "name at least one experiment of the library that may run blind")
+    return tuple(experiments)
+
+
+def _holiday_country(sub: _Checker) -> str | None:
+    value = sub.raw.get("holidayCountry")
+    if value is None or value == "":
+        return None
+    code = value.strip().upper() if isinstance(value, str) else ""
+    if code not in _holiday_countries():
+        sub.fail(
+            "holidayCountry",
+            f"{value!r} is not a country whose public holidays chaosbot knows: give its "
+            "two-letter ISO 3166-1 code, such as DE or US",
+        )
+        return None
+    return code
+
+
+@cache
+def _holiday_countries() -> frozenset[str]:
+    """ISO 3166-1 alpha-2 codes of the countries the holidays package has calendars of."""
+    return frozenset(holidays.list_supported_countries(include_aliases=False))
 
 
 def _is_timezone(name: str) -> bool:
@@ -545,12 +632,7 @@ def to_document(spec: ServiceSpec) -> dict[str, Any]:
     document["probes"] = [p.as_document() for p in spec.probes]
     document["blastRadiusPercent"] = spec.blast_radius_percent
     if spec.blind is not None:
-        document["blindDrills"] = {
-            "enabled": True,
-            "weekdays": list(spec.blind.weekdays),
-            "hours": spec.blind.hours,
-            "timezone": spec.blind.timezone,
-        }
+        document["blindDrills"] = {"enabled": True, **spec.blind.as_document()}
     else:
         document["blindDrills"] = {"enabled": False}
     if spec.suite is not None:

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 from bot.audit.models import AuditEvent
 from bot.catalog.models import Member, Service, ServiceOwner, SuiteEntry, Team
+from bot.compliance.digest import DigestDelivery
 from bot.db.base import Base
 from bot.db.idempotency import IdempotencyKey
+from bot.drills.models import Drill
+from bot.findings.models import Finding
 from bot.gamedays.models import GameDay, GameDayApproval
 from bot.runs.models import Freeze, KillSwitch, Run, RunEvent
 from bot.slack.outbox import OutboxMessage
@@ -13,6 +16,9 @@ from bot.slack.outbox import OutboxMessage
 __all__ = [
     "AuditEvent",
     "Base",
+    "DigestDelivery",
+    "Drill",
+    "Finding",
     "Freeze",
     "GameDay",
     "GameDayApproval",

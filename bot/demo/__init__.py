@@ -32,6 +32,8 @@ __all__ = ["DemoWorld", "demo_world", "run_demo"]
 
 DEMO_TOKEN = "xoxb-demo-0000-chaosbot"  # noqa: S105 - a token only the demo stand-in accepts
 TEAM_CHANNEL = "C0PAYMENTS"
+ADMIN_CHANNEL = "C0PLATFORM"
+PAT = "U0PAT"  # a platform admin
 
 
 class DemoNeedsExtra(ChaosbotError):
@@ -98,6 +100,8 @@ def demo_world(out: TextIO) -> Iterator[DemoWorld]:
             log_level="ERROR",  # the transcript is the output; workers inherit this
             allowed_namespaces=frozenset({"payments"}),
             kubeconfig=str(kubeconfig),
+            platform_admins=frozenset({PAT}),
+            admin_channel=ADMIN_CHANNEL,
         )
         db = Database(settings.database_url)
         upgrade(db)
@@ -112,7 +116,9 @@ def demo_world(out: TextIO) -> Iterator[DemoWorld]:
                 "U0ALICE": "alice",
                 "U0BOB": "bob",
                 "U0CAROL": "carol",
+                "U0PAT": "pat",
                 TEAM_CHANNEL: "payments",
+                ADMIN_CHANNEL: "platform",
             }
             transcript = Transcript(out, people=people)
             yield DemoWorld(settings, slack, kube, simulator, transcript, health_url, server, clock)

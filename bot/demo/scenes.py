@@ -2,20 +2,33 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
-from datetime import timedelta
-from typing import Any
+from datetime import UTC, datetime, timedelta
+from datetime import time as clock_time
+from typing import Any, TypeVar
 
+import yaml
 from sqlalchemy import select
 
-from bot.demo import TEAM_CHANNEL, DemoWorld
+from bot.catalog.apply import apply_documents
+from bot.catalog.chaosfile import dump_documents, load_documents
+from bot.catalog.service import find_service, spec_of
+from bot.catalog.spec import catalog_policy
+from bot.demo import ADMIN_CHANNEL, PAT, TEAM_CHANNEL, DemoWorld
+from bot.drills.models import Drill, DrillStatus
+from bot.errors import ChaosbotError
 from bot.gamedays.models import GameDay
+from bot.gamedays.timing import local_label, zone
+from bot.runs.states import RunStatus
 from bot.slack.ids import ActionId, CallbackId
+from bot.slack.ids import FindingsBlock as F
 from bot.slack.ids import GameDayBlock as G
 from bot.slack.ids import OnboardBlock as B
 from bot.testing.slack_forms import choice, onboarding_form, text
 
 ALICE, BOB, CAROL = "U0ALICE", "U0BOB", "U0CAROL"
+_T = TypeVar("_T")
 # Generous: on a busy machine a worker process takes a while to start.
 WAIT = 60.0
 
@@ -234,4 +247,169 @@ def game_day(world: DemoWorld) -> None:
     t.thread("#payments", thread)
 
 
-SCENES: list[Callable[[DemoWorld], None]] = [asking_for_help, onboarding, run_and_abort, game_day]
+BLIND_DRILLS = """\
+blindDrills:
+  enabled: true
+  experiments: [pod-kill]
+  weekdays: [mon, tue, wed, thu, fri, sat, sun]
+  hours: "00:00-24:00"
+  timezone: Europe/Berlin
+  meanDaysBetween: 1
+  minSpacingHours: 0
+  durationMinutes: 30
+"""
+
+
+def blind_drill(world: DemoWorld) -> None:
+    """checkout opts in; an incident nobody announced; Bob acknowledges, Alice resolves; the
+    same message then says it was a drill, with its timeline; Alice records the findings."""
+    t, slack, db = world.transcript, world.slack, world.server.db
+    t.scene("A blind drill: an incident nobody announced")
+    t.note(
+        "alice adds this to checkout's chaos.yaml and runs `chaosbot apply -f chaos.yaml` "
+        "(every day, a drill at a random minute: a demo has no time to wait for one):\n"
+        + BLIND_DRILLS
+    )
+    with db.session() as session:
+        document = yaml.safe_load(
+            dump_documents([spec_of(find_service(session=session, name="checkout"))])
+        )
+    document["spec"].update(yaml.safe_load(BLIND_DRILLS))
+    text_ = yaml.safe_dump(document)
+    policy = catalog_policy(world.settings)
+    apply_documents(
+        db,
+        load_documents(text_, source="chaos.yaml", policy=policy),
+        cluster=world.server.context.cluster,
+        actor=ALICE,
+        now=world.clock.now(),
+        dry_run=False,
+    )
+    world.server.gamedays.wake()
+    planned = _wait_for(world, lambda: _next_drill(world))
+
+    t.person("pat", "#platform", "/chaos drills")
+    replies = len(slack.responses)
+    world.simulator.slash_command("/chaos", "drills", user_id=PAT, channel_id=ADMIN_CHANNEL)
+    listed = slack.wait_for_response(count=replies + 1, timeout=WAIT)[-1]
+    t.bot("#platform", listed.body, only_visible_to="pat")
+
+    t.note("the clock jumps to the drawn minute; nobody in #payments knows")
+    assert planned.planned_at is not None
+    world.clock.jump(max(planned.planned_at - world.clock.now(), timedelta(0)))
+    world.server.gamedays.wake()
+    [alert] = slack.wait_for(
+        "chat.postMessage", where=lambda c: "incident" in str(c.body.get("blocks")), timeout=WAIT
+    )
+    t.bot("#payments", alert.body)
+    _wait_for(world, lambda: _drill_run_held(world, planned.key), timeout=WAIT * 2)
+    _press(world, "bob", BOB, ActionId.ACKNOWLEDGE_INCIDENT, alert.response["ts"], planned.key)
+    slack.wait_for("chat.update", where=lambda c: "Acknowledged by" in str(c.body), timeout=WAIT)
+    _press(world, "alice", ALICE, ActionId.RESOLVE_INCIDENT, alert.response["ts"], planned.key)
+    slack.wait_for(
+        "chat.update", where=lambda c: "blind drill" in str(c.body.get("blocks")), timeout=WAIT * 2
+    )
+    t.bot("#payments", _shown(world, alert.response["ts"]))
+
+    _press(world, "alice", ALICE, ActionId.RECORD_FINDINGS, alert.response["ts"], planned.key)
+    [opened] = slack.wait_for(
+        "views.open",
+        where=lambda c: c.body["view"]["callback_id"] == CallbackId.DRILL_FINDINGS.value,
+        timeout=WAIT,
+    )
+    t.modal("alice", opened.body["view"])
+    t.note("alice writes what happened and gives bob an action item")
+    findings = {
+        F.WHAT_HAPPENED.value: text(
+            "A checkout pod died; the alert reached us, the dashboard did not."
+        ),
+        F.WENT_WELL.value: text("Bob acknowledged within a minute."),
+        F.SEVERITY.value: {"type": "static_select", "selected_option": {"value": "medium"}},
+        f"{F.ACTION}:1": text("Add a PodDisruptionBudget for checkout"),
+        f"{F.OWNER}:1": {"type": "users_select", "selected_user": BOB},
+    }
+    world.simulator.view_submission(
+        CallbackId.DRILL_FINDINGS.value,
+        values={k: {k: v} for k, v in findings.items()},
+        user_id=ALICE,
+        view_id=opened.response["view"]["id"],
+        private_metadata=opened.body["view"]["private_metadata"],
+    )
+    [recorded] = slack.wait_for(
+        "chat.postMessage", where=lambda c: "recorded finding" in str(c.body), timeout=WAIT
+    )
+    t.thread("#payments", [str(recorded.body["text"])])
+
+
+def _press(world: DemoWorld, who: str, user: str, action: ActionId, ts: str, value: str) -> None:
+    label = {"incident_acknowledge": "Acknowledge", "incident_resolve": "Resolve"}
+    world.transcript.person(
+        who, "#payments", f"[clicks {label.get(action.value, 'Record findings')}]"
+    )
+    world.simulator.block_action(
+        action.value, user_id=user, channel_id=TEAM_CHANNEL, message={"ts": ts}, value=value
+    )
+
+
+def _next_drill(world: DemoWorld) -> Drill | None:
+    with world.server.db.session() as session:
+        return session.scalars(
+            select(Drill).where(Drill.status == DrillStatus.PLANNED).order_by(Drill.planned_at)
+        ).first()
+
+
+def _drill_run_held(world: DemoWorld, key: str) -> bool:
+    with world.server.db.session() as session:
+        drill = session.scalars(select(Drill).where(Drill.key == key)).one()
+        return drill.run is not None and drill.run.status is RunStatus.HOLDING
+
+
+def _wait_for(world: DemoWorld, check: Callable[[], _T | None], timeout: float = WAIT) -> _T:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        found = check()
+        if found:
+            return found
+        time.sleep(0.2)
+    raise ChaosbotError("the demo waited too long for the bot")
+
+
+def weekly_digest(world: DemoWorld) -> None:
+    """Monday 09:00 on the team's clock: the weekly digest, as the team sees it."""
+    t, slack = world.transcript, world.slack
+    t.scene("The weekly digest")
+    berlin = zone("Europe/Berlin")
+    local = world.clock.now().astimezone(berlin)
+    monday = local.date() + timedelta(days=7 - local.weekday())
+    nine = datetime.combine(monday, clock_time(9, 0), tzinfo=berlin)
+    t.note(f"the clock jumps to {local_label(nine, 'Europe/Berlin')}: the digest job runs")
+    world.clock.jump(max(nine.astimezone(UTC) - world.clock.now(), timedelta(0)))
+    world.server.gamedays.send_digests()
+    world.server.context.outbox_ready()
+    [digest] = slack.wait_for(
+        "chat.postMessage",
+        where=lambda c: "Weekly chaos digest of team" in str(c.body.get("text")),
+        timeout=WAIT,
+    )
+    t.bot("#payments", digest.body)
+    slack.wait_for("files.completeUploadExternal", timeout=WAIT)
+    chart = world.slack.uploads[-1]
+    t.note(
+        f"in the digest's thread: {chart.filename}, a {len(chart.data)}-byte PNG of the team's "
+        "resilience score, week by week"
+    )
+    t.person("alice", "#payments", "/chaos compliance")
+    replies = len(slack.responses)
+    world.simulator.slash_command("/chaos", "compliance", user_id=ALICE, channel_id=TEAM_CHANNEL)
+    shown = slack.wait_for_response(count=replies + 1, timeout=WAIT)[-1]
+    t.note(f"the same, on demand ({len(shown.body.get('blocks', []))} blocks, only to alice)")
+
+
+SCENES: list[Callable[[DemoWorld], None]] = [
+    asking_for_help,
+    onboarding,
+    run_and_abort,
+    game_day,
+    blind_drill,
+    weekly_digest,
+]

@@ -5,8 +5,9 @@ start that hands its first run to a worker (`start_run(run_id)`), and date jobs 
 reminders and its expiry that wake the reconciler. The reconciler runs when the scheduler
 starts, every `reconcile_every` seconds, and when woken: it expires requests, sends reminders,
 starts what is due (late within the grace window, else marks it missed), moves running game days
-to their next experiment, and brings the jobs in line with the tables (a replica that is not the
-scheduler may have approved something).
+to their next experiment, runs the blind-drill pass (bot/drills/scheduler.py: plan, fire,
+reveal), and brings the jobs in line with the tables (a replica that is not the scheduler may
+have approved something); each planned drill has a date job at its minute too.
 
 Only one replica runs it: the one holding the leader lock (bot/scheduling/leader.py). Every
 step is also safe to repeat: starting a game day is a conditional change of its row, so a
@@ -31,13 +32,17 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bot.clock import Clock
+from bot.compliance.digest import DigestReport, send_digests
 from bot.config import Settings
 from bot.db.engine import Database
+from bot.drills.scheduler import JOB_PREFIX as DRILL_PREFIX
+from bot.drills.scheduler import DrillPass, DrillReport
 from bot.gamedays.decisions import expire_due
 from bot.gamedays.lifecycle import Started, advance, due_to_start, fire, remind_due, running
 from bot.gamedays.models import GameDay, GameDayStatus
 from bot.gamedays.rules import REMINDERS
 from bot.runs.models import Run
+from bot.scheduling.steps import guarded, hand_out
 
 __all__ = ["GameDayScheduler", "ReconcileReport"]
 
@@ -47,6 +52,8 @@ _T = TypeVar("_T")
 
 JOB_PREFIX = "gameday:"
 RECONCILE_JOB = "reconcile"
+DIGEST_JOB = "digest"
+DIGEST_EVERY = 300.0  # seconds: Monday 09:00 comes to one team after another
 
 
 @dataclass
@@ -58,6 +65,7 @@ class ReconcileReport:
     started: list[int] = field(default_factory=list)
     missed: list[int] = field(default_factory=list)
     settled: list[int] = field(default_factory=list)
+    drills: DrillReport = field(default_factory=DrillReport)
 
 
 class GameDayScheduler:
@@ -71,12 +79,18 @@ class GameDayScheduler:
         settings: Settings,
         start_run: Callable[[int], None],
         reconcile_every: float = 30.0,
+        drills: DrillPass | None = None,
     ) -> None:
         self._db, self._clock, self._settings = db, clock, settings
         self._start_run = start_run
+        # Blind drills ride on the same leadership, passes and job store.
+        self.drills = drills
         self._every = reconcile_every
         self._aps: BackgroundScheduler | None = None
         self._guard = threading.Lock()  # start/stop against wake
+        # A wake during a pass makes that pass go round once more, rather than be dropped.
+        self._busy = threading.Lock()
+        self._again = threading.Event()
 
     @property
     def grace(self) -> timedelta:
@@ -103,9 +117,15 @@ class GameDayScheduler:
                 },
             )
             aps.add_job(
-                self.reconcile,
+                self._pass,
                 IntervalTrigger(seconds=self._every, timezone=UTC),
                 id=RECONCILE_JOB,
+                next_run_time=datetime.now(UTC),
+            )
+            aps.add_job(
+                self.send_digests,
+                IntervalTrigger(seconds=DIGEST_EVERY, timezone=UTC),
+                id=DIGEST_JOB,
                 next_run_time=datetime.now(UTC),
             )
             aps.start()
@@ -121,11 +141,21 @@ class GameDayScheduler:
 
     def wake(self) -> None:
         """Something changed (an approval, a cancellation): reconcile now, if we schedule."""
+        self._again.set()
         with self._guard:
-            if self._aps is None:
-                return
+            if self._aps is None or self._busy.locked():
+                return  # not the scheduler, or a pass is running and will go round again
             with contextlib.suppress(JobLookupError):
                 self._aps.modify_job(RECONCILE_JOB, next_run_time=datetime.now(UTC))
+
+    def _pass(self) -> None:
+        """The reconcile job: once, and again for as long as wakes came in meanwhile."""
+        while True:
+            with self._busy:
+                self._again.clear()
+                self.reconcile()
+            if not self._again.is_set():
+                return
 
     def jobs(self) -> dict[str, datetime]:
         """The game-day jobs and when they fire (for `/chaos gamedays` and tests)."""
@@ -166,8 +196,23 @@ class GameDayScheduler:
                 report.started.append(started.run_id)
             elif started is not None and started.status is not GameDayStatus.RUNNING:
                 report.settled.append(gameday_id)
+        if self.drills is not None:
+            report.drills = self.drills.reconcile(now)
         self._sync_jobs(now)
         return report
+
+    def send_digests(self) -> DigestReport | None:
+        """The weekly digests that are due (its own job: a big organisation takes a while)."""
+        now = self._clock.now()
+        return self._step(
+            "weekly digest",
+            lambda s: send_digests(
+                s,
+                now=now,
+                policy=self._settings.compliance_policy,
+                admin_channel=self._settings.admin_channel,
+            ),
+        )
 
     def start_gameday(self, gameday_id: int, *, now: datetime | None = None) -> Started | None:
         """The start trigger: start the game day if it is due, and hand out its first run."""
@@ -203,23 +248,15 @@ class GameDayScheduler:
             gameday_id = session.scalar(select(Run.gameday_id).where(Run.id == run_id))
         if gameday_id is not None:
             self.advance_gameday(gameday_id)
+        elif self.drills is not None:
+            self.drills.run_finished(run_id)
 
     def _hand_out(self, started: Started | None) -> None:
-        if started is None or started.run_id is None:
-            return
-        try:
-            self._start_run(started.run_id)
-        except Exception:
-            # The hand-over is recorded; the reconciler hands the run out again later.
-            log.exception("could not start a worker for run %s", started.run_id)
+        if started is not None and started.run_id is not None:
+            hand_out(self._start_run, started.run_id)
 
     def _step(self, what: str, work: Callable[[Session], _T]) -> _T | None:
-        try:
-            with self._db.session() as session:
-                return work(session)
-        except Exception:
-            log.exception("game-day scheduler: %s failed", what)
-            return None
+        return guarded(self._db, f"game days: {what}", work)
 
     def _sync_jobs(self, now: datetime) -> None:
         aps = self._aps
@@ -235,7 +272,7 @@ class GameDayScheduler:
             for gameday in rows:
                 prefix = f"{JOB_PREFIX}{gameday.key}:r{gameday.round}"
                 if gameday.status is GameDayStatus.PENDING:
-                    wanted[f"{prefix}:expire"] = (gameday.expires_at, self.reconcile)
+                    wanted[f"{prefix}:expire"] = (gameday.expires_at, self._pass)
                     continue
                 gameday_id = gameday.id
                 wanted[f"{prefix}:start"] = (
@@ -246,9 +283,12 @@ class GameDayScheduler:
                     if getattr(gameday, f"reminded_{name}_at") is None:
                         wanted[f"{prefix}:remind-{name}"] = (
                             gameday.starts_at - before,
-                            self.reconcile,
+                            self._pass,
                         )
-        present = {job.id for job in aps.get_jobs() if job.id.startswith(JOB_PREFIX)}
+        if self.drills is not None:
+            wanted.update(self.drills.jobs_wanted())
+        ours = (JOB_PREFIX, DRILL_PREFIX)
+        present = {job.id for job in aps.get_jobs() if job.id.startswith(ours)}
         for job_id in present - set(wanted):
             with contextlib.suppress(JobLookupError):
                 aps.remove_job(job_id)

@@ -13,12 +13,13 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bot.audit.service import record
 from bot.catalog.models import Service
 from bot.catalog.service import find_service
+from bot.db.locking import lock_row
 from bot.gamedays import notify
 from bot.gamedays.models import OPEN, GameDay
 from bot.gamedays.rules import GameDayNotFound, deciders
@@ -78,16 +79,9 @@ def still_needed(gameday: GameDay) -> str:
 def locked(session: Session, ref: str | int) -> GameDay:
     """The game day, with its row locked for the rest of the transaction."""
     where = GameDay.id == ref if isinstance(ref, int) else GameDay.key == ref
-    locked = session.execute(
-        update(GameDay)
-        .where(where)
-        .values(version=GameDay.version)
-        .execution_options(synchronize_session=False)
-    )
-    if locked.rowcount != 1:  # type: ignore[attr-defined]
+    gameday = lock_row(session, GameDay, where)
+    if gameday is None:
         raise GameDayNotFound(str(ref))
-    gameday = session.scalar(select(GameDay).where(where).execution_options(populate_existing=True))
-    assert gameday is not None
     return gameday
 
 

@@ -7,7 +7,7 @@ import os
 from typing import Any
 
 from bot.app import build_client
-from bot.clock import SystemClock
+from bot.clock import SystemClock, clock_from_env
 from bot.config import Settings, load_settings
 from bot.db.engine import Database
 from bot.k8s.client import ClientFactory
@@ -132,7 +132,7 @@ def _worker(args: argparse.Namespace) -> int:
     settings = load_settings()
     configure_logging(settings.log_level, settings.secrets())
     db = Database(settings.database_url)
-    clock = SystemClock()
+    clock = clock_from_env()
     clients = ClientFactory.from_settings(settings)
     try:
         if args.rollback:

@@ -19,7 +19,14 @@ from bot.catalog.models import Team
 from bot.errors import ChaosbotError
 from bot.runs.models import Freeze
 
-__all__ = ["MAX_FREEZE", "active_freezes", "end_freezes", "freeze", "parse_duration"]
+__all__ = [
+    "INCIDENT_FREEZE",
+    "MAX_FREEZE",
+    "active_freezes",
+    "end_freezes",
+    "freeze",
+    "parse_duration",
+]
 
 MAX_FREEZE = timedelta(days=30)
 _UNITS = {
@@ -29,6 +36,10 @@ _UNITS = {
     "w": timedelta(weeks=1),
 }
 _DURATION = re.compile(r"(\d{1,4})([mhdw])")
+
+
+# A declared real incident pauses its team this long (`/chaos unfreeze` ends it sooner).
+INCIDENT_FREEZE = timedelta(hours=4)
 
 
 def parse_duration(text: str) -> timedelta:

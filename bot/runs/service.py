@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 from bot.catalog.models import Service
 from bot.errors import ChaosbotError
 from bot.faults.marks import RUN_LABEL
+from bot.findings.auto import record_run_findings
 from bot.runs.models import Freeze, KillSwitch, Run, RunEvent
 from bot.runs.states import ACTIVE, TERMINAL, TRANSITIONS, RunStatus, Trigger
 
@@ -124,6 +125,11 @@ def transition(
     if result.rowcount != 1:  # type: ignore[attr-defined]
         return False
     _event(session, run_id, now, to, message, detail)
+    if to in TERMINAL:
+        # What the run's end teaches is recorded with it, whoever ended it (worker, reaper, abort).
+        run = session.get(Run, run_id, populate_existing=True)
+        if run is not None:
+            record_run_findings(session, run, now=now)
     return True
 
 

@@ -17,6 +17,7 @@ from typing import Any
 from chaoslib.experiment import run_experiment
 from sqlalchemy import update
 
+from bot.clock import Clock, offset_env
 from bot.db.engine import Database
 from bot.runs.models import Run
 from bot.runs.service import active_runs, find_run, note, transition
@@ -55,13 +56,19 @@ class WorkerLauncher:
     """Starts workers for the bot and collects each one's exit, so none lingers as a zombie."""
 
     def __init__(
-        self, env: Mapping[str, str], *, on_exit: Callable[[int], None] | None = None
+        self,
+        env: Mapping[str, str],
+        *,
+        on_exit: Callable[[int], None] | None = None,
+        clock: Clock | None = None,
     ) -> None:
         self._env = dict(env)
         self.on_exit = on_exit
+        self._clock = clock
 
     def __call__(self, run_id: int) -> None:
-        process = start_worker(run_id, env=self._env)
+        env = {**self._env, **(offset_env(self._clock) if self._clock else {})}
+        process = start_worker(run_id, env=env)
         threading.Thread(
             target=self._wait, args=(run_id, process), name=f"worker-{run_id}", daemon=True
         ).start()

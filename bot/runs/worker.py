@@ -13,6 +13,7 @@ import os
 import signal
 import socket
 import threading
+import time
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 from datetime import timedelta
@@ -253,6 +254,9 @@ class _AbortWatcher:
 
     def __init__(self, db: Database, run_id: int, clock: Clock) -> None:
         self._db, self._run_id, self._clock = db, run_id, clock
+        # When this watcher first saw the request, on its own monotonic clock: how long a
+        # signal has been lost is never measured against another host's (or a test's) clock.
+        self._seen_at: float | None = None
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._watch, name="abort-watcher", daemon=True)
 
@@ -281,4 +285,8 @@ class _AbortWatcher:
             run.heartbeat_at = now
             if run.abort_requested_at is None or run.status not in _INTERRUPTIBLE:
                 return False
-            return not run.abort_signalled or now - run.abort_requested_at > LOST_SIGNAL
+            if not run.abort_signalled:
+                return True
+            if self._seen_at is None:
+                self._seen_at = time.monotonic()
+            return time.monotonic() - self._seen_at > LOST_SIGNAL.total_seconds()

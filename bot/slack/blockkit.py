@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["input_block", "option", "plain_text"]
+__all__ = ["MAX_OPTIONS", "input_block", "option", "plain_text"]
+
+MAX_OPTIONS = 100  # in one select
+MAX_OPTION_TEXT = 75
 
 
 def plain_text(text: str) -> dict[str, Any]:
@@ -12,6 +15,9 @@ def plain_text(text: str) -> dict[str, Any]:
 
 
 def option(value: str, label: str) -> dict[str, Any]:
+    """A select's option; a label longer than Slack allows is cut short."""
+    if len(label) > MAX_OPTION_TEXT:
+        label = label[: MAX_OPTION_TEXT - 1] + "…"
     return {"text": plain_text(label), "value": value}
 
 

@@ -25,6 +25,7 @@ from bot.catalog.spec import ServiceSpec, SpecInvalid, parse_service_spec
 from bot.context import BotContext
 from bot.db.idempotency import was_claimed
 from bot.errors import ChaosbotError
+from bot.library.catalogue import load_catalogue
 from bot.slack.catalog_blocks import onboarded_message, service_detail, services_list
 from bot.slack.commands import CommandRequest, CommandRouter, Subcommand
 from bot.slack.errors import ErrorReporter
@@ -100,6 +101,7 @@ class _Catalog:
             allow_production=self.ctx.settings.allow_production,
             timezone=_timezone_of(request.client, request.user_id),
             requester=request.user_id,
+            library=_library(),
         )
         request.client.views_open(trigger_id=request.trigger_id, view=view)
         return None
@@ -257,6 +259,7 @@ class _Catalog:
             allow_production=self.ctx.settings.allow_production,
             timezone=spec.blind.timezone if spec.blind else _timezone_of(client, user),
             requester=user,
+            library=_library(),
             editing=spec,
         )
         client.views_open(trigger_id=body["trigger_id"], view=view)
@@ -280,6 +283,11 @@ class _Catalog:
             )
         self.ctx.outbox_ready()
         respond(text=text, replace_original=True)
+
+
+def _library() -> list[tuple[str, str]]:
+    """The library's experiments as (id, title), in the catalogue's order."""
+    return [(t.id, t.title) for t in load_catalogue()]
 
 
 def _timezone_of(client: WebClient, user_id: str) -> str:

@@ -8,7 +8,8 @@ from typing import Any
 from bot.catalog.cluster import WorkloadReport
 from bot.catalog.models import Service
 from bot.catalog.risks import Risk, Suggestion
-from bot.catalog.spec import ServiceSpec
+from bot.catalog.service import blind_window_of
+from bot.catalog.spec import BlindWindow, ServiceSpec
 from bot.slack.ids import ActionId
 from bot.slack.mrkdwn import escape
 
@@ -112,6 +113,25 @@ def services_list(services: Sequence[Service], *, heading: str) -> dict[str, Any
     return {"text": f"{heading}: {len(services)} services", "blocks": blocks[:50]}
 
 
+def _blind(window: BlindWindow | None) -> str:
+    if window is None:
+        return "off"
+    holidays = (
+        f", not on public holidays in {escape(window.holiday_country)}"
+        if window.holiday_country
+        else ""
+    )
+    experiments = (
+        ", ".join(f"`{escape(e)}`" for e in window.experiments) or "none chosen, so no drill runs"
+    )
+    return (
+        f"{', '.join(window.weekdays)} {window.hours} ({escape(window.timezone)}){holidays} · "
+        f"about one every {window.mean_days_between} workdays, at least "
+        f"{window.min_spacing_hours} h apart · faults held {window.duration_minutes} min\n"
+        f"*Experiments that may run blind*: {experiments}"
+    )
+
+
 def service_detail(service: Service, *, can_manage: bool) -> dict[str, Any]:
     """`/chaos service NAME`: everything about one service, with Edit/Offboard for its owners."""
     s = service
@@ -127,10 +147,7 @@ def service_detail(service: Service, *, can_manage: bool) -> dict[str, Any]:
         )
         or "• none"
     )
-    blind = "off"
-    if s.blind_enabled and s.blind_window:
-        w = s.blind_window
-        blind = f"{', '.join(w['weekdays'])} {w['hours']} ({escape(w['timezone'])})"
+    blind = _blind(blind_window_of(s))
     blocks: Blocks = [
         _section(
             f"*{escape(s.name)}*  ·  team {escape(s.team.name)}  ·  tier {s.tier}  ·  {s.environment.value}"

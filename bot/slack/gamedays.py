@@ -373,7 +373,7 @@ class _GameDays:
 
     def _after_change(self) -> None:
         self.ctx.outbox_ready()
-        self.ctx.gamedays_changed()
+        self.ctx.schedule_changed()
 
     def _claimed(self, key: str) -> bool:
         with self.ctx.db.session() as session:

@@ -1,37 +1,272 @@
-"""App Home: what a person sees on chaosbot's Home tab."""
+"""App Home: a person's services with their compliance and score, the game days waiting for
+their approval, upcoming game days and open findings, each with a button to act; then the
+commands."""
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Callable
+from datetime import datetime, timedelta
 from typing import Any
 
 from slack_bolt import Ack, App
 from slack_sdk import WebClient
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 
+from bot.catalog.models import Member, Service, ServiceOwner
+from bot.compliance.gather import gather
+from bot.compliance.policy import CompliancePolicy, Standing
+from bot.compliance.report import team_report
+from bot.errors import ChaosbotError
+from bot.findings.service import open_findings, resolve_finding
+from bot.gamedays.decisions import approve
+from bot.gamedays.models import GameDay, GameDayStatus
+from bot.gamedays.rules import deciders
+from bot.gamedays.timing import local_label
 from bot.slack.commands import CommandRouter
+from bot.slack.ids import ActionId
+from bot.slack.mrkdwn import escape
 
-__all__ = ["home_view", "register"]
+__all__ = ["home_view", "personal_blocks", "register"]
+
+log = logging.getLogger(__name__)
+
+MAX_BLOCKS = 100  # a Home tab's limit
+_ICONS = {
+    Standing.COMPLIANT: ":large_green_circle:",
+    Standing.DUE_SOON: ":large_yellow_circle:",
+    Standing.OVERDUE: ":red_circle:",
+    Standing.FAILING: ":x:",
+}
 
 
-def home_view(router: CommandRouter) -> dict[str, Any]:
-    """The Home tab: a greeting and the commands available."""
+def _section(text: str, accessory: dict[str, Any] | None = None) -> dict[str, Any]:
+    block: dict[str, Any] = {"type": "section", "text": {"type": "mrkdwn", "text": text[:3000]}}
+    if accessory is not None:
+        block["accessory"] = accessory
+    return block
+
+
+def _button(action: ActionId, label: str, value: str, style: str | None = None) -> dict[str, Any]:
+    button: dict[str, Any] = {
+        "type": "button",
+        "action_id": action.value,
+        "text": {"type": "plain_text", "text": label},
+        "value": value,
+    }
+    if style:
+        button["style"] = style
+    return button
+
+
+def _header(text: str) -> dict[str, Any]:
+    return {"type": "header", "text": {"type": "plain_text", "text": text}}
+
+
+def _my_services(session: Session, user_id: str) -> list[Service]:
+    """Services the person owns or approves for, and those of the teams they belong to."""
+    owned = select(ServiceOwner.service_id).where(ServiceOwner.slack_user_id == user_id)
+    teams = select(Member.team_id).where(Member.slack_user_id == user_id)
+    rows = session.scalars(
+        select(Service)
+        .where(
+            Service.offboarded_at.is_(None),
+            Service.id.in_(owned) | Service.team_id.in_(teams),
+        )
+        .order_by(Service.name)
+    ).all()
+    return list(rows)
+
+
+def personal_blocks(
+    session: Session,
+    *,
+    user_id: str,
+    now: datetime,
+    admins: frozenset[str],
+    policy: CompliancePolicy,
+    note: str | None = None,
+) -> list[dict[str, Any]]:
+    """The person's part of the Home tab."""
+    blocks: list[dict[str, Any]] = []
+    if note:
+        blocks.append(_section(note))
+    mine = _my_services(session, user_id)
+    blocks.append(_header("Your services"))
+    if not mine:
+        blocks.append(_section("You own no service yet: `/chaos onboard` registers one."))
+    else:
+        landscape = gather(session, now=now, team_ids=sorted({s.team_id for s in mine}))
+        names = {s.name for s in mine}
+        reports = [team_report(landscape, team_id, policy) for team_id in landscape.teams]
+        for report in reports:
+            for service in report.services:
+                if service.name not in names:
+                    continue
+                state = service.state
+                reasons = f": {escape('; '.join(state.reasons))}" if state.reasons else ""
+                score = "n/a" if service.score is None else f"{service.score:.0f}"
+                text = (
+                    f"{_ICONS[state.standing]} *{escape(service.name)}* (tier {service.tier}"
+                    f"{', advisory' if state.advisory else ''}) · {state.standing.value}{reasons}"
+                    f" · score {score} · {service.open_total} open finding(s)"
+                )
+                blocks.append(_section(text, _button(ActionId.EDIT_SERVICE, "Edit", service.name)))
+    blocks += _approvals(session, user_id=user_id, admins=admins)
+    blocks += _upcoming(session, mine, now=now)
+    blocks += _findings(session, mine)
+    return blocks[: MAX_BLOCKS - 20]
+
+
+def _approvals(session: Session, *, user_id: str, admins: frozenset[str]) -> list[dict[str, Any]]:
+    pending = session.scalars(
+        select(GameDay).where(GameDay.status == GameDayStatus.PENDING).order_by(GameDay.starts_at)
+    ).all()
+    waiting = [
+        g
+        for g in pending
+        if g.requested_by != user_id
+        and user_id not in {a.slack_user_id for a in g.current_approvals()}
+        and user_id in deciders(session=session, service=g.service, admins=admins)
+    ]
+    if not waiting:
+        return []
+    blocks = [_header("Waiting for your approval")]
+    for gameday in waiting[:10]:
+        blocks.append(
+            _section(
+                f"`{gameday.key}` *{escape(gameday.service.name)}*: "
+                f"{', '.join(gameday.experiments)} on "
+                f"{local_label(gameday.starts_at, gameday.timezone)}, asked by "
+                f"<@{escape(gameday.requested_by)}>"
+            )
+        )
+        blocks.append(
+            {
+                "type": "actions",
+                "elements": [
+                    _button(ActionId.HOME_APPROVE_GAMEDAY, "Approve", gameday.key, "primary"),
+                    _button(ActionId.REJECT_GAMEDAY, "Reject", gameday.key, "danger"),
+                ],
+            }
+        )
+    return blocks
+
+
+def _upcoming(session: Session, mine: list[Service], *, now: datetime) -> list[dict[str, Any]]:
+    rows = session.scalars(
+        select(GameDay)
+        .where(
+            GameDay.service_id.in_([s.id for s in mine]),
+            GameDay.status.in_([GameDayStatus.APPROVED, GameDayStatus.PENDING]),
+            GameDay.starts_at < now + timedelta(days=30),
+        )
+        .order_by(GameDay.starts_at)
+    ).all()
+    if not rows:
+        return []
+    lines = [
+        f"• `{g.key}` {escape(g.service.name)}: {local_label(g.starts_at, g.timezone)} "
+        f"({g.status.value})"
+        for g in rows[:10]
+    ]
+    return [_header("Upcoming game days"), _section("\n".join(lines))]
+
+
+def _findings(session: Session, mine: list[Service]) -> list[dict[str, Any]]:
+    ids = {s.id for s in mine}
+    rows = [f for f in open_findings(session=session) if f.service_id in ids][:10]
+    if not rows:
+        return []
+    blocks = [_header("Open findings")]
+    for finding in rows:
+        blocks.append(
+            _section(
+                f"`{finding.key}` *{escape(finding.service.name)}*: {escape(finding.title)} "
+                f"({finding.severity.value})",
+                _button(ActionId.HOME_RESOLVE_FINDING, "Resolve", finding.key),
+            )
+        )
+    return blocks
+
+
+def home_view(
+    router: CommandRouter, personal: list[dict[str, Any]] | None = None
+) -> dict[str, Any]:
+    """The Home tab: the person's part, then the commands."""
     return {
         "type": "home",
         "blocks": [
             {"type": "header", "text": {"type": "plain_text", "text": "chaosbot"}},
+            *(personal or []),
+            {"type": "divider"},
             *router.help().blocks,
-        ],
+        ][:MAX_BLOCKS],
     }
 
 
-def register(app: App, *, router: CommandRouter) -> None:
-    """Publish the Home tab whenever someone opens it."""
+def register(
+    app: App,
+    *,
+    router: CommandRouter,
+    personal: Callable[[str, str | None], list[dict[str, Any]]] | None = None,
+    approve_for: Callable[[str, str], str] | None = None,
+    resolve_for: Callable[[str, str], str] | None = None,
+) -> None:
+    """Publish the Home tab whenever someone opens it, and after each of its buttons."""
 
     def ack_event(ack: Ack) -> None:
         ack()
 
+    def publish(client: WebClient, user: str, note: str | None = None) -> None:
+        blocks: list[dict[str, Any]] | None = None
+        if personal is not None:
+            try:
+                blocks = personal(user, note)
+            except Exception:
+                # The commands are still worth showing when the person's part cannot be read.
+                log.exception("could not read the App Home of %s", user)
+                blocks = [_section(":warning: Your services could not be read just now.")]
+        client.views_publish(user_id=user, view=home_view(router, blocks))
+
     def publish_home(event: dict[str, Any], client: WebClient) -> None:
         if event.get("tab") != "home":
             return
-        client.views_publish(user_id=event["user"], view=home_view(router))
+        publish(client, event["user"])
+
+    def acting(act: Callable[[str, str], str] | None) -> Callable[..., None]:
+        def handler(body: dict[str, Any], client: WebClient) -> None:
+            user, value = body["user"]["id"], body["actions"][0]["value"]
+            try:
+                note = act(value, user) if act is not None else None
+            except ChaosbotError as refused:
+                note = f":warning: {escape(str(refused))}"
+            publish(client, user, note)
+
+        return handler
 
     app.event("app_home_opened")(ack=ack_event, lazy=[publish_home])
+    app.action(ActionId.HOME_APPROVE_GAMEDAY.value)(ack=ack_event, lazy=[acting(approve_for)])
+    app.action(ActionId.HOME_RESOLVE_FINDING.value)(ack=ack_event, lazy=[acting(resolve_for)])
+
+
+def home_actions(
+    session_factory: Callable[[], Any], *, now: Callable[[], datetime], admins: frozenset[str]
+) -> tuple[Callable[[str, str], str], Callable[[str, str], str]]:
+    """Approve and Resolve as the Home tab's buttons do them: a line to show above the tab."""
+
+    def approve_for(key: str, user: str) -> str:
+        with session_factory() as session:
+            decision = approve(session=session, ref=key, user_id=user, now=now(), admins=admins)
+        icon = ":white_check_mark:" if decision.changed else ":information_source:"
+        return f"{icon} {escape(decision.message)}"
+
+    def resolve_for(key: str, user: str) -> str:
+        with session_factory() as session:
+            finding = resolve_finding(
+                session=session, ref=key, user_id=user, now=now(), admins=admins
+            )
+            return f":white_check_mark: Resolved `{finding.key}`: {escape(finding.title)}"
+
+    return approve_for, resolve_for

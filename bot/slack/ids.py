@@ -7,6 +7,7 @@ import enum
 __all__ = [
     "ActionId",
     "CallbackId",
+    "FindingsBlock",
     "GameDayBlock",
     "OnboardBlock",
     "SlashCommand",
@@ -29,6 +30,7 @@ class CallbackId(enum.StrEnum):
     REQUEST_GAMEDAY = "gameday_request"
     REJECT_GAMEDAY = "gameday_reject"
     RESCHEDULE_GAMEDAY = "gameday_reschedule"
+    DRILL_FINDINGS = "drill_findings"
 
 
 class ActionId(enum.StrEnum):
@@ -45,6 +47,13 @@ class ActionId(enum.StrEnum):
     REJECT_GAMEDAY = "gameday_reject"
     RESCHEDULE_GAMEDAY = "gameday_reschedule"
     CANCEL_GAMEDAY = "gameday_cancel"
+    ACKNOWLEDGE_INCIDENT = "incident_acknowledge"
+    RESOLVE_INCIDENT = "incident_resolve"
+    ESCALATE_INCIDENT = "incident_escalate"
+    RECORD_FINDINGS = "drill_record_findings"
+    RESOLVE_FINDING = "finding_resolve"
+    HOME_APPROVE_GAMEDAY = "home_gameday_approve"
+    HOME_RESOLVE_FINDING = "home_finding_resolve"
 
 
 class OnboardBlock(enum.StrEnum):
@@ -70,6 +79,11 @@ class OnboardBlock(enum.StrEnum):
     BLIND_DAYS = "blind_days"
     BLIND_HOURS = "blind_hours"
     BLIND_TIMEZONE = "blind_timezone"
+    BLIND_EXPERIMENTS = "blind_experiments"
+    BLIND_MEAN_DAYS = "blind_mean_days"
+    BLIND_MIN_SPACING = "blind_min_spacing"
+    BLIND_HOLIDAY_COUNTRY = "blind_holiday_country"
+    BLIND_DURATION = "blind_duration"
 
 
 class SuiteBlock(enum.StrEnum):
@@ -94,3 +108,14 @@ class GameDayBlock(enum.StrEnum):
     HOLD = "gameday_hold"
     NOTES = "gameday_notes"
     REASON = "gameday_reason"
+
+
+class FindingsBlock(enum.StrEnum):
+    """Block ids of the findings modal; each input's action_id is its block id. The action
+    items are rows `ACTION:<n>` (what) and `OWNER:<n>` (who)."""
+
+    WHAT_HAPPENED = "findings_what_happened"
+    WENT_WELL = "findings_went_well"
+    SEVERITY = "findings_severity"
+    ACTION = "findings_action"
+    OWNER = "findings_owner"

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from slack_bolt import App
 
 from bot.context import BotContext
-from bot.slack import catalog, commands, gamedays, home, runs, suite
+from bot.slack import catalog, commands, compliance, drills, findings, gamedays, home, runs, suite
 from bot.slack.commands import CommandRouter
 from bot.slack.errors import ErrorReporter
 
@@ -20,5 +22,33 @@ def register_listeners(
     runs.register(app, router=router, reporter=reporter, context=context)
     suite.register(app, router=router, reporter=reporter, context=context)
     gamedays.register(app, router=router, reporter=reporter, context=context)
+    drills.register(app, router=router, reporter=reporter, context=context)
+    findings.register(app, router=router, reporter=reporter, context=context)
+    compliance.register(router=router, context=context)
     commands.register(app, router=router, reporter=reporter)
-    home.register(app, router=router)
+    settings, db, clock = context.settings, context.db, context.clock
+
+    def personal(user: str, note: str | None) -> list[dict[str, Any]]:
+        with db.session() as session:
+            return home.personal_blocks(
+                session,
+                user_id=user,
+                now=clock.now(),
+                admins=settings.platform_admins,
+                policy=settings.compliance_policy,
+                note=note,
+            )
+
+    approve_for, resolve_for = home.home_actions(
+        db.session, now=clock.now, admins=settings.platform_admins
+    )
+
+    def approved(key: str, user: str) -> str:
+        note = approve_for(key, user)
+        context.outbox_ready()
+        context.schedule_changed()
+        return note
+
+    home.register(
+        app, router=router, personal=personal, approve_for=approved, resolve_for=resolve_for
+    )

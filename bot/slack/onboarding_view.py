@@ -10,7 +10,16 @@ import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from bot.catalog.spec import WEEKDAYS, FieldError, ServiceSpec
+from bot.catalog.spec import (
+    DEFAULT_DURATION_MINUTES,
+    DEFAULT_MEAN_DAYS_BETWEEN,
+    DEFAULT_MIN_SPACING_HOURS,
+    WEEKDAYS,
+    BlindWindow,
+    FieldError,
+    ServiceSpec,
+)
+from bot.slack.blockkit import MAX_OPTIONS
 from bot.slack.blockkit import input_block as _input
 from bot.slack.blockkit import option as _option
 from bot.slack.blockkit import plain_text as _text
@@ -49,6 +58,11 @@ _FIELD_BLOCKS: list[tuple[str, OnboardBlock]] = [
     ("blindDrills.weekdays", B.BLIND_DAYS),
     ("blindDrills.hours", B.BLIND_HOURS),
     ("blindDrills.timezone", B.BLIND_TIMEZONE),
+    ("blindDrills.experiments", B.BLIND_EXPERIMENTS),
+    ("blindDrills.meanDaysBetween", B.BLIND_MEAN_DAYS),
+    ("blindDrills.minSpacingHours", B.BLIND_MIN_SPACING),
+    ("blindDrills.holidayCountry", B.BLIND_HOLIDAY_COUNTRY),
+    ("blindDrills.durationMinutes", B.BLIND_DURATION),
     ("blindDrills", B.BLIND_ENABLED),
 ]
 
@@ -69,11 +83,13 @@ def onboarding_modal(
     allow_production: bool,
     timezone: str,
     requester: str,
+    library: Sequence[tuple[str, str]],
     editing: ServiceSpec | None = None,
 ) -> dict[str, Any]:
     """The modal: empty for onboarding, filled in with `editing`'s values for an edit.
 
     `timezone` (the requester's) is where the timezones start unless `editing` has its own.
+    `library` lists the experiments that may be picked to run blind, as (id, title).
     """
     spec = editing
     blocks: list[dict[str, Any]] = []
@@ -206,7 +222,7 @@ def onboarding_modal(
             optional=True,
         ),
     ]
-    blocks += _blind_blocks(spec, timezone)
+    blocks += _blind_blocks(spec.blind if spec else None, timezone, library)
     callback = CallbackId.EDIT_SERVICE if spec else CallbackId.ONBOARD
     return {
         "type": "modal",
@@ -238,8 +254,9 @@ def _approvers_select(spec: ServiceSpec | None) -> dict[str, Any]:
     return element
 
 
-def _blind_blocks(spec: ServiceSpec | None, timezone: str) -> list[dict[str, Any]]:
-    blind = spec.blind if spec else None
+def _blind_blocks(
+    blind: BlindWindow | None, timezone: str, library: Sequence[tuple[str, str]]
+) -> list[dict[str, Any]]:
     enabled_option = _option("enabled", "Allow blind drills for this service")
     checkbox: dict[str, Any] = {"type": "checkboxes", "options": [enabled_option]}
     if blind is not None:
@@ -269,7 +286,58 @@ def _blind_blocks(spec: ServiceSpec | None, timezone: str) -> list[dict[str, Any
             _plain(blind.timezone if blind else timezone),
             optional=True,
         ),
+        _input(
+            B.BLIND_EXPERIMENTS,
+            "Experiments that may run blind",
+            _experiments_select(blind, library),
+            optional=True,
+            hint="A drill runs one of them. At least one when blind drills are allowed.",
+        ),
+        _input(
+            B.BLIND_MEAN_DAYS,
+            "Mean workdays between drills",
+            _plain(str(blind.mean_days_between if blind else DEFAULT_MEAN_DAYS_BETWEEN)),
+            optional=True,
+            hint="1 to 365: on average one drill every this many drill days.",
+        ),
+        _input(
+            B.BLIND_MIN_SPACING,
+            "Minimum hours between drills",
+            _plain(str(blind.min_spacing_hours if blind else DEFAULT_MIN_SPACING_HOURS)),
+            optional=True,
+            hint="0 to 2160.",
+        ),
+        _input(
+            B.BLIND_HOLIDAY_COUNTRY,
+            "Skip the public holidays of",
+            _plain(blind.holiday_country if blind else None, "none"),
+            optional=True,
+            hint="A two-letter country code such as DE or US. Empty: no holidays are skipped.",
+        ),
+        _input(
+            B.BLIND_DURATION,
+            "Drill duration (minutes)",
+            _plain(str(blind.duration_minutes if blind else DEFAULT_DURATION_MINUTES)),
+            optional=True,
+            hint="5 to 240: the fault is rolled back then, even if nobody responds.",
+        ),
     ]
+
+
+def _experiments_select(
+    blind: BlindWindow | None, library: Sequence[tuple[str, str]]
+) -> dict[str, Any]:
+    options = [_option(ident, f"{ident}: {title}") for ident, title in library[:MAX_OPTIONS]]
+    element: dict[str, Any] = {
+        "type": "multi_static_select",
+        "placeholder": _text("From the experiment library"),
+        "options": options,
+    }
+    # Slack refuses initial options that are not options: one gone from the library is left out.
+    chosen = [o for o in options if blind and o["value"] in blind.experiments]
+    if chosen:
+        element["initial_options"] = chosen
+    return element
 
 
 def read_declaration(values: Mapping[str, Any], *, editing: str | None = None) -> dict[str, Any]:
@@ -310,9 +378,15 @@ def read_declaration(values: Mapping[str, Any], *, editing: str | None = None) -
     if state.raw(B.BLIND_ENABLED).get("selected_options"):
         raw["blindDrills"] = {
             "enabled": True,
-            "weekdays": [o["value"] for o in state.raw(B.BLIND_DAYS).get("selected_options") or []],
+            "weekdays": state.values(B.BLIND_DAYS),
             "hours": state.text(B.BLIND_HOURS) or "",
             "timezone": state.text(B.BLIND_TIMEZONE) or "",
+            "experiments": state.values(B.BLIND_EXPERIMENTS),
+            # Left empty, a number is its default.
+            "meanDaysBetween": state.text(B.BLIND_MEAN_DAYS),
+            "minSpacingHours": state.text(B.BLIND_MIN_SPACING),
+            "holidayCountry": state.text(B.BLIND_HOLIDAY_COUNTRY),
+            "durationMinutes": state.text(B.BLIND_DURATION),
         }
     if team == NEW_TEAM and not raw["team"]:
         raw["team"] = None
@@ -362,3 +436,8 @@ class _State:
         if isinstance(option, dict) and isinstance(option.get("value"), str):
             return str(option["value"])
         return None
+
+    def values(self, block: OnboardBlock) -> list[Any]:
+        """The values of a multi-select's chosen options."""
+        options = self.raw(block).get("selected_options") or []
+        return [o.get("value") for o in options if isinstance(o, dict)]

@@ -3,16 +3,20 @@ then delivered by a sender that survives rate limits and outages without losing 
 
 from __future__ import annotations
 
+import base64
+import binascii
 import enum
 import logging
 import threading
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 from slack_sdk import WebClient
-from slack_sdk.errors import SlackApiError
-from sqlalchemy import Integer, String, Text, select, update
+from slack_sdk.errors import SlackApiError, SlackRequestError
+from slack_sdk.web import SlackResponse
+from sqlalchemy import Integer, String, Text, insert, select, update
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from bot.clock import Clock
@@ -21,19 +25,26 @@ from bot.db.engine import Database
 from bot.db.types import JSONDocument, UTCDateTime, string_enum
 
 __all__ = [
+    "UPLOAD_METHOD",
     "DeliveryReport",
     "OutboxMessage",
     "OutboxPump",
     "OutboxStatus",
     "deliver_due",
     "enqueue",
+    "enqueue_many",
+    "enqueue_upload",
     "posted_ts",
     "ts_of",
+    "upload_payload",
 ]
 
 log = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 8
+BULK_PAGE = 2000  # rows per INSERT statement of enqueue_many
+# Not a Web API method: the three calls of WebClient.files_upload_v2, queued as one.
+UPLOAD_METHOD = "files.upload_v2"
 # Errors that no retry will cure: the message is marked failed and the reason kept.
 PERMANENT_ERRORS = frozenset(
     {
@@ -107,6 +118,84 @@ def enqueue(
     return message
 
 
+def enqueue_upload(
+    *,
+    session: Session,
+    now: datetime,
+    channel: str,
+    filename: str,
+    title: str,
+    content: bytes,
+    initial_comment: str | None = None,
+    thread_ts: str | dict[str, str] | None = None,
+    dedupe_key: str | None = None,
+) -> OutboxMessage | None:
+    """Queue a file shared to a channel (a thread with `thread_ts`, which may be a `ts_of`) in
+    the caller's transaction; None if dedupe_key was queued before."""
+    payload = upload_payload(
+        channel=channel,
+        filename=filename,
+        title=title,
+        content=content,
+        initial_comment=initial_comment,
+        thread_ts=thread_ts,
+    )
+    return enqueue(
+        session=session, now=now, method=UPLOAD_METHOD, payload=payload, dedupe_key=dedupe_key
+    )
+
+
+def upload_payload(
+    *,
+    channel: str,
+    filename: str,
+    title: str,
+    content: bytes,
+    initial_comment: str | None = None,
+    thread_ts: str | dict[str, str] | None = None,
+) -> dict[str, Any]:
+    """The payload of a queued file upload (method UPLOAD_METHOD)."""
+    payload: dict[str, Any] = {
+        "channel": channel,
+        "filename": filename,
+        "title": title,
+        # The payload is a JSON column.
+        "content_base64": base64.b64encode(content).decode("ascii"),
+    }
+    if initial_comment is not None:
+        payload["initial_comment"] = initial_comment
+    if thread_ts is not None:
+        payload["thread_ts"] = thread_ts
+    return payload
+
+
+def enqueue_many(
+    *, session: Session, now: datetime, calls: Sequence[tuple[str, dict[str, Any], str]]
+) -> None:
+    """Queue many calls (method, payload, dedupe key) in one batched INSERT, in order.
+
+    No check per key: a key queued before makes the INSERT, and the caller's transaction, fail
+    (the digest relies on that, with its delivery row, to go out once a week).
+    """
+    if not calls:
+        return
+    session.execute(
+        insert(OutboxMessage).execution_options(insertmanyvalues_page_size=BULK_PAGE),
+        [
+            {
+                "created_at": now,
+                "method": method,
+                "payload": payload,
+                "dedupe_key": key,
+                "status": OutboxStatus.PENDING,
+                "attempts": 0,
+                "not_before": now,
+            }
+            for method, payload, key in calls
+        ],
+    )
+
+
 def ts_of(dedupe_key: str) -> dict[str, str]:
     """A payload value (`ts`, `thread_ts`) filled in at delivery with the ts of the message
     queued under `dedupe_key`: an update or a reply can be queued before its message is sent."""
@@ -140,12 +229,16 @@ def _resolve(session: Session, payload: dict[str, Any]) -> dict[str, Any]:
     for name, value in payload.items():
         if not (isinstance(value, dict) and _TS_OF in value):
             continue
-        row = session.scalar(select(OutboxMessage).where(OutboxMessage.dedupe_key == value[_TS_OF]))
+        key = value[_TS_OF]
+        row = session.scalar(select(OutboxMessage).where(OutboxMessage.dedupe_key == key))
         if row is None or row.status is OutboxStatus.FAILED:
-            raise _Unresolved(permanent=True, reason=f"{value[_TS_OF]} was never sent")
-        if row.status is OutboxStatus.PENDING or not (row.result or {}).get("ts"):
-            raise _Unresolved(permanent=False, reason=f"waiting for {value[_TS_OF]}")
-        resolved[name] = str(row.result["ts"])  # type: ignore[index]
+            raise _Unresolved(permanent=True, reason=f"{key} was never sent")
+        if row.status is OutboxStatus.PENDING:
+            raise _Unresolved(permanent=False, reason=f"waiting for {key}")
+        ts = (row.result or {}).get("ts")
+        if not ts:  # e.g. an upload: Slack does not say which message shared the file
+            raise _Unresolved(permanent=True, reason=f"{key} has no ts")
+        resolved[name] = str(ts)
     return resolved
 
 
@@ -238,7 +331,10 @@ def _deliver(
 ) -> _Outcome:
     attempts = message.attempts + 1
     try:
-        response = client.api_call(message.method, json=payload)
+        response = _call(client, message.method, payload)
+    except _InvalidPayload as exc:
+        log.error("outbox %s failed: %s", message.id, exc)
+        return _Outcome(OutboxStatus.FAILED, attempts, now, str(exc))
     except SlackApiError as exc:
         error = str(exc.response.get("error") or f"HTTP {exc.response.status_code}")
         if exc.response.status_code == 429:
@@ -256,12 +352,40 @@ def _deliver(
             log.error("outbox %s failed: %s", message.id, error)
             return _Outcome(OutboxStatus.FAILED, attempts, now, error)
         return _Outcome(OutboxStatus.PENDING, attempts, now + _backoff(attempts), error)
-    except OSError as exc:  # Slack unreachable: try again later
+    # Slack unreachable, or (SlackRequestError) an upload URL that did not answer 200.
+    except (OSError, SlackRequestError) as exc:
         if attempts >= MAX_ATTEMPTS:
             return _Outcome(OutboxStatus.FAILED, attempts, now, type(exc).__name__)
         return _Outcome(OutboxStatus.PENDING, attempts, now + _backoff(attempts), str(exc))
     result = {k: response.get(k) for k in ("channel", "ts") if response.get(k) is not None}
+    file = response.get("file")
+    if isinstance(file, dict) and file.get("id"):
+        result["file_id"] = file["id"]
     return _Outcome(OutboxStatus.SENT, attempts, now, None, result)
+
+
+class _InvalidPayload(Exception):
+    """A queued payload that no retry can send."""
+
+
+def _call(client: WebClient, method: str, payload: dict[str, Any]) -> SlackResponse:
+    if method != UPLOAD_METHOD:
+        return client.api_call(method, json=payload)
+    try:
+        content = base64.b64decode(payload["content_base64"], validate=True)
+        channel, filename, title = payload["channel"], payload["filename"], payload["title"]
+    except (KeyError, binascii.Error):
+        raise _InvalidPayload("invalid upload payload") from None
+    # Three calls (an upload URL, the upload, the share) that fail as one: a retry starts over,
+    # and a file uploaded but not shared stays unseen.
+    return client.files_upload_v2(
+        channel=channel,
+        file=content,
+        filename=filename,
+        title=title,
+        initial_comment=payload.get("initial_comment"),
+        thread_ts=payload.get("thread_ts"),
+    )
 
 
 def _backoff(attempts: int) -> timedelta:

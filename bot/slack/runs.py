@@ -12,12 +12,19 @@ from bot.audit.service import record
 from bot.catalog.models import Member, ServiceOwner, Team
 from bot.catalog.service import NotAllowed, can_manage, find_service
 from bot.context import BotContext
+from bot.drills.lifecycle import runs_under_way
 from bot.errors import ChaosbotError
 from bot.gamedays.timing import local_label
 from bot.library.catalogue import load_catalogue
 from bot.library.render import coerce_parameter
 from bot.runs.flows import DEFAULT_HOLD_SECONDS, plan_run
-from bot.runs.freezes import active_freezes, end_freezes, freeze, parse_duration
+from bot.runs.freezes import (
+    INCIDENT_FREEZE,
+    active_freezes,
+    end_freezes,
+    freeze,
+    parse_duration,
+)
 from bot.runs.service import engage_kill_switch, find_run, release_kill_switch
 from bot.runs.states import Trigger
 from bot.runs.supervisor import AbortResult, abort_all, abort_run
@@ -225,6 +232,51 @@ def register(
         return Reply.markdown(
             f":sunny: <@{request.user_id}> lifted the freeze of {who}.", in_channel=True
         )
+
+    def incident_command(request: CommandRequest) -> Reply:
+        """`/chaos incident [all] REASON`: a real incident; pause everything chaos for a while."""
+        everything = bool(request.args) and request.args[0].lower() == "all"
+        reason = " ".join(request.args[1:] if everything else request.args).strip()
+        if not reason:
+            raise ChaosbotError(
+                "Usage: `/chaos incident REASON` (this channel's team) or `/chaos incident all "
+                "REASON`, for example `/chaos incident INC-4711 checkout errors`."
+            )
+        team = None if everything else _channel_team(request)
+        _check_may_freeze(request.user_id, everything)
+        now = context.clock.now()
+        with context.db.session() as session:
+            row = freeze(
+                session=session,
+                team=team,
+                duration=INCIDENT_FREEZE,
+                reason=f"real incident: {reason}",
+                by=request.user_id,
+                now=now,
+            )
+            until = local_label(row.ends_at, team.timezone if team else "UTC")
+            halted = runs_under_way(session=session, team_id=team.id if team else None)
+        by = f"{request.user_id} (real incident declared)"
+        for run_id in halted:
+            abort_run(db=context.db, ref=run_id, by=by, now=now)
+        context.schedule_changed()
+        who = "everything" if team is None else f"team *{escape(team.name)}*"
+        rolled = f" {len(halted)} drill(s) under way are being rolled back." if halted else ""
+        return Reply.markdown(
+            f":rotating_light: <@{request.user_id}> declared a real incident: {escape(reason)}. "
+            f"No run, game day or blind drill of {who} starts until {until}; `/chaos unfreeze` "
+            f"when it is over.{rolled}",
+            in_channel=True,
+        )
+
+    router.add(
+        Subcommand(
+            "incident",
+            "/chaos incident [all] REASON",
+            "a real incident: pause runs, game days and drills (4 h) and roll back drills under way",
+            incident_command,
+        )
+    )
 
     def _check_may_freeze(user_id: str, everything: bool) -> None:
         if everything and user_id not in context.settings.platform_admins:

@@ -18,6 +18,10 @@ def choice(value: str | None, kind: str = "static_select") -> dict[str, Any]:
     return {"type": kind, "selected_option": {"value": value} if value is not None else None}
 
 
+def picked(*values: str) -> dict[str, Any]:
+    return {"type": "multi_static_select", "selected_options": [{"value": v} for v in values]}
+
+
 def onboarding_form(
     fields: Mapping[str, dict[str, Any]] | None = None,
     *,
@@ -43,12 +47,14 @@ def onboarding_form(
         B.PROBE_STATUS: {"type": "number_input", "value": "200"},
         B.PROBE_LATENCY: {"type": "number_input", "value": "300"},
         B.BLIND_ENABLED: {"type": "checkboxes", "selected_options": [{"value": "enabled"}]},
-        B.BLIND_DAYS: {
-            "type": "multi_static_select",
-            "selected_options": [{"value": d} for d in ("mon", "tue", "wed")],
-        },
+        B.BLIND_DAYS: picked("mon", "tue", "wed"),
         B.BLIND_HOURS: text("10:00-16:00"),
         B.BLIND_TIMEZONE: text("Europe/Berlin"),
+        B.BLIND_EXPERIMENTS: picked("pod-kill"),
+        B.BLIND_MEAN_DAYS: text("10"),
+        B.BLIND_MIN_SPACING: text("24"),
+        B.BLIND_HOLIDAY_COUNTRY: text(None),
+        B.BLIND_DURATION: text("30"),
     }
     base.update({str(k): v for k, v in (fields or {}).items()})
     return {str(block): {str(block): element} for block, element in base.items()}

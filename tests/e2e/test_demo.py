@@ -9,7 +9,7 @@ from tests.e2e.conftest import run_chaosbot
 
 def test_demo_runs_offline_and_prints_the_conversation() -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "CHAOSBOT_"))}
-    result = run_chaosbot("demo", env=env, timeout=120)
+    result = run_chaosbot("demo", env=env, timeout=240)
     assert result.returncode == 0, result.stderr
     out = result.stdout
     assert "#payments  @alice: /chaos help" in out
@@ -40,5 +40,20 @@ def test_demo_runs_offline_and_prints_the_conversation() -> None:
     assert "Approved by @bob, @carol." in out
     assert "*pod-kill* :boom: injecting" in out
     assert ":checkered_flag: Game day completed: 1 completed." in out
+    # a blind drill: the admin's plan, an alert that does not say drill, the reveal, findings
+    assert "#platform  @pat: /chaos drills" in out
+    assert "for platform admins only; do not share." in out
+    alert = out[out.index(":rotating_light: *SEV2 · checkout*") :]
+    assert "drill" not in alert[: alert.index("[ Acknowledge ] [ Resolve ] [ Escalate ]")].lower()
+    assert ":test_tube: *This was a blind drill* of checkout: `pod-kill`" in out
+    assert "acknowledged by @bob (time to acknowledge" in out
+    assert "mitigated, resolved by @alice" in out
+    assert "rolled back by chaosbot" in out
+    assert "recorded finding `fd-" in out and "PodDisruptionBudget for checkout)" in out
+    # the weekly digest, as the team sees it, with its chart in the thread
+    assert "*Weekly chaos digest: team payments* (20" in out
+    assert ":red_circle: *checkout* (tier 1): overdue: experiments of 1 of the 3 categories" in out
+    assert "*Blind drills this week*: 1; median time to acknowledge" in out
+    assert "-byte PNG of the team's resilience score, week by week" in out
     assert out.rstrip().endswith("nothing outside this machine was touched.")
     assert result.stderr == ""

@@ -44,7 +44,7 @@ spec:
   probes:
     - url: http://checkout.payments.svc/healthz
       latencyBudgetMs: 300
-  blindDrills: {enabled: true, weekdays: [mon, tue], hours: "10:00-16:00", timezone: Europe/Berlin}
+  blindDrills: {enabled: true, weekdays: [mon, tue], hours: "10:00-16:00", timezone: Europe/Berlin, experiments: [pod-kill, cpu-pressure], meanDaysBetween: 5, minSpacingHours: 48, holidayCountry: de, durationMinutes: 45}
   suite:
     - experiment: pod-kill
       parameters: {count: 1}
@@ -186,6 +186,12 @@ def test_an_exported_file_applies_unchanged_and_records_nothing(
     # The team's timezone is written too: UTC, as CHECKOUT gave none for the new team.
     assert checkout.spec == replace(declared.spec, team_timezone="UTC")
     assert ledger.spec.team_channel == "C0PAYMENTS"  # not in LEDGER: its team's
+    assert (
+        "  blindDrills:\n    enabled: true\n    weekdays:\n    - mon\n    - tue\n"
+        "    hours: 10:00-16:00\n    timezone: Europe/Berlin\n"
+        "    experiments:\n    - pod-kill\n    - cpu-pressure\n    meanDaysBetween: 5\n"
+        "    minSpacingHours: 48\n    holidayCountry: DE\n    durationMinutes: 45\n"
+    ) in exported
     before = audit_events(db)
     later = NOW + timedelta(hours=1)
     assert apply(db, cluster, exported, now=later) == [
@@ -365,7 +371,30 @@ def test_an_unknown_experiment_is_a_line_numbered_error(db: Database, cluster: K
     errors = refused(
         db, cluster, service_yaml(**{"experiment: pod-kill": "experiment: pod-explode"})
     )
-    assert errors == ["chaos.yaml:18: spec.suite[0].experiment: pod-explode is not in the library"]
+    assert errors == [
+        "chaos.yaml:18: spec.suite[0].experiment: there is no experiment pod-explode in the library"
+    ]
+    assert catalogue(db)["services"] == {}
+
+
+def test_an_unknown_blind_experiment_is_a_line_numbered_error(
+    db: Database, cluster: KubeCluster
+) -> None:
+    [blind] = [line for line in CHECKOUT.splitlines(keepends=True) if "blindDrills" in line]
+    block = (
+        "  blindDrills:\n"
+        "    enabled: true\n"
+        "    weekdays: [mon, tue]\n"
+        '    hours: "10:00-16:00"\n'
+        "    timezone: Europe/Berlin\n"
+        "    experiments:\n"
+        "      - pod-kill\n"
+        "      - pod-explode\n"
+    )
+    assert refused(db, cluster, service_yaml(**{blind: block})) == [
+        "chaos.yaml:23: spec.blindDrills.experiments[1]: there is no experiment pod-explode in "
+        "the library"
+    ]
     assert catalogue(db)["services"] == {}
 
 

@@ -73,6 +73,29 @@ def test_an_abort_requested_in_the_database_reaches_a_worker_it_cannot_signal(
     assert engine.policies(key) == []
 
 
+def test_a_signal_that_was_lost_is_sent_again_once_whatever_the_clocks_say(
+    engine: Engine,
+) -> None:
+    """The bot says it signalled (its row says so) but the signal never came: after a while
+    the worker signals itself, once. The request's time is far in the past on the worker's
+    clock (another host, a test's frozen clock): the wait is the worker's own, not a difference
+    of two clocks, so the second signal never comes early, in the middle of the rollbacks."""
+    run_id, key = engine.create(hold=60)
+    process = engine.start(run_id)
+    engine.wait_for(run_id, RunStatus.HOLDING)
+    with engine.db.session() as session:
+        run = session.get(Run, run_id)
+        assert run is not None
+        run.abort_requested_at, run.abort_requested_by = NOW, "U0BOB"
+        run.abort_signalled = True  # but no signal is sent
+    started = time.monotonic()
+    assert process.wait(timeout=30) == 4
+    assert time.monotonic() - started >= 2  # LOST_SIGNAL, measured by the worker itself
+    assert engine.status(run_id) is RunStatus.ABORTED
+    assert engine.policies(key) == []
+    assert engine.row(run_id).leftovers == []
+
+
 def test_a_killed_worker_is_cleaned_up_by_the_reaper(engine: Engine) -> None:
     run_id, key = engine.create(hold=60)
     process = engine.start(run_id)

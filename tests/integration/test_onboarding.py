@@ -10,11 +10,12 @@ from sqlalchemy import func, select
 
 from bot.audit.models import AuditEvent
 from bot.catalog.models import Service, SuiteEntry, Team
+from bot.library.catalogue import load_catalogue
 from bot.slack.ids import CallbackId
 from bot.slack.ids import OnboardBlock as B
 from bot.slack.outbox import OutboxMessage
 from bot.testing.slack_api import SlackApiServer
-from bot.testing.slack_forms import choice, onboarding_form, text
+from bot.testing.slack_forms import choice, onboarding_form, picked, text
 from tests.fixtures.bot import ALICE, BOB, CAROL, TEAM_CHANNEL, RunningBot, seed_payments
 from tests.fixtures.slack import BOT_TOKEN
 
@@ -132,6 +133,21 @@ def test_the_modal_opens_with_every_field(running_bot: RunningBot) -> None:
             B.PROBE_STATUS,
             "between 100 and 599",
         ),
+        (
+            {B.BLIND_EXPERIMENTS: picked()},
+            B.BLIND_EXPERIMENTS,
+            "Name at least one experiment of the library",
+        ),
+        (
+            {B.BLIND_EXPERIMENTS: picked("pod-kill", "pod-explode")},
+            B.BLIND_EXPERIMENTS,
+            "There is no experiment pod-explode in the library",
+        ),
+        ({B.BLIND_MEAN_DAYS: text("0")}, B.BLIND_MEAN_DAYS, "between 1 and 365, got 0"),
+        ({B.BLIND_MIN_SPACING: text("3000")}, B.BLIND_MIN_SPACING, "between 0 and 2160"),
+        ({B.BLIND_MIN_SPACING: text("1.5")}, B.BLIND_MIN_SPACING, "not a whole number"),
+        ({B.BLIND_HOLIDAY_COUNTRY: text("Germany")}, B.BLIND_HOLIDAY_COUNTRY, "DE or US"),
+        ({B.BLIND_DURATION: text("241")}, B.BLIND_DURATION, "between 5 and 240"),
     ],
 )
 def test_invalid_values_are_rejected_on_their_block_and_nothing_is_written(
@@ -174,6 +190,11 @@ def test_a_valid_submission_is_stored_once_and_announced_with_risks(
             "weekdays": ["mon", "tue", "wed"],
             "hours": "10:00-16:00",
             "timezone": "Europe/Berlin",
+            "experiments": ["pod-kill"],
+            "meanDaysBetween": 10,
+            "minSpacingHours": 24,
+            "holidayCountry": None,
+            "durationMinutes": 30,
         }
         assert service.team.slack_channel_id == TEAM_CHANNEL
         [event] = session.scalars(select(AuditEvent)).all()
@@ -207,6 +228,85 @@ def test_approvers_and_the_team_timezone_are_stored(running_bot: RunningBot) -> 
         service = session.scalars(select(Service)).one()
         assert service.approvers == [CAROL]
         assert service.team.timezone == "America/New_York"
+
+
+def test_the_modal_offers_the_library_for_blind_drills(running_bot: RunningBot) -> None:
+    seed_payments(running_bot.kube)
+    _open(running_bot)
+    view = running_bot.opened_view(CallbackId.ONBOARD).body["view"]
+    experiments = _block(view, B.BLIND_EXPERIMENTS)
+    assert experiments["label"]["text"] == "Experiments that may run blind"
+    assert experiments["element"]["type"] == "multi_static_select"
+    assert "initial_options" not in experiments["element"]
+    library = {t.id: t.title for t in load_catalogue()}
+    options = {o["value"]: o["text"]["text"] for o in experiments["element"]["options"]}
+    assert options == {ident: f"{ident}: {title}"[:75] for ident, title in library.items()}
+    assert all(len(text) <= 75 for text in options.values())
+    numbers = (B.BLIND_MEAN_DAYS, B.BLIND_MIN_SPACING, B.BLIND_HOLIDAY_COUNTRY, B.BLIND_DURATION)
+    initial = [_block(view, block)["element"].get("initial_value") for block in numbers]
+    assert initial == ["10", "24", None, "30"]
+
+
+def test_the_blind_drill_fields_are_stored_and_shown_in_the_edit_modal(
+    running_bot: RunningBot,
+) -> None:
+    bot = running_bot
+    seed_payments(bot.kube)
+    fields = {
+        B.BLIND_EXPERIMENTS: picked("cpu-pressure", "pod-kill"),
+        B.BLIND_MEAN_DAYS: text("5"),
+        B.BLIND_MIN_SPACING: text("72"),
+        B.BLIND_HOLIDAY_COUNTRY: text("de"),
+        B.BLIND_DURATION: text(None),  # left empty: the default
+    }
+    assert _submit(bot, _open(bot), **fields) == {}
+    with bot.db.session() as session:
+        service = session.scalars(select(Service)).one()
+        assert service.blind_enabled is True
+        assert service.blind_window == {
+            "weekdays": ["mon", "tue", "wed"],
+            "hours": "10:00-16:00",
+            "timezone": "Europe/Berlin",
+            "experiments": ["cpu-pressure", "pod-kill"],
+            "meanDaysBetween": 5,
+            "minSpacingHours": 72,
+            "holidayCountry": "DE",
+            "durationMinutes": 30,
+        }
+    bot.command("service checkout")
+    detail = bot.reply(1)
+    shown = str(detail["blocks"])
+    assert "not on public holidays in DE" in shown
+    assert "about one every 5 workdays, at least 72 h apart" in shown
+    assert "faults held 30 min" in shown
+    assert "*Experiments that may run blind*: `cpu-pressure`, `pod-kill`" in shown
+    bot.simulator.block_action(
+        "service_edit",
+        user_id=ALICE,
+        channel_id=TEAM_CHANNEL,
+        message={"ts": "1", "text": "", "blocks": detail["blocks"]},
+    )
+    view = bot.opened_view(CallbackId.EDIT_SERVICE).body["view"]
+    chosen = _block(view, B.BLIND_EXPERIMENTS)["element"]["initial_options"]
+    assert [o["value"] for o in chosen] == ["pod-kill", "cpu-pressure"]  # the library's order
+    assert _block(view, B.BLIND_MEAN_DAYS)["element"]["initial_value"] == "5"
+    assert _block(view, B.BLIND_MIN_SPACING)["element"]["initial_value"] == "72"
+    assert _block(view, B.BLIND_HOLIDAY_COUNTRY)["element"]["initial_value"] == "DE"
+    assert _block(view, B.BLIND_DURATION)["element"]["initial_value"] == "30"
+
+
+def test_disabled_blind_drills_ignore_the_other_blind_fields(running_bot: RunningBot) -> None:
+    seed_payments(running_bot.kube)
+    fields = {
+        B.BLIND_ENABLED: {"type": "checkboxes", "selected_options": []},
+        B.BLIND_EXPERIMENTS: picked(),
+        B.BLIND_MEAN_DAYS: text("0"),
+        B.BLIND_HOLIDAY_COUNTRY: text("Atlantis"),
+    }
+    assert _submit(running_bot, _open(running_bot), **fields) == {}
+    with running_bot.db.session() as session:
+        service = session.scalars(select(Service)).one()
+        assert (service.blind_enabled, service.blind_window) == (False, None)
 
 
 def test_a_new_team_left_without_a_timezone_gets_utc(running_bot: RunningBot) -> None:

@@ -66,6 +66,20 @@ def modal_values(draw: st.DrawFn) -> dict[str, Any]:
                 "type": "multi_static_select",
                 "selected_options": [{"value": d} for d in days],
             }
+        elif block is B.BLIND_EXPERIMENTS:
+            experiments = draw(
+                st.lists(
+                    st.one_of(
+                        st.sampled_from(["pod-kill", "cpu-pressure", "pod-explode"]),
+                        st.text(max_size=8),
+                    ),
+                    max_size=3,
+                )
+            )
+            replacements[block] = {
+                "type": "multi_static_select",
+                "selected_options": [{"value": e} for e in experiments],
+            }
         elif block is B.BLIND_ENABLED:
             replacements[block] = {
                 "type": "checkboxes",

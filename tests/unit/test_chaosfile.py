@@ -58,7 +58,7 @@ spec:
       expectedStatus: 200
       latencyBudgetMs: 300
   blastRadiusPercent: 50
-  blindDrills: {enabled: true, weekdays: [mon, tue, wed, thu, fri], hours: "10:00-16:00", timezone: Europe/Berlin}
+  blindDrills: {enabled: true, weekdays: [mon, tue, wed, thu, fri], hours: "10:00-16:00", timezone: Europe/Berlin, experiments: [pod-kill, cpu-pressure], holidayCountry: DE}
   suite:
     - experiment: pod-kill
       parameters: {count: 1}
@@ -86,6 +86,8 @@ CHECKOUT = ServiceSpec(
         start=time(10),
         end=time(16),
         timezone="Europe/Berlin",
+        experiments=("pod-kill", "cpu-pressure"),
+        holiday_country="DE",
     ),
     suite=(SuiteEntry(experiment="pod-kill", parameters={"count": 1}),),
 )
@@ -330,6 +332,69 @@ def _deep_path(depth: int) -> str:
     return "spec.suite[0].parameters" + "[0]" * 29 + ": " if depth < 1000 else ""
 
 
+# The blind-drill opt-in of EXAMPLE, one field a line (line 19 is `blindDrills:`).
+BLIND_BLOCK = edit(
+    EXAMPLE.splitlines(keepends=True)[18],
+    "  blindDrills:\n"
+    "    enabled: true\n"
+    "    weekdays: [mon, tue, wed, thu, fri]\n"
+    '    hours: "10:00-16:00"\n'
+    "    timezone: Europe/Berlin\n"
+    "    holidayCountry: DE\n"
+    "    experiments:\n"
+    "      - pod-kill\n"
+    "      - cpu-pressure\n",
+)
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "expected"),
+    [
+        pytest.param(
+            "- cpu-pressure",
+            "- pod-kill",
+            "chaos.yaml:27: spec.blindDrills.experiments[1]: pod-kill is listed twice",
+            id="rule-experiment-listed-twice",
+        ),
+        pytest.param(
+            "- cpu-pressure",
+            "- CPU pressure",
+            "chaos.yaml:27: spec.blindDrills.experiments[1]: must be an experiment id "
+            "(lowercase letters, digits and '-', such as pod-kill), got 'CPU pressure'",
+            id="schema-experiment-id",
+        ),
+        pytest.param(
+            "    experiments:\n      - pod-kill\n      - cpu-pressure\n",
+            "",
+            "chaos.yaml:19: spec.blindDrills.experiments: is required",
+            id="schema-experiments-required",
+        ),
+        pytest.param(
+            "holidayCountry: DE",
+            "holidayCountry: XX",
+            "chaos.yaml:24: spec.blindDrills.holidayCountry: 'XX' is not a country whose "
+            "public holidays chaosbot knows: give its two-letter ISO 3166-1 code, such as DE or US",
+            id="rule-holiday-country",
+        ),
+        pytest.param(
+            "holidayCountry: DE",
+            "holidayCountry: DE\n    durationMinutes: 300",
+            "chaos.yaml:25: spec.blindDrills.durationMinutes: must be between 5 and 240, got 300",
+            id="schema-duration",
+        ),
+        pytest.param(
+            "holidayCountry: DE",
+            "holidayCountry: DE\n    meanDaysBetween: 0",
+            "chaos.yaml:25: spec.blindDrills.meanDaysBetween: must be between 1 and 365, got 0",
+            id="schema-mean-days",
+        ),
+    ],
+)
+def test_blind_drill_errors_name_their_line(old: str, new: str, expected: str) -> None:
+    assert load(BLIND_BLOCK)[0].spec == CHECKOUT
+    assert errors_of(edit(old, new, BLIND_BLOCK)) == [expected]
+
+
 def test_lines_are_counted_as_editors_count_them() -> None:
     windows = edit("tier: 2", "tier: 5").replace("\n", "\r\n")
     assert errors_of(windows) == ["chaos.yaml:8: spec.tier: must be between 1 and 4, got 5"]
@@ -457,6 +522,13 @@ def test_export_writes_a_commented_file_in_a_stable_order() -> None:
         "    - fri\n"
         "    hours: 10:00-16:00\n"
         "    timezone: Europe/Berlin\n"
+        "    experiments:\n"
+        "    - pod-kill\n"
+        "    - cpu-pressure\n"
+        "    meanDaysBetween: 10\n"
+        "    minSpacingHours: 24\n"
+        "    holidayCountry: DE\n"
+        "    durationMinutes: 30\n"
         "  suite:\n"
         "  - experiment: pod-kill\n"
         "    parameters:\n"
@@ -500,7 +572,7 @@ def test_the_schema_is_a_draft_2020_12_schema() -> None:
 
 def test_every_field_of_the_schema_is_described_and_unknown_fields_are_refused() -> None:
     fields = {"": chaos_schema(), **dict(_fields(chaos_schema()))}
-    assert len(fields) == 37
+    assert len(fields) == 43
     assert [path for path, field in fields.items() if not field.get("description")] == []
     objects = {path for path, field in fields.items() if "properties" in field}
     assert objects == {
@@ -643,7 +715,19 @@ _OPTIONAL: dict[str, st.SearchStrategy[Any]] = {
             "weekdays": st.lists(st.sampled_from(WEEKDAYS), min_size=1, max_size=7),
             "hours": st.sampled_from(["10:00-16:00", "00:00-24:00", "23:58-23:59"]),
             "timezone": st.sampled_from(["Europe/Berlin", "UTC", "America/Argentina/Salta"]),
-        }
+            "experiments": st.lists(
+                st.sampled_from(["pod-kill", "cpu-pressure", "node-drain"]),
+                min_size=1,
+                max_size=3,
+                unique=True,
+            ),
+        },
+        optional={
+            "meanDaysBetween": st.none() | st.integers(1, 365),
+            "minSpacingHours": st.none() | st.integers(0, 2160),
+            "holidayCountry": st.sampled_from([None, "DE", "us", "Gb"]),
+            "durationMinutes": st.none() | st.integers(5, 240),
+        },
     ),
     "suite": st.none()
     | st.lists(

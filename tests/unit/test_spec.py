@@ -2,11 +2,22 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+from datetime import time
 from typing import Any
 
 import pytest
 
-from bot.catalog.spec import CatalogPolicy, SpecInvalid, parse_service_spec
+from bot.catalog.flows import check_experiments
+from bot.catalog.models import Service
+from bot.catalog.service import blind_window_of
+from bot.catalog.spec import (
+    BlindWindow,
+    CatalogPolicy,
+    SpecInvalid,
+    parse_service_spec,
+    to_document,
+)
 
 POLICY = CatalogPolicy(allowed_namespaces=frozenset({"payments"}), bot_port=3000)
 
@@ -105,7 +116,13 @@ def test_a_team_timezone_that_is_not_an_iana_name_is_refused(timezone: object) -
 
 
 def test_a_blind_drill_timezone_naming_a_folder_is_refused_not_a_crash() -> None:
-    blind = {"enabled": True, "weekdays": ["mon"], "hours": "10:00-16:00", "timezone": "Europe"}
+    blind = {
+        "enabled": True,
+        "weekdays": ["mon"],
+        "hours": "10:00-16:00",
+        "timezone": "Europe",
+        "experiments": ["pod-kill"],
+    }
     assert _errors(blindDrills=blind) == {
         "blindDrills.timezone": "'Europe' is not an IANA timezone such as Europe/Berlin"
     }
@@ -130,3 +147,168 @@ def test_approvers_are_slack_user_ids_as_owners_are() -> None:
         "approvers[2]": "'C0PAYMENTS' is not a Slack user id like U0123ABCD",
     }
     assert _errors(approvers="U0CAROL") == {"approvers": "must be a list"}
+
+
+# --- blind drills: which experiments, how often, how far apart, which holidays, how long ------
+
+BLIND = {
+    "enabled": True,
+    "weekdays": ["mon", "tue"],
+    "hours": "10:00-16:00",
+    "timezone": "Europe/Berlin",
+    "experiments": ["pod-kill"],
+}
+
+
+def _blind(**changes: Any) -> BlindWindow:
+    spec = parse_service_spec(_raw(blindDrills={**BLIND, **changes}), policy=POLICY)
+    assert spec.blind is not None
+    return spec.blind
+
+
+def _blind_errors(**changes: Any) -> dict[str, str]:
+    return _errors(blindDrills={**BLIND, **changes})
+
+
+def test_a_blind_opt_in_naming_only_its_experiments_gets_the_defaults() -> None:
+    blind = _blind()
+    assert blind.experiments == ("pod-kill",)
+    assert (
+        blind.mean_days_between,
+        blind.min_spacing_hours,
+        blind.holiday_country,
+        blind.duration_minutes,
+    ) == (10, 24, None, 30)
+    # Null (chaos.yaml) and an empty field (the modal) mean the default too.
+    for empty in (None, ""):
+        blind = _blind(
+            meanDaysBetween=None, minSpacingHours=None, holidayCountry=empty, durationMinutes=None
+        )
+        assert (blind.mean_days_between, blind.holiday_country) == (10, None)
+
+
+def test_the_blind_fields_parse_as_given() -> None:
+    blind = _blind(
+        experiments=["cpu-pressure", "pod-kill"],
+        meanDaysBetween=5,
+        minSpacingHours="72",  # as the modal sends it
+        holidayCountry="US",
+        durationMinutes=45,
+    )
+    assert blind == BlindWindow(
+        weekdays=("mon", "tue"),
+        start=time(10),
+        end=time(16),
+        timezone="Europe/Berlin",
+        experiments=("cpu-pressure", "pod-kill"),
+        mean_days_between=5,
+        min_spacing_hours=72,
+        holiday_country="US",
+        duration_minutes=45,
+    )
+
+
+@pytest.mark.parametrize(
+    ("field", "low", "high"),
+    [("meanDaysBetween", 1, 365), ("minSpacingHours", 0, 2160), ("durationMinutes", 5, 240)],
+)
+def test_blind_numbers_are_whole_and_within_their_bounds(field: str, low: int, high: int) -> None:
+    assert _blind(**{field: low}) == _blind(**{field: str(low)})
+    _blind(**{field: high})
+    for outside in (low - 1, high + 1):
+        assert _blind_errors(**{field: outside}) == {
+            f"blindDrills.{field}": f"must be between {low} and {high}, got {outside}"
+        }
+    for odd in ("2.5", 2.5, True, "ten"):
+        assert _blind_errors(**{field: odd}) == {
+            f"blindDrills.{field}": f"{odd!r} is not a whole number"
+        }
+
+
+@pytest.mark.parametrize("country", ["de", " De ", "DE"])
+def test_a_holiday_country_is_normalised_to_upper_case(country: str) -> None:
+    assert _blind(holidayCountry=country).holiday_country == "DE"
+
+
+@pytest.mark.parametrize("country", ["XX", "DEU", "Germany", "D", 49, ["DE"]])
+def test_a_holiday_country_the_holidays_package_does_not_know_is_refused(
+    country: object,
+) -> None:
+    assert _blind_errors(holidayCountry=country) == {
+        "blindDrills.holidayCountry": f"{country!r} is not a country whose public holidays "
+        "chaosbot knows: give its two-letter ISO 3166-1 code, such as DE or US"
+    }
+
+
+@pytest.mark.parametrize("experiments", [None, []])
+def test_blind_drills_need_at_least_one_experiment(experiments: object) -> None:
+    assert _blind_errors(experiments=experiments) == {
+        "blindDrills.experiments": "name at least one experiment of the library that may run blind"
+    }
+
+
+def test_blind_experiments_are_ids_each_listed_once() -> None:
+    assert _blind_errors(experiments=["pod-kill", "Pod Kill", "pod-kill", 7]) == {
+        "blindDrills.experiments[1]": "'Pod Kill' is not an experiment id",
+        "blindDrills.experiments[2]": "pod-kill is listed twice",
+        "blindDrills.experiments[3]": "7 is not an experiment id",
+    }
+    assert _blind_errors(experiments="pod-kill") == {"blindDrills.experiments": "must be a list"}
+
+
+def test_blind_experiments_must_be_in_the_library() -> None:
+    spec = parse_service_spec(
+        _raw(blindDrills={**BLIND, "experiments": ["pod-kill", "pod-explode", "cpu-pressure"]}),
+        policy=POLICY,
+    )
+    with pytest.raises(SpecInvalid) as caught:
+        check_experiments(spec)
+    assert [(e.path, e.message) for e in caught.value.errors] == [
+        ("blindDrills.experiments[1]", "there is no experiment pod-explode in the library")
+    ]
+    check_experiments(replace(spec, blind=_blind(experiments=["pod-kill", "cpu-pressure"])))
+
+
+def test_disabled_blind_drills_ignore_the_other_blind_fields() -> None:
+    disabled = {
+        "enabled": False,
+        "experiments": ["Pod Kill", "pod-kill", "pod-kill"],
+        "meanDaysBetween": 0,
+        "holidayCountry": "Atlantis",
+        "durationMinutes": 1000,
+    }
+    assert parse_service_spec(_raw(blindDrills=disabled), policy=POLICY).blind is None
+
+
+def test_the_opt_in_is_stored_and_exported_with_every_field() -> None:
+    blind = _blind(holidayCountry="de", durationMinutes=60)
+    stored = {
+        "weekdays": ["mon", "tue"],
+        "hours": "10:00-16:00",
+        "timezone": "Europe/Berlin",
+        "experiments": ["pod-kill"],
+        "meanDaysBetween": 10,
+        "minSpacingHours": 24,
+        "holidayCountry": "DE",
+        "durationMinutes": 60,
+    }
+    assert blind.as_document() == stored
+    spec = parse_service_spec(_raw(blindDrills={**BLIND, **stored}), policy=POLICY)
+    assert to_document(spec)["blindDrills"] == {"enabled": True, **stored}
+    assert blind_window_of(Service(blind_enabled=True, blind_window=stored)) == blind
+    assert blind_window_of(Service(blind_enabled=False, blind_window=stored)) is None
+
+
+def test_a_window_stored_before_the_new_fields_reads_with_their_defaults() -> None:
+    old = {"weekdays": ["mon", "fri"], "hours": "09:00-24:00", "timezone": "UTC"}
+    assert blind_window_of(Service(blind_enabled=True, blind_window=old)) == BlindWindow(
+        weekdays=("mon", "fri"),
+        start=time(9),
+        end=time.max,
+        timezone="UTC",
+        experiments=(),
+        mean_days_between=10,
+        min_spacing_hours=24,
+        holiday_country=None,
+        duration_minutes=30,
+    )

@@ -1,0 +1,66 @@
+"""A drill's Slack conversation: one alert, re-rendered after every change, and its thread.
+Everything goes through the outbox in the transaction of the change it announces."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy.orm import Session
+
+from bot.drills.models import Drill
+from bot.slack.drill_blocks import alert_message
+from bot.slack.outbox import enqueue, posted_ts, ts_of
+
+__all__ = ["alert_ts", "post_alert", "thread_note", "update_alert"]
+
+
+def _alert_key(drill: Drill) -> str:
+    return f"drill:{drill.key}:alert"
+
+
+def post_alert(session: Session, drill: Drill, *, now: datetime) -> None:
+    enqueue(
+        session=session,
+        now=now,
+        method="chat.postMessage",
+        payload={
+            "channel": drill.slack_channel,
+            **alert_message(drill, timezone=drill.service.team.timezone, run=drill.run),
+        },
+        dedupe_key=_alert_key(drill),
+    )
+
+
+def update_alert(session: Session, drill: Drill, *, now: datetime) -> None:
+    """The alert as the row says now; bumps the drill's version so each render is sent once."""
+    drill.version += 1
+    enqueue(
+        session=session,
+        now=now,
+        method="chat.update",
+        payload={
+            "channel": drill.slack_channel,
+            "ts": ts_of(_alert_key(drill)),
+            **alert_message(drill, timezone=drill.service.team.timezone, run=drill.run),
+        },
+        dedupe_key=f"drill:{drill.key}:v{drill.version}",
+    )
+
+
+def thread_note(session: Session, drill: Drill, text: str, *, now: datetime, name: str) -> None:
+    """A line in the alert's thread, sent once per `name`."""
+    enqueue(
+        session=session,
+        now=now,
+        method="chat.postMessage",
+        payload={
+            "channel": drill.slack_channel,
+            "thread_ts": ts_of(_alert_key(drill)),
+            "text": text,
+        },
+        dedupe_key=f"drill:{drill.key}:note:{name}",
+    )
+
+
+def alert_ts(session: Session, drill: Drill) -> str | None:
+    return posted_ts(session=session, dedupe_key=_alert_key(drill))

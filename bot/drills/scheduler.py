@@ -1,0 +1,133 @@
+"""The drill pass of the scheduler: plan, fire what is due, reveal what ended.
+
+The game-day scheduler (bot/gamedays/scheduler.py) runs it in every reconcile and keeps a date
+job at each planned drill, so a drill fires on its minute and not at the next pass. It runs
+only in the replica holding the leader lock; every step locks the drill's row, so a job and
+the reconciler racing each other fire it once.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import TypeVar
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from bot.clock import Clock
+from bot.config import Settings
+from bot.db.engine import Database
+from bot.drills.lifecycle import active, due, fire, plan_ahead, redispatch, settle
+from bot.drills.models import Drill, DrillStatus
+from bot.scheduling.steps import guarded, hand_out
+
+__all__ = ["DrillPass", "DrillReport"]
+
+_T = TypeVar("_T")
+JOB_PREFIX = "drill:"
+
+
+@dataclass
+class DrillReport:
+    """What one pass did (keys of drills, ids of runs handed out)."""
+
+    planned: list[str] = field(default_factory=list)
+    fired: list[int] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+    revealed: list[str] = field(default_factory=list)
+
+
+class DrillPass:
+    def __init__(
+        self,
+        *,
+        db: Database,
+        clock: Clock,
+        settings: Settings,
+        start_run: Callable[[int], None],
+        rng: random.Random | None = None,
+    ) -> None:
+        self._db, self._clock, self._settings = db, clock, settings
+        self._start_run = start_run
+        # Unpredictable unless a test seeds it: teams must not be able to guess the next drill.
+        self.rng = rng or random.SystemRandom()
+
+    @property
+    def grace(self) -> timedelta:
+        return timedelta(minutes=self._settings.gameday_grace_minutes)
+
+    def reconcile(self, now: datetime) -> DrillReport:
+        report = DrillReport()
+        planned = self._step("plan", lambda s: plan_ahead(session=s, now=now, rng=self.rng))
+        report.planned = [d.key for d in planned or [] if d.status is DrillStatus.PLANNED]
+        with self._db.session() as session:
+            to_fire = due(session=session, now=now)
+            under_way = active(session=session)
+        for drill_id in to_fire:
+            run_id = self.fire_drill(drill_id, now=now)
+            if run_id is not None:
+                report.fired.append(run_id)
+            else:
+                report.skipped.extend(self._skipped(drill_id))
+        for drill_id in under_way:
+            if self._step("reveal", lambda s, d=drill_id: settle(session=s, drill_id=d, now=now)):  # type: ignore[misc]
+                report.revealed.extend(self._keys([drill_id]))
+        for run_id in self._step("redispatch", lambda s: redispatch(session=s, now=now)) or []:
+            self._hand_out(run_id)
+        return report
+
+    def fire_drill(self, drill_id: int, *, now: datetime | None = None) -> int | None:
+        """The date job at a drill's minute (and the reconciler's way to fire a due one)."""
+        moment = now or self._clock.now()
+        run_id = self._step(
+            f"fire drill {drill_id}",
+            lambda s: fire(
+                session=s,
+                drill_id=drill_id,
+                now=moment,
+                grace=self.grace,
+                default_context=self._settings.kube_context,
+            ),
+        )
+        if run_id is not None:
+            self._hand_out(run_id)
+        return run_id
+
+    def run_finished(self, run_id: int) -> None:
+        """A worker exited: if its run was a drill's, reveal the drill."""
+        with self._db.session() as session:
+            drill_id = session.scalar(select(Drill.id).where(Drill.run_id == run_id))
+        if drill_id is not None:
+            now = self._clock.now()
+            self._step("reveal", lambda s: settle(session=s, drill_id=drill_id, now=now))
+
+    def jobs_wanted(self) -> dict[str, tuple[datetime, Callable[[], object]]]:
+        """A date job at every planned drill's minute."""
+        with self._db.session() as session:
+            rows = session.execute(
+                select(Drill.id, Drill.key, Drill.planned_at).where(
+                    Drill.status == DrillStatus.PLANNED
+                )
+            ).all()
+        return {
+            f"{JOB_PREFIX}{key}": (at, lambda drill_id=drill_id: self.fire_drill(drill_id))  # type: ignore[misc]
+            for drill_id, key, at in rows
+        }
+
+    def _hand_out(self, run_id: int) -> None:
+        hand_out(self._start_run, run_id)
+
+    def _skipped(self, drill_id: int) -> list[str]:
+        with self._db.session() as session:
+            drill = session.get(Drill, drill_id)
+            return [drill.key] if drill and drill.status is DrillStatus.SKIPPED else []
+
+    def _keys(self, ids: list[int]) -> list[str]:
+        with self._db.session() as session:
+            return list(session.scalars(select(Drill.key).where(Drill.id.in_(ids))).all())
+
+    def _step(self, what: str, work: Callable[[Session], _T]) -> _T | None:
+        return guarded(self._db, f"drills: {what}", work)

@@ -1,0 +1,73 @@
+"""`/chaos compliance [TEAM|all]`: the weekly digest's view, on demand."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import select
+
+from bot.catalog.models import Team
+from bot.compliance.digest import digest_week, org_blocks, team_blocks
+from bot.compliance.gather import gather
+from bot.compliance.report import org_report, team_report
+from bot.context import BotContext
+from bot.errors import ChaosbotError
+from bot.slack.commands import CommandRequest, CommandRouter, Subcommand
+from bot.slack.replies import Reply
+
+__all__ = ["register"]
+
+MAX_BLOCKS = 50
+
+
+def register(*, router: CommandRouter, context: BotContext) -> None:
+    def compliance_command(request: CommandRequest) -> Reply:
+        if len(request.args) > 1:
+            raise ChaosbotError("Usage: `/chaos compliance [TEAM|all]`.")
+        arg = request.args[0] if request.args else None
+        now = context.clock.now()
+        policy = context.settings.compliance_policy
+        with context.db.session() as session:
+            if arg is not None and arg.lower() == "all":
+                report = org_report(gather(session, now=now), policy)
+                blocks = org_blocks(report, week=_week(now, "UTC"))
+                text = "Compliance of the organisation"
+            else:
+                query = select(Team).where(
+                    Team.name == arg if arg else Team.slack_channel_id == request.channel_id
+                )
+                team = session.scalar(query)
+                if team is None:
+                    raise ChaosbotError(
+                        f"There is no team {arg}."
+                        if arg
+                        else "This channel is no team's: "
+                        "`/chaos compliance TEAM` or `/chaos compliance all`."
+                    )
+                landscape = gather(session, now=now, team_ids=[team.id])
+                blocks = team_blocks(
+                    team_report(landscape, team.id, policy), week=_week(now, team.timezone)
+                )
+                text = f"Compliance of team {team.name}"
+        if len(blocks) > MAX_BLOCKS:
+            cut = {"type": "mrkdwn", "text": "…cut short: the weekly digest has it all."}
+            blocks = [*blocks[: MAX_BLOCKS - 1], {"type": "context", "elements": [cut]}]
+        return Reply(text=text, blocks=blocks)
+
+    router.add(
+        Subcommand(
+            "compliance",
+            "/chaos compliance [TEAM|all]",
+            "where a team (or everyone) stands: compliance, scores, drills, findings",
+            compliance_command,
+        )
+    )
+
+
+def _week(now: datetime, timezone: str) -> str:
+    """The ISO week on the team's clock (the digest's label)."""
+    due = digest_week(now, timezone)
+    if due is not None:
+        return due[0]
+    year, week, _ = now.isocalendar()
+    return f"{year}-W{week:02d}"

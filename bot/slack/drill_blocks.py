@@ -1,0 +1,311 @@
+"""Block Kit of blind drills: the incident alert, the same message revealed as a drill, the
+findings modal, and `/chaos drills` for platform admins.
+
+Until the reveal nothing in the alert says "drill": not the text, not the header, not the
+incident id. Its buttons carry only the incident id.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+from bot.drills.models import Drill, DrillStatus
+from bot.gamedays.timing import local_label, zone
+from bot.runs.models import Run
+from bot.runs.states import RunStatus
+from bot.slack.blockkit import input_block, option, plain_text
+from bot.slack.ids import ActionId, CallbackId, FindingsBlock
+from bot.slack.mrkdwn import escape
+
+__all__ = [
+    "ACTION_ROWS",
+    "alert_message",
+    "drills_list",
+    "duration_text",
+    "findings_modal",
+    "severity_of",
+    "symptom_of",
+]
+
+ACTION_ROWS = 3  # action items the findings modal offers
+SEVERITIES = (("low", "Low"), ("medium", "Medium"), ("high", "High"), ("critical", "Critical"))
+_OUTCOME = {
+    RunStatus.COMPLETED: "the steady state held before and after",
+    RunStatus.DEVIATED: "the steady state did not hold: a finding",
+    RunStatus.ABORTED: "halted, and rolled back",
+    RunStatus.FAILED: "the run itself failed; check its rollback",
+}
+
+
+def severity_of(tier: int) -> str:
+    """An alert's severity from the service's tier: tier 1 is SEV2, tier 2 SEV3, else SEV4."""
+    return f"SEV{min(tier + 1, 4)}"
+
+
+def symptom_of(probes: Sequence[dict[str, Any]], namespace: str) -> str:
+    """What the alert says is wrong: the first steady-state probe's promise, broken."""
+    if not probes:
+        return f"pods of the service in {namespace} are not ready"
+    probe = probes[0]
+    return (
+        f"steady-state probe failing: GET {probe['url']} should answer "
+        f"{probe.get('expectedStatus', 200)} within {probe.get('latencyBudgetMs', 1000)} ms"
+    )
+
+
+def duration_text(delta: timedelta) -> str:
+    """`45s`, `3m 05s`, `1h 02m`."""
+    seconds = max(0, int(delta.total_seconds()))
+    if seconds < 60:
+        return f"{seconds}s"
+    minutes, seconds = divmod(seconds, 60)
+    if minutes < 60:
+        return f"{minutes}m {seconds:02d}s"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}h {minutes:02d}m"
+
+
+def _section(text: str) -> dict[str, Any]:
+    return {"type": "section", "text": {"type": "mrkdwn", "text": text[:3000]}}
+
+
+def _context(text: str) -> dict[str, Any]:
+    return {"type": "context", "elements": [{"type": "mrkdwn", "text": text[:3000]}]}
+
+
+def _button(action: ActionId, label: str, value: str, style: str | None = None) -> dict[str, Any]:
+    button: dict[str, Any] = {
+        "type": "button",
+        "action_id": action.value,
+        "text": plain_text(label),
+        "value": value,
+    }
+    if style:
+        button["style"] = style
+    return button
+
+
+def _clock(moment: datetime, timezone: str) -> str:
+    return local_label(moment, timezone)
+
+
+def _at(moment: datetime, timezone: str) -> str:
+    """`21:13:02`: a timeline's time of day, to the second, on the team's clock."""
+    return f"{moment.astimezone(zone(timezone)):%H:%M:%S}"
+
+
+def incident_id(drill: Drill) -> str:
+    return drill.key.upper()
+
+
+def alert_message(drill: Drill, *, timezone: str, run: Run | None) -> dict[str, Any]:
+    """The alert as the row says now: an incident until the reveal, then the drill's story."""
+    if drill.status is DrillStatus.REVEALED:
+        return _revealed(drill, timezone=timezone, run=run)
+    return _incident(drill, timezone=timezone)
+
+
+def _incident(drill: Drill, *, timezone: str) -> dict[str, Any]:
+    service = escape(drill.service.name)
+    assert drill.fired_at is not None
+    header = f":rotating_light: *{drill.severity} · {service}* · incident `{incident_id(drill)}`"
+    facts = (
+        f"*Symptom*: {escape(drill.symptom or '')}\n"
+        f"*Service*: {service} (tier {drill.service.tier}, namespace `{escape(drill.service.namespace)}`)\n"
+        f"*Started*: {_clock(drill.fired_at, timezone)}"
+    )
+    state = []
+    if drill.acknowledged_at:
+        state.append(
+            f":eyes: Acknowledged by <@{escape(drill.acknowledged_by or '')}> at "
+            f"{_clock(drill.acknowledged_at, timezone)}"
+        )
+    if drill.escalated_at:
+        state.append(f":mega: Escalated by <@{escape(drill.escalated_by or '')}>")
+    if drill.resolved_at:
+        state.append(
+            f":white_check_mark: Resolved by <@{escape(drill.resolved_by or '')}> at "
+            f"{_clock(drill.resolved_at, timezone)}; waiting for recovery"
+        )
+    blocks = [_section(f"{header}\n{facts}")]
+    if state:
+        blocks.append(_context("\n".join(state)))
+    if not drill.resolved_at:
+        value = drill.key
+        buttons = []
+        if not drill.acknowledged_at:
+            buttons.append(_button(ActionId.ACKNOWLEDGE_INCIDENT, "Acknowledge", value, "primary"))
+        buttons.append(_button(ActionId.RESOLVE_INCIDENT, "Resolve", value))
+        if not drill.escalated_at:
+            buttons.append(_button(ActionId.ESCALATE_INCIDENT, "Escalate", value, "danger"))
+        blocks.append({"type": "actions", "block_id": "incident_actions", "elements": buttons})
+    text = f"{drill.severity} incident on {drill.service.name}: {drill.symptom}"
+    return {"text": text[:3000], "blocks": blocks}
+
+
+def timeline(drill: Drill, *, timezone: str) -> list[str]:
+    """The drill's lines: injected, acknowledged, mitigated, rolled back, with the measures."""
+    assert drill.fired_at is not None
+    lines = [
+        f"• {_at(drill.fired_at, timezone)}: alert raised ({_clock(drill.fired_at, timezone)})"
+    ]
+    injected = drill.injected_at
+    if injected:
+        lines.append(
+            f"• {_at(injected, timezone)}: fault injected ({escape(drill.experiment or '')})"
+        )
+    if drill.acknowledged_at:
+        measures = f"time to acknowledge {duration_text(drill.acknowledged_at - drill.fired_at)}"
+        if injected:
+            measures += f", time to detect {duration_text(drill.acknowledged_at - injected)}"
+        lines.append(
+            f"• {_at(drill.acknowledged_at, timezone)}: acknowledged by "
+            f"<@{escape(drill.acknowledged_by or '')}> ({measures})"
+        )
+    if drill.escalated_at:
+        lines.append(
+            f"• {_at(drill.escalated_at, timezone)}: escalated by <@{escape(drill.escalated_by or '')}>"
+        )
+    if drill.resolved_at:
+        measure = (
+            f" (time to resolve {duration_text(drill.resolved_at - injected)})" if injected else ""
+        )
+        lines.append(
+            f"• {_at(drill.resolved_at, timezone)}: mitigated, resolved by "
+            f"<@{escape(drill.resolved_by or '')}>{measure}"
+        )
+    if drill.rolled_back_at:
+        lines.append(f"• {_at(drill.rolled_back_at, timezone)}: rolled back by chaosbot")
+    return lines
+
+
+def _revealed(drill: Drill, *, timezone: str, run: Run | None) -> dict[str, Any]:
+    service = escape(drill.service.name)
+    minutes = drill.duration_minutes
+    head = (
+        f":test_tube: *This was a blind drill* of {service}: `{escape(drill.experiment or '')}` "
+        f"(incident `{incident_id(drill)}`, {drill.severity})."
+    )
+    if drill.acknowledged_at is None:
+        verdict = (
+            f":warning: Nobody acknowledged it within its {minutes} minutes: the fault was "
+            "rolled back anyway."
+        )
+    elif drill.resolved_at is None:
+        verdict = (
+            f":hourglass: Acknowledged, but not resolved within its {minutes} minutes: the fault "
+            "was rolled back anyway."
+        )
+    else:
+        verdict = ":white_check_mark: Acknowledged and resolved."
+    blocks = [
+        _section(f"{head}\n{verdict}"),
+        _section("*Timeline*\n" + "\n".join(timeline(drill, timezone=timezone))),
+    ]
+    if run is not None:
+        outcome = _OUTCOME.get(run.status, run.status.value)
+        blocks.append(_context(f"Run `{escape(run.key)}`: {outcome}."))
+    blocks.append(
+        {
+            "type": "actions",
+            "block_id": "drill_actions",
+            "elements": [
+                _button(ActionId.RECORD_FINDINGS, "Record findings", drill.key, "primary")
+            ],
+        }
+    )
+    text = f"That {drill.severity} incident on {drill.service.name} was a blind drill."
+    return {"text": text, "blocks": blocks}
+
+
+def findings_modal(drill: Drill, *, channel: str | None) -> dict[str, Any]:
+    """What happened, what went well, and action items, each with an owner."""
+    blocks: list[dict[str, Any]] = [
+        _section(
+            f"Findings of the drill of *{escape(drill.service.name)}* "
+            f"(`{escape(drill.experiment or '')}`, incident `{incident_id(drill)}`)."
+        ),
+        input_block(
+            FindingsBlock.WHAT_HAPPENED,
+            "What happened",
+            {"type": "plain_text_input", "multiline": True, "max_length": 3000},
+        ),
+        input_block(
+            FindingsBlock.WENT_WELL,
+            "What went well",
+            {"type": "plain_text_input", "multiline": True, "max_length": 3000},
+            optional=True,
+        ),
+        input_block(
+            FindingsBlock.SEVERITY,
+            "Severity",
+            {
+                "type": "static_select",
+                "options": [option(v, label) for v, label in SEVERITIES],
+                "initial_option": option("medium", "Medium"),
+            },
+        ),
+    ]
+    for row in range(1, ACTION_ROWS + 1):
+        blocks.append(
+            input_block(
+                f"{FindingsBlock.ACTION}:{row}",
+                f"Action item {row}",
+                {"type": "plain_text_input", "max_length": 200},
+                optional=True,
+            )
+        )
+        blocks.append(
+            input_block(
+                f"{FindingsBlock.OWNER}:{row}",
+                f"Owner of action item {row}",
+                {"type": "users_select"},
+                optional=True,
+            )
+        )
+    return {
+        "type": "modal",
+        "callback_id": CallbackId.DRILL_FINDINGS.value,
+        "private_metadata": f"{drill.key}|{channel or ''}",
+        "title": plain_text("Drill findings"),
+        "submit": plain_text("Record"),
+        "close": plain_text("Cancel"),
+        "blocks": blocks,
+    }
+
+
+def drills_list(
+    upcoming: Sequence[Drill], recent: Sequence[Drill], *, now: datetime
+) -> list[dict[str, Any]]:
+    """`/chaos drills`: what is planned, and how the last ones went (platform admins only)."""
+    blocks = [_section(":lock: *Blind drills* — for platform admins only; do not share.")]
+    if upcoming:
+        lines = [
+            f"• `{d.key}` {escape(d.service.name)}: `{escape(d.experiment or '')}` at "
+            f"{_clock(d.planned_at, d.service.team.timezone) if d.planned_at else '?'}"
+            for d in upcoming[:20]
+        ]
+        blocks.append(_section("*Planned*\n" + "\n".join(lines)))
+    else:
+        blocks.append(_section("*Planned*\nNo drill in the next 7 days."))
+    if recent:
+        blocks.append(_section("*Recent*\n" + "\n".join(_recent_line(d) for d in recent[:20])))
+    return blocks
+
+
+def _recent_line(drill: Drill) -> str:
+    head = f"• `{drill.key}` {escape(drill.service.name)} `{escape(drill.experiment or '')}`"
+    if drill.status is DrillStatus.SKIPPED:
+        return f"{head}: skipped ({escape(drill.skip_reason or '')})"
+    if drill.status is DrillStatus.ACTIVE:
+        return f"{head}: under way"
+    parts = []
+    if drill.acknowledged_at and drill.fired_at:
+        parts.append(f"acknowledged in {duration_text(drill.acknowledged_at - drill.fired_at)}")
+    else:
+        parts.append("never acknowledged")
+    if drill.resolved_at and drill.injected_at:
+        parts.append(f"resolved in {duration_text(drill.resolved_at - drill.injected_at)}")
+    return f"{head}: " + ", ".join(parts)

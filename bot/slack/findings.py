@@ -1,0 +1,133 @@
+"""`/chaos findings [SERVICE]`: the open findings, most severe first, with Resolve buttons."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from slack_bolt import Ack, App, Respond
+from slack_sdk import WebClient
+from sqlalchemy import select
+
+from bot.catalog.models import Team
+from bot.catalog.service import find_service
+from bot.context import BotContext
+from bot.errors import ChaosbotError
+from bot.findings.models import Finding, Severity
+from bot.findings.service import may_resolve, open_findings, resolve_finding
+from bot.slack.commands import CommandRequest, CommandRouter, Subcommand
+from bot.slack.errors import ErrorReporter
+from bot.slack.ids import ActionId
+from bot.slack.mrkdwn import escape
+from bot.slack.replies import Reply
+
+__all__ = ["findings_blocks", "register"]
+
+MAX_LISTED = 20
+_ICONS = {
+    Severity.CRITICAL: ":red_circle:",
+    Severity.HIGH: ":large_orange_circle:",
+    Severity.MEDIUM: ":large_yellow_circle:",
+    Severity.LOW: ":white_circle:",
+}
+
+
+def findings_blocks(
+    rows: Sequence[Finding], *, heading: str, resolvable: set[str]
+) -> list[dict[str, Any]]:
+    """One section per finding (severity, service, age, owner, action items), Resolve if allowed."""
+    blocks: list[dict[str, Any]] = [
+        {"type": "section", "text": {"type": "mrkdwn", "text": f"*{escape(heading)}*"}}
+    ]
+    if not rows:
+        blocks.append(
+            {"type": "section", "text": {"type": "mrkdwn", "text": "No open finding. :tada:"}}
+        )
+    for finding in rows[:MAX_LISTED]:
+        items = "".join(
+            f"\n    ◦ {escape(item['text'])} (<@{escape(item['owner'])}>)"
+            for item in finding.action_items
+        )
+        owner = f" · owner <@{escape(finding.owner)}>" if finding.owner else ""
+        text = (
+            f"{_ICONS[finding.severity]} `{finding.key}` *{escape(finding.service.name)}*: "
+            f"{escape(finding.title)} ({finding.severity.value}, since "
+            f"{finding.created_at:%d %b %Y}){owner}{items}"
+        )
+        block: dict[str, Any] = {"type": "section", "text": {"type": "mrkdwn", "text": text[:3000]}}
+        if finding.key in resolvable:
+            block["accessory"] = {
+                "type": "button",
+                "action_id": ActionId.RESOLVE_FINDING.value,
+                "text": {"type": "plain_text", "text": "Resolve"},
+                "value": finding.key,
+            }
+        blocks.append(block)
+    if len(rows) > MAX_LISTED:
+        blocks.append(
+            {
+                "type": "context",
+                "elements": [{"type": "mrkdwn", "text": f"…and {len(rows) - MAX_LISTED} more."}],
+            }
+        )
+    return blocks
+
+
+def register(
+    app: App, *, router: CommandRouter, reporter: ErrorReporter, context: BotContext
+) -> None:
+    admins = context.settings.platform_admins
+
+    def listing(user_id: str, service: str | None, channel_id: str) -> Reply:
+        with context.db.session() as session:
+            if service is not None:
+                found = find_service(session=session, name=service)
+                rows = open_findings(session=session, service_id=found.id)
+                heading = f"Open findings of {found.name}"
+            else:
+                team = session.scalar(select(Team).where(Team.slack_channel_id == channel_id))
+                rows = open_findings(session=session, team_id=team.id if team else None)
+                heading = f"Open findings of team {team.name}" if team else "Open findings"
+            resolvable = {
+                f.key
+                for f in rows[:MAX_LISTED]
+                if may_resolve(session=session, finding=f, user_id=user_id, admins=admins)
+            }
+            blocks = findings_blocks(rows, heading=heading, resolvable=resolvable)
+        return Reply(text=heading, blocks=blocks)
+
+    def findings_command(request: CommandRequest) -> Reply:
+        if len(request.args) > 1:
+            raise ChaosbotError("Usage: `/chaos findings [SERVICE]`.")
+        service = request.args[0] if request.args else None
+        return listing(request.user_id, service, request.channel_id)
+
+    router.add(
+        Subcommand(
+            "findings",
+            "/chaos findings [SERVICE]",
+            "open findings (of this channel's team unless told), with Resolve",
+            findings_command,
+        )
+    )
+
+    def ack_only(ack: Ack) -> None:
+        ack()
+
+    def resolve(body: dict[str, Any], respond: Respond, _client: WebClient) -> None:
+        with reporter.reporting(respond):
+            user = body["user"]["id"]
+            with context.db.session() as session:
+                finding = resolve_finding(
+                    session=session,
+                    ref=body["actions"][0]["value"],
+                    user_id=user,
+                    now=context.clock.now(),
+                    admins=admins,
+                )
+                service = finding.service.name
+            channel = (body.get("channel") or {}).get("id", "")
+            reply = listing(user, service, channel)
+            respond(**reply.as_response(), replace_original=True)
+
+    app.action(ActionId.RESOLVE_FINDING.value)(ack=ack_only, lazy=[resolve])
