@@ -28,7 +28,7 @@ from bot.errors import ChaosbotError
 from bot.library.catalogue import load_catalogue
 from bot.slack.catalog_blocks import onboarded_message, service_detail, services_list
 from bot.slack.commands import CommandRequest, CommandRouter, Subcommand
-from bot.slack.errors import ErrorReporter
+from bot.slack.errors import ErrorReporter, ack_only
 from bot.slack.ids import ActionId, CallbackId, OnboardBlock
 from bot.slack.onboarding_view import block_errors, onboarding_modal, read_declaration
 from bot.slack.outbox import enqueue
@@ -63,9 +63,6 @@ def register(
             "service", "/chaos service NAME", "one service, with Edit and Offboard", catalog.show
         )
     )
-
-    def ack_only(ack: Ack) -> None:
-        ack()
 
     app.view(CallbackId.ONBOARD.value)(ack=catalog.submit_onboarding, lazy=[catalog.announce])
     app.view(CallbackId.EDIT_SERVICE.value)(ack=catalog.submit_edit, lazy=[catalog.announce])

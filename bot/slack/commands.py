@@ -13,7 +13,7 @@ from slack_bolt import Ack, App, Respond
 from slack_sdk import WebClient
 
 from bot.errors import ChaosbotError
-from bot.slack.errors import ErrorReporter
+from bot.slack.errors import ErrorReporter, ack_only
 from bot.slack.ids import SlashCommand
 from bot.slack.replies import Reply
 from bot.templates import render
@@ -140,9 +140,6 @@ def register(app: App, *, router: CommandRouter, reporter: ErrorReporter) -> Non
         request = CommandRequest.parse(command)
         reply = router.resolve(request.name).handler(request)
         ack(**(reply.as_response() if reply else {}))
-
-    def ack_only(ack: Ack) -> None:
-        ack()
 
     def work_after_ack(command: dict[str, Any], respond: Respond, client: WebClient) -> None:
         with reporter.reporting(respond):

@@ -22,7 +22,7 @@ from bot.findings.service import ActionItem, record_drill_findings
 from bot.runs.supervisor import abort_run
 from bot.slack.commands import CommandRequest, CommandRouter, Subcommand
 from bot.slack.drill_blocks import ACTION_ROWS, drills_list, findings_modal
-from bot.slack.errors import ErrorReporter
+from bot.slack.errors import ErrorReporter, ack_only
 from bot.slack.ids import ActionId, CallbackId, FindingsBlock
 from bot.slack.replies import Reply
 from bot.slack.views import view_key
@@ -67,15 +67,7 @@ def register(
         )
     )
 
-    def ack_only(ack: Ack) -> None:
-        ack()
-
-    def reported(handler: Any) -> Any:
-        def listener(body: dict[str, Any], respond: Respond, client: WebClient) -> None:
-            with reporter.reporting(respond):
-                handler(body, respond, client)
-
-        return listener
+    reported = reporter.reported
 
     app.action(ActionId.ACKNOWLEDGE_INCIDENT.value)(
         ack=ack_only, lazy=[reported(drills.acknowledge)]

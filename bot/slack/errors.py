@@ -9,7 +9,8 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from slack_bolt import BoltResponse
+from slack_bolt import Ack, BoltResponse, Respond
+from slack_sdk import WebClient
 
 from bot.errors import ChaosbotError
 from bot.slack.mrkdwn import escape
@@ -18,6 +19,15 @@ from bot.slack.replies import Reply
 __all__ = ["ErrorReporter"]
 
 log = logging.getLogger(__name__)
+
+
+# A button's lazy listener: the click's body, its response_url, and the Web API client.
+ActionHandler = Callable[[dict[str, Any], Respond, WebClient], None]
+
+
+def ack_only(ack: Ack) -> None:
+    """The ack of a listener whose work is done lazily, after Slack's three seconds."""
+    ack()
 
 
 class ErrorReporter:
@@ -61,6 +71,15 @@ class ErrorReporter:
             reply = self.reply_for(error)
             if respond is not None:
                 self._respond(respond, reply)
+
+    def reported(self, handler: ActionHandler) -> ActionHandler:
+        """`handler`, with its errors reported to the person who clicked."""
+
+        def listener(body: dict[str, Any], respond: Respond, client: WebClient) -> None:
+            with self.reporting(respond):
+                handler(body, respond, client)
+
+        return listener
 
     @staticmethod
     def _respond(respond: Callable[..., Any], reply: Reply) -> None:

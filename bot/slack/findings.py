@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from slack_bolt import Ack, App, Respond
+from slack_bolt import App, Respond
 from slack_sdk import WebClient
 from sqlalchemy import select
 
@@ -16,7 +16,7 @@ from bot.errors import ChaosbotError
 from bot.findings.models import Finding, Severity
 from bot.findings.service import may_resolve, open_findings, resolve_finding
 from bot.slack.commands import CommandRequest, CommandRouter, Subcommand
-from bot.slack.errors import ErrorReporter
+from bot.slack.errors import ErrorReporter, ack_only
 from bot.slack.ids import ActionId
 from bot.slack.mrkdwn import escape
 from bot.slack.replies import Reply
@@ -110,9 +110,6 @@ def register(
             findings_command,
         )
     )
-
-    def ack_only(ack: Ack) -> None:
-        ack()
 
     def resolve(body: dict[str, Any], respond: Respond, _client: WebClient) -> None:
         with reporter.reporting(respond):

@@ -33,7 +33,7 @@ from bot.gamedays.rules import (
 from bot.gamedays.store import find_gameday, upcoming
 from bot.library.catalogue import load_catalogue
 from bot.slack.commands import CommandRequest, CommandRouter, Subcommand
-from bot.slack.errors import ErrorReporter
+from bot.slack.errors import ErrorReporter, ack_only
 from bot.slack.gameday_blocks import gamedays_list
 from bot.slack.gameday_view import (
     ModalInput,
@@ -77,15 +77,7 @@ def register(
         )
     )
 
-    def ack_only(ack: Ack) -> None:
-        ack()
-
-    def reported(handler: Any) -> Any:
-        def listener(body: dict[str, Any], respond: Respond, client: WebClient) -> None:
-            with reporter.reporting(respond):
-                handler(body, respond, client)
-
-        return listener
+    reported = reporter.reported
 
     app.view(CallbackId.REQUEST_GAMEDAY.value)(gamedays.submit_request)
     app.view(CallbackId.REJECT_GAMEDAY.value)(gamedays.submit_reject)

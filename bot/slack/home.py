@@ -9,7 +9,7 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
-from slack_bolt import Ack, App
+from slack_bolt import App
 from slack_sdk import WebClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -25,6 +25,7 @@ from bot.gamedays.models import GameDay, GameDayStatus
 from bot.gamedays.rules import deciders
 from bot.gamedays.timing import local_label
 from bot.slack.commands import CommandRouter
+from bot.slack.errors import ack_only
 from bot.slack.ids import ActionId
 from bot.slack.mrkdwn import escape
 
@@ -216,9 +217,6 @@ def register(
 ) -> None:
     """Publish the Home tab whenever someone opens it, and after each of its buttons."""
 
-    def ack_event(ack: Ack) -> None:
-        ack()
-
     def publish(client: WebClient, user: str, note: str | None = None) -> None:
         blocks: list[dict[str, Any]] | None = None
         if personal is not None:
@@ -246,9 +244,9 @@ def register(
 
         return handler
 
-    app.event("app_home_opened")(ack=ack_event, lazy=[publish_home])
-    app.action(ActionId.HOME_APPROVE_GAMEDAY.value)(ack=ack_event, lazy=[acting(approve_for)])
-    app.action(ActionId.HOME_RESOLVE_FINDING.value)(ack=ack_event, lazy=[acting(resolve_for)])
+    app.event("app_home_opened")(ack=ack_only, lazy=[publish_home])
+    app.action(ActionId.HOME_APPROVE_GAMEDAY.value)(ack=ack_only, lazy=[acting(approve_for)])
+    app.action(ActionId.HOME_RESOLVE_FINDING.value)(ack=ack_only, lazy=[acting(resolve_for)])
 
 
 def home_actions(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from slack_bolt import Ack, App, Respond
+from slack_bolt import App, Respond
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -29,7 +29,7 @@ from bot.runs.service import engage_kill_switch, find_run, release_kill_switch
 from bot.runs.states import Trigger
 from bot.runs.supervisor import AbortResult, abort_all, abort_run
 from bot.slack.commands import CommandRequest, CommandRouter, Subcommand
-from bot.slack.errors import ErrorReporter
+from bot.slack.errors import ErrorReporter, ack_only
 from bot.slack.ids import ActionId
 from bot.slack.mrkdwn import escape
 from bot.slack.replies import Reply
@@ -349,9 +349,6 @@ def register(
             run_command,
         )
     )
-
-    def ack_only(ack: Ack) -> None:
-        ack()
 
     def abort_button(body: dict[str, Any], respond: Respond) -> None:
         with reporter.reporting(respond):

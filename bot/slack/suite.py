@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 from typing import Any
 
 from slack_bolt import Ack, App, Respond
@@ -25,7 +24,7 @@ from bot.db.idempotency import was_claimed
 from bot.errors import ChaosbotError
 from bot.library.catalogue import Catalogue, load_catalogue
 from bot.slack.commands import CommandRequest, CommandRouter, Subcommand
-from bot.slack.errors import ErrorReporter
+from bot.slack.errors import ErrorReporter, ack_only
 from bot.slack.ids import ActionId, CallbackId
 from bot.slack.mrkdwn import escape
 from bot.slack.replies import Reply
@@ -48,8 +47,6 @@ from bot.slack.views import view_key
 __all__ = ["register"]
 
 log = logging.getLogger(__name__)
-
-ActionHandler = Callable[[dict[str, Any], Respond, WebClient], None]
 
 
 def register(
@@ -74,15 +71,7 @@ def register(
         )
     )
 
-    def ack_only(ack: Ack) -> None:
-        ack()
-
-    def reported(handler: ActionHandler) -> ActionHandler:
-        def listener(body: dict[str, Any], respond: Respond, client: WebClient) -> None:
-            with reporter.reporting(respond):
-                handler(body, respond, client)
-
-        return listener
+    reported = reporter.reported
 
     app.view(CallbackId.SUITE_PARAMETERS.value)(
         ack=suites.submit_parameters, lazy=[suites.refresh_after_edit]
