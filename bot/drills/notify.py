@@ -4,6 +4,7 @@ Everything goes through the outbox in the transaction of the change it announces
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy.orm import Session
 
@@ -18,15 +19,20 @@ def _alert_key(drill: Drill) -> str:
     return f"drill:{drill.key}:alert"
 
 
+def _alert(drill: Drill) -> dict[str, Any]:
+    """The alert's channel and content, as the row says now."""
+    return {
+        "channel": drill.slack_channel,
+        **alert_message(drill, timezone=drill.service.team.timezone, run=drill.run),
+    }
+
+
 def post_alert(session: Session, drill: Drill, *, now: datetime) -> None:
     enqueue(
         session=session,
         now=now,
         method="chat.postMessage",
-        payload={
-            "channel": drill.slack_channel,
-            **alert_message(drill, timezone=drill.service.team.timezone, run=drill.run),
-        },
+        payload=_alert(drill),
         dedupe_key=_alert_key(drill),
     )
 
@@ -38,11 +44,7 @@ def update_alert(session: Session, drill: Drill, *, now: datetime) -> None:
         session=session,
         now=now,
         method="chat.update",
-        payload={
-            "channel": drill.slack_channel,
-            "ts": ts_of(_alert_key(drill)),
-            **alert_message(drill, timezone=drill.service.team.timezone, run=drill.run),
-        },
+        payload={"ts": ts_of(_alert_key(drill)), **_alert(drill)},
         dedupe_key=f"drill:{drill.key}:v{drill.version}",
     )
 

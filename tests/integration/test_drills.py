@@ -91,31 +91,22 @@ class Harness:
         self.tick()
         return self.drill(upcoming.key)
 
-    def worker(self, run_id: int, *, ending: RunStatus, injected_after: timedelta) -> None:
-        """What a worker does to a run: preflight, inject, hold (after `injected_after`), end."""
+    def worker(self, run_id: int, *, injected_after: timedelta) -> None:
+        """What a worker does to a run up to its hold (reached `injected_after` from now)."""
+        steps = (
+            (RunStatus.PREFLIGHT, timedelta(0)),
+            (RunStatus.INJECTING, timedelta(0)),
+            (RunStatus.HOLDING, injected_after),
+        )
         with self.db.session() as session:
-            transition(
-                session=session,
-                run_id=run_id,
-                to=RunStatus.PREFLIGHT,
-                now=self.clock.now(),
-                message="preflight",
-            )
-            transition(
-                session=session,
-                run_id=run_id,
-                to=RunStatus.INJECTING,
-                now=self.clock.now(),
-                message="injecting",
-            )
-            transition(
-                session=session,
-                run_id=run_id,
-                to=RunStatus.HOLDING,
-                now=self.clock.now() + injected_after,
-                message="holding",
-            )
-        self._end = ending
+            for step, after in steps:
+                transition(
+                    session=session,
+                    run_id=run_id,
+                    to=step,
+                    now=self.clock.now() + after,
+                    message=step,
+                )
 
     def end_run(self, run_id: int, status: RunStatus = RunStatus.COMPLETED) -> None:
         with self.db.session() as session:
@@ -323,7 +314,7 @@ def test_acknowledge_resolve_and_reveal_with_the_measures(harness: Harness) -> N
     drill = harness.fire_next()
     assert drill.run_id is not None and drill.fired_at is not None
     fired = drill.fired_at
-    harness.worker(drill.run_id, ending=RunStatus.ABORTED, injected_after=timedelta(seconds=20))
+    harness.worker(drill.run_id, injected_after=timedelta(seconds=20))
     harness.at(fired + timedelta(minutes=2))
     with harness.db.session() as session:
         assert acknowledge(session=session, ref=drill.key, user=ALICE, now=harness.clock.now())
@@ -368,7 +359,7 @@ def test_nobody_answers_the_fault_is_rolled_back_anyway_and_the_reveal_says_so(
     harness.tick()
     drill = harness.fire_next()
     assert drill.run_id is not None and drill.fired_at is not None
-    harness.worker(drill.run_id, ending=RunStatus.COMPLETED, injected_after=timedelta(seconds=5))
+    harness.worker(drill.run_id, injected_after=timedelta(seconds=5))
     harness.at(drill.fired_at + timedelta(minutes=30, seconds=10))  # the hold ran out
     harness.end_run(drill.run_id, RunStatus.COMPLETED)
     assert harness.tick().revealed == [drill.key]  # the reconciler reveals it too
