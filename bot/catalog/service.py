@@ -30,6 +30,7 @@ from bot.catalog.spec import (
     ServiceSpec,
     SpecInvalid,
     WorkloadRef,
+    parse_freeze_window,
     to_document,
 )
 from bot.catalog.spec import SuiteEntry as SuiteEntrySpec
@@ -321,4 +322,5 @@ def blind_window_of(service: Service) -> BlindWindow | None:
         min_spacing_hours=window.get("minSpacingHours", DEFAULT_MIN_SPACING_HOURS),
         holiday_country=window.get("holidayCountry"),
         duration_minutes=window.get("durationMinutes", DEFAULT_DURATION_MINUTES),
+        freeze_windows=tuple(parse_freeze_window(w) for w in window.get("freezeWindows") or ()),
     )

@@ -12,7 +12,7 @@ import ipaddress
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import time
+from datetime import date, time
 from functools import cache
 from typing import Any
 from urllib.parse import urlsplit
@@ -133,6 +133,9 @@ class BlindWindow:
     min_spacing_hours: int = DEFAULT_MIN_SPACING_HOURS
     holiday_country: str | None = None
     duration_minutes: int = DEFAULT_DURATION_MINUTES
+    # Days (first and last, inclusive, on the window's clock) without drills: release weeks,
+    # the end of the year.
+    freeze_windows: tuple[tuple[date, date], ...] = ()
 
     @property
     def hours(self) -> str:
@@ -151,6 +154,7 @@ class BlindWindow:
             "minSpacingHours": self.min_spacing_hours,
             "holidayCountry": self.holiday_country,
             "durationMinutes": self.duration_minutes,
+            "freezeWindows": [window_text(first, last) for first, last in self.freeze_windows],
         }
 
 
@@ -524,6 +528,7 @@ def _blind(checker: _Checker) -> BlindWindow | None:
     spacing = sub.integer("minSpacingHours", 0, 2160, default=DEFAULT_MIN_SPACING_HOURS)
     country = _holiday_country(sub)
     duration = sub.integer("durationMinutes", 5, 240, default=DEFAULT_DURATION_MINUTES)
+    freeze_windows = _freeze_windows(sub)
     if _has_error(checker.errors, sub.prefix):
         return None
     assert start is not None and end is not None and timezone is not None
@@ -539,7 +544,47 @@ def _blind(checker: _Checker) -> BlindWindow | None:
         min_spacing_hours=spacing,
         holiday_country=country,
         duration_minutes=duration,
+        freeze_windows=freeze_windows,
     )
+
+
+MAX_FREEZE_WINDOWS = 50
+_FREEZE_WINDOW = re.compile(r"^(\d{4}-\d{2}-\d{2})(?:\s*\.\.\s*(\d{4}-\d{2}-\d{2}))?$")
+
+
+def window_text(first: date, last: date) -> str:
+    """`2026-12-21..2027-01-03`, or one date when the window is one day."""
+    return first.isoformat() if first == last else f"{first.isoformat()}..{last.isoformat()}"
+
+
+def parse_freeze_window(text: str) -> tuple[date, date]:
+    """`2026-12-21..2027-01-03` (both days included) or `2026-12-24`; ValueError says why not."""
+    match = _FREEZE_WINDOW.fullmatch(text.strip())
+    if match is None:
+        raise ValueError(
+            f"{text!r} is not a day like 2026-12-24 or days like 2026-12-21..2027-01-03"
+        )
+    first = date.fromisoformat(match[1])
+    last = date.fromisoformat(match[2]) if match[2] else first
+    if last < first:
+        raise ValueError(f"{text!r} ends before it starts")
+    if (last - first).days > 366:
+        raise ValueError(f"{text!r} is longer than a year")
+    return first, last
+
+
+def _freeze_windows(sub: _Checker) -> tuple[tuple[date, date], ...]:
+    windows: list[tuple[date, date]] = []
+    items = sub.items("freezeWindows")
+    if len(items) > MAX_FREEZE_WINDOWS:
+        sub.fail("freezeWindows", f"at most {MAX_FREEZE_WINDOWS} freeze windows")
+        return ()
+    for index, value in items:
+        try:
+            windows.append(parse_freeze_window(str(value)))
+        except ValueError as exc:
+            sub.fail(f"freezeWindows[{index}]", str(exc))
+    return tuple(sorted(windows))
 
 
 def _blind_experiments(sub: _Checker) -> tuple[str, ...]:
@@ -632,7 +677,10 @@ def to_document(spec: ServiceSpec) -> dict[str, Any]:
     document["probes"] = [p.as_document() for p in spec.probes]
     document["blastRadiusPercent"] = spec.blast_radius_percent
     if spec.blind is not None:
-        document["blindDrills"] = {"enabled": True, **spec.blind.as_document()}
+        blind = {"enabled": True, **spec.blind.as_document()}
+        if not blind["freezeWindows"]:
+            del blind["freezeWindows"]  # a file says nothing of what it does not use
+        document["blindDrills"] = blind
     else:
         document["blindDrills"] = {"enabled": False}
     if spec.suite is not None:

@@ -42,6 +42,8 @@ class DrillPolicy:
     mean_days: float  # mean eligible days between drills (>= 1)
     min_spacing: timedelta = timedelta(0)
     holiday_country: str | None = None
+    # The service's freeze windows: first and last day, inclusive, on the window's clock.
+    freeze_windows: tuple[tuple[date, date], ...] = ()
 
 
 @cache
@@ -50,8 +52,10 @@ def _holidays(country: str, year: int) -> holidays.HolidayBase:
 
 
 def is_workday(policy: DrillPolicy, day: date) -> bool:
-    """A window weekday that is not a public holiday of the team's country."""
+    """A window weekday, not a public holiday of the team's country, not in a freeze window."""
     if WEEKDAYS[day.weekday()] not in policy.window.weekdays:
+        return False
+    if any(first <= day <= last for first, last in policy.freeze_windows):
         return False
     return not (policy.holiday_country and day in _holidays(policy.holiday_country, day.year))
 

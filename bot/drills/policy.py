@@ -40,6 +40,7 @@ def drills_of(service: Service) -> ServiceDrills | None:
         mean_days=float(blind.mean_days_between),
         min_spacing=timedelta(hours=blind.min_spacing_hours),
         holiday_country=blind.holiday_country,
+        freeze_windows=blind.freeze_windows,
     )
     stored = json.dumps(service.blind_window, sort_keys=True)
     return ServiceDrills(

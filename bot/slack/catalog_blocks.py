@@ -9,7 +9,7 @@ from bot.catalog.cluster import WorkloadReport
 from bot.catalog.models import Service
 from bot.catalog.risks import Risk, Suggestion
 from bot.catalog.service import blind_window_of
-from bot.catalog.spec import BlindWindow, ServiceSpec
+from bot.catalog.spec import BlindWindow, ServiceSpec, window_text
 from bot.slack.ids import ActionId
 from bot.slack.mrkdwn import escape
 
@@ -124,6 +124,8 @@ def _blind(window: BlindWindow | None) -> str:
     experiments = (
         ", ".join(f"`{escape(e)}`" for e in window.experiments) or "none chosen, so no drill runs"
     )
+    if window.freeze_windows:
+        holidays += ", not " + ", ".join(window_text(a, b) for a, b in window.freeze_windows)
     return (
         f"{', '.join(window.weekdays)} {window.hours} ({escape(window.timezone)}){holidays} · "
         f"about one every {window.mean_days_between} workdays, at least "

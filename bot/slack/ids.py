@@ -84,6 +84,7 @@ class OnboardBlock(enum.StrEnum):
     BLIND_MIN_SPACING = "blind_min_spacing"
     BLIND_HOLIDAY_COUNTRY = "blind_holiday_country"
     BLIND_DURATION = "blind_duration"
+    BLIND_FREEZE_WINDOWS = "blind_freeze_windows"
 
 
 class SuiteBlock(enum.StrEnum):

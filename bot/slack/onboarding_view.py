@@ -18,6 +18,7 @@ from bot.catalog.spec import (
     BlindWindow,
     FieldError,
     ServiceSpec,
+    window_text,
 )
 from bot.slack.blockkit import MAX_OPTIONS
 from bot.slack.blockkit import input_block as _input
@@ -63,6 +64,7 @@ _FIELD_BLOCKS: list[tuple[str, OnboardBlock]] = [
     ("blindDrills.minSpacingHours", B.BLIND_MIN_SPACING),
     ("blindDrills.holidayCountry", B.BLIND_HOLIDAY_COUNTRY),
     ("blindDrills.durationMinutes", B.BLIND_DURATION),
+    ("blindDrills.freezeWindows", B.BLIND_FREEZE_WINDOWS),
     ("blindDrills", B.BLIND_ENABLED),
 ]
 
@@ -321,6 +323,21 @@ def _blind_blocks(
             optional=True,
             hint="5 to 240: the fault is rolled back then, even if nobody responds.",
         ),
+        _input(
+            B.BLIND_FREEZE_WINDOWS,
+            "Freeze windows (no drills)",
+            {
+                **_plain(
+                    "\n".join(window_text(a, b) for a, b in blind.freeze_windows)
+                    if blind
+                    else None,
+                    "2026-12-21..2027-01-03",
+                ),
+                "multiline": True,
+            },
+            optional=True,
+            hint="One per line: a day (2026-12-24) or days (2026-12-21..2027-01-03), both included.",
+        ),
     ]
 
 
@@ -387,6 +404,11 @@ def read_declaration(values: Mapping[str, Any], *, editing: str | None = None) -
             "minSpacingHours": state.text(B.BLIND_MIN_SPACING),
             "holidayCountry": state.text(B.BLIND_HOLIDAY_COUNTRY),
             "durationMinutes": state.text(B.BLIND_DURATION),
+            "freezeWindows": [
+                line.strip()
+                for line in (state.text(B.BLIND_FREEZE_WINDOWS) or "").splitlines()
+                if line.strip()
+            ],
         }
     if team == NEW_TEAM and not raw["team"]:
         raw["team"] = None

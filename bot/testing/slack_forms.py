@@ -55,6 +55,7 @@ def onboarding_form(
         B.BLIND_MIN_SPACING: text("24"),
         B.BLIND_HOLIDAY_COUNTRY: text(None),
         B.BLIND_DURATION: text("30"),
+        B.BLIND_FREEZE_WINDOWS: text(None),
     }
     base.update({str(k): v for k, v in (fields or {}).items()})
     return {str(block): {str(block): element} for block, element in base.items()}

@@ -148,6 +148,11 @@ def test_the_modal_opens_with_every_field(running_bot: RunningBot) -> None:
         ({B.BLIND_MIN_SPACING: text("1.5")}, B.BLIND_MIN_SPACING, "not a whole number"),
         ({B.BLIND_HOLIDAY_COUNTRY: text("Germany")}, B.BLIND_HOLIDAY_COUNTRY, "DE or US"),
         ({B.BLIND_DURATION: text("241")}, B.BLIND_DURATION, "between 5 and 240"),
+        (
+            {B.BLIND_FREEZE_WINDOWS: text("2026-12-24\n2026-12-31..2026-12-01")},
+            B.BLIND_FREEZE_WINDOWS,
+            "ends before it starts",
+        ),
     ],
 )
 def test_invalid_values_are_rejected_on_their_block_and_nothing_is_written(
@@ -195,6 +200,7 @@ def test_a_valid_submission_is_stored_once_and_announced_with_risks(
             "minSpacingHours": 24,
             "holidayCountry": None,
             "durationMinutes": 30,
+            "freezeWindows": [],
         }
         assert service.team.slack_channel_id == TEAM_CHANNEL
         [event] = session.scalars(select(AuditEvent)).all()
@@ -272,6 +278,7 @@ def test_the_blind_drill_fields_are_stored_and_shown_in_the_edit_modal(
             "minSpacingHours": 72,
             "holidayCountry": "DE",
             "durationMinutes": 30,
+            "freezeWindows": [],
         }
     bot.command("service checkout")
     detail = bot.reply(1)

@@ -89,6 +89,16 @@ def test_never_inside_a_freeze() -> None:
     assert [m for m in planned if m < freeze[0]] and [m for m in planned if m >= freeze[1]]
 
 
+def test_never_in_the_services_freeze_windows() -> None:
+    windows = ((date(2026, 12, 21), date(2027, 1, 3)), (date(2027, 1, 15), date(2027, 1, 15)))
+    policy = _policy(mean_days=1.0, freeze_windows=windows)
+    planned = plan_days(policy, date(2026, 12, 1), 60, rng=random.Random(4))
+    days = {m.astimezone(ZoneInfo(BERLIN)).date() for m in planned}
+    assert not [d for d in days if any(a <= d <= b for a, b in windows)]
+    assert date(2026, 12, 18) in days and date(2027, 1, 4) in days  # the days around them
+    assert not is_workday(policy, date(2027, 1, 15)) and is_workday(policy, date(2027, 1, 14))
+
+
 @pytest.mark.parametrize("spacing_days", [2, 3, 7])
 def test_drills_keep_their_minimum_spacing(spacing_days: int) -> None:
     spacing = timedelta(days=spacing_days)

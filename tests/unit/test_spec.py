@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import time
+from datetime import date, time
 from typing import Any
 
 import pytest
@@ -281,7 +281,11 @@ def test_disabled_blind_drills_ignore_the_other_blind_fields() -> None:
 
 
 def test_the_opt_in_is_stored_and_exported_with_every_field() -> None:
-    blind = _blind(holidayCountry="de", durationMinutes=60)
+    blind = _blind(
+        holidayCountry="de",
+        durationMinutes=60,
+        freezeWindows=["2026-12-28..2027-01-01", "2026-12-24"],
+    )
     stored = {
         "weekdays": ["mon", "tue"],
         "hours": "10:00-16:00",
@@ -291,6 +295,7 @@ def test_the_opt_in_is_stored_and_exported_with_every_field() -> None:
         "minSpacingHours": 24,
         "holidayCountry": "DE",
         "durationMinutes": 60,
+        "freezeWindows": ["2026-12-24", "2026-12-28..2027-01-01"],
     }
     assert blind.as_document() == stored
     spec = parse_service_spec(_raw(blindDrills={**BLIND, **stored}), policy=POLICY)
@@ -312,3 +317,39 @@ def test_a_window_stored_before_the_new_fields_reads_with_their_defaults() -> No
         holiday_country=None,
         duration_minutes=30,
     )
+
+
+def test_freeze_windows_are_days_or_ranges_in_order() -> None:
+    raw = {
+        **BLIND,
+        "freezeWindows": ["2027-01-04..2027-01-06", " 2026-12-24 ", "2026-12-28 .. 2027-01-01"],
+    }
+    blind = parse_service_spec(_raw(blindDrills=raw), policy=POLICY).blind
+    assert blind is not None
+    assert blind.freeze_windows == (
+        (date(2026, 12, 24), date(2026, 12, 24)),
+        (date(2026, 12, 28), date(2027, 1, 1)),
+        (date(2027, 1, 4), date(2027, 1, 6)),
+    )
+    assert blind.as_document()["freezeWindows"] == [
+        "2026-12-24",
+        "2026-12-28..2027-01-01",
+        "2027-01-04..2027-01-06",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ("christmas", "is not a day like 2026-12-24"),
+        ("2026-12-31..2026-12-01", "ends before it starts"),
+        ("2026-02-30", "day is out of range for month"),
+        ("2026-01-01..2027-06-01", "longer than a year"),
+    ],
+)
+def test_a_bad_freeze_window_is_a_field_error_on_its_item(value: str, message: str) -> None:
+    raw = {**BLIND, "freezeWindows": ["2026-12-24", value]}
+    with pytest.raises(SpecInvalid) as refused:
+        parse_service_spec(_raw(blindDrills=raw), policy=POLICY)
+    (error,) = refused.value.errors
+    assert error.path == "blindDrills.freezeWindows[1]" and message in error.message
