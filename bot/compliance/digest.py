@@ -228,8 +228,15 @@ def send_digests(
     sent = DigestReport()
     due: dict[int, str] = {}
     teams = session.scalars(select(Team)).all()
+    # Only the weeks that can be due now (a timezone far east may be in the next ISO week):
+    # the deliveries of past weeks are never read again.
+    weeks = {(now + timedelta(days=shift)).isocalendar()[:2] for shift in (-1, 0, 1)}
+    labels = [f"{year}-W{week:02d}" for year, week in weeks]
     done = {
-        tuple(row) for row in session.execute(select(DigestDelivery.scope, DigestDelivery.week))
+        tuple(row)
+        for row in session.execute(
+            select(DigestDelivery.scope, DigestDelivery.week).where(DigestDelivery.week.in_(labels))
+        )
     }
     for team in teams:
         this_week = digest_week(now, team.timezone)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -104,9 +104,14 @@ class NotAllowedToResolve(ChaosbotError):
 
 
 def open_findings(
-    *, session: Session, service_id: int | None = None, team_id: int | None = None
+    *,
+    session: Session,
+    service_id: int | None = None,
+    team_id: int | None = None,
+    service_ids: Collection[int] | None = None,
+    limit: int | None = None,
 ) -> Sequence[Finding]:
-    """Open findings, the most severe and oldest first; of one service or team when asked."""
+    """Open findings, the most severe and oldest first; of one service, some, or one team."""
     order = case(
         {Severity.CRITICAL: 0, Severity.HIGH: 1, Severity.MEDIUM: 2, Severity.LOW: 3},
         value=Finding.severity,
@@ -121,7 +126,9 @@ def open_findings(
         query = query.where(Finding.service_id == service_id)
     if team_id is not None:
         query = query.where(Service.team_id == team_id)
-    return session.scalars(query).all()
+    if service_ids is not None:
+        query = query.where(Finding.service_id.in_(list(service_ids)))
+    return session.scalars(query.limit(limit)).all()
 
 
 def may_resolve(

@@ -176,8 +176,7 @@ def _upcoming(session: Session, mine: list[Service], *, now: datetime) -> list[d
 
 
 def _findings(session: Session, mine: list[Service]) -> list[dict[str, Any]]:
-    ids = {s.id for s in mine}
-    rows = [f for f in open_findings(session=session) if f.service_id in ids][:10]
+    rows = open_findings(session=session, service_ids=[s.id for s in mine], limit=10)
     if not rows:
         return []
     blocks = [_header("Open findings")]
