@@ -15,6 +15,7 @@ __all__ = [
     "SystemClock",
     "clock_from_env",
     "offset_env",
+    "on_wall_clock",
 ]
 
 # How far a worker's clock is ahead of the wall clock: a bot on a moved clock (the demo, the
@@ -64,6 +65,16 @@ class ShiftedClock:
         if delta < timedelta(0):
             raise ValueError("time only moves forward")
         self._offset += delta
+
+
+def on_wall_clock(at: datetime, clock: Clock) -> datetime:
+    """The wall-clock moment at which `clock` will read `at`.
+
+    Timers that run on the wall clock (APScheduler's date triggers) are set with this, so a
+    bot on a moved clock (the demo, the tests) fires them when its own clock reaches `at`,
+    whatever today's date is.
+    """
+    return datetime.now(UTC) + (at - clock.now())
 
 
 def offset_env(clock: Clock) -> dict[str, str]:

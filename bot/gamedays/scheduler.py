@@ -31,7 +31,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from bot.clock import Clock
+from bot.clock import Clock, on_wall_clock
 from bot.compliance.digest import DigestReport, send_digests
 from bot.config import Settings
 from bot.db.engine import Database
@@ -91,6 +91,8 @@ class GameDayScheduler:
         # A wake during a pass makes that pass go round once more, rather than be dropped.
         self._busy = threading.Lock()
         self._again = threading.Event()
+        # The moment, on our clock, each date job stands for (APScheduler keeps wall-clock times).
+        self._alarms: dict[str, datetime] = {}
 
     @property
     def grace(self) -> timedelta:
@@ -163,7 +165,7 @@ class GameDayScheduler:
         if aps is None:
             return {}
         return {
-            job.id: job.next_run_time
+            job.id: self._alarms.get(job.id, job.next_run_time)
             for job in aps.get_jobs()
             if job.id.startswith(JOB_PREFIX) and job.next_run_time is not None
         }
@@ -292,7 +294,11 @@ class GameDayScheduler:
         for job_id in present - set(wanted):
             with contextlib.suppress(JobLookupError):
                 aps.remove_job(job_id)
+            self._alarms.pop(job_id, None)
         for job_id, (at, func) in wanted.items():
             if job_id in present or at <= now:
                 continue  # a moment already past is the reconciler's, right now
-            aps.add_job(func, DateTrigger(run_date=at, timezone=UTC), id=job_id)
+            self._alarms[job_id] = at
+            aps.add_job(
+                func, DateTrigger(run_date=on_wall_clock(at, self._clock), timezone=UTC), id=job_id
+            )
