@@ -72,6 +72,10 @@ class Settings:
     # start was missed (the bot was down) may still begin.
     gameday_approval_ttl_hours: int = 72
     gameday_grace_minutes: int = 30
+    # The janitor: how often it looks for runs whose worker is gone, stuck runs and expired
+    # objects, and after how long a fault it cannot remove is escalated to people.
+    janitor_seconds: float = 5.0
+    cleanup_alert_minutes: int = 10
     platform_admins: frozenset[str] = field(default_factory=frozenset)
     # The platform team's channel: `/chaos drills` answers only there (when set), and the
     # organisation's weekly digest goes there.
@@ -117,6 +121,8 @@ def settings_env(settings: Settings) -> dict[str, str]:
         "CHAOSBOT_MAX_RUNS_PER_CLUSTER": str(settings.max_runs_per_cluster),
         "CHAOSBOT_GAMEDAY_APPROVAL_TTL_HOURS": str(settings.gameday_approval_ttl_hours),
         "CHAOSBOT_GAMEDAY_GRACE_MINUTES": str(settings.gameday_grace_minutes),
+        "CHAOSBOT_JANITOR_SECONDS": str(settings.janitor_seconds),
+        "CHAOSBOT_CLEANUP_ALERT_MINUTES": str(settings.cleanup_alert_minutes),
         "CHAOSBOT_PLATFORM_ADMINS": ",".join(sorted(settings.platform_admins)),
         "CHAOSBOT_LOG_LEVEL": settings.log_level,
     }
@@ -150,6 +156,8 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         max_runs_per_cluster=_positive(env, "CHAOSBOT_MAX_RUNS_PER_CLUSTER", 2),
         gameday_approval_ttl_hours=_positive(env, "CHAOSBOT_GAMEDAY_APPROVAL_TTL_HOURS", 72),
         gameday_grace_minutes=_positive(env, "CHAOSBOT_GAMEDAY_GRACE_MINUTES", 30),
+        janitor_seconds=_seconds(env, "CHAOSBOT_JANITOR_SECONDS", 5.0),
+        cleanup_alert_minutes=_positive(env, "CHAOSBOT_CLEANUP_ALERT_MINUTES", 10),
         platform_admins=_user_ids(env, "CHAOSBOT_PLATFORM_ADMINS"),
         admin_channel=_channel_id(env, "CHAOSBOT_ADMIN_CHANNEL"),
         compliance_policy=load_policy(env),
@@ -247,6 +255,17 @@ def _positive(env: Mapping[str, str], name: str, default: int) -> int:
     if not value.isdigit() or int(value) < 1:
         raise SettingsError(name, f"must be a whole number of at least 1, got {value!r}")
     return int(value)
+
+
+def _seconds(env: Mapping[str, str], name: str, default: float) -> float:
+    value = _get(env, name) or str(default)
+    try:
+        seconds = float(value)
+    except ValueError:
+        seconds = 0.0
+    if not 0.1 <= seconds <= 3600:
+        raise SettingsError(name, f"must be a number of seconds from 0.1 to 3600, got {value!r}")
+    return seconds
 
 
 def _flag(env: Mapping[str, str], name: str) -> bool:

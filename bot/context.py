@@ -29,6 +29,9 @@ class BotContext:
     outbox_ready: Callable[[], None] = _nothing
     # Starts a worker process for a recorded run (the bot's WorkerLauncher).
     start_run: Callable[[int], None] = field(default=lambda run_id: None)
+    # Replays a run's rollbacks in a process of its own (the bot's WorkerLauncher.roll_back):
+    # an abort of a run whose worker is gone rolls it back at once.
+    roll_back: Callable[[int], object] | None = None
     # Game days or drills changed (approved, moved, resolved): the scheduler, if it runs here,
     # re-reads them.
     schedule_changed: Callable[[], None] = _nothing

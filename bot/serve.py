@@ -9,6 +9,7 @@ import socket
 import sys
 import threading
 from dataclasses import replace
+from datetime import timedelta
 from types import FrameType
 from typing import Any
 
@@ -28,9 +29,11 @@ from bot.errors import ChaosbotError
 from bot.gamedays.scheduler import GameDayScheduler
 from bot.k8s.client import ClientFactory
 from bot.k8s.cluster import KubeCluster
+from bot.runs.janitor import Janitor
 from bot.runs.supervisor import WorkerLauncher
 from bot.scheduling.leader import LeaderElection, leader_lock_for
 from bot.slack.outbox import OutboxPump
+from bot.slack.run_messages import SlackCleanupAlerts, SlackRunPublisher
 from bot.web import SLACK_PATH, make_wsgi_app
 
 __all__ = ["DatabaseUnreachable", "Server", "serve"]
@@ -78,11 +81,20 @@ class Server:
             drills=DrillPass(db=db, clock=clock, settings=settings, start_run=self._workers),
         )
         self._workers.on_exit = self.gamedays.run_finished
-        # One replica schedules game days: the one holding the lock.
+        self.janitor = Janitor(
+            db=db,
+            clock=clock,
+            roll_back=self._workers.roll_back,
+            alerts=SlackCleanupAlerts(admin_channel=settings.admin_channel),
+            observer=SlackRunPublisher(db=db, client=client),
+            period=settings.janitor_seconds,
+            alert_after=timedelta(minutes=settings.cleanup_alert_minutes),
+        )
+        # One replica schedules game days and runs the janitor: the one holding the lock.
         self._election = LeaderElection(
             leader_lock_for(db, name=_scheduler_lock_name(db)),
-            on_elected=self.gamedays.start,
-            on_lost=self.gamedays.stop,
+            on_elected=self._lead,
+            on_lost=self._follow,
             interval=leader_interval,
         )
         self.context = BotContext(
@@ -92,6 +104,7 @@ class Server:
             clock=clock,
             outbox_ready=self._outbox.wake,
             start_run=self._workers,
+            roll_back=self._workers.roll_back,
             schedule_changed=self.gamedays.wake,
         )
         self.bolt_app = build_app(settings, context=self.context, client=client)
@@ -116,17 +129,14 @@ class Server:
     def _start_background(self) -> None:
         self._outbox.start()
         self._election.start()
-        # Runs left in the cluster by a worker that died with the previous bot are rolled back.
-        threading.Thread(target=self._reap, name="chaosbot-reaper", daemon=True).start()
 
-    def _reap(self) -> None:
-        try:
-            reaped = self._workers.reap(db=self.db, now=self.context.clock.now())
-        except Exception:
-            log.exception("the start-up reaper failed")
-            return
-        if reaped:
-            log.warning("reaper rolled back runs whose worker was gone: %s", ", ".join(reaped))
+    def _lead(self) -> None:
+        self.gamedays.start()
+        self.janitor.start()
+
+    def _follow(self) -> None:
+        self.janitor.stop()
+        self.gamedays.stop()
 
     def run(self) -> None:
         """Serve until the process is told to stop."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import os
+from datetime import timedelta
 from typing import Any
 
 from bot.app import build_client
@@ -13,8 +14,8 @@ from bot.db.engine import Database
 from bot.k8s.client import ClientFactory
 from bot.k8s.runs import KubeRunCluster
 from bot.logs import configure_logging
+from bot.runs.rollback import replay_rollbacks
 from bot.runs.states import RunStatus, Trigger
-from bot.runs.supervisor import replay_rollbacks
 from bot.runs.worker import Observer, execute_run
 from bot.slack.run_messages import SlackRunPublisher
 
@@ -136,7 +137,14 @@ def _worker(args: argparse.Namespace) -> int:
     clients = ClientFactory.from_settings(settings)
     try:
         if args.rollback:
-            status = replay_rollbacks(args.run_id, db=db, now=clock.now())
+            status = replay_rollbacks(
+                args.run_id,
+                db=db,
+                clock=clock,
+                cluster=KubeRunCluster(clients),
+                observer=_observer(settings, db),
+                retry_base=timedelta(seconds=settings.janitor_seconds),
+            )
         else:
             status = execute_run(
                 args.run_id,

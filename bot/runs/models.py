@@ -52,7 +52,13 @@ class Run(Base):
     worker_host: Mapped[str | None] = mapped_column(String(253))
     heartbeat_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     journal: Mapped[dict[str, Any] | None] = mapped_column(JSONDocument)
+    # Objects still carrying the run's label after its rollbacks (None: not checked yet). While
+    # any are left, the janitor plays the rollbacks again at rollback_retry_at, with backoff,
+    # and alerts people once (cleanup_alerted_at) when they outlive the alert delay.
     leftovers: Mapped[list[str] | None] = mapped_column(JSONDocument)
+    rollback_attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    rollback_retry_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    cleanup_alerted_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     reason: Mapped[str | None] = mapped_column(Text)
     slack_channel: Mapped[str | None] = mapped_column(String(32))
     slack_ts: Mapped[str | None] = mapped_column(String(32))

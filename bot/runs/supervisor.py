@@ -1,4 +1,4 @@
-"""Starting workers, halting runs, and the reaper that cleans up after workers that died."""
+"""Starting workers and rollbacks, and halting runs (an orphaned one is rolled back at once)."""
 
 from __future__ import annotations
 
@@ -12,15 +12,13 @@ import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
 
-from chaoslib.experiment import run_experiment
 from sqlalchemy import update
 
 from bot.clock import Clock, offset_env
 from bot.db.engine import Database
 from bot.runs.models import Run
-from bot.runs.service import active_runs, find_run, note, transition
+from bot.runs.service import active_runs, find_run, transition
 from bot.runs.states import IN_CLUSTER, RunStatus
 
 __all__ = [
@@ -28,32 +26,37 @@ __all__ = [
     "WorkerLauncher",
     "abort_all",
     "abort_run",
-    "reap",
-    "replay_rollbacks",
     "start_worker",
+    "worker_gone",
 ]
 
 log = logging.getLogger(__name__)
 
 # A worker on another host is presumed dead when its heartbeat is this old.
 STALE_HEARTBEAT = timedelta(seconds=30)
+_STARTED = IN_CLUSTER | {RunStatus.PREFLIGHT}
+# A rollback process still running after this long is stopped (the janitor starts another).
+ROLLBACK_TIMEOUT = 300.0
 
 
-def start_worker(run_id: int, *, env: Mapping[str, str] | None = None) -> subprocess.Popen[bytes]:
-    """Run `chaosbot worker RUN_ID` in a process of its own session.
+def start_worker(
+    run_id: int, *, env: Mapping[str, str] | None = None, rollback: bool = False
+) -> subprocess.Popen[bytes]:
+    """Run `chaosbot worker [--rollback] RUN_ID` in a process of its own session.
 
     Its own session: a Ctrl-C or a signal to the bot's process group does not reach it, so a
-    bot restart never interrupts a run half way (the worker finishes and rolls back itself).
+    bot restart never interrupts a run (or a rollback) half way.
     """
     return subprocess.Popen(
-        [sys.executable, "-m", "bot", "worker", str(run_id)],
+        [sys.executable, "-m", "bot", "worker", *(["--rollback"] if rollback else []), str(run_id)],
         env=dict(env) if env is not None else None,
         start_new_session=True,
     )
 
 
 class WorkerLauncher:
-    """Starts workers for the bot and collects each one's exit, so none lingers as a zombie."""
+    """Starts workers and rollbacks for the bot and collects each one's exit, so none lingers
+    as a zombie; at most one rollback of a run is under way from this process at a time."""
 
     def __init__(
         self,
@@ -61,29 +64,61 @@ class WorkerLauncher:
         *,
         on_exit: Callable[[int], None] | None = None,
         clock: Clock | None = None,
+        rollback_timeout: float = ROLLBACK_TIMEOUT,
     ) -> None:
         self._env = dict(env)
         self.on_exit = on_exit
         self._clock = clock
+        self._rollback_timeout = rollback_timeout
+        self._rolling: set[int] = set()
+        self._lock = threading.Lock()
 
     def __call__(self, run_id: int) -> None:
+        self._start(run_id, rollback=False)
+
+    def roll_back(self, run_id: int) -> bool:
+        """Replay the run's rollbacks in a process of their own; False if one is under way."""
+        with self._lock:
+            if run_id in self._rolling:
+                return False
+            self._rolling.add(run_id)
+        try:
+            self._start(run_id, rollback=True)
+        except Exception:
+            self._done_rolling(run_id)
+            raise
+        return True
+
+    def _start(self, run_id: int, *, rollback: bool) -> None:
         env = {**self._env, **(offset_env(self._clock) if self._clock else {})}
-        process = start_worker(run_id, env=env)
+        process = start_worker(run_id, env=env, rollback=rollback)
         threading.Thread(
-            target=self._wait, args=(run_id, process), name=f"worker-{run_id}", daemon=True
+            target=self._wait,
+            args=(run_id, process, rollback),
+            name=f"{'rollback' if rollback else 'worker'}-{run_id}",
+            daemon=True,
         ).start()
 
-    def _wait(self, run_id: int, process: subprocess.Popen[bytes]) -> None:
-        process.wait()
+    def _wait(self, run_id: int, process: subprocess.Popen[bytes], rollback: bool) -> None:
+        try:
+            process.wait(timeout=self._rollback_timeout if rollback else None)
+        except subprocess.TimeoutExpired:
+            # A rollback hung on an API that never answers: the next janitor pass tries again.
+            log.error("the rollback of run %s took too long; stopping it", run_id)
+            process.kill()
+            process.wait()
+        finally:
+            if rollback:
+                self._done_rolling(run_id)
         if self.on_exit is not None:
             try:
                 self.on_exit(run_id)  # a game day goes on with its next experiment
             except Exception:
                 log.exception("after the worker of run %s exited", run_id)
 
-    def reap(self, *, db: Database, now: datetime) -> list[str]:
-        """The start-up reaper, with the same environment the workers get."""
-        return reap(db=db, now=now, env=self._env)
+    def _done_rolling(self, run_id: int) -> None:
+        with self._lock:
+            self._rolling.discard(run_id)
 
 
 @dataclass(frozen=True)
@@ -91,19 +126,32 @@ class AbortResult:
     run_key: str
     status: RunStatus
     signalled: bool
+    # The run's worker was gone: its rollbacks were started here and now.
+    rolling_back: bool = False
 
 
-def abort_run(*, db: Database, ref: str | int, by: str, now: datetime) -> AbortResult:
+def abort_run(
+    *,
+    db: Database,
+    ref: str | int,
+    by: str,
+    now: datetime,
+    roll_back: Callable[[int], object] | None = None,
+) -> AbortResult:
     """Halt a run: record who asked, end it if it never started, else signal its worker.
 
     A worker on this host is signalled here, and the row says so in the same transaction; a
     worker elsewhere sees the request in its row and signals itself. Exactly one SIGUSR1 either
     way: a second one, arriving while chaostoolkit-lib rolls back, would cut the rollbacks short.
+    A run whose worker is gone (killed, out of memory) has nobody to signal: `roll_back` replays
+    its rollbacks at once (without it, the janitor does within its period).
     """
     with db.session() as session:
         run = find_run(session=session, ref=ref)
+        orphaned = run.status in _STARTED and worker_gone(run, now)
         will_signal = (
-            bool(run.worker_pid)
+            not orphaned
+            and bool(run.worker_pid)
             and run.worker_host == socket.gethostname()
             and run.status in IN_CLUSTER
             and run.abort_requested_at is None
@@ -124,18 +172,37 @@ def abort_run(*, db: Database, ref: str | int, by: str, now: datetime) -> AbortR
                 values={"reason": reason},
             )
             return AbortResult(run.key, RunStatus.ABORTED, False)
-        key, pid, status = run.key, run.worker_pid, run.status
+        key, pid, status, run_id = run.key, run.worker_pid, run.status, run.id
+    if orphaned:
+        log.warning("run %s has no worker any more; rolling it back now", key)
+        return AbortResult(key, status, False, rolling_back=_roll_back(roll_back, run_id=run_id))
     signalled = False
     if will_signal and pid:
         try:
             os.kill(pid, signal.SIGUSR1)
             signalled = True
         except ProcessLookupError:
-            log.warning("worker %s of run %s is gone; the reaper will roll back", pid, key)
+            log.warning("worker %s of run %s is gone; rolling it back now", pid, key)
+            return AbortResult(
+                key, status, False, rolling_back=_roll_back(roll_back, run_id=run_id)
+            )
     return AbortResult(key, status, signalled)
 
 
-def abort_all(*, db: Database, by: str, now: datetime) -> list[AbortResult]:
+def _roll_back(roll_back: Callable[[int], object] | None, *, run_id: int) -> bool:
+    if roll_back is None:
+        return False
+    try:
+        roll_back(run_id)
+    except Exception:
+        log.exception("could not start the rollback of run %s; the janitor will", run_id)
+        return False
+    return True
+
+
+def abort_all(
+    *, db: Database, by: str, now: datetime, roll_back: Callable[[int], object] | None = None
+) -> list[AbortResult]:
     """Halt every run that is not finished."""
     with db.session() as session:
         ids = [
@@ -144,74 +211,12 @@ def abort_all(*, db: Database, by: str, now: datetime) -> list[AbortResult]:
                 session=session, statuses=[RunStatus.SCHEDULED, *IN_CLUSTER, RunStatus.PREFLIGHT]
             )
         ]
-    return [abort_run(db=db, ref=run_id, by=by, now=now) for run_id in ids]
+    return [abort_run(db=db, ref=run_id, by=by, now=now, roll_back=roll_back) for run_id in ids]
 
 
-def reap(*, db: Database, now: datetime, env: Mapping[str, str] | None = None) -> list[str]:
-    """Roll back every run left in the cluster by a worker that is gone; returns their keys."""
-    with db.session() as session:
-        orphans = [
-            r.id for r in active_runs(session=session, statuses=IN_CLUSTER) if _worker_gone(r, now)
-        ]
-    reaped = []
-    for run_id in orphans:
-        result = subprocess.run(
-            [sys.executable, "-m", "bot", "worker", "--rollback", str(run_id)],
-            env=dict(env) if env is not None else None,
-            check=False,
-            capture_output=True,
-            text=True,
-        )
-        if result.returncode != 0:
-            log.error("reaper could not roll back run %s: %s", run_id, result.stderr[-2000:])
-        reaped.append(str(run_id))
-    return reaped
-
-
-def replay_rollbacks(run_id: int, *, db: Database, now: datetime) -> RunStatus:
-    """In a fresh process: play the run's rollbacks (idempotent, label-based) and end the run."""
-    with db.session() as session:
-        run = find_run(session=session, ref=run_id)
-        if run.status not in IN_CLUSTER:
-            return run.status
-        note(
-            session=session,
-            run=run,
-            now=now,
-            message="worker gone: the reaper replays the rollbacks",
-        )
-        document = _rollbacks_as_method(run.document)
-    journal = run_experiment(document, settings={"runtime": {"rollbacks": {"strategy": "never"}}})
-    failed = [
-        r["activity"]["name"] for r in journal.get("run") or [] if r.get("status") == "failed"
-    ]
-    reason = "worker died; the reaper rolled back" + (
-        f" (failed: {', '.join(failed)})" if failed else ""
-    )
-    with db.session() as session:
-        transition(
-            session=session,
-            run_id=run_id,
-            to=RunStatus.FAILED,
-            now=now,
-            message=reason,
-            values={"reason": reason},
-        )
-    return RunStatus.FAILED
-
-
-def _rollbacks_as_method(document: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "title": f"rollback of {document.get('title', 'a run')}",
-        "description": "Rollbacks replayed by the chaosbot reaper",
-        "configuration": document.get("configuration", {}),
-        "secrets": document.get("secrets", {}),
-        "method": document.get("rollbacks", []),
-        "rollbacks": [],
-    }
-
-
-def _worker_gone(run: Run, now: datetime) -> bool:
+def worker_gone(run: Run, now: datetime) -> bool:
+    """Whether the run's worker is dead: its process gone or a zombie on this host, or its
+    heartbeat stale when it runs elsewhere."""
     if run.worker_host == socket.gethostname() and run.worker_pid:
         try:
             os.kill(run.worker_pid, 0)

@@ -113,7 +113,13 @@ class _Drills:
             run_id = resolve(session=session, ref=_ref(body), user=user, now=now)
         if run_id is not None:
             # Mitigated: roll the fault back now; the reveal follows when the run has ended.
-            abort_run(db=self.ctx.db, ref=run_id, by=f"{user} (incident resolved)", now=now)
+            abort_run(
+                db=self.ctx.db,
+                ref=run_id,
+                by=f"{user} (incident resolved)",
+                now=now,
+                roll_back=self.ctx.roll_back,
+            )
         self._changed(respond, None)
         self.ctx.schedule_changed()
 

@@ -3,18 +3,27 @@
 from __future__ import annotations
 
 import logging
+from datetime import datetime
 from typing import Any
 
 from slack_sdk import WebClient
 from sqlalchemy import update
+from sqlalchemy.orm import Session
 
 from bot.db.engine import Database
 from bot.runs.models import Run
 from bot.runs.states import TERMINAL, RunStatus
 from bot.slack.ids import ActionId
 from bot.slack.mrkdwn import escape
+from bot.slack.outbox import enqueue
 
-__all__ = ["SlackRunPublisher", "run_message", "timeline_line"]
+__all__ = [
+    "SlackCleanupAlerts",
+    "SlackRunPublisher",
+    "cleanup_alert",
+    "run_message",
+    "timeline_line",
+]
 
 log = logging.getLogger(__name__)
 
@@ -126,3 +135,55 @@ class SlackRunPublisher:
         if parent:
             line = f"*{escape(experiment)}* {line}"
         self._client.chat_postMessage(channel=channel, thread_ts=parent or ts, text=line)
+
+
+# How many leftovers an alert names before it says how many more there are.
+SHOWN_LEFTOVERS = 20
+
+
+class SlackCleanupAlerts:
+    """The critical alert for a fault chaosbot could not remove: to the service's team and to
+    the platform's admin channel, through the outbox (in the janitor's transaction)."""
+
+    def __init__(self, *, admin_channel: str | None) -> None:
+        self._admin_channel = admin_channel
+
+    def left_behind(self, *, session: Session, run: Run, now: datetime) -> None:
+        body = cleanup_alert(run)
+        channels = dict.fromkeys(
+            c for c in (run.service.team.slack_channel_id, self._admin_channel) if c
+        )
+        for channel in channels:
+            enqueue(
+                session=session,
+                now=now,
+                method="chat.postMessage",
+                payload={"channel": channel, **body},
+                dedupe_key=f"run:{run.key}:left-behind:{channel}",
+            )
+
+
+def cleanup_alert(run: Run) -> dict[str, Any]:
+    """Names every object still left by the run and the commands that remove it."""
+    left = list(run.leftovers or [])
+    shown = ", ".join(f"`{escape(item)}`" for item in left[:SHOWN_LEFTOVERS])
+    more = f" and {len(left) - SHOWN_LEFTOVERS} more" if len(left) > SHOWN_LEFTOVERS else ""
+    namespace = escape(run.service.namespace)
+    headline = (
+        f":rotating_light: *Critical: run `{run.key}` ({escape(run.experiment)} on "
+        f"*{escape(run.service.name)}*) left a fault in the cluster that chaosbot could not "
+        f"remove* after {run.rollback_attempts} attempt(s). It keeps trying."
+    )
+    commands = (
+        f"Still there: {shown}{more}.\nTo remove it by hand:\n"
+        f"```chaosbot cleanup --namespace {namespace}\n"
+        f"kubectl get networkpolicies,deployments,statefulsets,secrets,configmaps,nodes "
+        f"-A -l chaosbot.io/run-id={run.key}```"
+    )
+    return {
+        "text": f"Critical: run {run.key} left a fault chaosbot could not remove",
+        "blocks": [
+            {"type": "section", "text": {"type": "mrkdwn", "text": headline[:3000]}},
+            {"type": "section", "text": {"type": "mrkdwn", "text": commands[:3000]}},
+        ],
+    }

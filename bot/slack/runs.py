@@ -80,7 +80,9 @@ def register(
         _check_allowed(request.user_id)
         now = context.clock.now()
         if request.args[0].lower() == "all":
-            results = abort_all(db=context.db, by=request.user_id, now=now)
+            results = abort_all(
+                db=context.db, by=request.user_id, now=now, roll_back=context.roll_back
+            )
             if not results:
                 return Reply.markdown("No run is in progress: nothing to halt.", in_channel=True)
             keys = ", ".join(f"`{r.run_key}`" for r in results)
@@ -89,7 +91,13 @@ def register(
                 in_channel=True,
             )
         return _halted(
-            abort_run(db=context.db, ref=request.args[0], by=request.user_id, now=now),
+            abort_run(
+                db=context.db,
+                ref=request.args[0],
+                by=request.user_id,
+                now=now,
+                roll_back=context.roll_back,
+            ),
             request.user_id,
         )
 
@@ -101,6 +109,12 @@ def register(
                 raise NotAllowedToHalt()
 
     def _halted(result: AbortResult, user_id: str) -> Reply:
+        if result.rolling_back:
+            return Reply.markdown(
+                f":octagonal_sign: <@{user_id}> halted run `{result.run_key}`: its worker was "
+                "gone, so chaosbot is rolling it back now.",
+                in_channel=True,
+            )
         return Reply.markdown(
             f":octagonal_sign: <@{user_id}> halted run `{result.run_key}`; its rollbacks are running.",
             in_channel=True,
@@ -131,7 +145,9 @@ def register(
                     subject_id="killswitch",
                     detail={"reason": reason},
                 )
-            halted = abort_all(db=context.db, by=request.user_id, now=now)
+            halted = abort_all(
+                db=context.db, by=request.user_id, now=now, roll_back=context.roll_back
+            )
             return Reply.markdown(
                 f":rotating_light: <@{request.user_id}> engaged the kill switch: {escape(reason)}. "
                 f"No run starts until it is lifted; {len(halted)} running halted.",
@@ -258,7 +274,7 @@ def register(
             halted = runs_under_way(session=session, team_id=team.id if team else None)
         by = f"{request.user_id} (real incident declared)"
         for run_id in halted:
-            abort_run(db=context.db, ref=run_id, by=by, now=now)
+            abort_run(db=context.db, ref=run_id, by=by, now=now, roll_back=context.roll_back)
         context.schedule_changed()
         who = "everything" if team is None else f"team *{escape(team.name)}*"
         rolled = f" {len(halted)} drill(s) under way are being rolled back." if halted else ""
@@ -357,7 +373,13 @@ def register(
             key = body["actions"][0]["value"]
             with context.db.session() as session:
                 find_run(session=session, ref=key)
-            result = abort_run(db=context.db, ref=key, by=user, now=context.clock.now())
+            result = abort_run(
+                db=context.db,
+                ref=key,
+                by=user,
+                now=context.clock.now(),
+                roll_back=context.roll_back,
+            )
             respond(**_halted(result, user).as_response(), replace_original=False)
 
     app.action(ActionId.ABORT_RUN.value)(ack=ack_only, lazy=[abort_button])

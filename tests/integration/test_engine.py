@@ -3,8 +3,6 @@ Kubernetes API test server; abort, a killed worker and API errors all leave noth
 
 from __future__ import annotations
 
-import os
-import signal
 import time
 
 import pytest
@@ -14,7 +12,7 @@ from bot.catalog.models import Service
 from bot.runs.models import Run
 from bot.runs.service import engage_kill_switch
 from bot.runs.states import TERMINAL, RunStatus
-from bot.runs.supervisor import abort_run, reap
+from bot.runs.supervisor import abort_run
 from tests.fixtures.engine import NOW, Engine
 
 
@@ -94,20 +92,6 @@ def test_a_signal_that_was_lost_is_sent_again_once_whatever_the_clocks_say(
     assert engine.status(run_id) is RunStatus.ABORTED
     assert engine.policies(key) == []
     assert engine.row(run_id).leftovers == []
-
-
-def test_a_killed_worker_is_cleaned_up_by_the_reaper(engine: Engine) -> None:
-    run_id, key = engine.create(hold=60)
-    process = engine.start(run_id)
-    engine.wait_for(run_id, RunStatus.HOLDING)
-    os.kill(process.pid, signal.SIGKILL)
-    process.wait(timeout=10)
-    assert len(engine.policies(key)) == 1  # left behind by the dead worker
-    assert reap(db=engine.db, now=NOW, env=engine.env) == [str(run_id)]
-    assert engine.policies(key) == []
-    run = engine.row(run_id)
-    assert run.status is RunStatus.FAILED
-    assert run.reason is not None and "reaper rolled back" in run.reason
 
 
 @pytest.mark.parametrize("status", [500, 409, 429])

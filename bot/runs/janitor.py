@@ -1,0 +1,221 @@
+"""The janitor: no fault outlives its run, whatever dies.
+
+It runs on the scheduling replica, every few seconds, with the bot up:
+
+- a run that may hold a fault and whose worker is gone (process gone or a zombie here,
+  heartbeat stale elsewhere) gets its rollbacks replayed (`roll_back`, a process of its own);
+- a run past the deadline of its state (bot.runs.deadlines) is stuck: its worker, if it is
+  here, is killed, and the run is rolled back and ended; one that never started is ended;
+- a finished run that left objects behind gets its rollbacks replayed again, with backoff, until
+  the label-based leftover check is clean; after `alert_after` people are told, once, what is
+  left and how to remove it (the retries go on);
+- now and then, the cluster itself is swept for objects past their `chaosbot.io/expires-at`,
+  whether or not the database still knows their run (`sweep`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import signal
+import socket
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Protocol
+
+from sqlalchemy import or_, select
+from sqlalchemy.orm import Session
+
+from bot.clock import Clock
+from bot.db.engine import Database
+from bot.runs.deadlines import deadline
+from bot.runs.models import Run
+from bot.runs.service import note, transition
+from bot.runs.states import IN_CLUSTER, TERMINAL, RunStatus
+from bot.runs.supervisor import worker_gone
+
+__all__ = ["CleanupAlerts", "Janitor", "JanitorReport"]
+
+log = logging.getLogger(__name__)
+
+_STARTED = IN_CLUSTER | {RunStatus.PREFLIGHT}
+
+
+class CleanupAlerts(Protocol):
+    """Tells people, in the caller's transaction, that a run's objects could not be removed."""
+
+    def left_behind(self, *, session: Session, run: Run, now: datetime) -> None: ...
+
+
+Observer = Callable[[int, RunStatus, str], None]
+
+
+@dataclass
+class JanitorReport:
+    """What one pass did, by run key."""
+
+    rolled_back: list[str] = field(default_factory=list)  # worker gone, or stuck
+    stuck: list[str] = field(default_factory=list)
+    never_started: list[str] = field(default_factory=list)
+    retried: list[str] = field(default_factory=list)
+    alerted: list[str] = field(default_factory=list)
+    swept: int = 0
+
+
+class Janitor:
+    """Starts and stops with the leadership; `tidy()` is one pass (tests call it to tick)."""
+
+    def __init__(
+        self,
+        *,
+        db: Database,
+        clock: Clock,
+        roll_back: Callable[[int], object],
+        alerts: CleanupAlerts | None = None,
+        observer: Observer | None = None,
+        sweep: Callable[[datetime], int] | None = None,
+        period: float = 5.0,
+        alert_after: timedelta = timedelta(minutes=10),
+        sweep_every: float = 60.0,
+    ) -> None:
+        if period <= 0:
+            raise ValueError("the janitor's period must be positive")
+        self._db, self._clock, self._roll_back = db, clock, roll_back
+        self._alerts, self._observer, self._sweep = alerts, observer, sweep
+        self.period, self.alert_after, self._sweep_every = period, alert_after, sweep_every
+        self._last_sweep: float | None = None
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._guard = threading.Lock()
+
+    def start(self) -> None:
+        with self._guard:
+            if self._thread is not None:
+                return
+            self._stop.clear()
+            self._thread = threading.Thread(target=self._loop, name="chaosbot-janitor", daemon=True)
+            self._thread.start()
+        log.info("this replica now runs the janitor (every %.1f s)", self.period)
+
+    def stop(self) -> None:
+        with self._guard:
+            thread, self._thread = self._thread, None
+            self._stop.set()
+        if thread is not None and thread is not threading.current_thread():
+            thread.join(timeout=10)
+
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            try:
+                self.tidy()
+            except Exception:
+                log.exception("janitor pass failed")
+            self._stop.wait(self.period)
+
+    def tidy(self) -> JanitorReport:
+        """One pass: orphans and stuck runs, retries and alerts, and now and then a sweep."""
+        now = self._clock.now()
+        report = JanitorReport()
+        with self._db.session() as session:
+            runs = session.scalars(
+                select(Run)
+                .where(or_(Run.status.not_in(list(TERMINAL)), Run.rollback_retry_at.is_not(None)))
+                .order_by(Run.id)
+            ).all()
+            due: list[int] = []
+            for run in runs:
+                if run.status in TERMINAL:
+                    self._left_behind(session, run, now, due, report)
+                elif run.status is RunStatus.SCHEDULED:
+                    self._never_started(session, run, now, report)
+                else:
+                    self._started(session, run, now, due, report)
+        if self._observer is not None:
+            for key in report.never_started:
+                run_id = next(r.id for r in runs if r.key == key)
+                self._observer(run_id, RunStatus.ABORTED, "never started")
+        for run_id in due:
+            try:
+                self._roll_back(run_id)
+            except Exception:
+                log.exception("could not start the rollback of run %s", run_id)
+        report.swept = self._maybe_sweep(now)
+        return report
+
+    def _started(
+        self, session: Session, run: Run, now: datetime, due: list[int], report: JanitorReport
+    ) -> None:
+        late = deadline(run)
+        if late is not None and now > late:
+            if not worker_gone(run, now):
+                note(
+                    session=session,
+                    run=run,
+                    now=now,
+                    message=f"stuck in {run.status.value.replace('_', ' ')} past its deadline "
+                    f"({late:%H:%M:%S} UTC): chaosbot stops its worker and rolls back",
+                )
+                self._kill_worker(run)
+            report.stuck.append(run.key)
+        elif not worker_gone(run, now):
+            return
+        due.append(run.id)
+        report.rolled_back.append(run.key)
+
+    def _never_started(
+        self, session: Session, run: Run, now: datetime, report: JanitorReport
+    ) -> None:
+        late = deadline(run)
+        if late is None or now <= late:
+            return
+        reason = "never started: no worker picked it up before its deadline"
+        if transition(
+            session=session,
+            run_id=run.id,
+            to=RunStatus.ABORTED,
+            now=now,
+            message=reason,
+            values={"reason": reason},
+        ):
+            report.never_started.append(run.key)
+
+    def _left_behind(
+        self, session: Session, run: Run, now: datetime, due: list[int], report: JanitorReport
+    ) -> None:
+        if not run.leftovers:
+            run.rollback_retry_at = None
+            return
+        if (
+            self._alerts is not None
+            and run.cleanup_alerted_at is None
+            and now - (run.finished_at or now) >= self.alert_after
+        ):
+            self._alerts.left_behind(session=session, run=run, now=now)
+            run.cleanup_alerted_at = now
+            report.alerted.append(run.key)
+        if run.rollback_retry_at is not None and run.rollback_retry_at <= now:
+            due.append(run.id)
+            report.retried.append(run.key)
+
+    def _kill_worker(self, run: Run) -> None:
+        if run.worker_host != socket.gethostname() or not run.worker_pid:
+            return  # elsewhere: the run is ended here; its worker loses every later transition
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(run.worker_pid, signal.SIGKILL)
+
+    def _maybe_sweep(self, now: datetime) -> int:
+        if self._sweep is None:
+            return 0
+        moment = time.monotonic()
+        if self._last_sweep is not None and moment - self._last_sweep < self._sweep_every:
+            return 0
+        self._last_sweep = moment
+        try:
+            return self._sweep(now)
+        except Exception:
+            log.exception("the sweep for expired chaosbot objects failed")
+            return 0
