@@ -17,25 +17,28 @@ import time
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 from datetime import timedelta
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 from chaoslib.experiment import run_experiment
 from chaoslib.run import RunEventHandler
 
 from bot.clock import Clock
 from bot.db.engine import Database
+from bot.faults.outcome import failed_actions, not_started
 from bot.runs.models import Run
 from bot.runs.preflight import LivePods, PreflightPolicy, check_preflight
 from bot.runs.service import find_run, note, transition
 from bot.runs.states import RunStatus
 
-__all__ = ["Observer", "RunCluster", "execute_run", "outcome"]
+__all__ = ["Observer", "RunCluster", "Verdict", "execute_run", "verdict"]
 
 log = logging.getLogger(__name__)
 
 HOLD_PROVIDER = "bot.faults.hold"
 POLL_SECONDS = 0.05
 LOST_SIGNAL = timedelta(seconds=2)
+SHORT = 80  # characters of a probe's answer or error quoted in a reason
+_ACTIVITY_FAILED = "chaoslib.exceptions.ActivityFailed: "
 _INTERRUPTIBLE = frozenset({RunStatus.INJECTING, RunStatus.HOLDING})
 # Heard after every transition: (run id, new status, what happened). The Slack message follows it.
 Observer = Callable[[int, RunStatus, str], None]
@@ -123,11 +126,10 @@ def execute_run(
         )
     finally:
         watcher.stop()
-    status = outcome(journal)
+    status, reason = verdict(journal)
     leftovers = cluster.leftovers(key, context=context)
     if leftovers:
         life.note("left behind after rollback: " + ", ".join(leftovers))
-    reason = _reason(journal, status)
     life.move(status, reason, journal=_json_safe(journal), leftovers=leftovers, reason=reason)
     return status
 
@@ -154,44 +156,85 @@ def _dry_run(life: _Lifecycle, document: dict[str, Any], cluster: RunCluster) ->
     return RunStatus.ABORTED
 
 
-def outcome(journal: dict[str, Any]) -> RunStatus:
-    """The terminal state a Chaos Toolkit journal amounts to."""
-    if journal.get("status") == "interrupted" or journal.get("interrupted"):
-        return RunStatus.ABORTED
-    if any(r.get("status") == "failed" for r in journal.get("rollbacks") or []):
-        return RunStatus.FAILED
-    # Chaos Toolkit carries on past a failed action and calls the run "completed"; for
-    # chaosbot a fault that could not be injected is a failed run, not a passed one.
-    if any(
-        r.get("status") == "failed" and r.get("activity", {}).get("type") == "action"
-        for r in journal.get("run") or []
-    ):
-        return RunStatus.FAILED
-    if journal.get("deviated"):
-        return RunStatus.DEVIATED
-    if journal.get("status") == "completed":
-        return RunStatus.COMPLETED
-    return RunStatus.FAILED
+class Verdict(NamedTuple):
+    """What a run amounts to: its terminal state and the reason shown with it."""
+
+    status: RunStatus
+    reason: str
 
 
-def _reason(journal: dict[str, Any], status: RunStatus) -> str:
+def verdict(journal: dict[str, Any]) -> Verdict:
+    """What a Chaos Toolkit journal amounts to, read from its steady-state checks.
+
+    chaostoolkit-lib's own status says "completed" both for a run whose steady state did not hold
+    before the method (it then plays no method) and for one whose action failed, so the status
+    alone decides nothing but an interruption; a journal that cannot be read is never a pass.
+    """
+    status, headline = _judge(journal)
     failed = [
         r["activity"]["name"] for r in journal.get("run") or [] if r.get("status") == "failed"
     ]
     bad_rollbacks = [
         r["activity"]["name"] for r in journal.get("rollbacks") or [] if r.get("status") == "failed"
     ]
-    text = {
-        RunStatus.COMPLETED: "completed: the steady state held",
-        RunStatus.DEVIATED: "deviated: the steady state did not hold",
-        RunStatus.ABORTED: "aborted: rolled back on request",
-        RunStatus.FAILED: "failed",
-    }.get(status, status.value)
     if failed:
-        text += f"; failed activities: {', '.join(failed)}"
+        headline += f"; failed activities: {', '.join(failed)}"
     if bad_rollbacks:
-        text += f"; rollbacks that failed: {', '.join(bad_rollbacks)}"
-    return text
+        headline += f"; rollbacks that failed: {', '.join(bad_rollbacks)}"
+    return Verdict(status, headline)
+
+
+def _judge(journal: dict[str, Any]) -> tuple[RunStatus, str]:
+    ended = journal.get("status")
+    if ended == "interrupted":
+        return RunStatus.ABORTED, "aborted: rolled back on request"
+    states = journal.get("steady_states")
+    states = states if isinstance(states, dict) else {}
+    before, after = states.get("before"), states.get("after")
+    if not isinstance(before, dict):
+        return _unreadable("no steady-state check before the method")
+    if not_started(journal):
+        # chaostoolkit-lib skipped the method; only the (idempotent) rollbacks ran.
+        return RunStatus.ABORTED, "not started: the steady state did not hold" + _broken(before)
+    if before.get("steady_state_met") is not True:
+        return _unreadable("the steady-state check before the method has no result")
+    if failed_actions(journal):
+        # A fault that was not injected, or not undone, is a failed run, not a passed one.
+        return RunStatus.FAILED, "failed"
+    if not isinstance(after, dict):
+        return _unreadable(f"no steady-state check after the method; the journal says {ended}")
+    if after.get("steady_state_met") is False:
+        return RunStatus.DEVIATED, "deviated: the steady state did not hold" + _broken(after)
+    if after.get("steady_state_met") is True and ended == "completed":
+        return RunStatus.COMPLETED, "completed: the steady state held"
+    return _unreadable(f"the steady state held but the journal says {ended}")
+
+
+def _unreadable(why: str) -> tuple[RunStatus, str]:
+    return RunStatus.FAILED, f"failed: the verdict could not be read ({why})"
+
+
+def _broken(state: dict[str, Any]) -> str:
+    """` (service-answers: got 503)`: the probe that broke the steady state, and what it got."""
+    probes = [p for p in state.get("probes") or [] if isinstance(p, dict)]
+    probe = next((p for p in probes if p.get("tolerance_met") is False), None)
+    if probe is None:
+        return ""
+    name = probe.get("activity", {}).get("name", "a probe")
+    if probe.get("status") == "failed":
+        lines = [line for line in probe.get("exception") or [] if str(line).strip()]
+        # Python providers wrap the error in ActivityFailed, sometimes twice: keep what it said.
+        error = str(lines[-1]).strip().rsplit(_ACTIVITY_FAILED, 1)[-1] if lines else "an error"
+        return f" ({name} failed: {_short(error)})"
+    got = probe.get("output")
+    if isinstance(got, dict) and "status" in got:
+        got = got["status"]  # an HTTP probe's answer
+    return f" ({name}: got {_short(got)})"
+
+
+def _short(value: Any) -> str:
+    text = " ".join(str(value).split())
+    return text if len(text) <= SHORT else text[: SHORT - 1] + "…"
 
 
 def _json_safe(value: Any) -> Any:
