@@ -1,4 +1,4 @@
-"""The `chaosbot` command: serve, migrate, apply, export, demo (and more as the platform grows)."""
+"""The `chaosbot` command: serve, migrate, apply, export, demo, cleanup (and more as it grows)."""
 
 from __future__ import annotations
 
@@ -118,6 +118,39 @@ def _parser() -> argparse.ArgumentParser:
         "Kubernetes test servers, play a scripted session and print it as Slack would show it.",
     )
     demo.set_defaults(command=_demo)
+
+    cleanup = sub.add_parser(
+        "cleanup",
+        help="remove every fault chaosbot left on a cluster (break glass; needs no database)",
+        description="Find every object carrying the chaosbot.io/run-id label on the nodes and "
+        "in the namespaces; delete what chaosbot created and restore what it changed from its "
+        "chaosbot.io/original record. Only the cluster is needed: it works while the database "
+        "or Slack is down. Exit code 0 when nothing is left, 1 when something could not be "
+        "removed or restored.",
+    )
+    cleanup.add_argument(
+        "--context",
+        metavar="C",
+        help="the kubeconfig context (default: CHAOSBOT_KUBE_CONTEXT, else the current one)",
+    )
+    cleanup.add_argument(
+        "-n",
+        "--namespace",
+        dest="namespaces",
+        action="append",
+        metavar="N",
+        help="a namespace to clean, repeatable (default: CHAOSBOT_ALLOWED_NAMESPACES)",
+    )
+    cleanup.add_argument(
+        "--expired-only",
+        action="store_true",
+        help="only objects whose chaosbot.io/expires-at has passed (as the janitor does)",
+    )
+    cleanup.add_argument("--run", metavar="RUN_ID", help="only the objects of this run")
+    cleanup.add_argument(
+        "--dry-run", action="store_true", help="show what would be done, and change nothing"
+    )
+    cleanup.set_defaults(command=_cleanup)
     runs_cli.add_parsers(sub)
     add_experiments_parser(sub)
     return parser
@@ -214,6 +247,62 @@ def _export(args: argparse.Namespace) -> int:
     write_chaosfile(args.output, specs)
     print(f"wrote {', '.join(args.services)} to {args.output}")
     return 0
+
+
+def _cleanup(args: argparse.Namespace) -> int:
+    from collections import Counter
+    from datetime import UTC, datetime
+
+    from chaoslib.exceptions import ActivityFailed
+    from urllib3.exceptions import HTTPError
+
+    from bot.k8s.client import ClientFactory
+    from bot.k8s.sweep import SweepRecord, sweep
+
+    settings = _settings(quiet=True)
+    namespaces = sorted(set(args.namespaces or settings.allowed_namespaces))
+    if not namespaces:
+        print(
+            "chaosbot: no --namespace and CHAOSBOT_ALLOWED_NAMESPACES is empty: "
+            "only nodes are cleaned",
+            file=sys.stderr,
+        )
+    clients = ClientFactory.from_settings(settings)
+    now = datetime.now(UTC)
+    try:
+        api = clients.api_client(args.context)
+
+        def clean(*, dry_run: bool) -> list[SweepRecord]:
+            return sweep(
+                api,
+                namespaces=namespaces,
+                now=now,
+                expired_only=args.expired_only,
+                dry_run=dry_run,
+                run_key=args.run,
+            )
+
+        records = clean(dry_run=args.dry_run)
+        # What is still there afterwards decides the exit code (a dry run changes nothing).
+        left = [] if args.dry_run else clean(dry_run=True)
+    except (ActivityFailed, HTTPError, ValueError) as exc:
+        print(f"chaosbot: cleanup stopped: {exc}", file=sys.stderr)
+        return EXIT_FAILURE
+    finally:
+        clients.close()
+    for record in records:
+        print(record)
+    where = ", ".join(namespaces) or "no namespace"
+    counts = Counter(str(record.action) for record in records)
+    print(
+        ", ".join(f"{n} {action}" for action, n in counts.items())
+        or f"nothing carries chaosbot.io/run-id on the nodes or in {where}"
+    )
+    for record in left:
+        print(f"still there: {record.ref}", file=sys.stderr)
+    if args.dry_run:
+        print("dry run: nothing was changed")
+    return EXIT_FAILURE if left or not all(r.ok for r in records) else 0
 
 
 def _demo(_args: argparse.Namespace) -> int:

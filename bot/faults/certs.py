@@ -24,6 +24,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from chaoslib.exceptions import ActivityFailed
+from chaoslib.types import Configuration
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
@@ -31,14 +32,26 @@ from cryptography.x509.oid import NameOID
 
 from bot.faults.args import as_float, run_label_value
 from bot.faults.kube import SECRETS, Kube, KubeError, Obj, Secrets
-from bot.faults.marks import RUN_LABEL, claim, claimed_by, created_metadata, original_of, release
+from bot.faults.marks import (
+    RUN_LABEL,
+    Mark,
+    claim,
+    claimed_by,
+    created_metadata,
+    original_of,
+    release,
+)
 from bot.faults.workloads import service_pods
 
 __all__ = [
+    "backed_up_secret",
+    "backup_still_needed",
     "expired_copy",
     "expiring_certificates",
     "not_after",
+    "restore_certificate",
     "restore_certificates",
+    "retire_backup",
     "swap_in_expired_certificate",
 ]
 
@@ -71,10 +84,15 @@ def expiring_certificates(
 
 
 def swap_in_expired_certificate(
-    namespace: str, label_selector: str, run_id: str, secret_name: str = "", secrets: Secrets = None
+    namespace: str,
+    label_selector: str,
+    run_id: str,
+    secret_name: str = "",
+    secrets: Secrets = None,
+    configuration: Configuration = None,
 ) -> list[str]:
     """Replace the certificate of `secret_name` (or of every TLS secret the pods mount)."""
-    kube, run = Kube(secrets), run_label_value(run_id)
+    kube, mark = Kube(secrets), Mark.of(run_id, configuration)
     names = [secret_name] if secret_name else _mounted_tls_secrets(kube, namespace, label_selector)
     if not names:
         raise ActivityFailed(
@@ -84,10 +102,10 @@ def swap_in_expired_certificate(
         secret = kube.get(SECRETS, namespace, name)
         if secret is None or secret.get("type") != TLS_TYPE:
             raise ActivityFailed(f"there is no {TLS_TYPE} secret {name} in {namespace}")
-        if claimed_by(secret) == run:
+        if claimed_by(secret) == mark.run:
             continue
-        backup = _keep_backup(kube, secret, run)
-        kube.change(SECRETS, namespace, name, functools.partial(_swap, run=run, backup=backup))
+        backup = _keep_backup(kube, secret, mark)
+        kube.change(SECRETS, namespace, name, functools.partial(_swap, mark=mark, backup=backup))
     return names
 
 
@@ -95,28 +113,58 @@ def restore_certificates(namespace: str, run_id: str, secrets: Secrets = None) -
     """Put every swapped secret's original data back, then delete the backups no longer needed."""
     kube, run = Kube(secrets), run_label_value(run_id)
     labelled = kube.list(SECRETS, namespace, labels=f"{RUN_LABEL}={run}")
-    backups = {s["metadata"]["name"]: s for s in labelled if BACKUP_OF in _annotations(s)}
+    backups = [s for s in labelled if backed_up_secret(s) is not None]
     restored = []
-    for secret in (s for s in labelled if s["metadata"]["name"] not in backups):
-        name = secret["metadata"]["name"]
-        backup = backups.get(str(original_of(secret).get("backup")))
-        if backup is None:
-            raise ActivityFailed(
-                f"the backup of {name} is missing: it keeps the expired certificate"
-            )
-        kube.change(SECRETS, namespace, name, functools.partial(_unswap, run=run, backup=backup))
-        restored.append(name)
-    for backup_name, backup in backups.items():
-        target = _annotations(backup)[BACKUP_OF]
-        current = kube.get(SECRETS, namespace, target)
-        if current is not None and claimed_by(current) == run:
+    for secret in (s for s in labelled if backed_up_secret(s) is None):
+        restore_certificate(kube, secret, run)
+        restored.append(secret["metadata"]["name"])
+    for backup in backups:
+        if backup_still_needed(kube, backup, run):
             continue  # not restored: keep the only copy of the original
-        if current is None:  # deleted meanwhile: the backup is the original
-            body = {"apiVersion": "v1", "kind": "Secret", "type": TLS_TYPE, "data": backup["data"]}
-            kube.create(SECRETS, namespace, {**body, "metadata": {"name": target}})
-            restored.append(target)
-        kube.delete(SECRETS, namespace, backup_name)
+        if retire_backup(kube, backup):
+            restored.append(str(backed_up_secret(backup)))
     return restored
+
+
+def restore_certificate(kube: Kube, secret: Obj, run: str) -> None:
+    """Put the original data back into one secret the run swapped (from its backup), unlabel it."""
+    namespace, name = secret["metadata"]["namespace"], secret["metadata"]["name"]
+    backup_name = str(original_of(secret).get("backup"))
+    backup = kube.get(SECRETS, namespace, backup_name)
+    if backup is None or backed_up_secret(backup) != name:
+        raise ActivityFailed(f"the backup of {name} is missing: it keeps the expired certificate")
+    kube.change(SECRETS, namespace, name, functools.partial(_unswap, run=run, backup=backup))
+
+
+def backed_up_secret(secret: Obj) -> str | None:
+    """The secret whose original data this backup holds (None: not a backup)."""
+    return _annotations(secret).get(BACKUP_OF)
+
+
+def backup_still_needed(kube: Kube, backup: Obj, run: str) -> bool:
+    """Whether the backed-up secret still holds the run's expired certificate."""
+    current = kube.get(SECRETS, backup["metadata"]["namespace"], str(backed_up_secret(backup)))
+    return current is not None and claimed_by(current) == run
+
+
+def retire_backup(kube: Kube, backup: Obj) -> bool:
+    """Delete a backup whose secret is restored; True when the secret had to be created again.
+
+    A secret deleted meanwhile is created again from the backup first, since the backup holds
+    the only copy of its original data. Check `backup_still_needed` first.
+    """
+    namespace, target = backup["metadata"]["namespace"], str(backed_up_secret(backup))
+    recreated = False
+    if kube.get(SECRETS, namespace, target) is None:
+        body = {"apiVersion": "v1", "kind": "Secret", "type": TLS_TYPE, "data": backup["data"]}
+        try:
+            kube.create(SECRETS, namespace, {**body, "metadata": {"name": target}})
+            recreated = True
+        except KubeError as error:
+            if error.status != 409:  # created meanwhile (by someone, or cert-manager): keep it
+                raise
+    kube.delete(SECRETS, namespace, backup["metadata"]["name"])
+    return recreated
 
 
 def expired_copy(cert_pem: bytes, key_pem: bytes | None) -> tuple[bytes, bytes | None]:
@@ -169,11 +217,11 @@ def not_after(cert_pem: bytes) -> datetime | None:
     return certificate.not_valid_after_utc if certificate else None
 
 
-def _keep_backup(kube: Kube, secret: Obj, run: str) -> Obj:
+def _keep_backup(kube: Kube, secret: Obj, mark: Mark) -> Obj:
     """Create (or find, on a second attempt) the labelled backup of a secret's data."""
     name, namespace = secret["metadata"]["name"], secret["metadata"]["namespace"]
-    metadata = created_metadata(f"chaosbot-backup-{run}-{name}", namespace, run)
-    metadata["annotations"] = {BACKUP_OF: name}
+    metadata = created_metadata(f"chaosbot-backup-{mark.run}-{name}", namespace, mark)
+    metadata["annotations"][BACKUP_OF] = name
     body = {"apiVersion": "v1", "kind": "Secret", "type": "Opaque", "metadata": metadata}
     try:
         return kube.create(SECRETS, namespace, {**body, "data": secret.get("data") or {}})
@@ -184,13 +232,13 @@ def _keep_backup(kube: Kube, secret: Obj, run: str) -> Obj:
         return existing
 
 
-def _swap(secret: Obj, run: str, backup: Obj) -> bool:
-    if claimed_by(secret) == run:
+def _swap(secret: Obj, mark: Mark, backup: Obj) -> bool:
+    if claimed_by(secret) == mark.run:
         return False
     data = secret.get("data") or {}
     if _digest(data) != _digest(backup.get("data") or {}):
         raise ActivityFailed(f"{secret['metadata']['name']} changed while it was being backed up")
-    claim(secret, run, {"backup": backup["metadata"]["name"], "sha256": _digest(data)})
+    claim(secret, mark, {"backup": backup["metadata"]["name"], "sha256": _digest(data)})
     cert, key = expired_copy(_data(secret, "tls.crt"), _data(secret, "tls.key") or None)
     data["tls.crt"] = base64.b64encode(cert).decode()
     if key is not None:

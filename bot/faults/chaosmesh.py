@@ -2,27 +2,30 @@
 
 chaosk8s.chaosmesh covers network and stress only, cannot label what it creates, and writes
 fields the CRDs do not have (metadata.ns, a StressChaos direction, null containerNames), so the
-objects are built here. Every object carries a `duration` a little longer than the hold: if
-chaosbot dies before its rollback, Chaos Mesh lifts the fault on its own.
+objects are built here. Every object carries a `duration` a little longer than the hold (the
+hold plus marks.GRACE_SECONDS, as its expiry): if chaosbot dies before its rollback, Chaos Mesh
+lifts the fault on its own. For a container kill, which happens once, the duration only ends
+the experiment in Chaos Mesh's records; the object is deleted all the same.
 """
 
 from __future__ import annotations
 
-import math
 from typing import Any, cast
 
 from chaosk8s import create_k8s_api_client
 from chaoslib.exceptions import ActivityFailed
+from chaoslib.types import Configuration
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
-from bot.faults.args import as_float, as_int, chaos_mesh_selector, run_label_value
-from bot.faults.kube import Kube, Obj, Secrets
-from bot.faults.marks import RUN_LABEL, created_metadata
+from bot.faults.args import as_int, chaos_mesh_selector, run_label_value
+from bot.faults.kube import Kind, Kube, Obj, Secrets
+from bot.faults.marks import RUN_LABEL, Mark, created_metadata
 from bot.faults.workloads import service_pods
 
 __all__ = [
     "CHAOS_KINDS",
+    "CHAOS_MESH",
     "delay_io",
     "delay_network",
     "fail_dns",
@@ -43,8 +46,7 @@ CHAOS_KINDS = {
     "dnschaos": "DNSChaos",
     "timechaos": "TimeChaos",
 }
-# How long after the planned end of the hold Chaos Mesh lifts a fault by itself.
-GRACE_SECONDS = 120
+CHAOS_MESH = {plural: Kind(f"/apis/{GROUP}/{VERSION}", plural) for plural in CHAOS_KINDS}
 _DIRECTIONS = ("to", "from", "both")
 
 
@@ -55,11 +57,13 @@ def kill_containers(
     container: str = "",
     count: Any = 1,
     secrets: Secrets = None,
+    configuration: Configuration = None,
 ) -> Obj:
     """Kill a container ("": the pods' first) in `count` of the service's pods.
 
     The kubelet restarts it, as after a crash.
     """
+    mark = Mark.of(run_id, configuration)
     if not container:
         pods = service_pods(Kube(secrets), namespace, label_selector)
         if not pods:
@@ -72,7 +76,7 @@ def kill_containers(
         "mode": "fixed",
         "value": str(as_int(count, "count")),
     }
-    return _create("podchaos", "container-kill", namespace, run_id, spec, secrets)
+    return _create("podchaos", "container-kill", namespace, mark, spec, secrets)
 
 
 def stress_cpu(
@@ -86,9 +90,10 @@ def stress_cpu(
     secrets: Secrets = None,
 ) -> Obj:
     """Run CPU burners (`workers` of them, each at `load` %) in the service's containers."""
+    mark = Mark.held(run_id, hold_seconds)
     cpu = {"workers": as_int(workers, "workers"), "load": as_int(load, "load")}
-    spec = {**_pods(namespace, label_selector, percent, hold_seconds), "stressors": {"cpu": cpu}}
-    return _create("stresschaos", "cpu", namespace, run_id, spec, secrets)
+    spec = {**_pods(namespace, label_selector, percent), "stressors": {"cpu": cpu}}
+    return _create("stresschaos", "cpu", namespace, mark, spec, secrets)
 
 
 def stress_memory(
@@ -102,12 +107,13 @@ def stress_memory(
     secrets: Secrets = None,
 ) -> Obj:
     """Allocate `size` (e.g. 256MB, or 80% of the container's limit) per worker in the pods."""
+    mark = Mark.held(run_id, hold_seconds)
     memory = {"workers": as_int(workers, "workers"), "size": str(size)}
     spec = {
-        **_pods(namespace, label_selector, percent, hold_seconds),
+        **_pods(namespace, label_selector, percent),
         "stressors": {"memory": memory},
     }
-    return _create("stresschaos", "memory", namespace, run_id, spec, secrets)
+    return _create("stresschaos", "memory", namespace, mark, spec, secrets)
 
 
 def delay_network(
@@ -125,6 +131,7 @@ def delay_network(
     secrets: Secrets = None,
 ) -> Obj:
     """Delay packets to ("to") or from ("from") the peers, or all egress without peers."""
+    mark = Mark.held(run_id, hold_seconds)
     delay = {
         "latency": f"{as_int(latency_ms, 'latency_ms')}ms",
         "jitter": f"{as_int(jitter_ms, 'jitter_ms')}ms",
@@ -136,10 +143,9 @@ def delay_network(
         direction=direction,
         peers=(peer_selector, peer_namespace, external_targets),
         percent=percent,
-        hold_seconds=hold_seconds,
     )
     spec["delay"] = delay
-    return _create("networkchaos", f"delay-{direction}", namespace, run_id, spec, secrets)
+    return _create("networkchaos", f"delay-{direction}", namespace, mark, spec, secrets)
 
 
 def lose_packets(
@@ -157,6 +163,7 @@ def lose_packets(
     secrets: Secrets = None,
 ) -> Obj:
     """Drop `loss_percent` % of the packets between the service's pods and the peers."""
+    mark = Mark.held(run_id, hold_seconds)
     loss = {
         "loss": str(as_int(loss_percent, "loss_percent")),
         "correlation": str(as_int(correlation, "correlation")),
@@ -168,10 +175,9 @@ def lose_packets(
         direction=direction,
         peers=(peer_selector, peer_namespace, external_targets),
         percent=percent,
-        hold_seconds=hold_seconds,
     )
     spec["loss"] = loss
-    return _create("networkchaos", "loss", namespace, run_id, spec, secrets)
+    return _create("networkchaos", "loss", namespace, mark, spec, secrets)
 
 
 def fail_dns(
@@ -185,13 +191,14 @@ def fail_dns(
     secrets: Secrets = None,
 ) -> Obj:
     """Make DNS lookups of `domains` (comma-separated patterns; "": all) fail or go random."""
+    mark = Mark.held(run_id, hold_seconds)
     if action not in ("error", "random"):
         raise ActivityFailed(f"action must be error or random, not {action}")
-    spec = {**_pods(namespace, label_selector, percent, hold_seconds), "action": action}
+    spec = {**_pods(namespace, label_selector, percent), "action": action}
     patterns = [d.strip() for d in domains.split(",") if d.strip()]
     if patterns:
         spec["patterns"] = patterns
-    return _create("dnschaos", "dns", namespace, run_id, spec, secrets)
+    return _create("dnschaos", "dns", namespace, mark, spec, secrets)
 
 
 def delay_io(
@@ -207,8 +214,9 @@ def delay_io(
     secrets: Secrets = None,
 ) -> Obj:
     """Delay `io_percent` % of file operations under `volume_path` (a mounted volume)."""
+    mark = Mark.held(run_id, hold_seconds)
     spec = {
-        **_pods(namespace, label_selector, percent, hold_seconds),
+        **_pods(namespace, label_selector, percent),
         "action": "latency",
         "volumePath": volume_path,
         "delay": f"{as_int(delay_ms, 'delay_ms')}ms",
@@ -216,7 +224,7 @@ def delay_io(
     }
     if path:
         spec["path"] = path
-    return _create("iochaos", "io-latency", namespace, run_id, spec, secrets)
+    return _create("iochaos", "io-latency", namespace, mark, spec, secrets)
 
 
 def skew_time(
@@ -229,12 +237,13 @@ def skew_time(
     secrets: Secrets = None,
 ) -> Obj:
     """Shift the clock the service's processes see by `offset_seconds` (negative: the past)."""
+    mark = Mark.held(run_id, hold_seconds)
     spec = {
-        **_pods(namespace, label_selector, percent, hold_seconds),
+        **_pods(namespace, label_selector, percent),
         "timeOffset": f"{as_int(offset_seconds, 'offset_seconds')}s",
         "clockIds": ["CLOCK_REALTIME"],
     }
-    return _create("timechaos", "time", namespace, run_id, spec, secrets)
+    return _create("timechaos", "time", namespace, mark, spec, secrets)
 
 
 def remove_chaos(namespace: str, run_id: str, secrets: Secrets = None) -> list[str]:
@@ -266,16 +275,14 @@ def remove_chaos(namespace: str, run_id: str, secrets: Secrets = None) -> list[s
     return removed
 
 
-def _pods(namespace: str, label_selector: str, percent: Any, hold_seconds: Any) -> Obj:
-    """The selector, mode and duration fields: the service's pods, all or a percentage."""
+def _pods(namespace: str, label_selector: str, percent: Any) -> Obj:
+    """The selector and mode fields: the service's pods, all or a percentage."""
     share = as_int(percent, "percent")
     if not 1 <= share <= 100:
         raise ActivityFailed(f"percent must be between 1 and 100, not {share}")
     spec: Obj = {"selector": chaos_mesh_selector(namespace, label_selector), "mode": "all"}
     if share < 100:
         spec.update(mode="fixed-percent", value=str(share))
-    hold = as_float(hold_seconds, "hold_seconds")
-    spec["duration"] = f"{math.ceil(max(hold, 0)) + GRACE_SECONDS}s"
     return spec
 
 
@@ -287,7 +294,6 @@ def _network(
     direction: str,
     peers: tuple[str, str, str],
     percent: Any,
-    hold_seconds: Any,
 ) -> Obj:
     """A NetworkChaos spec. peers: (selector, namespace, external targets) at the other end.
 
@@ -296,7 +302,7 @@ def _network(
     peer_selector, peer_namespace, external_targets = peers
     if direction not in _DIRECTIONS:
         raise ActivityFailed(f"direction must be one of {', '.join(_DIRECTIONS)}, not {direction}")
-    spec = {**_pods(namespace, label_selector, percent, hold_seconds), "action": action}
+    spec = {**_pods(namespace, label_selector, percent), "action": action}
     spec["direction"] = direction
     targets = [t.strip() for t in external_targets.split(",") if t.strip()]
     if targets:
@@ -311,13 +317,14 @@ def _network(
 
 
 def _create(
-    plural: str, suffix: str, namespace: str, run_id: str, spec: Obj, secrets: Secrets
+    plural: str, suffix: str, namespace: str, mark: Mark, spec: Obj, secrets: Secrets
 ) -> Obj:
-    run = run_label_value(run_id)
+    """Create the chaos object; it lifts itself when the run's writes expire."""
+    spec["duration"] = f"{mark.lifetime_seconds}s"
     body: Obj = {
         "apiVersion": f"{GROUP}/{VERSION}",
         "kind": CHAOS_KINDS[plural],
-        "metadata": created_metadata(f"chaosbot-{suffix}-{run}", namespace, run),
+        "metadata": created_metadata(f"chaosbot-{suffix}-{mark.run}", namespace, mark),
         "spec": spec,
     }
     api = client.CustomObjectsApi(create_k8s_api_client(dict(secrets or {})))

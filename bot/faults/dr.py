@@ -23,6 +23,7 @@ import time
 from typing import Any
 
 from chaoslib.exceptions import ActivityFailed
+from chaoslib.types import Configuration
 
 from bot.faults.args import as_bool, as_float, run_label_value
 from bot.faults.kube import (
@@ -32,14 +33,21 @@ from bot.faults.kube import (
     STATEFULSETS,
     Kind,
     Kube,
+    KubeError,
     Obj,
     Secrets,
 )
-from bot.faults.marks import created_metadata
+from bot.faults.marks import Mark, claimed_by, created_metadata
 from bot.faults.workloads import is_rolled_out, workloads_of
 from bot.k8s.selectors import Requirement, labels_match
 
-__all__ = ["delete_workload", "restore_workload", "snapshot_workload"]
+__all__ = [
+    "delete_workload",
+    "is_snapshot",
+    "recreate_missing",
+    "restore_workload",
+    "snapshot_workload",
+]
 
 SNAPSHOT_KEY = "objects.json"
 SNAPSHOT_LIMIT = 900_000  # bytes, under the 1 MiB object limit with room for metadata
@@ -55,13 +63,17 @@ _SERVER_ANNOTATIONS = ("deployment.kubernetes.io/revision",)
 
 
 def snapshot_workload(
-    namespace: str, label_selector: str, run_id: str, secrets: Secrets = None
+    namespace: str,
+    label_selector: str,
+    run_id: str,
+    secrets: Secrets = None,
+    configuration: Configuration = None,
 ) -> Obj:
     """Keep the workload, its Services and ConfigMaps in a labelled ConfigMap (first one wins)."""
-    kube, run = Kube(secrets), run_label_value(run_id)
-    existing = _snapshot(kube, namespace, run)
+    kube, mark = Kube(secrets), Mark.of(run_id, configuration)
+    existing = _snapshot(kube, namespace, mark.run)
     if existing is not None:
-        return {"snapshot": _name(run), "objects": [_ref(e) for e in existing]}
+        return {"snapshot": _name(mark.run), "objects": [_ref(e) for e in existing]}
     workloads = workloads_of(kube, namespace, label_selector)
     if not workloads:
         raise ActivityFailed(
@@ -80,10 +92,9 @@ def snapshot_workload(
     if len(text) > SNAPSHOT_LIMIT:
         raise ActivityFailed(f"the snapshot would be {len(text)} bytes, over {SNAPSHOT_LIMIT}")
     body = {"apiVersion": "v1", "kind": "ConfigMap", "data": {SNAPSHOT_KEY: text}}
-    kube.create(
-        CONFIGMAPS, namespace, {**body, "metadata": created_metadata(_name(run), namespace, run)}
-    )
-    return {"snapshot": _name(run), "objects": [_ref(e) for e in entries]}
+    metadata = created_metadata(_name(mark.run), namespace, mark)
+    kube.create(CONFIGMAPS, namespace, {**body, "metadata": metadata})
+    return {"snapshot": _name(mark.run), "objects": [_ref(e) for e in entries]}
 
 
 def delete_workload(
@@ -126,12 +137,7 @@ def restore_workload(
     entries = _snapshot(kube, namespace, run)
     if entries is None:
         return {"recreated": [], "snapshot": None}
-    recreated = []
-    for entry in sorted(entries, key=lambda e: list(KINDS).index(e["kind"]), reverse=True):
-        kind, obj = KINDS[entry["kind"]], entry["object"]
-        if kube.get(kind, namespace, obj["metadata"]["name"]) is None:
-            kube.create(kind, namespace, obj)
-            recreated.append(_ref(entry))
+    recreated = _recreate(kube, namespace, entries)
     if as_bool(remove_snapshot, "remove_snapshot"):
         kube.delete(CONFIGMAPS, namespace, _name(run))
     workloads = [e for e in entries if e["kind"] in ("deployments", "statefulsets")]
@@ -141,6 +147,35 @@ def restore_workload(
             raise ActivityFailed(f"the restored workload was not Ready within {limit:g}s")
         time.sleep(POLL_SECONDS)
     return {"recreated": recreated, "seconds_to_ready": round(time.monotonic() - started, 3)}
+
+
+def is_snapshot(config_map: Obj) -> bool:
+    """Whether a ConfigMap is the snapshot a disaster-recovery run keeps of a workload."""
+    run = claimed_by(config_map)
+    return run is not None and config_map["metadata"]["name"] == _name(run)
+
+
+def recreate_missing(kube: Kube, namespace: str, run: str) -> list[str]:
+    """Create whatever of the run's snapshot is missing (nothing without a snapshot); no waiting."""
+    entries = _snapshot(kube, namespace, run)
+    return [] if entries is None else _recreate(kube, namespace, entries)
+
+
+def _recreate(kube: Kube, namespace: str, entries: list[Obj]) -> list[str]:
+    """ConfigMaps first, then Services, then the workloads: each created only if missing."""
+    recreated = []
+    for entry in sorted(entries, key=lambda e: list(KINDS).index(e["kind"]), reverse=True):
+        kind, obj = KINDS[entry["kind"]], entry["object"]
+        if kube.get(kind, namespace, obj["metadata"]["name"]) is not None:
+            continue
+        try:
+            kube.create(kind, namespace, obj)
+        except KubeError as error:
+            if error.status != 409:  # created meanwhile (a GitOps controller, another restore)
+                raise
+            continue
+        recreated.append(_ref(entry))
+    return recreated
 
 
 def _name(run: str) -> str:

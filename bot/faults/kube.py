@@ -15,6 +15,7 @@ from urllib.parse import quote
 
 from chaosk8s import create_k8s_api_client
 from chaoslib.exceptions import ActivityFailed
+from kubernetes import client
 
 __all__ = [
     "CONFIGMAPS",
@@ -83,10 +84,10 @@ class KubeError(ActivityFailed):  # type: ignore[misc]
 
 
 class Kube:
-    """One API client (chosen as chaosk8s chooses it) and JSON verbs on any Kind."""
+    """One API client (chosen as chaosk8s chooses it, or given) and JSON verbs on any Kind."""
 
-    def __init__(self, secrets: Secrets = None) -> None:
-        self.api = create_k8s_api_client(dict(secrets or {}))
+    def __init__(self, secrets: Secrets = None, *, api: client.ApiClient | None = None) -> None:
+        self.api = api if api is not None else create_k8s_api_client(dict(secrets or {}))
 
     def get(self, kind: Kind, namespace: str | None, name: str) -> Obj | None:
         """The object, or None when it does not exist."""
@@ -184,7 +185,7 @@ class Kube:
         body: Any = None,
     ) -> Obj:
         """One JSON request through the client's auth and transport; errors raise KubeError."""
-        params = self.api.param_serialize(
+        verb, url, headers, payload, _ = self.api.param_serialize(
             method=method,
             resource_path=path,
             query_params=query or [],
@@ -192,7 +193,7 @@ class Kube:
             body=body,
             auth_settings=["BearerToken"],
         )
-        response = self.api.call_api(*params[:4], _request_timeout=TIMEOUT)
+        response = self.api.call_api(verb, url, headers, payload, _request_timeout=TIMEOUT)
         response.read()
         text = response.data.decode("utf-8") if response.data else ""
         try:

@@ -9,11 +9,12 @@ from __future__ import annotations
 
 from chaosk8s.networking.actions import create_network_policy, remove_network_policy
 from chaoslib.exceptions import ActivityFailed
+from chaoslib.types import Configuration
 from kubernetes.client.exceptions import ApiException
 
 from bot.faults.args import label_selector_object, run_label_value
 from bot.faults.kube import NETWORKPOLICIES, Kube, Obj, Secrets
-from bot.faults.marks import RUN_LABEL, created_metadata
+from bot.faults.marks import RUN_LABEL, Mark, created_metadata
 
 __all__ = ["blackhole", "remove_network_policies"]
 
@@ -26,9 +27,10 @@ def blackhole(
     run_id: str,
     direction: str = "both",
     secrets: Secrets = None,
+    configuration: Configuration = None,
 ) -> Obj:
     """Drop all traffic to ("ingress"), from ("egress") or to and from ("both") the pods."""
-    run = run_label_value(run_id)
+    mark = Mark.of(run_id, configuration)
     if direction not in _POLICY_TYPES:
         raise ActivityFailed(
             f"direction must be one of {', '.join(_POLICY_TYPES)}, not {direction}"
@@ -40,7 +42,7 @@ def blackhole(
     policy: Obj = {
         "apiVersion": "networking.k8s.io/v1",
         "kind": "NetworkPolicy",
-        "metadata": created_metadata(f"chaosbot-blackhole-{run}", namespace, run),
+        "metadata": created_metadata(f"chaosbot-blackhole-{mark.run}", namespace, mark),
         "spec": spec,
     }
     create_network_policy(spec=policy, ns=namespace, secrets=dict(secrets or {}))

@@ -17,18 +17,27 @@ loss" is a cordon plus the immediate deletion of the node's pods, as a crashed n
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections import Counter
 from typing import Any
 
 from chaoslib.exceptions import ActivityFailed
+from chaoslib.types import Configuration
 
 from bot.faults.args import as_bool, as_int, run_label_value
 from bot.faults.kube import NODES, PODS, Kube, KubeError, Obj, Secrets
-from bot.faults.marks import RUN_LABEL, claim, claimed_by, original_of, release
+from bot.faults.marks import RUN_LABEL, Mark, claim, claimed_by, original_of, release
 from bot.faults.workloads import service_pods
 
-__all__ = ["ZONE_LABEL", "drain_nodes", "lose_nodes", "restore_nodes", "take_zone_out"]
+__all__ = [
+    "ZONE_LABEL",
+    "drain_nodes",
+    "lose_nodes",
+    "restore_node",
+    "restore_nodes",
+    "take_zone_out",
+]
 
 ZONE_LABEL = "topology.kubernetes.io/zone"
 log = logging.getLogger("chaostoolkit")
@@ -41,24 +50,30 @@ def drain_nodes(
     nodes: Any = 1,
     all_namespaces: Any = False,
     secrets: Secrets = None,
+    configuration: Configuration = None,
 ) -> Obj:
     """Cordon the `nodes` nodes running most of the service's pods and evict their pods."""
-    kube, run = Kube(secrets), run_label_value(run_id)
+    kube, mark = Kube(secrets), Mark.of(run_id, configuration)
     chosen = _nodes_hosting(kube, namespace, label_selector)[: as_int(nodes, "nodes")]
     scope = None if as_bool(all_namespaces, "all_namespaces") else namespace
-    return _take_out(kube, chosen, run, scope, evict=True)
+    return _take_out(kube, chosen, mark, scope, evict=True)
 
 
 def lose_nodes(
-    namespace: str, label_selector: str, run_id: str, nodes: Any = 1, secrets: Secrets = None
+    namespace: str,
+    label_selector: str,
+    run_id: str,
+    nodes: Any = 1,
+    secrets: Secrets = None,
+    configuration: Configuration = None,
 ) -> Obj:
     """Cordon the `nodes` nodes running most of the service's pods and delete their pods now.
 
     Deletion skips disruption budgets and grace periods, as a node that dies does.
     """
-    kube, run = Kube(secrets), run_label_value(run_id)
+    kube, mark = Kube(secrets), Mark.of(run_id, configuration)
     chosen = _nodes_hosting(kube, namespace, label_selector)[: as_int(nodes, "nodes")]
-    return _take_out(kube, chosen, run, namespace, evict=False)
+    return _take_out(kube, chosen, mark, namespace, evict=False)
 
 
 def take_zone_out(
@@ -68,9 +83,10 @@ def take_zone_out(
     zone: str = "",
     all_namespaces: Any = False,
     secrets: Secrets = None,
+    configuration: Configuration = None,
 ) -> Obj:
     """Cordon every node of a zone and evict their pods (zone "": the service's main zone)."""
-    kube, run = Kube(secrets), run_label_value(run_id)
+    kube, mark = Kube(secrets), Mark.of(run_id, configuration)
     if not zone:
         hosts = _nodes_hosting(kube, namespace, label_selector)
         node = kube.get(NODES, None, hosts[0])
@@ -81,7 +97,7 @@ def take_zone_out(
     if not chosen:
         raise ActivityFailed(f"no node is in zone {zone}")
     scope = None if as_bool(all_namespaces, "all_namespaces") else namespace
-    return {"zone": zone, **_take_out(kube, chosen, run, scope, evict=True)}
+    return {"zone": zone, **_take_out(kube, chosen, mark, scope, evict=True)}
 
 
 def restore_nodes(run_id: str, secrets: Secrets = None) -> list[str]:
@@ -89,10 +105,17 @@ def restore_nodes(run_id: str, secrets: Secrets = None) -> list[str]:
     kube, run = Kube(secrets), run_label_value(run_id)
     restored = []
     for node in kube.list(NODES, None, labels=f"{RUN_LABEL}={run}"):
-        name = node["metadata"]["name"]
-        kube.change(NODES, None, name, lambda obj: _uncordon(obj, run))
-        restored.append(name)
+        restore_node(kube, node["metadata"]["name"], run)
+        restored.append(node["metadata"]["name"])
     return restored
+
+
+def restore_node(kube: Kube, name: str, run: str) -> None:
+    """Give one node the run changed its original schedulability back, and unlabel it.
+
+    A node no longer changed by that run (restored meanwhile, or gone) is left as it is.
+    """
+    kube.change(NODES, None, name, functools.partial(_uncordon, run=run))
 
 
 def _uncordon(node: Obj, run: str) -> bool:
@@ -106,9 +129,9 @@ def _uncordon(node: Obj, run: str) -> bool:
     return True
 
 
-def _cordon(node: Obj, run: str) -> bool:
+def _cordon(node: Obj, mark: Mark) -> bool:
     spec = node.setdefault("spec", {})
-    claim(node, run, {"unschedulable": bool(spec.get("unschedulable", False))})
+    claim(node, mark, {"unschedulable": bool(spec.get("unschedulable", False))})
     spec["unschedulable"] = True
     return True
 
@@ -125,7 +148,7 @@ def _nodes_hosting(kube: Kube, namespace: str, label_selector: str) -> list[str]
     return [name for name, _ in sorted(counts.items(), key=lambda item: (-item[1], item[0]))]
 
 
-def _take_out(kube: Kube, chosen: list[str], run: str, scope: str | None, *, evict: bool) -> Obj:
+def _take_out(kube: Kube, chosen: list[str], mark: Mark, scope: str | None, *, evict: bool) -> Obj:
     """Cordon the chosen nodes, then evict (or delete) the pods on them."""
     if not chosen:
         raise ActivityFailed("no node was chosen")
@@ -142,7 +165,7 @@ def _take_out(kube: Kube, chosen: list[str], run: str, scope: str | None, *, evi
         )
     report: Obj = {"nodes": chosen, "removed": [], "blocked": [], "skipped": []}
     for name in chosen:
-        kube.change(NODES, None, name, lambda obj: _cordon(obj, run))
+        kube.change(NODES, None, name, functools.partial(_cordon, mark=mark))
     for name in chosen:
         for pod in kube.list(PODS, scope, fields=f"spec.nodeName={name}"):
             _remove(kube, pod, evict=evict, report=report)

@@ -12,22 +12,25 @@ they are Ready.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
 from chaoslib.exceptions import ActivityFailed
+from chaoslib.types import Configuration
 from kubernetes.utils import parse_quantity
 
 from bot.faults.args import label_selector_object, run_label_value
 from bot.faults.kube import DEPLOYMENTS, PODS, STATEFULSETS, Kind, Kube, Obj, Secrets
-from bot.faults.marks import RUN_LABEL, claim, claimed_by, original_of, release
+from bot.faults.marks import RUN_LABEL, Mark, claim, claimed_by, original_of, release
 from bot.k8s.selectors import labels_match, parse_label_selector
 
 __all__ = [
     "WORKLOAD_KINDS",
     "is_ready",
     "is_rolled_out",
+    "restore_workload",
     "restore_workloads",
     "scale_to_zero",
     "service_pods",
@@ -41,14 +44,18 @@ _parse_quantity: Callable[[Any], Decimal] = parse_quantity
 
 
 def scale_to_zero(
-    namespace: str, label_selector: str, run_id: str, secrets: Secrets = None
+    namespace: str,
+    label_selector: str,
+    run_id: str,
+    secrets: Secrets = None,
+    configuration: Configuration = None,
 ) -> list[str]:
     """Scale every workload whose pods the selector matches to zero replicas."""
-    kube, run = Kube(secrets), run_label_value(run_id)
+    kube, mark = Kube(secrets), Mark.of(run_id, configuration)
 
     def to_zero(obj: Obj) -> bool:
         spec = obj["spec"]
-        claim(obj, run, {"replicas": spec.get("replicas", 1)})
+        claim(obj, mark, {"replicas": spec.get("replicas", 1)})
         spec["replicas"] = 0
         return True
 
@@ -63,13 +70,14 @@ def throttle_resources(
     memory_limit: str = "",
     container: str = "",
     secrets: Secrets = None,
+    configuration: Configuration = None,
 ) -> list[str]:
     """Lower the CPU and/or memory limit of the workloads' containers ("" leaves one alone).
 
     Requests above the new limit are lowered to it (the API refuses requests over limits). The
     pods are replaced by a rollout, as for any template change.
     """
-    kube, run = Kube(secrets), run_label_value(run_id)
+    kube, mark = Kube(secrets), Mark.of(run_id, configuration)
     limits = {k: v for k, v in (("cpu", cpu_limit), ("memory", memory_limit)) if v}
     if not limits:
         raise ActivityFailed("set cpu_limit, memory_limit or both")
@@ -84,7 +92,7 @@ def throttle_resources(
         ]
         if not containers:
             raise ActivityFailed(f"{obj['metadata']['name']} has no container called {container}")
-        claim(obj, run, {"resources": {c["name"]: c.get("resources") for c in containers}})
+        claim(obj, mark, {"resources": {c["name"]: c.get("resources") for c in containers}})
         for spec in containers:
             resources = spec.setdefault("resources", {})
             resources.setdefault("limits", {}).update(limits)
@@ -103,10 +111,17 @@ def restore_workloads(namespace: str, run_id: str, secrets: Secrets = None) -> l
     restored = []
     for kind in WORKLOAD_KINDS:
         for obj in kube.list(kind, namespace, labels=f"{RUN_LABEL}={run}"):
-            name = obj["metadata"]["name"]
-            kube.change(kind, namespace, name, lambda o: _restore(o, run))
-            restored.append(f"{kind.plural}/{name}")
+            restore_workload(kube, kind, namespace, obj["metadata"]["name"], run)
+            restored.append(f"{kind.plural}/{obj['metadata']['name']}")
     return restored
+
+
+def restore_workload(kube: Kube, kind: Kind, namespace: str, name: str, run: str) -> None:
+    """Put back the replicas and resources the run changed on one workload, and unlabel it.
+
+    A workload no longer changed by that run (restored meanwhile, or gone) is left as it is.
+    """
+    kube.change(kind, namespace, name, functools.partial(_restore, run=run))
 
 
 def workloads_of(kube: Kube, namespace: str, label_selector: str) -> list[tuple[Kind, Obj]]:

@@ -3,27 +3,31 @@
 from __future__ import annotations
 
 from contextlib import AbstractContextManager
-from typing import Any, cast
+from typing import Any
 
 from kubernetes import client
 
-# Imported now, not on first use: kubernetes loads its API modules lazily (about 0.3 s), and
-# the first use is the leftover check right after a rollback, on the path of every abort.
-from kubernetes.client.api.apps_v1_api import AppsV1Api
+# Imported now, not on first use: kubernetes loads its API modules lazily (about 0.3 s),
+# which would otherwise land on the first preflight of a run.
 from kubernetes.client.api.core_v1_api import CoreV1Api
-from kubernetes.client.api.custom_objects_api import CustomObjectsApi
-from kubernetes.client.api.networking_v1_api import NetworkingV1Api
-from kubernetes.client.exceptions import ApiException
 
 from bot.k8s.client import ClientFactory
 from bot.k8s.dry_run import server_side_dry_run
+from bot.k8s.sweep import Marked, marked_objects
 from bot.runs.models import Run
-from bot.runs.service import RUN_LABEL
 
-__all__ = ["CHAOS_MESH_KINDS", "KubeRunCluster"]
+__all__ = ["KubeRunCluster"]
 
-CHAOS_MESH_KINDS = ("podchaos", "networkchaos", "stresschaos", "iochaos", "dnschaos", "timechaos")
 Obj = dict[str, Any]
+# How the leftover check names each kind (Chaos Mesh kinds by their plural).
+_LEFTOVER_NAMES = {
+    "nodes": "node",
+    "networkpolicies": "networkpolicy",
+    "deployments": "deployment",
+    "statefulsets": "statefulset",
+    "secrets": "secret",
+    "configmaps": "configmap",
+}
 
 
 class KubeRunCluster:
@@ -43,39 +47,7 @@ class KubeRunCluster:
     def leftovers(self, key: str, *, context: str | None) -> list[str]:
         """Every object still carrying the run's label, as `kind/name` or `namespace/kind/name`."""
         api = self._clients.api_client(context)
-        selector = f"{RUN_LABEL}={key}"
-        core, apps = CoreV1Api(api), AppsV1Api(api)
-        net, custom = NetworkingV1Api(api), CustomObjectsApi(api)
-        found = [
-            f"node/{n['metadata']['name']}"
-            for n in _items(api, core.list_node(label_selector=selector))
-        ]
-        listings = [
-            ("networkpolicy", net.list_network_policy_for_all_namespaces),
-            ("deployment", apps.list_deployment_for_all_namespaces),
-            ("statefulset", apps.list_stateful_set_for_all_namespaces),
-            ("secret", core.list_secret_for_all_namespaces),
-            ("configmap", core.list_config_map_for_all_namespaces),
-        ]
-        for kind, lister in listings:
-            for item in _items(api, lister(label_selector=selector)):
-                found.append(f"{item['metadata']['namespace']}/{kind}/{item['metadata']['name']}")
-        for plural in CHAOS_MESH_KINDS:
-            try:
-                listing = cast(
-                    Obj,
-                    custom.list_cluster_custom_object(
-                        "chaos-mesh.org", "v1alpha1", plural, label_selector=selector
-                    ),
-                )
-            except ApiException as exc:
-                if exc.status == 404:  # Chaos Mesh not installed: nothing of ours can be there
-                    continue
-                raise
-            for item in listing.get("items", []):
-                meta = item["metadata"]
-                found.append(f"{meta.get('namespace')}/{plural}/{meta['name']}")
-        return found
+        return [_leftover(m) for m in marked_objects(api, namespaces=None, run_key=key)]
 
     def _pods(self, run: Run) -> list[Obj]:
         api = self._clients.api_client(run.cluster_context)
@@ -87,6 +59,11 @@ class KubeRunCluster:
             running,
             key=lambda p: (p["metadata"].get("creationTimestamp", ""), p["metadata"]["name"]),
         )
+
+
+def _leftover(marked: Marked) -> str:
+    kind = _LEFTOVER_NAMES.get(marked.kind.plural, marked.kind.plural)
+    return "/".join(part for part in (marked.namespace, kind, marked.name) if part)
 
 
 def _items(api: client.ApiClient, listing: Any) -> list[Obj]:

@@ -22,6 +22,7 @@ import threading
 from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -81,13 +82,16 @@ class Scenario:
 
 @dataclass
 class Outcome:
-    """What a scenario's run left: the journal, and the cluster before, during and after."""
+    """What a scenario's run left: the journal, the cluster before, during and after, and when
+    the `chaos run` process started and ended."""
 
     journal: dict[str, Any]
     before: Snapshot
     during: Snapshot | None
     after: Snapshot
     output: str
+    started: datetime
+    ended: datetime
 
 
 def run_scenarios(scenarios: Iterable[Scenario], workdir: Path) -> dict[str, Outcome]:
@@ -141,14 +145,16 @@ def _run(scenario: Scenario, observer: _Observer, workdir: Path) -> Outcome:
         observer.watch(scenario.name, lambda: _snapshot(kube))
         if scenario.inject is not None:
             scenario.inject(kube)
+        started = datetime.now(UTC)
         result = subprocess.run(
             command, env=env, cwd=workdir, capture_output=True, text=True, timeout=90
         )
+        ended = datetime.now(UTC)
         kube.clear_faults()
         after = _snapshot(kube)
     journal = json.loads(journal_path.read_text()) if journal_path.exists() else {}
     output = result.stdout + result.stderr
-    return Outcome(journal, before, observer.seen.get(scenario.name), after, output)
+    return Outcome(journal, before, observer.seen.get(scenario.name), after, output, started, ended)
 
 
 def _rendered(scenario: Scenario, observer: _Observer) -> dict[str, Any]:

@@ -7,14 +7,14 @@ run and still leave a clean cluster. (The runs happen once, concurrently, in `ou
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 
 from bot.faults.certs import not_after
 from bot.faults.chaosmesh import CHAOS_KINDS
-from bot.faults.marks import ORIGINAL
+from bot.faults.marks import CREATED, EXPIRES_AT, GRACE_SECONDS, ORIGINAL, expires_at_of
 from bot.library.catalogue import load_catalogue
 from tests.integration.fault_runs import (
     RUN_ID,
@@ -122,6 +122,31 @@ def test_what_the_fault_labels_is_what_the_catalogue_declares(
     assert bool(kinds) == bool(declared)
 
 
+@pytest.mark.parametrize("name", OBSERVED)
+def test_everything_the_fault_writes_is_marked_with_its_expiry(
+    name: str, outcomes: dict[str, Outcome]
+) -> None:
+    """Run label, created or original, and expires-at = the write + the hold (0) + the grace."""
+    outcome = outcomes[name]
+    written = [
+        obj
+        for objects in _seen(outcome).values()
+        for obj in objects
+        if RUN_LABEL in (obj["metadata"].get("labels") or {})
+    ]
+    for obj in written:
+        annotations = obj["metadata"]["annotations"]
+        assert (annotations.get(CREATED) == "true") != (ORIGINAL in annotations), annotations
+        expires = expires_at_of(obj)
+        assert expires is not None, annotations.get(EXPIRES_AT)
+        # Rounded up to the second: between the write and a second after it.
+        written_at = expires - timedelta(seconds=GRACE_SECONDS)
+        latest = outcome.ended + timedelta(seconds=1)
+        assert outcome.started <= written_at <= latest, (outcome.started, expires, outcome.ended)
+    experiment = next(s.experiment for s in SCENARIOS if s.name == name)
+    assert bool(written) == bool(load_catalogue().get(experiment).creates)
+
+
 @pytest.mark.parametrize("name", sorted(FAILING))
 def test_api_error_while_injecting_fails_the_run_and_rolls_back(
     name: str, outcomes: dict[str, Outcome]
@@ -187,6 +212,7 @@ def test_container_kill_creates_a_pod_chaos(outcomes: dict[str, Outcome]) -> Non
         "selector": CHECKOUT,
         "mode": "fixed",
         "value": "1",
+        "duration": "120s",  # the kill happens once; the duration ends Chaos Mesh's record
     }
 
 

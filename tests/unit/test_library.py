@@ -18,7 +18,7 @@ from cryptography import x509
 from bot.faults.args import label_selector_object, run_label_value
 from bot.faults.certs import expired_copy
 from bot.faults.hold import hold
-from bot.faults.marks import ORIGINAL, RUN_LABEL, claim, original_of, release
+from bot.faults.marks import ORIGINAL, RUN_LABEL, Mark, claim, original_of, release
 from bot.faults.outcome import after_experiment_control
 from bot.library.catalogue import (
     CATEGORIES,
@@ -368,12 +368,12 @@ def test_expired_copy_keeps_the_names_and_the_key() -> None:
 
 def test_claim_keeps_the_first_original_and_refuses_another_run() -> None:
     node: dict[str, Any] = {"metadata": {"name": "node-1"}, "spec": {}}
-    claim(node, "r-1", {"unschedulable": False})
-    claim(node, "r-1", {"unschedulable": True})  # the same run again: the original stays
+    claim(node, Mark("r-1", 0), {"unschedulable": False})
+    claim(node, Mark("r-1", 0), {"unschedulable": True})  # the same run again: the original stays
     assert original_of(node) == {"unschedulable": False}
     assert node["metadata"]["labels"] == {RUN_LABEL: "r-1"}
     with pytest.raises(ActivityFailed, match="already changed by chaosbot run r-1"):
-        claim(node, "r-2", {"unschedulable": True})
+        claim(node, Mark("r-2", 0), {"unschedulable": True})
     release(node)
     assert node["metadata"] == {"name": "node-1"}
     assert ORIGINAL not in json.dumps(node)
