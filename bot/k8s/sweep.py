@@ -164,7 +164,8 @@ def sweep(
     the sweep to one run. Changed objects are restored before created ones are deleted, so a
     backup or snapshot outlives what it restores. Idempotent: a second sweep finds nothing, and
     objects that vanish or change meanwhile (404, 409) are taken as they are then. An object
-    that cannot be handled is recorded as failed and the sweep goes on.
+    that cannot be handled is recorded as failed and the sweep goes on; only a listing that
+    fails raises (KubeError, or urllib3's HTTPError when the API server cannot be reached).
     """
     if isinstance(namespaces, str):
         raise TypeError("namespaces must be a collection of names, not one string")
