@@ -9,7 +9,7 @@ import socket
 import sys
 import threading
 from dataclasses import replace
-from datetime import timedelta
+from datetime import datetime, timedelta
 from types import FrameType
 from typing import Any
 
@@ -29,6 +29,7 @@ from bot.errors import ChaosbotError
 from bot.gamedays.scheduler import GameDayScheduler
 from bot.k8s.client import ClientFactory
 from bot.k8s.cluster import KubeCluster
+from bot.k8s.sweep import Action, sweep
 from bot.runs.janitor import Janitor
 from bot.runs.supervisor import WorkerLauncher
 from bot.scheduling.leader import LeaderElection, leader_lock_for
@@ -87,6 +88,7 @@ class Server:
             roll_back=self._workers.roll_back,
             alerts=SlackCleanupAlerts(admin_channel=settings.admin_channel),
             observer=SlackRunPublisher(db=db, client=client),
+            sweep=self._sweep_expired,
             period=settings.janitor_seconds,
             alert_after=timedelta(minutes=settings.cleanup_alert_minutes),
         )
@@ -129,6 +131,24 @@ class Server:
     def _start_background(self) -> None:
         self._outbox.start()
         self._election.start()
+
+    def _sweep_expired(self, now: datetime) -> int:
+        """The dead man's switch: remove what is past its expires-at in the allowed namespaces,
+        whether or not the database still knows its run."""
+        if not self.settings.allowed_namespaces:
+            return 0
+        records = sweep(
+            self._kube_clients.api_client(self.settings.kube_context),
+            namespaces=self.settings.allowed_namespaces,
+            now=now,
+            expired_only=True,
+        )
+        for record in records:
+            if record.ok:
+                log.warning("janitor: expired chaosbot object %s", record)
+            else:
+                log.error("janitor: could not remove expired chaosbot object %s", record)
+        return sum(1 for r in records if r.action in (Action.DELETED, Action.RESTORED))
 
     def _lead(self) -> None:
         self.gamedays.start()

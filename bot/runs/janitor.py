@@ -80,13 +80,16 @@ class Janitor:
         sweep: Callable[[datetime], int] | None = None,
         period: float = 5.0,
         alert_after: timedelta = timedelta(minutes=10),
-        sweep_every: float = 60.0,
+        sweep_every: float | None = None,
     ) -> None:
         if period <= 0:
             raise ValueError("the janitor's period must be positive")
         self._db, self._clock, self._roll_back = db, clock, roll_back
         self._alerts, self._observer, self._sweep = alerts, observer, sweep
-        self.period, self.alert_after, self._sweep_every = period, alert_after, sweep_every
+        self.period, self.alert_after = period, alert_after
+        # Listing every namespace is heavier than a look at the runs table: a sweep every
+        # twelfth pass (a minute at the default period).
+        self._sweep_every = sweep_every if sweep_every is not None else 12 * period
         self._last_sweep: float | None = None
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -186,11 +189,9 @@ class Janitor:
     def _left_behind(
         self, session: Session, run: Run, now: datetime, due: list[int], report: JanitorReport
     ) -> None:
-        if not run.leftovers:
-            run.rollback_retry_at = None
-            return
         if (
-            self._alerts is not None
+            run.leftovers
+            and self._alerts is not None
             and run.cleanup_alerted_at is None
             and now - (run.finished_at or now) >= self.alert_after
         ):

@@ -25,6 +25,11 @@ __all__ = ["LeftoverCheck", "replay_rollbacks", "retry_delay"]
 log = logging.getLogger(__name__)
 
 RETRY_MAX = timedelta(minutes=5)
+# A worker that died while injecting may have had a write in flight, which the API server
+# completes after the worker is gone (and after our first check): for this long after the run
+# ended, which covers the API server's own request timeout (one minute by default), the label
+# is checked again from time to time even when nothing was found.
+SETTLE = timedelta(seconds=90)
 
 
 class LeftoverCheck(Protocol):
@@ -60,18 +65,21 @@ def replay_rollbacks(
     with db.session() as session:
         run = find_run(session=session, ref=run_id)
         status = run.status
-        if status in TERMINAL and not run.leftovers:
+        if status in TERMINAL and not run.leftovers and run.rollback_retry_at is None:
             return status
         attempt = run.rollback_attempts + 1
         document, key, context = run.document, run.key, run.cluster_context
         aborted_by = run.abort_requested_by
         previous = list(run.leftovers or [])
+        finished_at = run.finished_at
+        settle = status is RunStatus.INJECTING or (status in TERMINAL and not previous)
         injected = status is not RunStatus.PREFLIGHT and status is not RunStatus.SCHEDULED
-        what = (
-            f"the worker is gone while {status.value.replace('_', ' ')}"
-            if status not in TERMINAL
-            else "objects were left behind"
-        )
+        if status not in TERMINAL:
+            what = f"the worker is gone while {status.value.replace('_', ' ')}"
+        elif previous:
+            what = "objects were left behind"
+        else:
+            what = "a write may still have been in flight when the worker died"
         note(
             session=session,
             run=run,
@@ -96,10 +104,13 @@ def replay_rollbacks(
         left = previous or ["unknown (the leftover check failed)"]
     clean = not left and unchecked is None
     now = clock.now()
+    settling = settle and (finished_at is None or now - finished_at < SETTLE)
     values: dict[str, Any] = {
         "leftovers": left,
         "rollback_attempts": attempt,
-        "rollback_retry_at": None if clean else now + retry_delay(attempt, retry_base),
+        "rollback_retry_at": (
+            None if clean and not settling else now + retry_delay(attempt, retry_base)
+        ),
     }
     outcome = "nothing left behind" if clean else "still left: " + ", ".join(left)
     if unchecked:
@@ -121,7 +132,8 @@ def replay_rollbacks(
         for field, value in values.items():
             setattr(run, field, value)
         note(session=session, run=run, now=now, message=f"rollback attempt {attempt}: {outcome}")
-    observer(run_id, status, f"rollback attempt {attempt}: {outcome}")
+    if left != previous or unchecked:  # the message changes only when what is left does
+        observer(run_id, status, f"rollback attempt {attempt}: {outcome}")
     return status
 
 

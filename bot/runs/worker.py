@@ -130,7 +130,16 @@ def execute_run(
     leftovers = cluster.leftovers(key, context=context)
     if leftovers:
         life.note("left behind after rollback: " + ", ".join(leftovers))
-    life.move(status, reason, journal=_json_safe(journal), leftovers=leftovers, reason=reason)
+    life.move(
+        status,
+        reason,
+        journal=_json_safe(journal),
+        leftovers=leftovers,
+        reason=reason,
+        rollback_attempts=1,
+        # Something is left: the janitor plays the rollbacks again until nothing is.
+        rollback_retry_at=clock.now() if leftovers else None,
+    )
     return status
 
 

@@ -137,7 +137,7 @@ def test_a_run_started_in_slack_survives_the_bot_being_killed(
     assert _run_row(bot).status is RunStatus.COMPLETED
 
 
-def test_the_reaper_rolls_back_after_the_bot_and_its_worker_die(
+def test_the_janitor_rolls_back_after_the_bot_and_its_worker_die(
     bot: Bot, kube_api: KubeApiServer
 ) -> None:
     simulator = bot.start()
@@ -153,7 +153,9 @@ def test_the_reaper_rolls_back_after_the_bot_and_its_worker_die(
     bot.start()
     run = _wait(bot, *TERMINAL)
     assert run.status is RunStatus.FAILED
-    assert run.reason is not None and "reaper rolled back" in run.reason
+    assert run.reason == (
+        "its worker stopped while holding; chaosbot rolled back: nothing left behind"
+    )
     assert _policies(kube_api) == []
 
 

@@ -1,0 +1,301 @@
+"""The crash-point suite: no fault outlives its run, whatever dies, wherever the run is.
+
+A run is held in each state of the run state machine (read from the machine itself, so a new
+state cannot be forgotten) and there the worker, the bot (`chaosbot serve`, killed and started
+again as Kubernetes would) or both are killed with SIGKILL. Afterwards, within the janitor's
+period and the rollback's own time: nothing carries the run's label, the run is in a terminal
+state with an honest reason, its Slack message says so, and nothing was recorded twice.
+Also: the Kubernetes API failing during the rollback for a while, Slack down for the whole run,
+and PostgreSQL restarted while the fault holds.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+import time
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+
+from bot.clock import FrozenClock
+from bot.findings.models import Finding
+from bot.runs.deadlines import deadline
+from bot.runs.janitor import Janitor
+from bot.runs.models import Run
+from bot.runs.states import TERMINAL, RunStatus
+from bot.runs.supervisor import start_worker
+from bot.testing.slack_api import SlackApiServer
+from tests.e2e.conftest import CHAOSBOT, bot_env, listening_url, wait_until_healthy
+from tests.fixtures.engine import Engine
+
+JANITOR_SECONDS = 0.3
+# Within this long after the crash (the janitor's period, starting a rollback process and the
+# rollback itself, or a bot restart), nothing may carry the run's label.
+SETTLED_WITHIN = 20.0
+PAUSE = 4.0  # how long a paused API call keeps a worker in its state
+STATES = [state for state in RunStatus if state not in TERMINAL]
+TARGETS = ("worker", "bot", "both")
+
+
+class Bot:
+    """`chaosbot serve` as a process of its own, killed and started again at will."""
+
+    def __init__(self, env: dict[str, str], log: Path) -> None:
+        self.env, self.log = env, log
+        self.process: subprocess.Popen[str] | None = None
+
+    def start(self) -> None:
+        with self.log.open("a") as stderr:
+            process = subprocess.Popen(
+                [*CHAOSBOT, "serve"], env=self.env, stdout=subprocess.PIPE, stderr=stderr, text=True
+            )
+        wait_until_healthy(process, listening_url(process))
+        self.process = process
+
+    def kill(self) -> None:
+        assert self.process is not None
+        self.process.kill()
+        self.process.wait(timeout=10)
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+
+
+class Crash:
+    def __init__(self, engine: Engine, bot: Bot, slack: SlackApiServer, worker_env: dict[str, str]):
+        self.engine, self.bot, self.slack, self.worker_env = engine, bot, slack, worker_env
+        self.workers: list[subprocess.Popen[bytes]] = []
+
+    def start_worker(self, run_id: int) -> subprocess.Popen[bytes]:
+        process = start_worker(run_id, env=self.worker_env)
+        self.workers.append(process)
+        return process
+
+    def settled(self, run_id: int, key: str, *, not_before: float = 0.0) -> Run:
+        """Waits until the run is terminal, nothing carries its label and nothing is left to
+        retry, at `not_before` (monotonic) at the earliest. A run whose worker died while
+        injecting is still looked at again for a while (a write may have been in flight): for
+        it, a retry may be due."""
+        end = time.monotonic() + SETTLED_WITHIN
+        while time.monotonic() < end:
+            run = self.engine.row(run_id)
+            if (
+                time.monotonic() >= not_before
+                and run.status in TERMINAL
+                and (run.rollback_retry_at is None or not run.leftovers)
+                and not self.engine.policies(key)
+            ):
+                return run
+            time.sleep(0.05)
+        run = self.engine.row(run_id)
+        log = self.bot.log.read_text()[-3000:]
+        raise AssertionError(
+            f"run {key} is {run.status} ({run.reason}), retry at {run.rollback_retry_at}, "
+            f"{len(self.engine.policies(key))} object(s) left\n{log}"
+        )
+
+    def message_text(self, run: Run) -> str | None:
+        if run.slack_channel is None or run.slack_ts is None:
+            return None
+        message = self.slack.message(run.slack_channel, run.slack_ts)
+        return None if message is None else str(message.get("text"))
+
+    def endings_posted(self, run: Run) -> int:
+        """How many thread replies announce the run's end (its reason)."""
+        assert run.slack_channel is not None and run.reason is not None
+        return sum(
+            1
+            for m in self.slack.messages(run.slack_channel)
+            if m.get("thread_ts") == run.slack_ts and run.reason[:60] in str(m.get("text"))
+        )
+
+    def findings_per_kind(self, run_id: int) -> list[int]:
+        with self.engine.db.session() as session:
+            rows = session.execute(
+                select(Finding.kind, func.count())
+                .where(Finding.run_id == run_id)
+                .group_by(Finding.kind)
+            ).all()
+        return [count for _, count in rows]
+
+
+@pytest.fixture
+def crash(
+    engine: Engine,
+    slack_api: SlackApiServer,
+    signing_secret: str,
+    database_url: str,
+    tmp_path: Path,
+) -> Iterator[Crash]:
+    env = bot_env(slack_api, signing_secret, database_url)
+    env.update(
+        KUBECONFIG=str(engine.kubeconfig),
+        CHAOSBOT_ALLOWED_NAMESPACES="payments",
+        CHAOSBOT_JANITOR_SECONDS=str(JANITOR_SECONDS),
+        CHAOSBOT_LOG_LEVEL="INFO",
+    )
+    bot = Bot(env, tmp_path / "bot.log")
+    crash = Crash(engine, bot, slack_api, {**engine.env, **env})
+    yield crash
+    bot.stop()
+    for worker in crash.workers:
+        if worker.poll() is None:
+            worker.kill()
+            worker.wait(timeout=10)
+
+
+def _pause(crash: Crash, state: RunStatus) -> float:
+    """Arrange for a worker to stay in `state` for a while; returns the hold to ask for."""
+    kube = crash.engine.kube
+    if state is RunStatus.PREFLIGHT:  # preflight counts the service's live pods
+        kube.inject_latency("GET", r"/namespaces/payments/pods$", PAUSE, times=1)
+    elif state is RunStatus.INJECTING:  # the create is in flight when the worker dies
+        kube.inject_latency("POST", r"/networkpolicies$", PAUSE, times=1)
+    elif state is RunStatus.ROLLING_BACK:
+        kube.inject_latency("DELETE", r"/networkpolicies/", PAUSE, times=1)
+    return 30.0 if state is RunStatus.HOLDING else 1.0
+
+
+def _kill(crash: Crash, target: str, worker: subprocess.Popen[bytes] | None) -> None:
+    if target in ("worker", "both") and worker is not None:
+        os.kill(worker.pid, signal.SIGKILL)
+        worker.wait(timeout=10)
+    if target in ("bot", "both"):
+        crash.bot.kill()
+        crash.bot.start()  # as Kubernetes would
+
+
+@pytest.mark.parametrize("target", TARGETS)
+@pytest.mark.parametrize("state", STATES, ids=[s.value for s in STATES])
+def test_whatever_dies_in_whatever_state_no_fault_outlives_the_run(
+    crash: Crash, state: RunStatus, target: str
+) -> None:
+    engine = crash.engine
+    crash.bot.start()
+    hold = _pause(crash, state)
+    if state is RunStatus.HOLDING and target == "bot":
+        hold = 3.0  # the worker outlives the bot and finishes by itself
+    run_id, key = engine.create(hold=hold, now=datetime.now(UTC))
+    worker = None
+    if state is not RunStatus.SCHEDULED:
+        worker = crash.start_worker(run_id)
+        engine.wait_for(run_id, state)
+    _kill(crash, target, worker)
+    # A write in flight when the worker died lands up to PAUSE later: look after that.
+    not_before = time.monotonic() + (PAUSE + 1 if state is RunStatus.INJECTING else 0)
+    if state is RunStatus.SCHEDULED:
+        # Nobody picks the run up: at its deadline the janitor ends it.
+        late = deadline(engine.row(run_id))
+        assert late is not None
+        clock = FrozenClock(late + timedelta(seconds=1))
+        Janitor(db=engine.db, clock=clock, roll_back=lambda run_id: None).tidy()
+    run = crash.settled(run_id, key, not_before=not_before)
+    assert crash.findings_per_kind(run_id) in ([], [1], [1, 1])
+    if state is RunStatus.SCHEDULED:
+        assert (run.status, run.reason) == (
+            RunStatus.ABORTED,
+            "never started: no worker picked it up before its deadline",
+        )
+        return
+    if target == "bot":
+        # The worker runs in a session of its own: it finishes its run as if nothing happened.
+        assert run.status is RunStatus.COMPLETED, run.reason
+    elif state is RunStatus.PREFLIGHT:
+        assert run.status is RunStatus.FAILED
+        assert run.reason is not None
+        assert run.reason.startswith("its worker stopped in preflight, before anything")
+    else:
+        assert run.status is RunStatus.FAILED
+        assert run.reason == (
+            f"its worker stopped while {state.value.replace('_', ' ')}; chaosbot rolled back: "
+            "nothing left behind"
+        )
+    # The message follows the row right after the run ends (the observer posts after the commit).
+    ending = f": {run.status.value}"
+    _wait_until(lambda: str(crash.message_text(run)).endswith(ending), "the message's update")
+    _wait_until(lambda: crash.endings_posted(run) >= 1, "the ending in the thread")
+    time.sleep(JANITOR_SECONDS * 3)  # a second announcement would come within a few passes
+    assert crash.endings_posted(run) == 1
+
+
+def test_a_rollback_the_api_refuses_for_a_while_is_retried_until_clean(crash: Crash) -> None:
+    engine = crash.engine
+    crash.bot.start()
+    run_id, key = engine.create(hold=30, now=datetime.now(UTC))
+    worker = crash.start_worker(run_id)
+    engine.wait_for(run_id, RunStatus.HOLDING)
+    engine.kube.inject("DELETE", r"/networkpolicies/", status=500, times=2)
+    engine.kube.inject_timeout("DELETE", r"/networkpolicies/", times=1, hold_seconds=2)
+    os.kill(worker.pid, signal.SIGKILL)
+    worker.wait(timeout=10)
+    run = crash.settled(run_id, key)
+    assert run.status is RunStatus.FAILED
+    assert run.rollback_attempts >= 2
+    failed = [e.message for e in run.events if "remove" in e.message or "unblock" in e.message]
+    assert any("failed" in line for line in failed)  # each failed attempt is on the timeline
+    assert run.leftovers == []
+    _wait_until(lambda: str(crash.message_text(run)).endswith(": failed"), "the message")
+
+
+def test_with_slack_down_for_the_whole_run_the_fault_is_still_rolled_back(crash: Crash) -> None:
+    engine = crash.engine
+    crash.bot.start()
+    for method in ("chat.postMessage", "chat.update"):
+        crash.slack.fail_next(method, error="service_unavailable", status=503, times=1000)
+    run_id, key = engine.create(hold=30, now=datetime.now(UTC))
+    worker = crash.start_worker(run_id)
+    engine.wait_for(run_id, RunStatus.HOLDING)
+    os.kill(worker.pid, signal.SIGKILL)
+    worker.wait(timeout=10)
+    run = crash.settled(run_id, key)
+    assert run.status is RunStatus.FAILED
+    assert run.slack_ts is None  # nothing could be posted, and nothing stopped because of it
+    assert crash.findings_per_kind(run_id) in ([], [1], [1, 1])
+
+
+def test_an_expired_fault_whose_run_the_database_does_not_know_is_swept(crash: Crash) -> None:
+    """A database restored from an old backup, or a run row deleted by hand: the objects in
+    the cluster still say when they expire, and the janitor removes them then."""
+    kube = crash.engine.kube
+    for name, expires in (("expired", "2020-01-01T00:00:00Z"), ("live", "2999-01-01T00:00:00Z")):
+        kube.add_object(
+            "networkpolicies",
+            {
+                "apiVersion": "networking.k8s.io/v1",
+                "kind": "NetworkPolicy",
+                "metadata": {
+                    "name": f"chaosbot-blackhole-{name}",
+                    "namespace": "payments",
+                    "labels": {"chaosbot.io/run-id": f"r-{name}"},
+                    "annotations": {
+                        "chaosbot.io/created": "true",
+                        "chaosbot.io/expires-at": expires,
+                    },
+                },
+                "spec": {"podSelector": {}, "policyTypes": ["Ingress"]},
+            },
+        )
+    crash.bot.start()
+    _wait_until(lambda: not crash.engine.policies("r-expired"), "the sweep", timeout=20)
+    assert len(crash.engine.policies("r-live")) == 1  # not expired yet: left alone
+
+
+def _wait_until(condition: Callable[[], bool], what: str, timeout: float = 30) -> None:
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        with contextlib.suppress(Exception):
+            if condition():
+                return
+        time.sleep(0.1)
+    raise AssertionError(f"timed out waiting for {what}")
