@@ -24,15 +24,20 @@ import pytest
 from sqlalchemy import func, select
 
 from bot.clock import FrozenClock
+from bot.db.engine import Database
 from bot.findings.models import Finding
 from bot.runs.deadlines import deadline
 from bot.runs.janitor import Janitor
 from bot.runs.models import Run
 from bot.runs.states import TERMINAL, RunStatus
 from bot.runs.supervisor import start_worker
+from bot.testing.kube_api import KubeApiServer
 from bot.testing.slack_api import SlackApiServer
 from tests.e2e.conftest import CHAOSBOT, bot_env, listening_url, wait_until_healthy
-from tests.fixtures.engine import Engine
+from tests.e2e.pg_server import PgServer, pg_server_fixture  # noqa: F401 - a fixture
+from tests.fixtures.bot import seed_payments
+from tests.fixtures.engine import ROOT, Engine
+from tests.fixtures.services import register_checkout
 
 JANITOR_SECONDS = 0.3
 # Within this long after the crash (the janitor's period, starting a rollback process and the
@@ -299,3 +304,60 @@ def _wait_until(condition: Callable[[], bool], what: str, timeout: float = 30) -
                 return
         time.sleep(0.1)
     raise AssertionError(f"timed out waiting for {what}")
+
+
+@pytest.fixture
+def pg_crash(
+    pg_server: PgServer,
+    kube_api: KubeApiServer,
+    kubeconfig: Path,
+    probe_url: str,
+    slack_api: SlackApiServer,
+    signing_secret: str,
+    tmp_path: Path,
+) -> Iterator[Crash]:
+    """The `crash` harness on a PostgreSQL server of the test's own (see pg_server)."""
+    db = Database(pg_server.url)
+    seed_payments(kube_api)
+    register_checkout(db, probe_url=probe_url)
+    env = bot_env(slack_api, signing_secret, pg_server.url)
+    env.update(
+        KUBECONFIG=str(kubeconfig),
+        CHAOSBOT_ALLOWED_NAMESPACES="payments",
+        CHAOSBOT_JANITOR_SECONDS=str(JANITOR_SECONDS),
+        CHAOSBOT_LOG_LEVEL="INFO",
+    )
+    engine_env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "CHAOSBOT_"))}
+    engine_env.update(PYTHONPATH=str(ROOT))
+    engine = Engine(db, kube_api, kubeconfig, probe_url, {**engine_env, **env})
+    bot = Bot(env, tmp_path / "bot.log")
+    crash = Crash(engine, bot, slack_api, {**engine.env, **env})
+    yield crash
+    bot.stop()
+    for worker in crash.workers:
+        if worker.poll() is None:
+            worker.kill()
+            worker.wait(timeout=10)
+    db.dispose()
+
+
+def test_postgresql_restarted_while_the_fault_holds(pg_crash: Crash, pg_server: PgServer) -> None:
+    """The worker and the bot both lose their connections while the fault holds; the worker
+    plays its rollbacks whatever the database does, and the run ends honestly."""
+    crash, engine = pg_crash, pg_crash.engine
+    crash.bot.start()
+    run_id, key = engine.create(hold=8, now=datetime.now(UTC))
+    worker = crash.start_worker(run_id)
+    engine.wait_for(run_id, RunStatus.HOLDING)
+    assert len(engine.policies(key)) == 1
+    pg_server.restart()
+    worker.wait(timeout=60)
+    run = crash.settled(run_id, key)
+    assert worker.returncode == 0, worker.returncode
+    assert run.status is RunStatus.COMPLETED, run.reason
+    assert run.leftovers == []
+    assert crash.findings_per_kind(run_id) in ([], [1], [1, 1])
+    _wait_until(lambda: str(crash.message_text(run)).endswith(": completed"), "the message")
+    _wait_until(lambda: crash.endings_posted(run) >= 1, "the ending in the thread")
+    time.sleep(JANITOR_SECONDS * 3)
+    assert crash.endings_posted(run) == 1
