@@ -26,6 +26,8 @@ from sqlalchemy import func, select
 from bot.clock import FrozenClock
 from bot.db.engine import Database
 from bot.findings.models import Finding
+from bot.gamedays.decisions import approve
+from bot.gamedays.models import GameDay, GameDayStatus
 from bot.runs.deadlines import deadline
 from bot.runs.janitor import Janitor
 from bot.runs.models import Run
@@ -35,8 +37,9 @@ from bot.testing.kube_api import KubeApiServer
 from bot.testing.slack_api import SlackApiServer
 from tests.e2e.conftest import CHAOSBOT, bot_env, listening_url, wait_until_healthy
 from tests.e2e.pg_server import PgServer, pg_server_fixture  # noqa: F401 - a fixture
-from tests.fixtures.bot import seed_payments
+from tests.fixtures.bot import BOB, seed_payments
 from tests.fixtures.engine import ROOT, Engine
+from tests.fixtures.gamedays import ADMINS, ask, register_service
 from tests.fixtures.services import register_checkout
 
 JANITOR_SECONDS = 0.3
@@ -361,3 +364,69 @@ def test_postgresql_restarted_while_the_fault_holds(pg_crash: Crash, pg_server: 
     _wait_until(lambda: crash.endings_posted(run) >= 1, "the ending in the thread")
     time.sleep(JANITOR_SECONDS * 3)
     assert crash.endings_posted(run) == 1
+
+
+def test_a_bot_killed_while_a_game_days_second_experiment_holds(crash: Crash) -> None:
+    """The bot schedules a game day of two experiments; while the second holds its fault, the
+    bot and that run's worker are killed. The bot, started again, rolls the run back, ends it
+    honestly and settles the game day (halted: its last experiment failed), with one result."""
+    engine = crash.engine
+    register_service(engine.db, name="checkout", tier=2, probe_url=engine.probe_url)
+    starts_at = datetime.now(UTC) + timedelta(seconds=4)
+    asked = starts_at - timedelta(hours=1)
+    key = ask(
+        engine.db,
+        service="checkout",
+        starts_at=starts_at,
+        now=asked,
+        experiments=("pod-kill", "container-kill"),
+        duration_minutes=15,
+        hold_seconds=6,
+    )
+    with engine.db.session() as session:
+        approve(session=session, ref=key, user_id=BOB, now=asked, admins=ADMINS)
+    crash.bot.start()
+
+    def runs() -> list[Run]:
+        with engine.db.session() as session:
+            gameday = session.scalars(select(GameDay).where(GameDay.key == key)).one()
+            return list(
+                session.scalars(select(Run).where(Run.gameday_id == gameday.id).order_by(Run.id))
+            )
+
+    _wait_until(lambda: len(runs()) == 2, "the game day's runs", timeout=60)
+    first, second = runs()
+    engine.wait_for(second.id, RunStatus.HOLDING, timeout=90)
+    assert engine.status(first.id) is RunStatus.COMPLETED, engine.row(first.id).reason
+    pid = engine.row(second.id).worker_pid
+    assert pid is not None
+    crash.bot.kill()
+    os.kill(pid, signal.SIGKILL)
+    crash.bot.start()  # as Kubernetes would
+    run = crash.settled(second.id, second.key)
+    assert (run.status, run.reason) == (
+        RunStatus.FAILED,
+        "its worker stopped while holding; chaosbot rolled back: nothing left behind",
+    )
+
+    def gameday() -> GameDay:
+        with engine.db.session() as session:
+            return session.scalars(select(GameDay).where(GameDay.key == key)).one()
+
+    _wait_until(lambda: gameday().status is GameDayStatus.HALTED, "the game day's end")
+    assert gameday().reason == "container-kill ended failed"
+    for kind in ("pods", "networkpolicies"):
+        for run_key in (first.key, second.key):
+            label = f"chaosbot.io/run-id={run_key}"
+            assert engine.kube.list(kind, "payments", label_selector=label) == [], kind
+    assert crash.findings_per_kind(second.id) in ([], [1], [1, 1])
+    channel = gameday().slack_channel
+
+    def results() -> int:
+        return sum(
+            1 for m in crash.slack.messages(channel) if "Game day halted" in str(m.get("text"))
+        )
+
+    _wait_until(lambda: results() >= 1, "the game day's result")
+    time.sleep(JANITOR_SECONDS * 5)  # a second result would come within a few passes
+    assert results() == 1
