@@ -19,12 +19,14 @@ import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import func, select
 
 from bot.clock import FrozenClock
 from bot.db.engine import Database
+from bot.drills.models import Drill, DrillStatus
 from bot.findings.models import Finding
 from bot.gamedays.decisions import approve
 from bot.gamedays.models import GameDay, GameDayStatus
@@ -33,11 +35,14 @@ from bot.runs.janitor import Janitor
 from bot.runs.models import Run
 from bot.runs.states import TERMINAL, RunStatus
 from bot.runs.supervisor import start_worker
+from bot.slack.ids import ActionId
 from bot.testing.kube_api import KubeApiServer
 from bot.testing.slack_api import SlackApiServer
+from bot.testing.slack_requests import SlackSimulator
 from tests.e2e.conftest import CHAOSBOT, bot_env, listening_url, wait_until_healthy
 from tests.e2e.pg_server import PgServer, pg_server_fixture  # noqa: F401 - a fixture
-from tests.fixtures.bot import BOB, seed_payments
+from tests.fixtures.bot import ALICE, BOB, TEAM_CHANNEL, seed_payments
+from tests.fixtures.drills import opt_in
 from tests.fixtures.engine import ROOT, Engine
 from tests.fixtures.gamedays import ADMINS, ask, register_service
 from tests.fixtures.services import register_checkout
@@ -430,3 +435,99 @@ def test_a_bot_killed_while_a_game_days_second_experiment_holds(crash: Crash) ->
     _wait_until(lambda: results() >= 1, "the game day's result")
     time.sleep(JANITOR_SECONDS * 5)  # a second result would come within a few passes
     assert results() == 1
+
+
+class _AddressedBot(Bot):
+    """A `Bot` that remembers where it listens, to send it Slack's requests."""
+
+    url = ""
+
+    def start(self) -> None:
+        with self.log.open("a") as stderr:
+            process = subprocess.Popen(
+                [*CHAOSBOT, "serve"], env=self.env, stdout=subprocess.PIPE, stderr=stderr, text=True
+            )
+        self.url = listening_url(process)
+        wait_until_healthy(process, self.url)
+        self.process = process
+
+
+def test_a_bot_killed_while_a_drill_is_acknowledged(crash: Crash, signing_secret: str) -> None:
+    """A blind drill fires from a `chaosbot serve` process and is acknowledged; while its fault
+    holds, the bot and the drill's worker are killed. Started again, the bot rolls the run back,
+    ends it, and reveals the drill once; nothing is left in the cluster."""
+    engine = crash.engine
+    bot = _AddressedBot(crash.bot.env, crash.bot.log)
+    crash.bot = bot
+    register_service(engine.db, name="checkout", tier=2, probe_url=engine.probe_url)
+    days = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+    opt_in(engine.db, weekdays=days, hours="00:00-23:59", timezone="UTC", duration_minutes=1)
+    bot.start()
+
+    def drill() -> Drill:
+        with engine.db.session() as session:
+            row = session.scalars(select(Drill).order_by(Drill.day)).first()
+            assert row is not None
+            return row
+
+    _wait_until(lambda: drill() is not None, "the drill plan")
+    # The bot plans today and tomorrow, at random; the drill is moved to now, and the bot
+    # started again, whose first pass fires it (the pass runs every 30 s otherwise).
+    bot.stop()
+    now = datetime.now(UTC)
+    with engine.db.session() as session:
+        row = session.scalars(select(Drill).where(Drill.id == drill().id)).one()
+        row.status, row.planned_at, row.experiment = DrillStatus.PLANNED, now, "pod-kill"
+        row.day, row.duration_minutes = now.date(), 1
+    bot.start()
+    _wait_until(lambda: drill().status is not DrillStatus.PLANNED, "the drill to fire")
+    assert drill().run_id is not None, (drill().status, drill().skip_reason)
+    run_id = drill().run_id
+    assert run_id is not None
+    engine.wait_for(run_id, RunStatus.HOLDING, timeout=60)
+    channel = TEAM_CHANNEL
+
+    def alerts() -> list[dict[str, Any]]:
+        return [m for m in crash.slack.messages(channel) if "incident" in str(m.get("blocks"))]
+
+    _wait_until(lambda: len(alerts()) == 1, "the alert")
+    ts = str(alerts()[0]["ts"])
+    simulator = SlackSimulator(
+        bot_url=f"{bot.url}/slack/events", signing_secret=signing_secret, api=crash.slack
+    )
+    simulator.block_action(
+        ActionId.ACKNOWLEDGE_INCIDENT.value,
+        user_id=ALICE,
+        channel_id=channel,
+        message={"ts": ts},
+        value=drill().key,
+    )
+    _wait_until(lambda: drill().acknowledged_by == ALICE, "the acknowledgement")
+    assert engine.status(run_id) is RunStatus.HOLDING
+    pid = engine.row(run_id).worker_pid
+    assert pid is not None
+    bot.kill()
+    os.kill(pid, signal.SIGKILL)
+    bot.start()  # as Kubernetes would
+    run = crash.settled(run_id, engine.row(run_id).key)
+    assert (run.status, run.reason) == (
+        RunStatus.FAILED,
+        "its worker stopped while holding; chaosbot rolled back: nothing left behind",
+    )
+    _wait_until(lambda: drill().status is DrillStatus.REVEALED, "the reveal")
+    for kind in ("pods", "networkpolicies"):
+        label = f"chaosbot.io/run-id={run.key}"
+        assert engine.kube.list(kind, "payments", label_selector=label) == [], kind
+
+    def reveals() -> int:
+        return sum(
+            1
+            for call in crash.slack.calls
+            if call.method in ("chat.update", "chat.postMessage")
+            and "blind drill" in str(call.body.get("blocks"))
+        )
+
+    _wait_until(lambda: reveals() >= 1, "the reveal message")
+    time.sleep(JANITOR_SECONDS * 5)  # a second reveal would come within a few passes
+    assert reveals() == 1
+    assert "blind drill" in str(crash.slack.message(channel, ts))
