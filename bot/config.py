@@ -7,6 +7,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import ClassVar
 from urllib.parse import urlsplit
 
 from sqlalchemy.engine import make_url
@@ -18,6 +19,7 @@ from bot.errors import SettingsError
 __all__ = [
     "DEFAULT_DATABASE_URL",
     "DEFAULT_SLACK_API_URL",
+    "BlastRadiusLimits",
     "Secret",
     "Settings",
     "load_settings",
@@ -28,6 +30,8 @@ DEFAULT_DATABASE_URL = "sqlite:///./chaosbot.db"
 DEFAULT_SLACK_API_URL = "https://slack.com/api/"
 _DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
 _LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+# The values of bot.catalog.models.Environment (which imports the database layer, so not here).
+_ENVIRONMENTS = ("staging", "production")
 
 
 class Secret:
@@ -55,6 +59,40 @@ class Secret:
 
 
 @dataclass(frozen=True, kw_only=True)
+class BlastRadiusLimits:
+    """The platform's largest blast-radius cap per environment (CHAOSBOT_MAX_BLAST_RADIUS_PERCENT).
+
+    A service's own cap may not be set above its environment's maximum, and preflight applies
+    the smaller of the two, so lowering a maximum takes effect for services already registered.
+    """
+
+    SETTING: ClassVar[str] = "CHAOSBOT_MAX_BLAST_RADIUS_PERCENT"
+
+    staging: int = 100
+    production: int = 50
+
+    def __post_init__(self) -> None:
+        for environment in _ENVIRONMENTS:
+            if not 1 <= getattr(self, environment) <= 100:
+                raise ValueError(f"the maximum for {environment} must be between 1 and 100")
+
+    def of(self, environment: str) -> int:
+        """The maximum for an environment ("staging" or "production")."""
+        if environment not in _ENVIRONMENTS:
+            raise ValueError(f"{environment!r} is not staging or production")
+        value: int = getattr(self, environment)
+        return value
+
+    def as_setting(self) -> str:
+        """The value of CHAOSBOT_MAX_BLAST_RADIUS_PERCENT that gives these limits."""
+        return ",".join(f"{e}={self.of(e)}" for e in _ENVIRONMENTS)
+
+    def describe(self) -> str:
+        """The limits in words: "100% in staging, 50% in production"."""
+        return ", ".join(f"{self.of(e)}% in {e}" for e in _ENVIRONMENTS)
+
+
+@dataclass(frozen=True, kw_only=True)
 class Settings:
     """Everything chaosbot reads from its environment, validated once at start-up."""
 
@@ -68,6 +106,7 @@ class Settings:
     allowed_namespaces: frozenset[str] = field(default_factory=frozenset)
     allow_production: bool = False
     max_runs_per_cluster: int = 2
+    max_blast_radius_percent: BlastRadiusLimits = field(default_factory=BlastRadiusLimits)
     # Game days: how long a request may wait for its approvals, and how late a game day whose
     # start was missed (the bot was down) may still begin.
     gameday_approval_ttl_hours: int = 72
@@ -119,6 +158,7 @@ def settings_env(settings: Settings) -> dict[str, str]:
         "CHAOSBOT_ALLOWED_NAMESPACES": ",".join(sorted(settings.allowed_namespaces)),
         "CHAOSBOT_ALLOW_PRODUCTION": "true" if settings.allow_production else "false",
         "CHAOSBOT_MAX_RUNS_PER_CLUSTER": str(settings.max_runs_per_cluster),
+        BlastRadiusLimits.SETTING: settings.max_blast_radius_percent.as_setting(),
         "CHAOSBOT_GAMEDAY_APPROVAL_TTL_HOURS": str(settings.gameday_approval_ttl_hours),
         "CHAOSBOT_GAMEDAY_GRACE_MINUTES": str(settings.gameday_grace_minutes),
         "CHAOSBOT_JANITOR_SECONDS": str(settings.janitor_seconds),
@@ -154,6 +194,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         allowed_namespaces=_namespaces(env),
         allow_production=_flag(env, "CHAOSBOT_ALLOW_PRODUCTION"),
         max_runs_per_cluster=_positive(env, "CHAOSBOT_MAX_RUNS_PER_CLUSTER", 2),
+        max_blast_radius_percent=_blast_radius_limits(env),
         gameday_approval_ttl_hours=_positive(env, "CHAOSBOT_GAMEDAY_APPROVAL_TTL_HOURS", 72),
         gameday_grace_minutes=_positive(env, "CHAOSBOT_GAMEDAY_GRACE_MINUTES", 30),
         janitor_seconds=_seconds(env, "CHAOSBOT_JANITOR_SECONDS", 5.0),
@@ -266,6 +307,34 @@ def _seconds(env: Mapping[str, str], name: str, default: float) -> float:
     if not 0.1 <= seconds <= 3600:
         raise SettingsError(name, f"must be a number of seconds from 0.1 to 3600, got {value!r}")
     return seconds
+
+
+def _blast_radius_limits(env: Mapping[str, str]) -> BlastRadiusLimits:
+    """`staging=100,production=50` (an environment left out keeps its default), or one
+    percentage for both."""
+    name = BlastRadiusLimits.SETTING
+    value = _get(env, name)
+    if value is None:
+        return BlastRadiusLimits()
+    form = "a percentage 1-100, or one per environment like staging=100,production=50"
+    if "=" not in value:
+        maximum = _percentage(name, value, form, shown=value)
+        return BlastRadiusLimits(**dict.fromkeys(_ENVIRONMENTS, maximum))
+    limits: dict[str, int] = {}
+    for item in filter(str.strip, value.split(",")):
+        environment, equals, number = (part.strip() for part in item.partition("="))
+        if not equals or environment not in _ENVIRONMENTS:
+            raise SettingsError(name, f"must be {form}; {item.strip()!r} names no environment")
+        if environment in limits:
+            raise SettingsError(name, f"gives {environment} twice")
+        limits[environment] = _percentage(name, number, form, shown=item.strip())
+    return BlastRadiusLimits(**limits)
+
+
+def _percentage(name: str, value: str, form: str, *, shown: str) -> int:
+    if not (value.isdecimal() and value.isascii()) or not 1 <= int(value) <= 100:
+        raise SettingsError(name, f"must be {form}, got {shown!r}")
+    return int(value)
 
 
 def _flag(env: Mapping[str, str], name: str) -> bool:

@@ -21,11 +21,12 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import holidays
 
 from bot.catalog.models import Environment
-from bot.config import Settings
+from bot.config import BlastRadiusLimits, Settings
 from bot.errors import ChaosbotError
 from bot.k8s.selectors import SelectorError, parse_label_selector
 
 __all__ = [
+    "DEFAULT_BLAST_RADIUS_PERCENT",
     "DEFAULT_DURATION_MINUTES",
     "DEFAULT_MEAN_DAYS_BETWEEN",
     "DEFAULT_MIN_SPACING_HOURS",
@@ -45,6 +46,8 @@ __all__ = [
 ]
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+# A declaration without blastRadiusPercent gets this, or its environment's maximum when lower.
+DEFAULT_BLAST_RADIUS_PERCENT = 50
 DEFAULT_MEAN_DAYS_BETWEEN = 10
 DEFAULT_MIN_SPACING_HOURS = 24
 DEFAULT_DURATION_MINUTES = 30
@@ -87,6 +90,8 @@ class CatalogPolicy:
 
     allowed_namespaces: frozenset[str]
     allow_production: bool = False
+    # The largest blast-radius cap a service may declare, per environment.
+    max_blast_radius: BlastRadiusLimits = field(default_factory=BlastRadiusLimits)
     # A probe must never point at chaosbot: loopback on the port it serves, or its public URL.
     bot_port: int | None = None
     bot_public_url: str | None = None
@@ -185,7 +190,7 @@ class ServiceSpec:
     # The people besides the owners who may approve the service's game days.
     approvers: tuple[str, ...] = ()
     probes: tuple[HttpProbe, ...]
-    blast_radius_percent: int = 50
+    blast_radius_percent: int = DEFAULT_BLAST_RADIUS_PERCENT
     blind: BlindWindow | None = None
     # None: the declaration says nothing about the suite (the onboarding form), so saving it
     # keeps the stored one; a tuple (even empty) replaces it (chaos.yaml's `suite:`).
@@ -231,7 +236,7 @@ def parse_service_spec(raw: Mapping[str, Any], *, policy: CatalogPolicy) -> Serv
         errors.append(FieldError("owners", "a tier-1 service needs at least two owners"))
     approvers = _approvers(checker, owners or ())
     probes = _probes(checker, policy)
-    blast_radius = checker.integer("blastRadiusPercent", 1, 100, default=50)
+    blast_radius = _blast_radius(checker, policy, environment)
     blind = _blind(checker)
     suite = _suite(checker) if "suite" in raw else None
     if errors:
@@ -252,7 +257,7 @@ def parse_service_spec(raw: Mapping[str, Any], *, policy: CatalogPolicy) -> Serv
         owners=owners,
         approvers=approvers,
         probes=probes,
-        blast_radius_percent=blast_radius or 50,
+        blast_radius_percent=blast_radius or DEFAULT_BLAST_RADIUS_PERCENT,
         blind=blind,
         suite=suite,
     )
@@ -360,6 +365,23 @@ def _environment(checker: _Checker, policy: CatalogPolicy) -> Environment | None
         )
         return None
     return environment
+
+
+def _blast_radius(
+    checker: _Checker, policy: CatalogPolicy, environment: Environment | None
+) -> int | None:
+    """The service's cap: 1 to 100, and not above the platform's maximum for its environment."""
+    maximum = policy.max_blast_radius.of(environment or Environment.STAGING)
+    default = min(DEFAULT_BLAST_RADIUS_PERCENT, maximum)
+    value = checker.integer("blastRadiusPercent", 1, 100, default=default)
+    if value is not None and environment is not None and value > maximum:
+        checker.fail(
+            "blastRadiusPercent",
+            f"must be at most {maximum} in {environment.value}, the platform's maximum "
+            f"({BlastRadiusLimits.SETTING}), got {value}",
+        )
+        return None
+    return value
 
 
 def _workload(checker: _Checker) -> WorkloadRef | None:
@@ -695,6 +717,7 @@ def catalog_policy(settings: Settings) -> CatalogPolicy:
     return CatalogPolicy(
         allowed_namespaces=settings.allowed_namespaces,
         allow_production=settings.allow_production,
+        max_blast_radius=settings.max_blast_radius_percent,
         bot_port=settings.http_port or None,
         bot_public_url=settings.public_url,
     )

@@ -2,8 +2,9 @@
 
 The approval message shows it, so owners approve targets, not just experiment names. Pods are
 picked when each experiment runs, so the preview names the candidates and how many of them
-would be disrupted, with the share checked against the service's blast-radius cap (the same
-arithmetic preflight enforces).
+would be disrupted, with the share checked against the service's blast-radius cap and the
+platform's maximum for its environment (the same rule preflight enforces), and says which
+experiments disrupt every pod by design.
 """
 
 from __future__ import annotations
@@ -15,10 +16,12 @@ from typing import Any
 
 from bot.catalog.cluster import ClusterView, PodReport, WorkloadReport
 from bot.catalog.models import Service
+from bot.config import BlastRadiusLimits
 from bot.errors import ChaosbotError
 from bot.library.catalogue import ExperimentTemplate, load_catalogue
+from bot.library.reach import affected_pods
 from bot.runs.flows import render_for
-from bot.runs.preflight import affected_pods
+from bot.runs.preflight import blast_radius_refusal
 
 __all__ = ["preview_gameday"]
 
@@ -33,10 +36,12 @@ def preview_gameday(
     cluster: ClusterView,
     default_context: str | None,
     hold_seconds: float,
+    max_blast_radius: BlastRadiusLimits,
     now: datetime,
 ) -> dict[str, Any]:
-    """The preview stored on the game day (JSON): per experiment, targets, blast radius and
-    the rollback plan; `error` when the cluster could not be asked."""
+    """The preview stored on the game day (JSON): per experiment, targets, blast radius (and
+    whether it disrupts every pod by design) and the rollback plan; `error` when the cluster
+    could not be asked."""
     catalogue = load_catalogue()
     report: WorkloadReport | None = None
     error: str | None = None
@@ -65,10 +70,11 @@ def preview_gameday(
             "title": template.title,
             "category": template.category,
             "risk": template.risk,
+            "every_pod": template.every_pod,
             "rollbacks": [str(r.get("name", "")) for r in document.get("rollbacks") or []],
         }
         if report is not None:
-            entry.update(_targets(template, parameters, pods, service.blast_radius_percent))
+            entry.update(_targets(template, parameters, pods, service, max_blast_radius))
         entries.append(entry)
     return {
         "taken_at": now.isoformat(),
@@ -80,9 +86,15 @@ def preview_gameday(
 
 
 def _targets(
-    template: ExperimentTemplate, parameters: dict[str, Any], pods: list[PodReport], cap: int
+    template: ExperimentTemplate,
+    parameters: dict[str, Any],
+    pods: list[PodReport],
+    service: Service,
+    limits: BlastRadiusLimits,
 ) -> dict[str, Any]:
     live = len(pods)
+    # The share preflight will check (experiments without count/percent count every pod).
+    affected = affected_pods(parameters, live)
     if template.category == "nodes":
         nodes = sorted({p.node for p in pods if p.node})
         count = min(int(parameters.get("nodes") or 1), len(nodes))
@@ -98,21 +110,32 @@ def _targets(
         targets = f"zone {chosen}" if chosen else "no zone: its nodes have no zone label"
         candidates = [f"{z} ({_pods_on(pods, z, lambda p: p.zone)} pods)" for z in zones]
     else:
-        hit = affected_pods(parameters, live)
+        hit = affected
         targets = f"{hit} of {live} pods, picked when it runs"
         candidates = [
             f"{p.name} on {p.node or 'no node'}" + (f" ({p.zone})" if p.zone else "") for p in pods
         ]
-    # The share preflight will check (experiments without count/percent count every pod).
-    share = round(100 * affected_pods(parameters, live) / live) if live else 0
+    cap, maximum = service.blast_radius_percent, limits.of(service.environment)
+    refusal = None
+    if live:
+        refusal = blast_radius_refusal(
+            affected=affected,
+            live=live,
+            cap=cap,
+            maximum=maximum,
+            environment=service.environment.value,
+        )
     return {
         "targets": targets,
         "candidates": candidates[:SHOWN_TARGETS],
         "more": max(0, len(candidates) - SHOWN_TARGETS),
         "pods_hit": hit,
-        "share": share,
-        "within_cap": live > 0 and share <= cap,
-        "cap": cap,
+        "share": round(100 * affected / live) if live else 0,
+        "within_cap": live > 0 and refusal is None,
+        "cap": min(cap, maximum),
+        # The platform's maximum for the environment, not the service's cap, is the limit.
+        "cap_is_platform_maximum": maximum < cap,
+        "refusal": refusal,
     }
 
 

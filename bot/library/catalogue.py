@@ -18,6 +18,7 @@ import yaml
 
 from bot.errors import ChaosbotError
 from bot.library.parameters import PARAMETER_TYPES, Parameter, parse_parameters
+from bot.library.reach import every_pod_reason
 from bot.resources import experiments_dir
 
 __all__ = [
@@ -113,6 +114,12 @@ class ExperimentTemplate:
     creates: tuple[str, ...]
     path: Path
     document: Mapping[str, Any]
+
+    @property
+    def every_pod(self) -> str | None:
+        """Why it disrupts every pod of a service (the blast-radius check counts them all), or
+        None when its percent or count parameter limits how many."""
+        return every_pod_reason(self.category, self.parameters)
 
 
 class Catalogue:

@@ -16,6 +16,7 @@ from bot.library.catalogue import (
     load_catalogue,
     load_template,
 )
+from bot.library.reach import SHARE_PARAMETERS
 from bot.resources import experiments_dir
 
 __all__ = ["add_parser"]
@@ -94,6 +95,12 @@ def _show(args: argparse.Namespace) -> int:
             f"  {name} ({parameter.type}{bounds}{choices}, default "
             f"{json.dumps(parameter.default)}): {parameter.description}"
         )
+    shares = " or ".join(n for n in SHARE_PARAMETERS if n in template.parameters)
+    print(
+        f"blast radius: every pod; {template.every_pod}"
+        if template.every_pod
+        else f"blast radius: the pods its {shares} parameter says"
+    )
     print("prerequisites: " + ("; ".join(template.prerequisites) or "none"))
     print("creates or changes: " + (", ".join(template.creates) or "nothing"))
     return 0

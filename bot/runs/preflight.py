@@ -2,19 +2,22 @@
 
 from __future__ import annotations
 
-import math
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Protocol
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from bot.catalog.models import Environment
+from bot.config import BlastRadiusLimits
+from bot.library.reach import affected_pods
 from bot.runs.models import Run
 from bot.runs.service import freezes_covering, kill_switch_engaged
 from bot.runs.states import ACTIVE
 
-__all__ = ["PreflightPolicy", "affected_pods", "check_preflight"]
+__all__ = ["PreflightPolicy", "blast_radius_refusal", "check_preflight"]
+
+_SERVICE_CAP = "the service's blast radius cap (Edit, or blastRadiusPercent in chaos.yaml)"
 
 
 class PreflightPolicy(Protocol):
@@ -29,23 +32,12 @@ class PreflightPolicy(Protocol):
     @property
     def max_runs_per_cluster(self) -> int: ...
 
+    @property
+    def max_blast_radius_percent(self) -> BlastRadiusLimits: ...
+
 
 class LivePods(Protocol):
     def live_pods(self, run: Run) -> int: ...
-
-
-def affected_pods(parameters: dict[str, Any], live: int) -> int:
-    """How many of the service's pods a run disrupts, from its percent/count parameters.
-
-    Experiments without either act on every matched pod (a latency or a policy on the
-    service), so they count as all of them.
-    """
-    percent = parameters.get("percent")
-    if isinstance(percent, int | float) and percent > 0:
-        return min(live, math.ceil(live * float(percent) / 100))
-    if isinstance(parameters.get("count"), int):
-        return min(live, int(parameters["count"]))
-    return live
 
 
 def check_preflight(
@@ -82,19 +74,47 @@ def check_preflight(
             f"{policy.max_runs_per_cluster} runs are already in progress on this cluster"
         )
     if not refusals:
-        refusals.extend(_blast_radius(run, cluster))
+        refusals.extend(_blast_radius(run, cluster, policy.max_blast_radius_percent))
     return refusals
 
 
-def _blast_radius(run: Run, cluster: LivePods) -> list[str]:
+def _blast_radius(run: Run, cluster: LivePods, limits: BlastRadiusLimits) -> list[str]:
+    service = run.service
     live = cluster.live_pods(run)
     if live == 0:
-        return [f"no pod matches {run.service.selector} in {run.service.namespace}"]
-    affected = affected_pods(run.parameters, live)
-    share = 100 * affected / live
-    cap = run.service.blast_radius_percent
-    if share > cap:
-        return [
-            f"it would disrupt {affected} of {live} pods ({share:.0f}%), above the service's cap of {cap}%"
-        ]
-    return []
+        return [f"no pod matches {service.selector} in {service.namespace}"]
+    refusal = blast_radius_refusal(
+        affected=affected_pods(run.parameters, live),
+        live=live,
+        cap=service.blast_radius_percent,
+        maximum=limits.of(service.environment),
+        environment=service.environment.value,
+    )
+    return [refusal] if refusal else []
+
+
+def blast_radius_refusal(
+    *, affected: int, live: int, cap: int, maximum: int, environment: str
+) -> str | None:
+    """Why disrupting `affected` of `live` pods is refused, naming the setting that would allow
+    it; None when it is within both the service's cap and the platform's maximum."""
+    if 100 * affected <= min(cap, maximum) * live:  # in whole numbers
+        return None
+    needed = -(-100 * affected // live)  # the smallest cap that allows it
+    head = f"it would disrupt {affected} of {live} pods ({100 * affected / live:.0f}%)"
+    platform = f"the platform maximum for {environment}"
+    if cap <= maximum:
+        text = f"{head}, above the service's cap of {cap}%: raise {_SERVICE_CAP} to {needed}"
+        if needed > maximum:
+            text += (
+                f", but {platform} is {maximum}% ({BlastRadiusLimits.SETTING}), which the "
+                f"platform team would have to raise to {needed} first"
+            )
+        return text
+    text = (
+        f"{head}, above {platform} of {maximum}% ({BlastRadiusLimits.SETTING}), which is below "
+        f"the service's own cap of {cap}%: the platform team would have to raise it to {needed}"
+    )
+    if needed > cap:
+        text += f", and the owners {_SERVICE_CAP} to {needed}"
+    return text

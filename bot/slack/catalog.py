@@ -25,7 +25,7 @@ from bot.catalog.spec import ServiceSpec, SpecInvalid, parse_service_spec
 from bot.context import BotContext
 from bot.db.idempotency import was_claimed
 from bot.errors import ChaosbotError
-from bot.library.catalogue import load_catalogue
+from bot.library.catalogue import Catalogue, load_catalogue
 from bot.slack.catalog_blocks import onboarded_message, service_detail, services_list
 from bot.slack.commands import CommandRequest, CommandRouter, Subcommand
 from bot.slack.errors import ErrorReporter, ack_only
@@ -81,10 +81,11 @@ def register(
 
 
 class _Catalog:
-    """The handlers, sharing the bot's context."""
+    """The handlers, sharing the bot's context and the library (loaded once, at start)."""
 
     def __init__(self, context: BotContext) -> None:
         self.ctx = context
+        self.catalogue = load_catalogue()
 
     # --- /chaos subcommands -----------------------------------------------------------------
 
@@ -96,9 +97,11 @@ class _Catalog:
             teams=teams,
             allowed_namespaces=sorted(self.ctx.settings.allowed_namespaces),
             allow_production=self.ctx.settings.allow_production,
+            max_blast_radius=self.ctx.settings.max_blast_radius_percent,
             timezone=_timezone_of(request.client, request.user_id),
             requester=request.user_id,
-            library=_library(),
+            library=_library(self.catalogue),
+            every_pod=_every_pod(self.catalogue),
         )
         request.client.views_open(trigger_id=request.trigger_id, view=view)
         return None
@@ -127,7 +130,12 @@ class _Catalog:
         with self.ctx.db.session() as session:
             service = find_service(session=session, name=request.args[0])
             allowed = can_manage(session=session, service=service, user_id=request.user_id)
-            message = service_detail(service, can_manage=allowed)
+            message = service_detail(
+                service,
+                can_manage=allowed,
+                max_blast_radius=self.ctx.settings.max_blast_radius_percent,
+                every_pod=_every_pod(self.catalogue),
+            )
         return Reply(text=message["text"], blocks=message["blocks"])
 
     # --- the modal ---------------------------------------------------------------------------
@@ -254,9 +262,11 @@ class _Catalog:
             teams=teams,
             allowed_namespaces=sorted(self.ctx.settings.allowed_namespaces),
             allow_production=self.ctx.settings.allow_production,
+            max_blast_radius=self.ctx.settings.max_blast_radius_percent,
             timezone=spec.blind.timezone if spec.blind else _timezone_of(client, user),
             requester=user,
-            library=_library(),
+            library=_library(self.catalogue),
+            every_pod=_every_pod(self.catalogue),
             editing=spec,
         )
         client.views_open(trigger_id=body["trigger_id"], view=view)
@@ -282,9 +292,14 @@ class _Catalog:
         respond(text=text, replace_original=True)
 
 
-def _library() -> list[tuple[str, str]]:
+def _library(catalogue: Catalogue) -> list[tuple[str, str]]:
     """The library's experiments as (id, title), in the catalogue's order."""
-    return [(t.id, t.title) for t in load_catalogue()]
+    return [(t.id, t.title) for t in catalogue]
+
+
+def _every_pod(catalogue: Catalogue) -> list[str]:
+    """The ids of the library's experiments that disrupt every pod of a service."""
+    return [t.id for t in catalogue if t.every_pod]
 
 
 def _timezone_of(client: WebClient, user_id: str) -> str:

@@ -10,6 +10,7 @@ from bot.catalog.models import Service
 from bot.catalog.risks import Risk, Suggestion
 from bot.catalog.service import blind_window_of
 from bot.catalog.spec import BlindWindow, ServiceSpec, window_text
+from bot.config import BlastRadiusLimits
 from bot.slack.ids import ActionId
 from bot.slack.mrkdwn import escape
 
@@ -134,8 +135,33 @@ def _blind(window: BlindWindow | None) -> str:
     )
 
 
-def service_detail(service: Service, *, can_manage: bool) -> dict[str, Any]:
-    """`/chaos service NAME`: everything about one service, with Edit/Offboard for its owners."""
+def _blast_radius(service: Service, limits: BlastRadiusLimits, every_pod: Sequence[str]) -> str:
+    """The service's cap, the platform's maximum when that is lower, and what a cap below 100%
+    rules out."""
+    cap, environment = service.blast_radius_percent, service.environment.value
+    maximum = limits.of(environment)
+    text = f"{cap}% of pods"
+    if maximum < cap:
+        text += (
+            f", but this platform allows at most {maximum}% in {environment} "
+            f"({BlastRadiusLimits.SETTING}), so {maximum}% applies"
+        )
+    if min(cap, maximum) < 100 and every_pod:
+        listed = ", ".join(f"`{escape(e)}`" for e in every_pod)
+        text += f" · experiments that disrupt every pod need 100%: {listed}"
+    return text
+
+
+def service_detail(
+    service: Service,
+    *,
+    can_manage: bool,
+    max_blast_radius: BlastRadiusLimits,
+    every_pod: Sequence[str] = (),
+) -> dict[str, Any]:
+    """`/chaos service NAME`: everything about one service, with Edit/Offboard for its owners.
+
+    `every_pod` are the ids of the library's experiments that disrupt every pod."""
     s = service
     target = (
         f"{s.workload_kind} `{escape(s.workload_name or '')}`"
@@ -159,7 +185,7 @@ def service_detail(service: Service, *, can_manage: bool) -> dict[str, Any]:
             f"*Owners*: {_people([o.slack_user_id for o in s.owners])}\n"
             f"*Game-day approvers besides the owners*: {_people(list(s.approvers)) if s.approvers else 'none'}"
             f" · team timezone {escape(s.team.timezone)}\n"
-            f"*Blast radius cap*: {s.blast_radius_percent}% of pods\n"
+            f"*Blast radius cap*: {_blast_radius(s, max_blast_radius, every_pod)}\n"
             f"*Blind drills*: {blind}\n*Steady-state probes*:\n{probes}"
         ),
     ]

@@ -136,12 +136,19 @@ def _plan(gameday: GameDay) -> list[dict[str, Any]]:
             f"*{position}. {title}* (`{escape(experiment)}`, {escape(str(entry.get('category', '?')))}, "
             f"risk {escape(str(entry.get('risk', '?')))})"
         ]
+        if entry.get("every_pod"):
+            lines.append(f":warning: Every pod: {escape(entry['every_pod'])}")
         if "targets" in entry:
             cap_mark = ":white_check_mark:" if entry.get("within_cap") else ":no_entry:"
+            cap = f"cap {entry.get('cap', '?')}%"
+            if entry.get("cap_is_platform_maximum"):
+                cap += f", the platform maximum for {gameday.service.environment.value}"
             lines.append(
                 f"Hits: {escape(entry['targets'])} · blast radius {entry.get('share', 0)}% "
-                f"(cap {entry.get('cap', '?')}%) {cap_mark}"
+                f"({cap}) {cap_mark}"
             )
+            if entry.get("refusal"):
+                lines.append(f"Preflight would refuse it: {escape(entry['refusal'])}")
             candidates = ", ".join(escape(c) for c in entry.get("candidates") or [])
             if entry.get("more"):
                 candidates += f" and {entry['more']} more"

@@ -189,6 +189,7 @@ class _GameDays:
             cluster=self.ctx.cluster,
             default_context=self.ctx.settings.kube_context,
             hold_seconds=plan.hold_seconds,
+            max_blast_radius=self.ctx.settings.max_blast_radius_percent,
             now=self.ctx.clock.now(),
         )
 

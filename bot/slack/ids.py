@@ -70,6 +70,7 @@ class OnboardBlock(enum.StrEnum):
     NAMESPACE = "namespace"
     WORKLOAD = "workload"
     SELECTOR = "selector"
+    BLAST_RADIUS = "blast_radius"
     OWNERS = "owners"
     APPROVERS = "approvers"
     PROBE_URL = "probe_url"

@@ -11,6 +11,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from bot.catalog.spec import (
+    DEFAULT_BLAST_RADIUS_PERCENT,
     DEFAULT_DURATION_MINUTES,
     DEFAULT_MEAN_DAYS_BETWEEN,
     DEFAULT_MIN_SPACING_HOURS,
@@ -20,6 +21,7 @@ from bot.catalog.spec import (
     ServiceSpec,
     window_text,
 )
+from bot.config import BlastRadiusLimits
 from bot.slack.blockkit import MAX_OPTIONS
 from bot.slack.blockkit import input_block as _input
 from bot.slack.blockkit import option as _option
@@ -50,6 +52,7 @@ _FIELD_BLOCKS: list[tuple[str, OnboardBlock]] = [
     ("namespace", B.NAMESPACE),
     ("workload", B.WORKLOAD),
     ("selector", B.SELECTOR),
+    ("blastRadiusPercent", B.BLAST_RADIUS),
     ("owners", B.OWNERS),
     ("approvers", B.APPROVERS),
     ("probes[0].url", B.PROBE_URL),
@@ -83,15 +86,18 @@ def onboarding_modal(
     teams: Sequence[str],
     allowed_namespaces: Sequence[str],
     allow_production: bool,
+    max_blast_radius: BlastRadiusLimits,
     timezone: str,
     requester: str,
     library: Sequence[tuple[str, str]],
+    every_pod: Sequence[str] = (),
     editing: ServiceSpec | None = None,
 ) -> dict[str, Any]:
     """The modal: empty for onboarding, filled in with `editing`'s values for an edit.
 
     `timezone` (the requester's) is where the timezones start unless `editing` has its own.
-    `library` lists the experiments that may be picked to run blind, as (id, title).
+    `library` lists the experiments that may be picked to run blind, as (id, title);
+    `every_pod` the ids of those that disrupt every pod (which need a cap of 100).
     """
     spec = editing
     blocks: list[dict[str, Any]] = []
@@ -178,6 +184,7 @@ def onboarding_modal(
             _plain(spec.selector if spec else None, "app=checkout"),
             optional=True,
         ),
+        _blast_radius_block(spec, max_blast_radius, allow_production, every_pod),
         _input(
             B.OWNERS,
             "Owners",
@@ -235,6 +242,37 @@ def onboarding_modal(
         "private_metadata": json.dumps({"service": spec.name} if spec else {}),
         "blocks": blocks,
     }
+
+
+def _blast_radius_block(
+    spec: ServiceSpec | None,
+    limits: BlastRadiusLimits,
+    allow_production: bool,
+    every_pod: Sequence[str],
+) -> dict[str, Any]:
+    """The cap, starting at chaos.yaml's default (lowered to the smallest maximum of the
+    environments offered, so an untouched field is never an error)."""
+    maxima = [limits.staging, limits.production] if allow_production else [limits.staging]
+    initial = spec.blast_radius_percent if spec else min(DEFAULT_BLAST_RADIUS_PERCENT, *maxima)
+    allowed = limits.describe() if allow_production else f"{limits.staging}% in staging"
+    hint = (
+        "The largest share of its pods one experiment may disrupt. This platform allows at "
+        f"most {allowed}."
+    )
+    if every_pod:
+        hint += f" Experiments that disrupt every pod ({', '.join(every_pod)}) need 100."
+    return _input(
+        B.BLAST_RADIUS,
+        "Blast radius cap (% of pods)",
+        {
+            "type": "number_input",
+            "is_decimal_allowed": False,
+            "min_value": "1",
+            "max_value": "100",
+            "initial_value": str(initial),
+        },
+        hint=hint,
+    )
 
 
 def _workload_select(spec: ServiceSpec | None) -> dict[str, Any]:
@@ -373,7 +411,8 @@ def read_declaration(values: Mapping[str, Any], *, editing: str | None = None) -
         "selector": state.text(B.SELECTOR),
         "owners": list(state.raw(B.OWNERS).get("selected_users") or []),
         "approvers": list(state.raw(B.APPROVERS).get("selected_users") or []),
-        "blastRadiusPercent": 50,
+        # Left empty, the validator's default (chaos.yaml's).
+        "blastRadiusPercent": state.text(B.BLAST_RADIUS),
     }
     # Onboarding starts the field at the requester's timezone: for a known team that is no
     # decision to change the team's, so there it only counts in the edit modal.

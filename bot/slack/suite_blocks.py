@@ -76,8 +76,16 @@ def library_overview(catalogue: Catalogue) -> dict[str, Any]:
             accessory=_category_picker(by_category, None),
         ),
         _section(lines),
-        _context("Or name one: `/chaos experiments network`."),
     ]
+    every_pod = [f"`{t.id}`" for t in catalogue if t.every_pod]
+    if every_pod:
+        blocks.append(
+            _context(
+                f":warning: *Every pod*: {', '.join(every_pod)} disrupt every pod of a service, "
+                "so they run only where its blast-radius cap is 100%."
+            )
+        )
+    blocks.append(_context("Or name one: `/chaos experiments network`."))
     return {"text": f"Experiment library: {len(catalogue)} experiments", "blocks": blocks}
 
 
@@ -183,6 +191,8 @@ def _library_entry(template: ExperimentTemplate, services: Sequence[Service]) ->
         f"*Watch:* {escape(template.watch)}",
         f"*Needs:* {escape('; '.join(template.prerequisites) or 'nothing special')}",
     ]
+    if template.every_pod:
+        lines.append(f":warning: *Every pod:* {escape(template.every_pod)}")
     having = [s.name for s in services if any(e.experiment == template.id for e in s.suite)]
     candidates = [s.name for s in services if s.name not in having]
     accessory = None
@@ -242,7 +252,8 @@ def _suite_entry(
 
 def _title_line(template: ExperimentTemplate) -> str:
     marker = _RISK.get(template.risk, "")
-    return f"{marker} *{escape(template.title)}*  `{template.id}`  ·  {template.risk} risk"
+    reach = "  ·  every pod" if template.every_pod else ""
+    return f"{marker} *{escape(template.title)}*  `{template.id}`  ·  {template.risk} risk{reach}"
 
 
 def _edit_button(ref: SuiteRef) -> Block:

@@ -41,6 +41,7 @@ def onboarding_form(
         B.NAMESPACE: text("payments"),
         B.WORKLOAD: choice("Deployment/checkout", "external_select"),
         B.SELECTOR: text(None),
+        B.BLAST_RADIUS: {"type": "number_input", "value": "50"},
         B.OWNERS: {"type": "multi_users_select", "selected_users": list(owner_ids)},
         B.APPROVERS: {"type": "multi_users_select", "selected_users": []},
         B.PROBE_URL: text("http://checkout.payments.svc/healthz"),

@@ -20,6 +20,7 @@ from bot.catalog.flows import store_service
 from bot.catalog.models import Service, Team
 from bot.catalog.service import find_service, spec_of
 from bot.catalog.spec import CatalogPolicy, to_document
+from bot.config import BlastRadiusLimits
 from bot.db.engine import Database
 from bot.k8s.client import ClientFactory
 from bot.k8s.cluster import KubeCluster
@@ -99,8 +100,9 @@ def apply(
     *,
     dry_run: bool = False,
     now: datetime = NOW,
+    policy: CatalogPolicy = POLICY,
 ) -> list[str]:
-    documents = load_documents(text, source="chaos.yaml", policy=POLICY)
+    documents = load_documents(text, source="chaos.yaml", policy=policy)
     outcomes = apply_documents(
         db, documents, cluster=cluster, actor="cli:alice", now=now, dry_run=dry_run
     )
@@ -511,3 +513,27 @@ def test_bad_approvers_and_team_timezones_are_line_numbered_errors(
 def _team_timezone(db: Database, name: str = "payments") -> str | None:
     with db.session() as session:
         return session.scalar(select(Team.timezone).where(Team.name == name))
+
+
+def test_a_cap_above_the_platforms_maximum_is_a_line_numbered_error_and_writes_nothing(
+    db: Database, cluster: KubeCluster
+) -> None:
+    """The platform lowered staging's maximum after checkout declared 80%: applying the same
+    file again is refused on the field's line, and the stored cap stays (preflight applies the
+    smaller of the two)."""
+    owners = "  owners: [U0ALICE, U0BOB]\n"
+    text = service_yaml(**{owners: f"{owners}  blastRadiusPercent: 80\n"})
+    assert apply(db, cluster, text) == ["service checkout created"]
+    lowered = replace(POLICY, max_blast_radius=BlastRadiusLimits(staging=40))
+    with pytest.raises(ChaosfileInvalid) as caught:
+        apply(db, cluster, service_yaml(text, **{"80": "60"}), policy=lowered)
+    assert [str(e) for e in caught.value.errors] == [
+        "chaos.yaml:13: spec.blastRadiusPercent: must be at most 40 in staging, the platform's "
+        "maximum (CHAOSBOT_MAX_BLAST_RADIUS_PERCENT), got 60"
+    ]
+    with db.session() as session:
+        assert find_service(session=session, name="checkout").blast_radius_percent == 80
+    # Left out, the cap is chaos.yaml's default of 50, or the maximum when that is lower.
+    assert apply(db, cluster, CHECKOUT, policy=lowered) == [
+        "service checkout updated: blastRadiusPercent: 80 -> 40"
+    ]

@@ -10,6 +10,7 @@ from sqlalchemy import func, select
 
 from bot.audit.models import AuditEvent
 from bot.catalog.models import Service, SuiteEntry, Team
+from bot.config import BlastRadiusLimits
 from bot.library.catalogue import load_catalogue
 from bot.slack.ids import CallbackId
 from bot.slack.ids import OnboardBlock as B
@@ -46,6 +47,10 @@ def _users(*user_ids: str) -> dict[str, object]:
     return {"type": "multi_users_select", "selected_users": list(user_ids)}
 
 
+def _number(value: str | None) -> dict[str, object]:
+    return {"type": "number_input", "value": value}
+
+
 def _block(view: dict[str, Any], block: B) -> dict[str, Any]:
     found: dict[str, Any] = next(b for b in view["blocks"] if b.get("block_id") == block)
     return found
@@ -76,6 +81,13 @@ def test_the_modal_opens_with_every_field(running_bot: RunningBot) -> None:
     team_timezone = _block(view, B.TEAM_TIMEZONE)
     assert team_timezone["optional"] is True
     assert team_timezone["element"]["initial_value"] == ALICE_TIMEZONE
+    cap = _block(view, B.BLAST_RADIUS)
+    assert cap["element"]["type"] == "number_input"
+    assert cap["element"]["initial_value"] == "50"  # chaos.yaml's default
+    every_pod = [t.id for t in load_catalogue() if t.every_pod]
+    assert {"blackhole", "scale-to-zero", "node-drain", "zone-outage"} <= set(every_pod)
+    assert f"disrupt every pod ({', '.join(every_pod)}) need 100" in cap["hint"]["text"]
+    assert "This platform allows at most 100% in staging." in cap["hint"]["text"]
 
 
 @pytest.mark.parametrize(
@@ -143,6 +155,9 @@ def test_the_modal_opens_with_every_field(running_bot: RunningBot) -> None:
             B.BLIND_EXPERIMENTS,
             "There is no experiment pod-explode in the library",
         ),
+        ({B.BLAST_RADIUS: _number("0")}, B.BLAST_RADIUS, "Must be between 1 and 100, got 0"),
+        ({B.BLAST_RADIUS: _number("101")}, B.BLAST_RADIUS, "between 1 and 100, got 101"),
+        ({B.BLAST_RADIUS: _number("12.5")}, B.BLAST_RADIUS, "'12.5' is not a whole number"),
         ({B.BLIND_MEAN_DAYS: text("0")}, B.BLIND_MEAN_DAYS, "between 1 and 365, got 0"),
         ({B.BLIND_MIN_SPACING: text("3000")}, B.BLIND_MIN_SPACING, "between 0 and 2160"),
         ({B.BLIND_MIN_SPACING: text("1.5")}, B.BLIND_MIN_SPACING, "not a whole number"),
@@ -527,3 +542,137 @@ def test_what_a_person_typed_is_escaped_in_error_replies(running_bot: RunningBot
     text = running_bot.reply()["text"]
     assert "&lt;!channel&gt;" in text
     assert "<!channel>" not in text
+
+
+# The blast-radius cap: a field of the form, stored, shown, and held to the platform's maximum.
+
+
+def _edit(bot: RunningBot) -> tuple[str, dict[str, Any]]:
+    """Alice presses Edit on `/chaos service checkout`: the edit modal's id and view."""
+    before = len(bot.slack.responses)
+    bot.command("service checkout")
+    detail = bot.reply(before + 1)
+    opened = [
+        c
+        for c in bot.slack.calls_to("views.open")
+        if c.body["view"]["callback_id"] == CallbackId.EDIT_SERVICE
+    ]
+    bot.simulator.block_action(
+        "service_edit",
+        user_id=ALICE,
+        channel_id=TEAM_CHANNEL,
+        message={"ts": "1", "text": "", "blocks": detail["blocks"]},
+    )
+    call = bot.opened_view(CallbackId.EDIT_SERVICE, len(opened) + 1)
+    return str(call.response["view"]["id"]), call.body["view"]
+
+
+def _detail(bot: RunningBot) -> str:
+    before = len(bot.slack.responses)
+    bot.command("service checkout")
+    blocks = bot.reply(before + 1)["blocks"]
+    return "\n".join(b["text"]["text"] for b in blocks if b["type"] == "section")
+
+
+def _save_edit(bot: RunningBot, view_id: str, **fields: dict[str, object]) -> dict[str, object]:
+    response = bot.simulator.view_submission(
+        CallbackId.EDIT_SERVICE.value,
+        values=onboarding_form({B.TEAM: choice("payments"), **fields}),
+        user_id=ALICE,
+        view_id=view_id,
+    )
+    assert response.status == 200
+    return response.json() if response.text else {}
+
+
+def _stored_cap(bot: RunningBot) -> int:
+    with bot.db.session() as session:
+        return session.scalars(select(Service.blast_radius_percent)).one()
+
+
+def test_the_cap_chosen_in_the_form_is_stored_shown_and_edited(running_bot: RunningBot) -> None:
+    bot = running_bot
+    seed_payments(bot.kube)
+    assert _submit(bot, _open(bot), **{B.BLAST_RADIUS: _number("100")}) == {}
+    assert _stored_cap(bot) == 100
+    assert "*Blast radius cap*: 100% of pods\n" in _detail(bot)
+    view_id, view = _edit(bot)
+    assert _block(view, B.BLAST_RADIUS)["element"]["initial_value"] == "100"
+    assert _save_edit(bot, view_id, **{B.BLAST_RADIUS: _number("30")}) == {}
+    assert _stored_cap(bot) == 30
+    shown = _detail(bot)
+    assert (
+        "*Blast radius cap*: 30% of pods · experiments that disrupt every pod need 100%: " in shown
+    )
+    assert "`blackhole`" in shown and "`node-drain`" in shown
+    with bot.db.session() as session:
+        updated = session.scalars(select(AuditEvent).order_by(AuditEvent.id.desc())).first()
+        assert updated is not None
+        assert updated.detail["changes"] == ["blastRadiusPercent: 100 -> 30"]
+
+
+def test_a_cap_left_empty_is_chaos_yamls_default(running_bot: RunningBot) -> None:
+    seed_payments(running_bot.kube)
+    assert _submit(running_bot, _open(running_bot), **{B.BLAST_RADIUS: _number(None)}) == {}
+    assert _stored_cap(running_bot) == 50
+
+
+PRODUCTION_AT_MOST_30 = {
+    "allow_production": True,
+    "max_blast_radius_percent": BlastRadiusLimits(staging=100, production=30),
+}
+
+
+@pytest.mark.parametrize("settings_changes", [PRODUCTION_AT_MOST_30])
+def test_a_cap_above_the_platforms_maximum_is_refused_on_its_field(
+    running_bot: RunningBot,
+) -> None:
+    bot = running_bot
+    seed_payments(bot.kube)
+    view_id = _open(bot)
+    cap = _block(bot.opened_view(CallbackId.ONBOARD).body["view"], B.BLAST_RADIUS)
+    # Starts where no environment offered refuses it.
+    assert cap["element"]["initial_value"] == "30"
+    assert "This platform allows at most 100% in staging, 30% in production." in cap["hint"]["text"]
+    production = {B.ENVIRONMENT: choice("production", "radio_buttons")}
+    answer = _submit(bot, view_id, **production, **{B.BLAST_RADIUS: _number("50")})
+    assert answer == {
+        "response_action": "errors",
+        "errors": {
+            B.BLAST_RADIUS.value: "Must be at most 30 in production, the platform's maximum "
+            "(CHAOSBOT_MAX_BLAST_RADIUS_PERCENT), got 50"
+        },
+    }
+    assert _count(bot, Service) == 0
+    # Staging allows it.
+    assert _submit(bot, view_id, **{B.BLAST_RADIUS: _number("50")}) == {}
+    assert _stored_cap(bot) == 50
+
+
+@pytest.mark.parametrize(
+    "settings_changes", [{"max_blast_radius_percent": BlastRadiusLimits(staging=40)}]
+)
+def test_a_stored_cap_above_a_lowered_maximum_is_shown_and_must_come_down_on_edit(
+    running_bot: RunningBot,
+) -> None:
+    """The service was onboarded at 80% when staging allowed 100%; the platform has since
+    lowered staging's maximum to 40%."""
+    bot = running_bot
+    seed_payments(bot.kube)
+    assert _submit(bot, _open(bot), **{B.BLAST_RADIUS: _number("40")}) == {}
+    with bot.db.session() as session:
+        session.scalars(select(Service)).one().blast_radius_percent = 80
+    assert (
+        "*Blast radius cap*: 80% of pods, but this platform allows at most 40% in staging "
+        "(CHAOSBOT_MAX_BLAST_RADIUS_PERCENT), so 40% applies"
+    ) in _detail(bot)
+    view_id, view = _edit(bot)
+    assert _block(view, B.BLAST_RADIUS)["element"]["initial_value"] == "80"
+    answer = _save_edit(bot, view_id, **{B.BLAST_RADIUS: _number("80")})
+    assert answer["errors"] == {
+        B.BLAST_RADIUS.value: "Must be at most 40 in staging, the platform's maximum "
+        "(CHAOSBOT_MAX_BLAST_RADIUS_PERCENT), got 80"
+    }
+    assert _stored_cap(bot) == 80
+    assert _save_edit(bot, view_id, **{B.BLAST_RADIUS: _number("40")}) == {}
+    assert _stored_cap(bot) == 40

@@ -35,6 +35,7 @@ from bot.catalog.spec import (
     WorkloadRef,
     parse_service_spec,
 )
+from bot.config import BlastRadiusLimits
 
 DOCS = Path(__file__).parents[2] / "docs" / "chaos-yaml.md"
 POLICY = CatalogPolicy(allowed_namespaces=frozenset({"payments"}))
@@ -107,6 +108,18 @@ def errors_of(text: str, policy: CatalogPolicy = POLICY) -> list[str]:
 def edit(old: str, new: str, text: str = EXAMPLE) -> str:
     assert text.count(old) == 1, old
     return text.replace(old, new)
+
+
+def test_a_cap_above_the_platforms_maximum_is_an_error_on_its_line() -> None:
+    policy = replace(POLICY, allow_production=True, max_blast_radius=BlastRadiusLimits())
+    production = edit("environment: staging", "environment: production")
+    assert [d.spec.blast_radius_percent for d in load(production, policy)] == [50]
+    assert errors_of(
+        edit("blastRadiusPercent: 50", "blastRadiusPercent: 51", production), policy
+    ) == [
+        "chaos.yaml:18: spec.blastRadiusPercent: must be at most 50 in production, the "
+        "platform's maximum (CHAOSBOT_MAX_BLAST_RADIUS_PERCENT), got 51"
+    ]
 
 
 def test_the_example_loads_into_its_declaration() -> None:

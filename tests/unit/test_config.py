@@ -5,7 +5,15 @@ from pathlib import Path
 
 import pytest
 
-from bot.config import DEFAULT_DATABASE_URL, Secret, load_settings, settings_env
+from bot.catalog.models import Environment
+from bot.cli import main
+from bot.config import (
+    DEFAULT_DATABASE_URL,
+    BlastRadiusLimits,
+    Secret,
+    load_settings,
+    settings_env,
+)
 from bot.errors import SettingsError
 
 TOKEN = "xoxb-1111-2222-abcdefabcdef"
@@ -51,6 +59,17 @@ def test_socket_mode_needs_no_signing_secret() -> None:
         ("CHAOSBOT_ALLOWED_NAMESPACES", "payments,Bad_Name", "'Bad_Name'"),
         ("KUBECONFIG", "/nonexistent/kubeconfig", "does not exist"),
         ("CHAOSBOT_LOG_LEVEL", "chatty", "must be one of"),
+        ("CHAOSBOT_MAX_BLAST_RADIUS_PERCENT", "0", "got '0'"),
+        ("CHAOSBOT_MAX_BLAST_RADIUS_PERCENT", "101", "a percentage 1-100"),
+        ("CHAOSBOT_MAX_BLAST_RADIUS_PERCENT", "50%", "got '50%'"),
+        ("CHAOSBOT_MAX_BLAST_RADIUS_PERCENT", "production=150", "got 'production=150'"),
+        ("CHAOSBOT_MAX_BLAST_RADIUS_PERCENT", "prod=50", "'prod=50' names no environment"),
+        (
+            "CHAOSBOT_MAX_BLAST_RADIUS_PERCENT",
+            "staging=100;production=50",
+            "got 'staging=100;production=50'",
+        ),
+        ("CHAOSBOT_MAX_BLAST_RADIUS_PERCENT", "staging=90,staging=80", "gives staging twice"),
     ],
 )
 def test_invalid_values_name_the_variable_and_the_problem(
@@ -109,6 +128,7 @@ def test_settings_survive_the_trip_to_a_worker_process(tmp_path: Path) -> None:
             "CHAOSBOT_ALLOWED_NAMESPACES": "payments,search",
             "CHAOSBOT_ALLOW_PRODUCTION": "true",
             "CHAOSBOT_MAX_RUNS_PER_CLUSTER": "5",
+            "CHAOSBOT_MAX_BLAST_RADIUS_PERCENT": "production=30",
             "CHAOSBOT_PLATFORM_ADMINS": "U0ADMIN",
             "KUBECONFIG": str(kubeconfig),
             "CHAOSBOT_KUBE_CONTEXT": "staging",
@@ -116,3 +136,30 @@ def test_settings_survive_the_trip_to_a_worker_process(tmp_path: Path) -> None:
     )
     rebuilt = load_settings(settings_env(original))
     assert replace(rebuilt, http_host=original.http_host) == original
+
+
+@pytest.mark.parametrize(
+    ("value", "staging", "production"),
+    [
+        (None, 100, 50),
+        ("", 100, 50),
+        ("80", 80, 80),
+        ("production=30", 100, 30),
+        (" staging = 90 , production=40 ,", 90, 40),
+    ],
+)
+def test_the_blast_radius_maximum_is_one_number_or_one_per_environment(
+    value: str | None, staging: int, production: int
+) -> None:
+    environ = {} if value is None else {"CHAOSBOT_MAX_BLAST_RADIUS_PERCENT": value}
+    limits = load_settings(environ).max_blast_radius_percent
+    assert limits == BlastRadiusLimits(staging=staging, production=production)
+    assert [limits.of(e) for e in Environment] == [staging, production]
+
+
+def test_a_bad_blast_radius_maximum_stops_start_up_with_exit_2(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("CHAOSBOT_MAX_BLAST_RADIUS_PERCENT", "production=150")
+    assert main(["migrate"]) == 2
+    assert "CHAOSBOT_MAX_BLAST_RADIUS_PERCENT: must be" in capsys.readouterr().err

@@ -31,12 +31,14 @@ from bot.library.catalogue import (
     load_template,
 )
 from bot.library.cli import add_parser
+from bot.library.reach import affected_pods
 from bot.library.render import (
     ParameterInvalid,
     RenderInvalid,
     coerce_parameter,
     created_kinds,
     render,
+    resolve_parameters,
     rollback_plan,
 )
 from tests.integration.payments_cluster import certificate_pair
@@ -117,6 +119,41 @@ def test_every_cluster_activity_reads_the_kubernetes_secret(template: Any) -> No
         module = provider.get("module", "")
         if module.startswith(CLUSTER_MODULES) and module not in LIGHT_MODULES:
             assert provider.get("secrets") == ["kubernetes"], activity["name"]
+
+
+# The experiments without a percent or count parameter: by design, or by the nodes or zone.
+EVERY_POD = {
+    "blackhole",
+    "scale-to-zero",
+    "resource-throttling",
+    "certificate-expiry",
+    "disaster-recovery",
+    "node-drain",
+    "node-loss",
+    "zone-outage",
+}
+
+
+def test_the_experiments_that_disrupt_every_pod_are_marked() -> None:
+    assert {t.id for t in CATALOGUE if t.every_pod} == EVERY_POD
+    assert CATALOGUE.get("blackhole").every_pod == (
+        "it acts on every pod of the service by design, so it runs only where the "
+        "blast-radius cap is 100%"
+    )
+    assert "takes out the nodes" in str(CATALOGUE.get("node-drain").every_pod)
+    assert "takes out a whole zone" in str(CATALOGUE.get("zone-outage").every_pod)
+
+
+@pytest.mark.parametrize("template", list(CATALOGUE), ids=lambda t: t.id)
+def test_the_marking_is_what_preflight_counts(template: Any) -> None:
+    """An experiment marked every pod counts all of them at preflight; one not marked can be
+    set to fewer (its defaults may still take them all, as cpu-pressure's 100% does)."""
+    defaults = resolve_parameters(template, {})
+    if template.every_pod:
+        assert affected_pods(defaults, 7) == 7
+    else:
+        share = "count" if "count" in template.parameters else "percent"
+        assert affected_pods({**defaults, share: 1}, 7) == 1
 
 
 def test_catalogue_refuses_duplicate_ids_and_unknown_ones() -> None:
@@ -289,6 +326,12 @@ def test_cli_lists_and_shows(capsys: pytest.CaptureFixture[str]) -> None:
     shown = capsys.readouterr().out
     assert "count (integer between 1 and 50, default 1)" in shown
     assert "risk: medium" in shown
+    assert "blast radius: the pods its percent or count parameter says" in shown
+    assert _main(["experiments", "show", "scale-to-zero"]) == 0
+    assert (
+        "blast radius: every pod; it acts on every pod of the service by design"
+        in capsys.readouterr().out
+    )
 
 
 def test_cli_validates_the_library_and_reports_a_bad_file(

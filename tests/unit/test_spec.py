@@ -15,9 +15,11 @@ from bot.catalog.spec import (
     BlindWindow,
     CatalogPolicy,
     SpecInvalid,
+    catalog_policy,
     parse_service_spec,
     to_document,
 )
+from bot.config import BlastRadiusLimits, load_settings
 
 POLICY = CatalogPolicy(allowed_namespaces=frozenset({"payments"}), bot_port=3000)
 
@@ -50,6 +52,73 @@ def test_a_valid_declaration_parses() -> None:
         "app=checkout",
         None,
     )
+
+
+# The blast-radius cap: 1 to 100, and never above the platform's maximum for the environment.
+LIMITED = CatalogPolicy(
+    allowed_namespaces=frozenset({"payments"}),
+    allow_production=True,
+    max_blast_radius=BlastRadiusLimits(staging=80, production=30),
+)
+
+
+def _cap(policy: CatalogPolicy = LIMITED, **changes: Any) -> int:
+    return parse_service_spec(_raw(**changes), policy=policy).blast_radius_percent
+
+
+def _cap_error(policy: CatalogPolicy = LIMITED, **changes: Any) -> str:
+    with pytest.raises(SpecInvalid) as caught:
+        parse_service_spec(_raw(**changes), policy=policy)
+    [error] = caught.value.errors
+    assert error.path == "blastRadiusPercent"
+    return error.message
+
+
+def test_the_cap_may_be_anything_up_to_the_environments_maximum() -> None:
+    assert _cap(blastRadiusPercent=80) == 80
+    assert _cap(blastRadiusPercent="1") == 1  # the modal's number input sends text
+    assert _cap(blastRadiusPercent=30, environment="production") == 30
+    assert _cap(POLICY, blastRadiusPercent=100) == 100  # staging's default maximum is 100
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        (
+            {"blastRadiusPercent": 81},
+            "must be at most 80 in staging, the platform's maximum "
+            "(CHAOSBOT_MAX_BLAST_RADIUS_PERCENT), got 81",
+        ),
+        (
+            {"blastRadiusPercent": 50, "environment": "production"},
+            "must be at most 30 in production, the platform's maximum "
+            "(CHAOSBOT_MAX_BLAST_RADIUS_PERCENT), got 50",
+        ),
+        ({"blastRadiusPercent": 0}, "must be between 1 and 100, got 0"),
+        ({"blastRadiusPercent": 101}, "must be between 1 and 100, got 101"),
+        ({"blastRadiusPercent": "half"}, "'half' is not a whole number"),
+    ],
+)
+def test_a_cap_out_of_range_or_above_the_maximum_is_a_field_error(
+    changes: dict[str, Any], message: str
+) -> None:
+    assert _cap_error(**changes) == message
+
+
+def test_a_cap_left_out_is_50_or_the_environments_maximum_when_lower() -> None:
+    assert _cap() == 50
+    assert _cap(blastRadiusPercent=None) == 50
+    assert _cap(environment="production") == 30
+
+
+def test_production_services_default_to_a_maximum_of_50() -> None:
+    environ = {"CHAOSBOT_ALLOW_PRODUCTION": "true", "CHAOSBOT_ALLOWED_NAMESPACES": "payments"}
+    policy = catalog_policy(load_settings(environ))
+    assert _cap(policy, environment="production", blastRadiusPercent=50) == 50
+    assert "at most 50 in production" in _cap_error(
+        policy, environment="production", blastRadiusPercent=51
+    )
+    assert _cap(policy, blastRadiusPercent=100) == 100
 
 
 @pytest.mark.parametrize("tier", ["¹", "٣", "2.0", True, 5])

@@ -97,6 +97,27 @@ def test_the_suite_shows_stored_values_defaults_and_refused_values() -> None:
     assert all(b["type"] != "actions" for b in readonly["blocks"])
 
 
+def test_the_library_marks_the_experiments_that_disrupt_every_pod() -> None:
+    overview = str(library_overview(CATALOGUE)["blocks"])
+    every_pod = [t.id for t in CATALOGUE if t.every_pod]
+    listed = ", ".join(f"`{e}`" for e in every_pod)
+    assert f":warning: *Every pod*: {listed} disrupt every pod of a service" in overview
+    network = library_category(CATALOGUE, "network", services=[])["blocks"]
+    _valid_block_kit(network)
+    entries = {
+        t.id: next(b["text"]["text"] for b in network if f"`{t.id}`" in str(b.get("text")))
+        for t in CATALOGUE
+        if t.category == "network"
+    }
+    assert "`blackhole`  ·  high risk  ·  every pod" in entries["blackhole"]
+    assert (
+        ":warning: *Every pod:* it acts on every pod of the service by design"
+        in (entries["blackhole"])
+    )
+    for experiment in ("upstream-latency", "downstream-latency", "packet-loss"):
+        assert "every pod" not in entries[experiment].lower(), experiment
+
+
 def test_library_text_is_escaped() -> None:
     pod_kill = CATALOGUE.get("pod-kill")
     tricky = Catalogue([replace(pod_kill, title="<!channel> & co", tests="<http://x|y>")])
