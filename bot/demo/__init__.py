@@ -102,6 +102,8 @@ def demo_world(out: TextIO) -> Iterator[DemoWorld]:
             kubeconfig=str(kubeconfig),
             platform_admins=frozenset({PAT}),
             admin_channel=ADMIN_CHANNEL,
+            # Short, so that a killed worker's fault is rolled back a second or two later.
+            janitor_seconds=1.0,
         )
         db = Database(settings.database_url)
         upgrade(db)

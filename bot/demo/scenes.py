@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import signal
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -20,6 +22,7 @@ from bot.drills.models import Drill, DrillStatus
 from bot.errors import ChaosbotError
 from bot.gamedays.models import GameDay
 from bot.gamedays.timing import local_label, zone
+from bot.runs.models import Run
 from bot.runs.states import RunStatus
 from bot.slack.ids import ActionId, CallbackId
 from bot.slack.ids import FindingsBlock as F
@@ -108,7 +111,7 @@ def _run(world: DemoWorld, who: str, user: str, command: str) -> None:
 
 
 def _run_message(world: DemoWorld, experiment: str, state: str) -> dict[str, Any]:
-    """The run's canonical message once it says `state`."""
+    """The canonical message of the latest run of `experiment` once it says `state`."""
     world.slack.wait_for(
         "chat.update",
         where=lambda c: experiment in str(c.body.get("text")) and state in str(c.body.get("text")),
@@ -116,8 +119,17 @@ def _run_message(world: DemoWorld, experiment: str, state: str) -> dict[str, Any
     )
     return next(
         m
-        for m in world.slack.messages(TEAM_CHANNEL)
+        for m in reversed(world.slack.messages(TEAM_CHANNEL))
         if experiment in m.get("text", "") and not m.get("thread_ts")
+    )
+
+
+def _thread(world: DemoWorld, message: dict[str, Any]) -> str:
+    """The replies in a run's thread, on one line."""
+    return " / ".join(
+        m["text"]
+        for m in world.slack.messages(TEAM_CHANNEL)
+        if m.get("thread_ts") == message["ts"] and m["ts"] != message["ts"]
     )
 
 
@@ -143,14 +155,73 @@ def run_and_abort(world: DemoWorld) -> None:
     )
     t.bot("#payments", slack.wait_for_response(count=replies + 1, timeout=WAIT)[-1].body)
     t.bot("#payments", _run_message(world, "upstream-latency", "aborted"))
-    thread = [
-        m["text"]
-        for m in slack.messages(TEAM_CHANNEL)
-        if m.get("thread_ts") == message["ts"] and m["ts"] != message["ts"]
-    ]
-    t.note("its thread: " + " / ".join(thread))
+    t.note("its thread: " + _thread(world, message))
     left = world.kube.list("networkchaos", "payments")
     t.note(f"in the cluster now: {len(left)} NetworkChaos objects")
+
+
+def worker_killed(world: DemoWorld) -> None:
+    """A blackhole's worker dies while it holds; the bot's janitor rolls the fault back."""
+    t = world.transcript
+    t.scene("A worker killed mid-hold, its fault rolled back by the janitor")
+    t.note(
+        "alice follows preflight's advice for this staging cluster: blastRadiusPercent: 100 in "
+        "checkout's chaos.yaml, applied with `chaosbot apply -f chaos.yaml`"
+    )
+    _apply_chaos_yaml(world, {"blastRadiusPercent": 100})
+    _run(world, "alice", ALICE, "run checkout blackhole direction=ingress hold=300")
+    message = _run_message(world, "blackhole", "holding")
+    t.bot("#payments", message)
+    t.note("in the cluster now: " + ", ".join(_network_policies(world)))
+
+    with world.server.db.session() as session:
+        run = session.scalars(
+            select(Run).where(Run.experiment == "blackhole").order_by(Run.id.desc())
+        ).first()
+        assert run is not None and run.worker_pid is not None
+        pid = run.worker_pid
+    os.kill(pid, signal.SIGKILL)
+    t.note(
+        "the worker process is killed with SIGKILL, as the kernel's OOM killer would: it "
+        "cannot run its own rollbacks"
+    )
+    t.note(
+        f"within {world.settings.janitor_seconds:g} s the bot's janitor finds the run's worker "
+        "gone and replays its rollbacks in a process of their own"
+    )
+    t.bot("#payments", _run_message(world, "blackhole", "failed"))
+    t.note("its thread: " + _thread(world, message))
+    left = _network_policies(world)
+    t.note(f"in the cluster now: {len(left)} NetworkPolicies")
+    t.note("alice puts checkout's cap back to 50: no other experiment needs every pod")
+    _apply_chaos_yaml(world, {"blastRadiusPercent": 50})
+
+
+def _network_policies(world: DemoWorld) -> list[str]:
+    return [
+        "networkpolicy/" + p["metadata"]["name"]
+        for p in world.kube.list("networkpolicies", "payments")
+    ]
+
+
+def _apply_chaos_yaml(world: DemoWorld, changes: dict[str, Any]) -> None:
+    """checkout's chaos.yaml with `changes` in its spec, applied as `chaosbot apply` does."""
+    db = world.server.db
+    with db.session() as session:
+        document = yaml.safe_load(
+            dump_documents([spec_of(find_service(session=session, name="checkout"))])
+        )
+    document["spec"].update(changes)
+    apply_documents(
+        db,
+        load_documents(
+            yaml.safe_dump(document), source="chaos.yaml", policy=catalog_policy(world.settings)
+        ),
+        cluster=world.server.context.cluster,
+        actor=ALICE,
+        now=world.clock.now(),
+        dry_run=False,
+    )
 
 
 def _click(
@@ -263,28 +334,14 @@ blindDrills:
 def blind_drill(world: DemoWorld) -> None:
     """checkout opts in; an incident nobody announced; Bob acknowledges, Alice resolves; the
     same message then says it was a drill, with its timeline; Alice records the findings."""
-    t, slack, db = world.transcript, world.slack, world.server.db
+    t, slack = world.transcript, world.slack
     t.scene("A blind drill: an incident nobody announced")
     t.note(
         "alice adds this to checkout's chaos.yaml and runs `chaosbot apply -f chaos.yaml` "
         "(every day, a drill at a random minute: a demo has no time to wait for one):\n"
         + BLIND_DRILLS
     )
-    with db.session() as session:
-        document = yaml.safe_load(
-            dump_documents([spec_of(find_service(session=session, name="checkout"))])
-        )
-    document["spec"].update(yaml.safe_load(BLIND_DRILLS))
-    text_ = yaml.safe_dump(document)
-    policy = catalog_policy(world.settings)
-    apply_documents(
-        db,
-        load_documents(text_, source="chaos.yaml", policy=policy),
-        cluster=world.server.context.cluster,
-        actor=ALICE,
-        now=world.clock.now(),
-        dry_run=False,
-    )
+    _apply_chaos_yaml(world, yaml.safe_load(BLIND_DRILLS))
     world.server.gamedays.wake()
     planned = _wait_for(world, lambda: _next_drill(world))
 
@@ -409,6 +466,7 @@ SCENES: list[Callable[[DemoWorld], None]] = [
     asking_for_help,
     onboarding,
     run_and_abort,
+    worker_killed,
     game_day,
     blind_drill,
     weekly_digest,

@@ -30,6 +30,19 @@ def test_demo_runs_offline_and_prints_the_conversation() -> None:
     assert "aborted: rolled back on request" in out
     assert "Leftover check: nothing left behind." in out
     assert "in the cluster now: 0 NetworkChaos objects" in out
+    # a worker killed while it holds a blackhole; the running bot's janitor rolls the fault back
+    killed = out[out.index("=== A worker killed mid-hold") : out.index("=== A game day")]
+    assert "@alice: /chaos run checkout blackhole direction=ingress hold=300" in killed
+    holding = killed.index(":stopwatch: *blackhole* on *checkout*: holding")
+    assert "(in the cluster now: networkpolicy/chaosbot-blackhole-r-" in killed
+    kill = killed.index("the worker process is killed with SIGKILL, as the kernel's OOM killer")
+    ended = killed.index(":x: *blackhole* on *checkout*: failed")
+    assert holding < kill < ended
+    after = killed[ended:]
+    assert "its worker stopped while holding; chaosbot rolled back: nothing left behind" in after
+    assert "Leftover check: nothing left behind." in after
+    assert "[ Abort ]" not in after
+    assert "(in the cluster now: 0 NetworkPolicies)" in after
     # a game day: asked for in a form, approved by two people (never the requester), run on time
     assert "#payments  @alice: /chaos gameday checkout" in out
     assert "Start time (Europe/Berlin)" in out
