@@ -67,14 +67,15 @@ class ShiftedClock:
         self._offset += delta
 
 
-def on_wall_clock(at: datetime, clock: Clock) -> datetime:
-    """The wall-clock moment at which `clock` will read `at`.
+def on_wall_clock(at: datetime, *, now: datetime) -> datetime:
+    """The wall-clock moment at which a clock that reads `now` at this instant will read `at`.
 
     Timers that run on the wall clock (APScheduler's date triggers) are set with this, so a
     bot on a moved clock (the demo, the tests) fires them when its own clock reaches `at`,
-    whatever today's date is.
+    whatever today's date is. `now` must have just been read from that clock, and be the one
+    the caller compared `at` with: a clock that jumps in between would put `at` in the past.
     """
-    return datetime.now(UTC) + (at - clock.now())
+    return datetime.now(UTC) + (at - now)
 
 
 def offset_env(clock: Clock) -> dict[str, str]:

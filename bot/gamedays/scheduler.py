@@ -200,7 +200,7 @@ class GameDayScheduler:
                 report.settled.append(gameday_id)
         if self.drills is not None:
             report.drills = self.drills.reconcile(now)
-        self._sync_jobs(now)
+        self._sync_jobs()
         return report
 
     def send_digests(self) -> DigestReport | None:
@@ -260,7 +260,7 @@ class GameDayScheduler:
     def _step(self, what: str, work: Callable[[Session], _T]) -> _T | None:
         return guarded(self._db, f"game days: {what}", work)
 
-    def _sync_jobs(self, now: datetime) -> None:
+    def _sync_jobs(self) -> None:
         aps = self._aps
         if aps is None:
             return
@@ -295,10 +295,13 @@ class GameDayScheduler:
             with contextlib.suppress(JobLookupError):
                 aps.remove_job(job_id)
             self._alarms.pop(job_id, None)
+        # The clock may have moved since the pass began (the demo jumps it): compare and convert
+        # with one reading of it.
+        now = self._clock.now()
         for job_id, (at, func) in wanted.items():
             if job_id in present or at <= now:
                 continue  # a moment already past is the reconciler's, right now
             self._alarms[job_id] = at
             aps.add_job(
-                func, DateTrigger(run_date=on_wall_clock(at, self._clock), timezone=UTC), id=job_id
+                func, DateTrigger(run_date=on_wall_clock(at, now=now), timezone=UTC), id=job_id
             )
