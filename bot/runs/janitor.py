@@ -34,7 +34,7 @@ from bot.clock import Clock
 from bot.db.engine import Database
 from bot.runs.deadlines import deadline
 from bot.runs.models import Run
-from bot.runs.service import note, transition
+from bot.runs.service import end_unstarted, note
 from bot.runs.states import IN_CLUSTER, TERMINAL, RunStatus
 from bot.runs.supervisor import worker_gone
 
@@ -176,14 +176,7 @@ class Janitor:
         if late is None or now <= late:
             return
         reason = "never started: no worker picked it up before its deadline"
-        if transition(
-            session=session,
-            run_id=run.id,
-            to=RunStatus.ABORTED,
-            now=now,
-            message=reason,
-            values={"reason": reason},
-        ):
+        if end_unstarted(session=session, run_id=run.id, now=now, reason=reason):
             report.never_started.append(run.key)
 
     def _left_behind(

@@ -23,6 +23,7 @@ __all__ = [
     "RunNotFound",
     "active_runs",
     "create_run",
+    "end_unstarted",
     "engage_kill_switch",
     "find_run",
     "freezes_covering",
@@ -131,6 +132,18 @@ def transition(
         if run is not None:
             record_run_findings(session, run, now=now)
     return True
+
+
+def end_unstarted(*, session: Session, run_id: int, now: datetime, reason: str) -> bool:
+    """End a run that no worker has started: aborted, with its reason; False if it had moved."""
+    return transition(
+        session=session,
+        run_id=run_id,
+        to=RunStatus.ABORTED,
+        now=now,
+        message=reason,
+        values={"reason": reason},
+    )
 
 
 def note(

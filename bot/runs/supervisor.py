@@ -18,7 +18,7 @@ from sqlalchemy import update
 from bot.clock import Clock, offset_env
 from bot.db.engine import Database
 from bot.runs.models import Run
-from bot.runs.service import active_runs, find_run, transition
+from bot.runs.service import active_runs, end_unstarted, find_run
 from bot.runs.states import IN_CLUSTER, RunStatus
 
 __all__ = [
@@ -162,14 +162,8 @@ def abort_run(
             .values(abort_requested_at=now, abort_requested_by=by, abort_signalled=will_signal)
         )
         if run.status is RunStatus.SCHEDULED:
-            reason = f"aborted by {by} before it started"
-            transition(
-                session=session,
-                run_id=run.id,
-                to=RunStatus.ABORTED,
-                now=now,
-                message=reason,
-                values={"reason": reason},
+            end_unstarted(
+                session=session, run_id=run.id, now=now, reason=f"aborted by {by} before it started"
             )
             return AbortResult(run.key, RunStatus.ABORTED, False)
         key, pid, status, run_id = run.key, run.worker_pid, run.status, run.id
