@@ -185,3 +185,17 @@ def _wait(condition: object, what: str, timeout: float = 30) -> None:
             return
         time.sleep(0.05)
     raise AssertionError(f"timed out waiting for {what}")
+
+
+def test_abort_of_a_run_no_worker_started_ends_it_without_a_rollback(engine: Engine) -> None:
+    run_id, key = engine.create()
+    rolled: list[int] = []
+    result = abort_run(db=engine.db, ref=key, by="U0BOB", now=NOW, roll_back=rolled.append)
+    assert (result.status, result.signalled, result.rolling_back) == (
+        RunStatus.ABORTED,
+        False,
+        False,
+    )
+    assert rolled == []
+    run = engine.row(run_id)
+    assert (run.status, run.reason) == (RunStatus.ABORTED, "aborted by U0BOB before it started")
