@@ -114,8 +114,11 @@ class Server:
         self._thread: threading.Thread | None = None
         if settings.slack_app_token is not None:
             self._socket_mode = SocketModeHandler(self.bolt_app, settings.slack_app_token.reveal())
+        secret = settings.slack_signing_secret
         wsgi = make_wsgi_app(
-            bolt_app=None if self._socket_mode else self.bolt_app, readiness=self._readiness
+            bolt_app=None if self._socket_mode else self.bolt_app,
+            signing_secret=secret.reveal() if secret is not None else None,
+            readiness=self._readiness,
         )
         self._http = create_server(
             wsgi, sockets=[self._socket], threads=HTTP_THREADS, ident="chaosbot"

@@ -305,11 +305,17 @@ class SlackSimulator:
         if options.get("forge_signature", False):
             secret = "forged-" + secret
         headers = signed_headers(secret, body, timestamp=timestamp, content_type=content_type)
-        headers["User-Agent"] = _USER_AGENT
         if "retry_num" in options:
             headers["X-Slack-Retry-Num"] = str(options["retry_num"])
         if "retry_reason" in options:
             headers["X-Slack-Retry-Reason"] = options["retry_reason"]
+        return self.post(body, headers)
+
+    def post(self, body: bytes, headers: Mapping[str, str]) -> SlackHttpResponse:
+        """Post a body with exactly these headers (to send what Slack never would: a timestamp
+        that is not a number, a signature that is not ASCII); an HTTP error status is returned.
+        Header values go out as Latin-1, as HTTP/1.1 allows."""
+        headers = {"User-Agent": _USER_AGENT, **headers}
         # bot_url is checked to be http(s) in __init__, so this cannot open local files.
         request = urllib.request.Request(  # noqa: S310
             self.bot_url, data=body, headers=headers, method="POST"

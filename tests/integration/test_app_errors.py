@@ -55,7 +55,9 @@ def simulator(slack_api: SlackApiServer, signing_secret: str) -> Iterator[SlackS
     )
     app = build_app(settings, context=context, router=router)
     server = create_server(
-        make_wsgi_app(bolt_app=app, readiness=lambda: None), host="127.0.0.1", port=0
+        make_wsgi_app(bolt_app=app, signing_secret=signing_secret, readiness=lambda: None),
+        host="127.0.0.1",
+        port=0,
     )
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
