@@ -12,7 +12,7 @@ from bot.context import BotContext
 from bot.errors import ChaosbotError
 from bot.slack.commands import CommandRouter
 from bot.slack.errors import ErrorReporter
-from bot.slack.listeners import register_listeners
+from bot.slack.listeners import home_tab, register_listeners
 
 __all__ = ["SlackUnavailable", "build_app", "build_client"]
 
@@ -61,9 +61,12 @@ def build_app(
         # False, Bolt polls for the ack every 10 ms from another thread: slower, no safer.)
         process_before_response=True,
     )
-    reporter = ErrorReporter()
+    router = router or CommandRouter()
+    home = home_tab(router=router, context=context)
+    # Buttons on the Home tab have no response_url: they are answered on the tab itself.
+    reporter = ErrorReporter(home=home.publish)
     app.error(reporter.bolt_error_handler)
-    register_listeners(app, reporter=reporter, router=router or CommandRouter(), context=context)
+    register_listeners(app, reporter=reporter, router=router, context=context, home_tab=home)
     return app
 
 

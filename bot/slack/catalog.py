@@ -6,7 +6,7 @@ import json
 import logging
 from typing import Any
 
-from slack_bolt import Ack, App, Respond
+from slack_bolt import Ack, App
 from slack_sdk import WebClient
 
 from bot.catalog.cluster import ClusterUnreachable
@@ -33,6 +33,7 @@ from bot.slack.ids import ActionId, CallbackId, OnboardBlock
 from bot.slack.onboarding_view import block_errors, onboarding_modal, read_declaration
 from bot.slack.outbox import enqueue
 from bot.slack.replies import Reply
+from bot.slack.responder import Responder
 from bot.slack.views import view_key
 
 __all__ = ["register"]
@@ -68,16 +69,14 @@ def register(
     app.view(CallbackId.EDIT_SERVICE.value)(ack=catalog.submit_edit, lazy=[catalog.announce])
     app.options(OnboardBlock.WORKLOAD.value)(catalog.workload_options)
 
-    def edit(body: dict[str, Any], client: WebClient, respond: Respond) -> None:
-        with reporter.reporting(respond):
-            catalog.open_edit(body, client)
+    def edit(body: dict[str, Any], _respond: Responder, client: WebClient) -> None:
+        catalog.open_edit(body, client)
 
-    def offboard(body: dict[str, Any], respond: Respond) -> None:
-        with reporter.reporting(respond):
-            catalog.offboard(body, respond)
+    def offboard(body: dict[str, Any], respond: Responder, _client: WebClient) -> None:
+        catalog.offboard(body, respond)
 
-    app.action(ActionId.EDIT_SERVICE.value)(ack=ack_only, lazy=[edit])
-    app.action(ActionId.OFFBOARD_SERVICE.value)(ack=ack_only, lazy=[offboard])
+    app.action(ActionId.EDIT_SERVICE.value)(ack=ack_only, lazy=[reporter.reported(edit)])
+    app.action(ActionId.OFFBOARD_SERVICE.value)(ack=ack_only, lazy=[reporter.reported(offboard)])
 
 
 class _Catalog:
@@ -271,7 +270,7 @@ class _Catalog:
         )
         client.views_open(trigger_id=body["trigger_id"], view=view)
 
-    def offboard(self, body: dict[str, Any], respond: Respond) -> None:
+    def offboard(self, body: dict[str, Any], respond: Responder) -> None:
         name = body["actions"][0]["value"]
         user = body["user"]["id"]
         now = self.ctx.clock.now()

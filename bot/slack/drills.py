@@ -6,7 +6,7 @@ import logging
 from datetime import datetime
 from typing import Any
 
-from slack_bolt import Ack, App, Respond
+from slack_bolt import Ack, App
 from slack_sdk import WebClient
 from sqlalchemy.exc import IntegrityError
 
@@ -25,6 +25,7 @@ from bot.slack.drill_blocks import ACTION_ROWS, drills_list, findings_modal
 from bot.slack.errors import ErrorReporter, ack_only
 from bot.slack.ids import ActionId, CallbackId, FindingsBlock
 from bot.slack.replies import Reply
+from bot.slack.responder import Responder
 from bot.slack.views import view_key
 
 __all__ = ["check_may_see_plan", "read_findings", "register"]
@@ -97,17 +98,17 @@ class _Drills:
 
     # --- the incident buttons (anyone in the channel may answer an incident) -------------------
 
-    def acknowledge(self, body: dict[str, Any], respond: Respond, _client: WebClient) -> None:
+    def acknowledge(self, body: dict[str, Any], respond: Responder, _client: WebClient) -> None:
         with self.ctx.db.session() as session:
             first = acknowledge(session=session, ref=_ref(body), user=_user(body), now=self._now())
         self._changed(respond, None if first else "Someone acknowledged it already.")
 
-    def escalate(self, body: dict[str, Any], respond: Respond, _client: WebClient) -> None:
+    def escalate(self, body: dict[str, Any], respond: Responder, _client: WebClient) -> None:
         with self.ctx.db.session() as session:
             paged = escalate(session=session, ref=_ref(body), user=_user(body), now=self._now())
         self._changed(respond, None if paged else "It was escalated already.")
 
-    def resolve(self, body: dict[str, Any], respond: Respond, _client: WebClient) -> None:
+    def resolve(self, body: dict[str, Any], respond: Responder, _client: WebClient) -> None:
         user, now = _user(body), self._now()
         with self.ctx.db.session() as session:
             run_id = resolve(session=session, ref=_ref(body), user=user, now=now)
@@ -123,7 +124,7 @@ class _Drills:
         self._changed(respond, None)
         self.ctx.schedule_changed()
 
-    def _changed(self, respond: Respond, note: str | None) -> None:
+    def _changed(self, respond: Responder, note: str | None) -> None:
         self.ctx.outbox_ready()
         if note:
             respond(
@@ -133,7 +134,7 @@ class _Drills:
 
     # --- findings -----------------------------------------------------------------------------
 
-    def open_findings(self, body: dict[str, Any], _respond: Respond, client: WebClient) -> None:
+    def open_findings(self, body: dict[str, Any], _respond: Responder, client: WebClient) -> None:
         with self.ctx.db.session() as session:
             drill = find_drill(session=session, ref=_ref(body))
             view = findings_modal(drill, channel=drill.slack_channel)

@@ -15,14 +15,17 @@ from slack_sdk import WebClient
 from bot.errors import ChaosbotError
 from bot.slack.mrkdwn import escape
 from bot.slack.replies import Reply
+from bot.slack.responder import HomeNote, Responder
 
 __all__ = ["ErrorReporter"]
 
 log = logging.getLogger(__name__)
 
 
-# A button's lazy listener: the click's body, its response_url, and the Web API client.
-ActionHandler = Callable[[dict[str, Any], Respond, WebClient], None]
+# A button's lazy listener: the click's body, how to answer the person, and the Web API client.
+ActionHandler = Callable[[dict[str, Any], Responder, WebClient], None]
+# The same as Bolt calls it: Bolt's `respond`, which has no response_url on the App Home tab.
+BoltActionListener = Callable[[dict[str, Any], Respond, WebClient], None]
 
 
 def ack_only(ack: Ack) -> None:
@@ -31,7 +34,14 @@ def ack_only(ack: Ack) -> None:
 
 
 class ErrorReporter:
-    """Turns exceptions into replies and keeps the details in the log."""
+    """Turns exceptions into replies and keeps the details in the log.
+
+    `home` publishes a person's Home tab with a line on top: how a button on the tab, which has
+    no response_url, is answered (see `Responder`).
+    """
+
+    def __init__(self, *, home: HomeNote | None = None) -> None:
+        self._home = home
 
     def reply_for(self, error: BaseException) -> Reply:
         """The reply a person sees for this error."""
@@ -45,8 +55,14 @@ class ErrorReporter:
             "Nothing was changed by this request; the platform team can look the id up in the logs."
         )
 
+    def responder(
+        self, body: dict[str, Any], respond: Respond | None, client: WebClient
+    ) -> Responder:
+        """How to answer the person who sent `body`, on the surface they used."""
+        return Responder(body=body, respond=respond, client=client, home=self._home)
+
     def bolt_error_handler(
-        self, error: Exception, body: dict[str, Any], respond: Callable[..., Any] | None
+        self, error: Exception, body: dict[str, Any], respond: Respond | None, client: WebClient
     ) -> BoltResponse:
         """Bolt's global error handler: errors raised before or inside the ack."""
         reply = self.reply_for(error)
@@ -58,8 +74,8 @@ class ErrorReporter:
             return BoltResponse(
                 status=200, body={"response_action": "update", "view": _error_view(reply)}
             )
-        if respond is not None and body.get("response_url"):
-            self._respond(respond, reply)
+        if body.get("type") == "block_actions" or body.get("response_url"):
+            self._respond(self.responder(body, respond, client), reply)
         return BoltResponse(status=200, body="")
 
     @contextmanager
@@ -72,12 +88,14 @@ class ErrorReporter:
             if respond is not None:
                 self._respond(respond, reply)
 
-    def reported(self, handler: ActionHandler) -> ActionHandler:
-        """`handler`, with its errors reported to the person who clicked."""
+    def reported(self, handler: ActionHandler) -> BoltActionListener:
+        """`handler` as a button's lazy listener: it answers, and its errors are reported, to
+        the person who clicked, wherever the button was (a message, the App Home tab, a modal)."""
 
         def listener(body: dict[str, Any], respond: Respond, client: WebClient) -> None:
-            with self.reporting(respond):
-                handler(body, respond, client)
+            responder = self.responder(body, respond, client)
+            with self.reporting(responder):
+                handler(body, responder, client)
 
         return listener
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from slack_bolt import App, Respond
+from slack_bolt import App
 from slack_sdk import WebClient
 from sqlalchemy import select
 
@@ -20,6 +20,7 @@ from bot.slack.errors import ErrorReporter, ack_only
 from bot.slack.ids import ActionId
 from bot.slack.mrkdwn import escape
 from bot.slack.replies import Reply
+from bot.slack.responder import Responder
 
 __all__ = ["findings_blocks", "register"]
 
@@ -111,20 +112,19 @@ def register(
         )
     )
 
-    def resolve(body: dict[str, Any], respond: Respond, _client: WebClient) -> None:
-        with reporter.reporting(respond):
-            user = body["user"]["id"]
-            with context.db.session() as session:
-                finding = resolve_finding(
-                    session=session,
-                    ref=body["actions"][0]["value"],
-                    user_id=user,
-                    now=context.clock.now(),
-                    admins=admins,
-                )
-                service = finding.service.name
-            channel = (body.get("channel") or {}).get("id", "")
-            reply = listing(user, service, channel)
-            respond(**reply.as_response(), replace_original=True)
+    def resolve(body: dict[str, Any], respond: Responder, _client: WebClient) -> None:
+        user = body["user"]["id"]
+        with context.db.session() as session:
+            finding = resolve_finding(
+                session=session,
+                ref=body["actions"][0]["value"],
+                user_id=user,
+                now=context.clock.now(),
+                admins=admins,
+            )
+            service = finding.service.name
+        channel = (body.get("channel") or {}).get("id", "")
+        reply = listing(user, service, channel)
+        respond(**reply.as_response(), replace_original=True)
 
-    app.action(ActionId.RESOLVE_FINDING.value)(ack=ack_only, lazy=[resolve])
+    app.action(ActionId.RESOLVE_FINDING.value)(ack=ack_only, lazy=[reporter.reported(resolve)])

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
-from slack_bolt import Ack, App, Respond
+from slack_bolt import Ack, App
 from slack_sdk import WebClient
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -48,6 +48,7 @@ from bot.slack.gameday_view import (
 from bot.slack.ids import ActionId, CallbackId, GameDayBlock
 from bot.slack.mrkdwn import escape
 from bot.slack.replies import Reply
+from bot.slack.responder import Responder
 from bot.slack.views import view_key
 
 __all__ = ["register"]
@@ -195,10 +196,10 @@ class _GameDays:
 
     # --- the approval message's buttons -----------------------------------------------------
 
-    def approve(self, body: dict[str, Any], respond: Respond, _client: WebClient) -> None:
+    def approve(self, body: dict[str, Any], respond: Responder, _client: WebClient) -> None:
         self._decide(approve, body, respond)
 
-    def open_reject(self, body: dict[str, Any], respond: Respond, client: WebClient) -> None:
+    def open_reject(self, body: dict[str, Any], respond: Responder, client: WebClient) -> None:
         ref = body["actions"][0]["value"]
         user = body["user"]["id"]
         with self.ctx.db.session() as session:
@@ -264,10 +265,10 @@ class _GameDays:
             message = gamedays_list(rows, heading=heading, manageable=manageable)
         return Reply(text=message["text"], blocks=message["blocks"])
 
-    def cancel(self, body: dict[str, Any], respond: Respond, _client: WebClient) -> None:
+    def cancel(self, body: dict[str, Any], respond: Responder, _client: WebClient) -> None:
         self._decide(cancel, body, respond)
 
-    def open_reschedule(self, body: dict[str, Any], respond: Respond, client: WebClient) -> None:
+    def open_reschedule(self, body: dict[str, Any], respond: Responder, client: WebClient) -> None:
         ref = body["actions"][0]["value"]
         user = body["user"]["id"]
         with self.ctx.db.session() as session:
@@ -323,7 +324,7 @@ class _GameDays:
     # --- helpers --------------------------------------------------------------------------------
 
     def _decide(
-        self, decide: Callable[..., Decision], body: dict[str, Any], respond: Respond
+        self, decide: Callable[..., Decision], body: dict[str, Any], respond: Responder
     ) -> None:
         """A button that decides at once (Approve, Cancel): the game day is its value."""
         with self.ctx.db.session() as session:
@@ -355,7 +356,7 @@ class _GameDays:
         self._after_change()
         ack()
 
-    def _decided(self, decision: Decision, respond: Respond) -> None:
+    def _decided(self, decision: Decision, respond: Responder) -> None:
         if decision.changed:
             self._after_change()
         icon = ":white_check_mark:" if decision.changed else ":information_source:"

@@ -18,18 +18,18 @@ from bot.catalog.models import Member, Service, ServiceOwner
 from bot.compliance.gather import gather
 from bot.compliance.policy import CompliancePolicy, Standing
 from bot.compliance.report import team_report
-from bot.errors import ChaosbotError
 from bot.findings.service import open_findings, resolve_finding
 from bot.gamedays.decisions import approve
 from bot.gamedays.models import GameDay, GameDayStatus
 from bot.gamedays.rules import deciders
 from bot.gamedays.timing import local_label
 from bot.slack.commands import CommandRouter
-from bot.slack.errors import ack_only
+from bot.slack.errors import ErrorReporter, ack_only
 from bot.slack.ids import ActionId
 from bot.slack.mrkdwn import escape
+from bot.slack.responder import Responder
 
-__all__ = ["home_view", "personal_blocks", "register"]
+__all__ = ["HomeTab", "home_view", "personal_blocks", "register"]
 
 log = logging.getLogger(__name__)
 
@@ -206,42 +206,53 @@ def home_view(
     }
 
 
-def register(
-    app: App,
-    *,
-    router: CommandRouter,
-    personal: Callable[[str, str | None], list[dict[str, Any]]] | None = None,
-    approve_for: Callable[[str, str], str] | None = None,
-    resolve_for: Callable[[str, str], str] | None = None,
-) -> None:
-    """Publish the Home tab whenever someone opens it, and after each of its buttons."""
+class HomeTab:
+    """A person's Home tab, published from the current state, with a line on top saying what
+    their last button did (also how any button on the tab is answered: it has no response_url)."""
 
-    def publish(client: WebClient, user: str, note: str | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        router: CommandRouter,
+        personal: Callable[[str, str | None], list[dict[str, Any]]] | None = None,
+    ) -> None:
+        self._router = router
+        self._personal = personal
+
+    def publish(self, client: WebClient, user: str, note: str | None = None) -> None:
         blocks: list[dict[str, Any]] | None = None
-        if personal is not None:
+        if self._personal is not None:
             try:
-                blocks = personal(user, note)
+                blocks = self._personal(user, note)
             except Exception:
                 # The commands are still worth showing when the person's part cannot be read.
                 log.exception("could not read the App Home of %s", user)
                 blocks = [_section(":warning: Your services could not be read just now.")]
-        client.views_publish(user_id=user, view=home_view(router, blocks))
+        client.views_publish(user_id=user, view=home_view(self._router, blocks))
+
+
+def register(
+    app: App,
+    *,
+    home: HomeTab,
+    reporter: ErrorReporter,
+    approve_for: Callable[[str, str], str] | None = None,
+    resolve_for: Callable[[str, str], str] | None = None,
+) -> None:
+    """Publish the Home tab whenever someone opens it, and after each of its buttons (a refusal
+    or an error is shown on the tab by the reporter, as for any button there)."""
 
     def publish_home(event: dict[str, Any], client: WebClient) -> None:
         if event.get("tab") != "home":
             return
-        publish(client, event["user"])
+        home.publish(client, event["user"])
 
     def acting(act: Callable[[str, str], str] | None) -> Callable[..., None]:
-        def handler(body: dict[str, Any], client: WebClient) -> None:
+        def handler(body: dict[str, Any], _respond: Responder, client: WebClient) -> None:
             user, value = body["user"]["id"], body["actions"][0]["value"]
-            try:
-                note = act(value, user) if act is not None else None
-            except ChaosbotError as refused:
-                note = f":warning: {escape(str(refused))}"
-            publish(client, user, note)
+            home.publish(client, user, act(value, user) if act is not None else None)
 
-        return handler
+        return reporter.reported(handler)
 
     app.event("app_home_opened")(ack=ack_only, lazy=[publish_home])
     app.action(ActionId.HOME_APPROVE_GAMEDAY.value)(ack=ack_only, lazy=[acting(approve_for)])

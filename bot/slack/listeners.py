@@ -11,21 +11,11 @@ from bot.slack import catalog, commands, compliance, drills, findings, gamedays,
 from bot.slack.commands import CommandRouter
 from bot.slack.errors import ErrorReporter
 
-__all__ = ["register_listeners"]
+__all__ = ["home_tab", "register_listeners"]
 
 
-def register_listeners(
-    app: App, *, reporter: ErrorReporter, router: CommandRouter, context: BotContext
-) -> None:
-    """Wire up every surface; each adds its `/chaos` subcommands to the router."""
-    catalog.register(app, router=router, reporter=reporter, context=context)
-    runs.register(app, router=router, reporter=reporter, context=context)
-    suite.register(app, router=router, reporter=reporter, context=context)
-    gamedays.register(app, router=router, reporter=reporter, context=context)
-    drills.register(app, router=router, reporter=reporter, context=context)
-    findings.register(app, router=router, reporter=reporter, context=context)
-    compliance.register(router=router, context=context)
-    commands.register(app, router=router, reporter=reporter)
+def home_tab(*, router: CommandRouter, context: BotContext) -> home.HomeTab:
+    """The App Home tab, with each person's part read from the database."""
     settings, db, clock = context.settings, context.db, context.clock
 
     def personal(user: str, note: str | None) -> list[dict[str, Any]]:
@@ -39,8 +29,29 @@ def register_listeners(
                 note=note,
             )
 
+    return home.HomeTab(router=router, personal=personal)
+
+
+def register_listeners(
+    app: App,
+    *,
+    reporter: ErrorReporter,
+    router: CommandRouter,
+    context: BotContext,
+    home_tab: home.HomeTab,
+) -> None:
+    """Wire up every surface; each adds its `/chaos` subcommands to the router."""
+    catalog.register(app, router=router, reporter=reporter, context=context)
+    runs.register(app, router=router, reporter=reporter, context=context)
+    suite.register(app, router=router, reporter=reporter, context=context)
+    gamedays.register(app, router=router, reporter=reporter, context=context)
+    drills.register(app, router=router, reporter=reporter, context=context)
+    findings.register(app, router=router, reporter=reporter, context=context)
+    compliance.register(router=router, context=context)
+    commands.register(app, router=router, reporter=reporter)
+
     approve_for, resolve_for = home.home_actions(
-        db.session, now=clock.now, admins=settings.platform_admins
+        context.db.session, now=context.clock.now, admins=context.settings.platform_admins
     )
 
     def approved(key: str, user: str) -> str:
@@ -50,5 +61,5 @@ def register_listeners(
         return note
 
     home.register(
-        app, router=router, personal=personal, approve_for=approved, resolve_for=resolve_for
+        app, home=home_tab, reporter=reporter, approve_for=approved, resolve_for=resolve_for
     )

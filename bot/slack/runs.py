@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from slack_bolt import App, Respond
+from slack_bolt import App
+from slack_sdk import WebClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -33,6 +34,7 @@ from bot.slack.errors import ErrorReporter, ack_only
 from bot.slack.ids import ActionId
 from bot.slack.mrkdwn import escape
 from bot.slack.replies import Reply
+from bot.slack.responder import Responder
 
 __all__ = ["may_halt", "register"]
 
@@ -366,20 +368,19 @@ def register(
         )
     )
 
-    def abort_button(body: dict[str, Any], respond: Respond) -> None:
-        with reporter.reporting(respond):
-            user = body["user"]["id"]
-            _check_allowed(user)
-            key = body["actions"][0]["value"]
-            with context.db.session() as session:
-                find_run(session=session, ref=key)
-            result = abort_run(
-                db=context.db,
-                ref=key,
-                by=user,
-                now=context.clock.now(),
-                roll_back=context.roll_back,
-            )
-            respond(**_halted(result, user).as_response(), replace_original=False)
+    def abort_button(body: dict[str, Any], respond: Responder, _client: WebClient) -> None:
+        user = body["user"]["id"]
+        _check_allowed(user)
+        key = body["actions"][0]["value"]
+        with context.db.session() as session:
+            find_run(session=session, ref=key)
+        result = abort_run(
+            db=context.db,
+            ref=key,
+            by=user,
+            now=context.clock.now(),
+            roll_back=context.roll_back,
+        )
+        respond(**_halted(result, user).as_response(), replace_original=False)
 
-    app.action(ActionId.ABORT_RUN.value)(ack=ack_only, lazy=[abort_button])
+    app.action(ActionId.ABORT_RUN.value)(ack=ack_only, lazy=[reporter.reported(abort_button)])

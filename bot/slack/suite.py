@@ -28,6 +28,7 @@ from bot.slack.errors import ErrorReporter, ack_only
 from bot.slack.ids import ActionId, CallbackId
 from bot.slack.mrkdwn import escape
 from bot.slack.replies import Reply
+from bot.slack.responder import Responder
 from bot.slack.suite_blocks import (
     SuiteRef,
     added_message,
@@ -108,11 +109,11 @@ class _Suites:
 
     # --- the library's menus ------------------------------------------------------------------
 
-    def pick(self, body: dict[str, Any], respond: Respond, _client: WebClient) -> None:
+    def pick(self, body: dict[str, Any], respond: Responder, _client: WebClient) -> None:
         category = _selected(body)
         respond(**self._category(category, body["user"]["id"]), replace_original=True)
 
-    def add(self, body: dict[str, Any], respond: Respond, _client: WebClient) -> None:
+    def add(self, body: dict[str, Any], respond: Responder, _client: WebClient) -> None:
         ref = SuiteRef.parse(_selected(body))
         template = self.catalogue.get(ref.experiment)
         try:
@@ -131,7 +132,7 @@ class _Suites:
 
     # --- a suite's buttons and the parameters modal ----------------------------------------
 
-    def open_parameters(self, body: dict[str, Any], respond: Respond, client: WebClient) -> None:
+    def open_parameters(self, body: dict[str, Any], respond: Responder, client: WebClient) -> None:
         ref = SuiteRef.parse(body["actions"][0]["value"])
         with self.ctx.db.session() as session:
             _service, template, entry = editable_entry(
@@ -196,7 +197,7 @@ class _Suites:
         )
         Respond(response_url=about.response_url)(**message, replace_original=True)
 
-    def remove(self, body: dict[str, Any], respond: Respond, _client: WebClient) -> None:
+    def remove(self, body: dict[str, Any], respond: Responder, _client: WebClient) -> None:
         ref = SuiteRef.parse(body["actions"][0]["value"])
         user = body["user"]["id"]
         with self.ctx.db.session() as session:

@@ -3,6 +3,7 @@ scheduler, and the App Home with its Approve and Resolve buttons."""
 
 from __future__ import annotations
 
+import logging
 from datetime import timedelta
 
 import pytest
@@ -104,3 +105,29 @@ def test_app_home_approves_a_game_day(bot: RunningBot) -> None:
         assert session.scalars(select(GameDay.status).where(GameDay.key == key)).one() is (
             GameDayStatus.APPROVED
         )
+
+
+def test_reject_on_a_home_tab_opened_before_someone_else_decided_answers_on_the_tab(
+    bot: RunningBot, caplog: pytest.LogCaptureFixture
+) -> None:
+    with bot.db.session() as session:
+        gameday = session.scalars(select(GameDay)).first()
+        assert gameday is not None
+        gameday.status, gameday.starts_at = GameDayStatus.PENDING, START + 3 * DAY
+        gameday.expires_at, gameday.finished_at = START + 2 * DAY, None
+        key = gameday.key
+    home = _open_home(bot, ADMIN)
+    assert "Waiting for your approval" in home and key in home
+    stale = bot.slack.home(ADMIN)
+    with bot.db.session() as session:  # meanwhile, another approver approved it in the channel
+        decided = session.scalars(select(GameDay).where(GameDay.key == key)).one()
+        decided.status = GameDayStatus.APPROVED
+    caplog.set_level(logging.WARNING)
+    # A Home tab's button comes without a response_url: the answer is the tab itself, again.
+    bot.simulator.block_action(ActionId.REJECT_GAMEDAY.value, user_id=ADMIN, value=key, view=stale)
+    bot.slack.wait_for("views.publish", count=2, where=lambda c: c.body["user_id"] == ADMIN)
+    home = str(bot.slack.home(ADMIN))
+    assert f"Game day {key} is approved already." in home
+    assert "Waiting for your approval" not in home
+    assert bot.slack.responses == []
+    assert not [r for r in caplog.records if r.levelno >= logging.WARNING]
