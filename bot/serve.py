@@ -35,7 +35,7 @@ from bot.runs.supervisor import WorkerLauncher
 from bot.scheduling.leader import LeaderElection, leader_lock_for
 from bot.slack.outbox import OutboxPump
 from bot.slack.run_messages import SlackCleanupAlerts, SlackRunPublisher
-from bot.web import SLACK_PATH, make_wsgi_app
+from bot.web import MAX_BODY_BYTES, SLACK_PATH, make_wsgi_app
 
 __all__ = ["DatabaseUnreachable", "Server", "serve"]
 
@@ -121,7 +121,13 @@ class Server:
             readiness=self._readiness,
         )
         self._http = create_server(
-            wsgi, sockets=[self._socket], threads=HTTP_THREADS, ident="chaosbot"
+            wsgi,
+            sockets=[self._socket],
+            threads=HTTP_THREADS,
+            ident="chaosbot",
+            # waitress buffers a body before the app sees it (up to 1 GB by default); /slack/events
+            # refuses anything over MAX_BODY_BYTES anyway, so there is no point holding more.
+            max_request_body_size=4 * MAX_BODY_BYTES,
         )
 
     @property
