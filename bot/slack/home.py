@@ -227,7 +227,8 @@ class HomeTab:
             except Exception:
                 # The commands are still worth showing when the person's part cannot be read.
                 log.exception("could not read the App Home of %s", user)
-                blocks = [_section(":warning: Your services could not be read just now.")]
+                blocks = [_section(note)] if note else []
+                blocks.append(_section(":warning: Your services could not be read just now."))
         client.views_publish(user_id=user, view=home_view(self._router, blocks))
 
 

@@ -17,6 +17,7 @@ from bot.errors import ChaosbotError
 from bot.k8s.client import ClientFactory
 from bot.k8s.cluster import KubeCluster
 from bot.slack.commands import CommandRouter, Subcommand
+from bot.slack.ids import ActionId
 from bot.testing.slack_api import SlackApiServer
 from bot.testing.slack_requests import SlackSimulator
 from bot.web import make_wsgi_app
@@ -116,3 +117,30 @@ def test_opening_app_home_publishes_the_home_tab(
     assert "/chaos help" in str(home)
     # This bot's database has no tables: the person's part cannot be read, the commands still show.
     assert "Your services could not be read just now" in str(home)
+
+
+def test_an_unexpected_error_from_a_home_tab_button_shows_its_id_on_the_tab(
+    simulator: SlackSimulator, slack_api: SlackApiServer
+) -> None:
+    simulator.event({"type": "app_home_opened", "user": "U7", "tab": "home"})
+    slack_api.wait_for("views.publish")
+    home = slack_api.home("U7")
+    assert home is not None
+    # This bot's database has no tables: resolving fails in a way nobody foresaw.
+    simulator.block_action(
+        ActionId.HOME_RESOLVE_FINDING.value, user_id="U7", value="F-1", view=home
+    )
+    slack_api.wait_for("views.publish", count=2)
+    assert re.search(r"error id `[0-9a-f]{8}`", str(slack_api.home("U7")))
+    assert slack_api.responses == []
+
+
+def test_a_button_without_a_response_url_outside_the_home_tab_is_answered_by_a_direct_message(
+    simulator: SlackSimulator, slack_api: SlackApiServer
+) -> None:
+    modal = {"id": "V0MODAL", "type": "modal", "callback_id": "elsewhere", "blocks": []}
+    simulator.block_action(ActionId.EDIT_SERVICE.value, user_id="U7", value="ledger", view=modal)
+    [message] = slack_api.wait_for("chat.postMessage")
+    assert message.body["channel"] == "U7"
+    assert re.search(r"error id `[0-9a-f]{8}`", message.body["text"])
+    assert slack_api.responses == []
