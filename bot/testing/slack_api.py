@@ -22,6 +22,7 @@ from typing import TypeVar
 
 from bot.testing.slack_api_http import ApiAnswer, HttpFrontend, Routes
 from bot.testing.slack_api_methods import METHODS, apply_response
+from bot.testing.slack_validation import message_problem, view_problem
 from bot.testing.slack_workspace import (
     ChannelInfo,
     JsonDict,
@@ -32,9 +33,19 @@ from bot.testing.slack_workspace import (
     Workspace,
 )
 
-__all__ = ["ApiCall", "ChannelInfo", "ResponseUrlCall", "SlackApiServer", "Upload", "UserProfile"]
+__all__ = [
+    "ApiCall",
+    "ChannelInfo",
+    "InvalidPayload",
+    "ResponseUrlCall",
+    "SlackApiServer",
+    "Upload",
+    "UserProfile",
+]
 
 _DEFAULT_RETRY_AFTER = 1
+_MESSAGE_METHODS = frozenset({"chat.postMessage", "chat.update", "chat.postEphemeral"})
+_VIEW_METHODS = frozenset({"views.open", "views.push", "views.update", "views.publish"})
 
 _Item = TypeVar("_Item")
 
@@ -69,6 +80,15 @@ class ResponseUrlCall:
     response_id: str
     body: JsonDict
     at: float
+
+
+@dataclass(frozen=True)
+class InvalidPayload:
+    """Something the bot sent that Slack would refuse: where it went, why, and the body."""
+
+    where: str  # a Web API method, "response_url" or "ack"
+    problem: str
+    body: JsonDict
 
 
 @dataclass
@@ -125,6 +145,7 @@ class SlackApiServer:
         self._responses: list[ResponseUrlCall] = []
         self._response_targets: dict[str, ResponseTarget] = {}
         self._faults: dict[str, deque[_Fault]] = {}
+        self._invalid: list[InvalidPayload] = []
         self._server: HttpFrontend | None = None
         self._thread: threading.Thread | None = None
 
@@ -300,6 +321,26 @@ class SlackApiServer:
             self._calls.clear()
             self._responses.clear()
 
+    @property
+    def invalid_payloads(self) -> list[InvalidPayload]:
+        """Every message or view the bot sent that Slack would have refused (invalid_blocks)."""
+        with self._changed:
+            return list(self._invalid)
+
+    def check_ack(self, body: JsonDict) -> str | None:
+        """Check the body of an ack (a slash command's answer, a view submission's response
+        action) as Slack does; a problem is recorded like a refused Web API call."""
+        if body.get("response_action") in ("update", "push"):
+            problem = view_problem(body.get("view"))
+        elif "response_action" in body:
+            problem = None
+        else:
+            problem = message_problem(body)
+        if problem is not None:
+            with self._changed:
+                self._invalid.append(InvalidPayload("ack", problem, body))
+        return problem
+
     # Workspace state -------------------------------------------------------------------------
 
     def messages(self, channel: str) -> list[JsonDict]:
@@ -383,9 +424,21 @@ class SlackApiServer:
                 raise MethodError("invalid_auth")
             if isinstance(body, MethodError):
                 raise body
+            problem = self._payload_problem(method, body)
+            if problem is not None:
+                self._invalid.append(InvalidPayload(method, problem, body))
+                return 200, {}, _invalid_blocks(problem)
             return 200, {}, {"ok": True, **handler(self._workspace, body)}
         except MethodError as failure:
             return 200, {}, {"ok": False, "error": failure.error}
+
+    @staticmethod
+    def _payload_problem(method: str, body: JsonDict) -> str | None:
+        if method in _MESSAGE_METHODS:
+            return message_problem(body)
+        if method in _VIEW_METHODS:
+            return view_problem(body.get("view"))
+        return None
 
     def _receive_upload(self, file_id: str, data: bytes) -> bool:
         with self._changed:
@@ -394,9 +447,24 @@ class SlackApiServer:
                 upload.data = data
             return upload is not None
 
-    def _receive_response(self, response_id: str, body: JsonDict) -> None:
+    def _receive_response(self, response_id: str, body: JsonDict) -> str | None:
         with self._changed:
-            target = self._response_targets.get(response_id, ResponseTarget())
-            apply_response(self._workspace, target, body)
+            problem = message_problem(body)
+            if problem is not None:
+                self._invalid.append(InvalidPayload("response_url", problem, body))
+            else:
+                target = self._response_targets.get(response_id, ResponseTarget())
+                apply_response(self._workspace, target, body)
             self._responses.append(ResponseUrlCall(response_id, body, time.time()))
             self._changed.notify_all()
+            return problem
+
+
+def _invalid_blocks(problem: str) -> JsonDict:
+    """Slack's answer to a message or view it cannot show."""
+    return {
+        "ok": False,
+        "error": "invalid_blocks",
+        "errors": [problem],
+        "response_metadata": {"messages": [f"[ERROR] {problem}"]},
+    }

@@ -68,8 +68,8 @@ class Routes:
     api_call: Callable[[str, str | None, JsonDict | MethodError], ApiAnswer]
     # (file id, bytes) -> whether the file id was reserved by files.getUploadURLExternal
     upload: Callable[[str, bytes], bool]
-    # (response id, JSON body) -> None
-    response: Callable[[str, JsonDict], None]
+    # (response id, JSON body) -> why Slack refuses it (answered 400 invalid_blocks), or None
+    response: Callable[[str, JsonDict], str | None]
 
 
 class HttpFrontend(ThreadingHTTPServer):
@@ -129,7 +129,9 @@ class _Handler(BaseHTTPRequestHandler):
         if not isinstance(message, dict):
             self._send(400, b"invalid_payload", "text/plain")
             return
-        self.server.routes.response(response_id, message)
+        if self.server.routes.response(response_id, message) is not None:
+            self._send(400, b"invalid_blocks", "text/plain")
+            return
         self._send(200, b'{"ok": true}', "application/json")
 
     def _token(self, body: JsonDict | MethodError) -> str | None:

@@ -326,12 +326,25 @@ class SlackSimulator:
                 status, answer_headers, raw = answer.status, answer.headers, answer.read()
         except urllib.error.HTTPError as error:
             status, answer_headers, raw = error.code, error.headers, error.read()
-        return SlackHttpResponse(
+        response = SlackHttpResponse(
             status=status,
             headers=dict(answer_headers.items()),
             text=raw.decode("utf-8", errors="replace"),
             elapsed=time.monotonic() - started,
         )
+        self._check_ack(response)
+        return response
+
+    def _check_ack(self, response: SlackHttpResponse) -> None:
+        """Slack shows an ack's body (an answer, a modal's next view): check it as Slack would."""
+        if response.status != 200 or not response.text.startswith("{"):
+            return
+        try:
+            body = response.json()
+        except ValueError:
+            return
+        if isinstance(body, dict):
+            self.api.check_ack(body)
 
     def new_trigger_id(self) -> str:
         """A fresh trigger_id in Slack's format; the API server accepts it for views.open."""

@@ -30,6 +30,7 @@ from slack_sdk.webhook import WebhookClient
 from bot.testing.slack_api import ApiCall, ChannelInfo, SlackApiServer, UserProfile
 from bot.testing.slack_requests import SlackSimulator
 
+DIVIDER = {"type": "divider"}
 BLOCKS = [{"type": "section", "text": {"type": "mrkdwn", "text": "*Pod kill* on `checkout`"}}]
 MODAL = {
     "type": "modal",
@@ -301,11 +302,11 @@ def test_views_open_push_and_update(slack_api: SlackApiServer, client: WebClient
     assert pushed["id"] not in (opened["id"], None)
 
     by_id = client.views_update(
-        view_id=opened["id"], view={**MODAL, "blocks": []}, hash=opened["hash"]
+        view_id=opened["id"], view={**MODAL, "blocks": [DIVIDER]}, hash=opened["hash"]
     )
     assert by_id["view"]["id"] == opened["id"]
     assert by_id["view"]["hash"] != opened["hash"]
-    assert slack_api.views[opened["id"]]["blocks"] == []
+    assert slack_api.views[opened["id"]]["blocks"] == [DIVIDER]
 
     stale = api_error(
         lambda: client.views_update(view_id=opened["id"], view=MODAL, hash=opened["hash"])
@@ -341,12 +342,12 @@ def test_views_publish_sets_each_users_app_home(
     home = {"type": "home", "blocks": BLOCKS}
 
     first = client.views_publish(user_id="U1", view=home)["view"]
-    second = client.views_publish(user_id="U1", view={"type": "home", "blocks": []})["view"]
+    second = client.views_publish(user_id="U1", view={"type": "home", "blocks": [DIVIDER]})["view"]
     client.views_publish(user_id="U2", view=home)
 
     assert first["type"] == "home"
     assert second["id"] == first["id"]
-    assert slack_api.home("U1")["blocks"] == []  # type: ignore[index]
+    assert slack_api.home("U1")["blocks"] == [DIVIDER]  # type: ignore[index]
     assert slack_api.home("U2")["blocks"] == BLOCKS  # type: ignore[index]
     assert slack_api.home("U3") is None
     stale = api_error(lambda: client.views_publish(user_id="U1", view=home, hash=first["hash"]))
