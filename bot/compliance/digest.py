@@ -25,6 +25,8 @@ from bot.db.types import UTCDateTime
 from bot.findings.models import Severity
 from bot.gamedays.timing import local_label, zone
 from bot.reports.chart import render_trend_png
+from bot.slack.blockkit import MESSAGE_BLOCKS, SECTION_TEXT, fit
+from bot.slack.blockkit import section as _section
 from bot.slack.drill_blocks import duration_text
 from bot.slack.outbox import UPLOAD_METHOD, enqueue_many, ts_of, upload_payload
 from bot.templates import render
@@ -39,8 +41,7 @@ __all__ = [
     "team_blocks",
 ]
 
-MAX_BLOCKS = 50  # per message
-MAX_SECTION = 3000  # characters of one section's text
+MAX_BLOCKS = MESSAGE_BLOCKS  # per message
 SEND_AT = time(9, 0)  # Monday, on the team's clock
 _ICONS = {
     Standing.COMPLIANT: ":large_green_circle:",
@@ -85,17 +86,13 @@ def digest_week(now: datetime, timezone: str) -> tuple[str, datetime] | None:
 # --- rendering --------------------------------------------------------------------------------
 
 
-def _section(text: str) -> dict[str, Any]:
-    return {"type": "section", "text": {"type": "mrkdwn", "text": text}}
-
-
 def _sections(lines: Sequence[str]) -> list[dict[str, Any]]:
     """Lines packed into as few sections as the 3,000-character limit allows."""
     blocks: list[dict[str, Any]] = []
     current = ""
     for line in lines:
-        line = line if len(line) <= MAX_SECTION else line[: MAX_SECTION - 1] + "…"
-        if current and len(current) + 1 + len(line) > MAX_SECTION:
+        line = fit(line, SECTION_TEXT)
+        if current and len(current) + 1 + len(line) > SECTION_TEXT:
             blocks.append(_section(current))
             current = ""
         current = f"{current}\n{line}" if current else line

@@ -11,20 +11,15 @@ from bot.catalog.risks import Risk, Suggestion
 from bot.catalog.service import blind_window_of
 from bot.catalog.spec import BlindWindow, ServiceSpec, window_text
 from bot.config import BlastRadiusLimits
+from bot.slack.blockkit import button, message, plain_text
+from bot.slack.blockkit import context as _context
+from bot.slack.blockkit import section as _section
 from bot.slack.ids import ActionId
 from bot.slack.mrkdwn import escape
 
 __all__ = ["onboarded_message", "service_detail", "services_list"]
 
 Blocks = list[dict[str, Any]]
-
-
-def _section(text: str) -> dict[str, Any]:
-    return {"type": "section", "text": {"type": "mrkdwn", "text": text}}
-
-
-def _context(text: str) -> dict[str, Any]:
-    return {"type": "context", "elements": [{"type": "mrkdwn", "text": text}]}
 
 
 def _people(user_ids: Sequence[str]) -> str:
@@ -63,7 +58,7 @@ def onboarded_message(
         lines = "\n".join(f"• `{s.experiment}`: {escape(s.why)}" for s in suggestions)
         blocks.append(_section(f"*Experiments to try first*\n{lines}"))
     blocks.append(_context(f"`/chaos service {name}` shows it; owners can edit it there."))
-    return {"text": f"{spec.name} is onboarded to chaosbot", "blocks": blocks}
+    return message(f"{name} is onboarded to chaosbot", blocks)
 
 
 def _found(report: WorkloadReport) -> str:
@@ -101,8 +96,8 @@ def _found(report: WorkloadReport) -> str:
 def services_list(services: Sequence[Service], *, heading: str) -> dict[str, Any]:
     """`/chaos services`: one line per service with tier, compliance and owners."""
     if not services:
-        text = f"{heading}: no services yet. `/chaos onboard` registers one."
-        return {"text": text, "blocks": [_section(text)]}
+        text = f"{escape(heading)}: no services yet. `/chaos onboard` registers one."
+        return message(text, [_section(text)])
     blocks: Blocks = [_section(f"*{escape(heading)}*")]
     for s in services:
         blocks.append(
@@ -111,7 +106,7 @@ def services_list(services: Sequence[Service], *, heading: str) -> dict[str, Any
                 f"compliance: not assessed yet\nowners {_people([o.slack_user_id for o in s.owners])}"
             )
         )
-    return {"text": f"{heading}: {len(services)} services", "blocks": blocks[:50]}
+    return message(f"{escape(heading)}: {len(services)} services", blocks)
 
 
 def _blind(window: BlindWindow | None) -> str:
@@ -195,29 +190,20 @@ def service_detail(
                 "type": "actions",
                 "block_id": "service_actions",
                 "elements": [
+                    button(ActionId.EDIT_SERVICE, "Edit", s.name),
                     {
-                        "type": "button",
-                        "action_id": ActionId.EDIT_SERVICE.value,
-                        "text": {"type": "plain_text", "text": "Edit"},
-                        "value": s.name,
-                    },
-                    {
-                        "type": "button",
-                        "action_id": ActionId.OFFBOARD_SERVICE.value,
-                        "text": {"type": "plain_text", "text": "Offboard"},
-                        "style": "danger",
-                        "value": s.name,
+                        **button(ActionId.OFFBOARD_SERVICE, "Offboard", s.name, style="danger"),
                         "confirm": {
-                            "title": {"type": "plain_text", "text": f"Offboard {s.name}?"},
+                            "title": plain_text(f"Offboard {s.name}?", limit=100),
                             "text": {
                                 "type": "mrkdwn",
                                 "text": "No more experiments or drills will run against it. Its history is kept.",
                             },
-                            "confirm": {"type": "plain_text", "text": "Offboard"},
-                            "deny": {"type": "plain_text", "text": "Keep it"},
+                            "confirm": plain_text("Offboard"),
+                            "deny": plain_text("Keep it"),
                         },
                     },
                 ],
             }
         )
-    return {"text": f"{s.name}: tier {s.tier}, team {s.team.name}", "blocks": blocks}
+    return message(f"{escape(s.name)}: tier {s.tier}, team {escape(s.team.name)}", blocks)

@@ -15,7 +15,7 @@ from bot.drills.models import Drill, DrillStatus
 from bot.gamedays.timing import local_label, zone
 from bot.runs.models import Run
 from bot.runs.states import RunStatus
-from bot.slack.blockkit import input_block, option, plain_text
+from bot.slack.blockkit import button, context, input_block, message, option, plain_text, section
 from bot.slack.ids import ActionId, CallbackId, FindingsBlock
 from bot.slack.mrkdwn import escape
 
@@ -67,24 +67,8 @@ def duration_text(delta: timedelta) -> str:
     return f"{hours}h {minutes:02d}m"
 
 
-def _section(text: str) -> dict[str, Any]:
-    return {"type": "section", "text": {"type": "mrkdwn", "text": text[:3000]}}
-
-
-def _context(text: str) -> dict[str, Any]:
-    return {"type": "context", "elements": [{"type": "mrkdwn", "text": text[:3000]}]}
-
-
 def _button(action: ActionId, label: str, value: str, style: str | None = None) -> dict[str, Any]:
-    button: dict[str, Any] = {
-        "type": "button",
-        "action_id": action.value,
-        "text": plain_text(label),
-        "value": value,
-    }
-    if style:
-        button["style"] = style
-    return button
+    return button(action.value, label, value, style=style)
 
 
 def _clock(moment: datetime, timezone: str) -> str:
@@ -129,9 +113,9 @@ def _incident(drill: Drill, *, timezone: str) -> dict[str, Any]:
             f":white_check_mark: Resolved by <@{escape(drill.resolved_by or '')}> at "
             f"{_clock(drill.resolved_at, timezone)}; waiting for recovery"
         )
-    blocks = [_section(f"{header}\n{facts}")]
+    blocks = [section(f"{header}\n{facts}")]
     if state:
-        blocks.append(_context("\n".join(state)))
+        blocks.append(context("\n".join(state)))
     if not drill.resolved_at:
         value = drill.key
         buttons = []
@@ -141,8 +125,8 @@ def _incident(drill: Drill, *, timezone: str) -> dict[str, Any]:
         if not drill.escalated_at:
             buttons.append(_button(ActionId.ESCALATE_INCIDENT, "Escalate", value, "danger"))
         blocks.append({"type": "actions", "block_id": "incident_actions", "elements": buttons})
-    text = f"{drill.severity} incident on {drill.service.name}: {drill.symptom}"
-    return {"text": text[:3000], "blocks": blocks}
+    text = f"{drill.severity} incident on {service}: {escape(drill.symptom or '')}"
+    return message(text, blocks)
 
 
 def timeline(drill: Drill, *, timezone: str) -> list[str]:
@@ -201,12 +185,12 @@ def _revealed(drill: Drill, *, timezone: str, run: Run | None) -> dict[str, Any]
     else:
         verdict = ":white_check_mark: Acknowledged and resolved."
     blocks = [
-        _section(f"{head}\n{verdict}"),
-        _section("*Timeline*\n" + "\n".join(timeline(drill, timezone=timezone))),
+        section(f"{head}\n{verdict}"),
+        section("*Timeline*\n" + "\n".join(timeline(drill, timezone=timezone))),
     ]
     if run is not None:
         outcome = _OUTCOME.get(run.status, run.status.value)
-        blocks.append(_context(f"Run `{escape(run.key)}`: {outcome}."))
+        blocks.append(context(f"Run `{escape(run.key)}`: {outcome}."))
     blocks.append(
         {
             "type": "actions",
@@ -216,14 +200,13 @@ def _revealed(drill: Drill, *, timezone: str, run: Run | None) -> dict[str, Any]
             ],
         }
     )
-    text = f"That {drill.severity} incident on {drill.service.name} was a blind drill."
-    return {"text": text, "blocks": blocks}
+    return message(f"That {drill.severity} incident on {service} was a blind drill.", blocks)
 
 
 def findings_modal(drill: Drill, *, channel: str | None) -> dict[str, Any]:
     """What happened, what went well, and action items, each with an owner."""
     blocks: list[dict[str, Any]] = [
-        _section(
+        section(
             f"Findings of the drill of *{escape(drill.service.name)}* "
             f"(`{escape(drill.experiment or '')}`, incident `{incident_id(drill)}`)."
         ),
@@ -280,18 +263,18 @@ def drills_list(
     upcoming: Sequence[Drill], recent: Sequence[Drill], *, now: datetime
 ) -> list[dict[str, Any]]:
     """`/chaos drills`: what is planned, and how the last ones went (platform admins only)."""
-    blocks = [_section(":lock: *Blind drills* — for platform admins only; do not share.")]
+    blocks = [section(":lock: *Blind drills* — for platform admins only; do not share.")]
     if upcoming:
         lines = [
             f"• `{d.key}` {escape(d.service.name)}: `{escape(d.experiment or '')}` at "
             f"{_clock(d.planned_at, d.service.team.timezone) if d.planned_at else '?'}"
             for d in upcoming[:20]
         ]
-        blocks.append(_section("*Planned*\n" + "\n".join(lines)))
+        blocks.append(section("*Planned*\n" + "\n".join(lines)))
     else:
-        blocks.append(_section("*Planned*\nNo drill in the next 7 days."))
+        blocks.append(section("*Planned*\nNo drill in the next 7 days."))
     if recent:
-        blocks.append(_section("*Recent*\n" + "\n".join(_recent_line(d) for d in recent[:20])))
+        blocks.append(section("*Recent*\n" + "\n".join(_recent_line(d) for d in recent[:20])))
     return blocks
 
 

@@ -24,6 +24,7 @@ from bot.slack.commands import CommandRequest, CommandRouter, Subcommand
 from bot.slack.drill_blocks import ACTION_ROWS, drills_list, findings_modal
 from bot.slack.errors import ErrorReporter, ack_only
 from bot.slack.ids import ActionId, CallbackId, FindingsBlock
+from bot.slack.mrkdwn import escape
 from bot.slack.replies import Reply
 from bot.slack.responder import Responder
 from bot.slack.views import view_key
@@ -166,7 +167,9 @@ class _Drills:
                     severity=severity,
                     action_items=items,
                 )
-                owners = ", ".join(f"<@{i.owner}> ({i.text})" for i in items) or "none"
+                owners = (
+                    ", ".join(f"<@{escape(i.owner)}> ({escape(i.text)})" for i in items) or "none"
+                )
                 thread_note(
                     session,
                     drill,

@@ -23,6 +23,7 @@ from bot.clock import Clock
 from bot.db.base import Base
 from bot.db.engine import Database
 from bot.db.types import JSONDocument, UTCDateTime, string_enum
+from bot.slack.blockkit import message as fitted_message
 
 __all__ = [
     "UPLOAD_METHOD",
@@ -90,6 +91,9 @@ class OutboxMessage(Base):
     result: Mapped[dict[str, Any] | None] = mapped_column(JSONDocument)
 
 
+_MESSAGE_METHODS = frozenset({"chat.postMessage", "chat.update", "chat.postEphemeral"})
+
+
 def enqueue(
     *,
     session: Session,
@@ -108,7 +112,7 @@ def enqueue(
     message = OutboxMessage(
         created_at=now,
         method=method,
-        payload=payload,
+        payload=_fitted(method, payload),
         dedupe_key=dedupe_key,
         status=OutboxStatus.PENDING,
         attempts=0,
@@ -169,6 +173,13 @@ def upload_payload(
     return payload
 
 
+def _fitted(method: str, payload: dict[str, Any]) -> dict[str, Any]:
+    """A message's text and blocks fitted to Slack's limits, so no queued message is refused."""
+    if method not in _MESSAGE_METHODS or not isinstance(payload.get("text"), str):
+        return payload
+    return {**payload, **fitted_message(payload["text"], payload.get("blocks") or ())}
+
+
 def enqueue_many(
     *, session: Session, now: datetime, calls: Sequence[tuple[str, dict[str, Any], str]]
 ) -> None:
@@ -185,7 +196,7 @@ def enqueue_many(
             {
                 "created_at": now,
                 "method": method,
-                "payload": payload,
+                "payload": _fitted(method, payload),
                 "dedupe_key": key,
                 "status": OutboxStatus.PENDING,
                 "attempts": 0,

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from bot.slack.blockkit import message, section
+
 __all__ = ["Reply"]
 
 
@@ -17,17 +19,13 @@ class Reply:
     in_channel: bool = False
 
     def as_response(self) -> dict[str, Any]:
-        """The body of an ack() or a response_url post."""
-        body: dict[str, Any] = {
+        """The body of an ack() or a response_url post, fitted to Slack's limits."""
+        return {
             "response_type": "in_channel" if self.in_channel else "ephemeral",
-            "text": self.text,
+            **message(self.text, self.blocks),
         }
-        if self.blocks:
-            body["blocks"] = self.blocks
-        return body
 
     @classmethod
     def markdown(cls, text: str, *, in_channel: bool = False) -> Reply:
         """A reply of one mrkdwn section (text also serves notifications and screen readers)."""
-        block = {"type": "section", "text": {"type": "mrkdwn", "text": text}}
-        return cls(text=text, blocks=[block], in_channel=in_channel)
+        return cls(text=text, blocks=[section(text)], in_channel=in_channel)

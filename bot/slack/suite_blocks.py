@@ -15,6 +15,9 @@ from bot.catalog.models import Service
 from bot.catalog.suite import effective_parameters, parameter_problems
 from bot.errors import ChaosbotError
 from bot.library.catalogue import Catalogue, ExperimentTemplate, Parameter
+from bot.slack.blockkit import MAX_OPTIONS, MESSAGE_BLOCKS, SECTION_TEXT, fit, option, plain_text
+from bot.slack.blockkit import context as _context
+from bot.slack.blockkit import section as _section
 from bot.slack.ids import ActionId
 from bot.slack.mrkdwn import escape
 
@@ -28,9 +31,7 @@ __all__ = [
     "suite_message",
 ]
 
-MAX_BLOCKS = 50
-MAX_OPTIONS = 100
-_MAX_TEXT = 3000
+MAX_BLOCKS = MESSAGE_BLOCKS
 _RISK = {"low": ":large_green_circle:", "medium": ":large_orange_circle:", "high": ":red_circle:"}
 
 Block = dict[str, Any]
@@ -171,11 +172,11 @@ def _by_category(catalogue: Catalogue) -> dict[str, list[ExperimentTemplate]]:
 def _category_picker(
     by_category: Mapping[str, Sequence[ExperimentTemplate]], current: str | None
 ) -> Block:
-    options = [_option(f"{category_label(c)} ({len(ts)})", c) for c, ts in by_category.items()]
+    options = [option(c, f"{category_label(c)} ({len(ts)})") for c, ts in by_category.items()]
     picker: Block = {
         "type": "static_select",
         "action_id": ActionId.LIBRARY_CATEGORY.value,
-        "placeholder": _plain("Pick a category"),
+        "placeholder": plain_text("Pick a category", limit=150),
         "options": options[:MAX_OPTIONS],
     }
     chosen = next((o for o in options if o["value"] == current), None)
@@ -200,10 +201,9 @@ def _library_entry(template: ExperimentTemplate, services: Sequence[Service]) ->
         accessory = {
             "type": "static_select",
             "action_id": ActionId.ADD_TO_SUITE.value,
-            "placeholder": _plain("Add to suite…"),
+            "placeholder": plain_text("Add to suite…", limit=150),
             "options": [
-                _option(name, SuiteRef(name, template.id).value)
-                for name in candidates[:MAX_OPTIONS]
+                option(SuiteRef(name, template.id).value, name) for name in candidates[:MAX_OPTIONS]
             ],
         }
     details = [
@@ -260,7 +260,7 @@ def _edit_button(ref: SuiteRef) -> Block:
     return {
         "type": "button",
         "action_id": ActionId.EDIT_SUITE_PARAMETERS.value,
-        "text": _plain("Edit parameters"),
+        "text": plain_text("Edit parameters"),
         "value": ref.value,
     }
 
@@ -269,20 +269,21 @@ def _remove_button(ref: SuiteRef, title: str) -> Block:
     return {
         "type": "button",
         "action_id": ActionId.REMOVE_FROM_SUITE.value,
-        "text": _plain("Remove"),
+        "text": plain_text("Remove"),
         "style": "danger",
         "value": ref.value,
         "confirm": {
-            "title": _plain("Remove it from the suite?"),
+            "title": plain_text("Remove it from the suite?", limit=100),
             "text": {
                 "type": "mrkdwn",
-                "text": _clip(
+                "text": fit(
                     f"*{escape(title)}* will no longer be part of {escape(ref.service)}'s "
-                    "game days and drills. Its parameters are forgotten."
+                    "game days and drills. Its parameters are forgotten.",
+                    SECTION_TEXT,
                 ),
             },
-            "confirm": _plain("Remove"),
-            "deny": _plain("Keep it"),
+            "confirm": plain_text("Remove"),
+            "deny": plain_text("Keep it"),
         },
     }
 
@@ -309,26 +310,3 @@ def _limits(parameter: Parameter) -> str:
 
 def _show(value: Any) -> str:
     return escape(json.dumps(value))
-
-
-def _clip(text: str, limit: int = _MAX_TEXT) -> str:
-    return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
-def _plain(text: str) -> dict[str, Any]:
-    return {"type": "plain_text", "text": _clip(text, 75)}
-
-
-def _option(label: str, value: str) -> dict[str, Any]:
-    return {"text": _plain(label), "value": value}
-
-
-def _section(text: str, *, accessory: Block | None = None) -> Block:
-    block: Block = {"type": "section", "text": {"type": "mrkdwn", "text": _clip(text)}}
-    if accessory is not None:
-        block["accessory"] = accessory
-    return block
-
-
-def _context(text: str) -> Block:
-    return {"type": "context", "elements": [{"type": "mrkdwn", "text": _clip(text)}]}

@@ -16,6 +16,7 @@ from bot.catalog.suite import parameter_problems
 from bot.errors import ChaosbotError
 from bot.library.catalogue import ExperimentTemplate, Parameter
 from bot.library.render import ParameterInvalid, coerce_parameter
+from bot.slack.blockkit import section
 from bot.slack.ids import CallbackId, SuiteBlock
 from bot.slack.mrkdwn import escape
 
@@ -70,13 +71,7 @@ def parameters_modal(
     intro = f"*{escape(template.title)}* for *{escape(about.service)}*\n{escape(template.tests)}"
     for name, problem in refused.items():
         intro += f"\n:warning: The stored `{escape(name)}` {escape(problem)}; the default is shown."
-    blocks: list[dict[str, Any]] = [
-        {
-            "type": "section",
-            "block_id": SuiteBlock.INTRO.value,
-            "text": {"type": "mrkdwn", "text": intro[:3000]},
-        }
-    ]
+    blocks: list[dict[str, Any]] = [section(intro, block_id=SuiteBlock.INTRO.value)]
     for name, parameter in template.parameters.items():
         value = stored.get(name, parameter.default)
         if name in refused:

@@ -17,7 +17,6 @@ from bot.catalog.models import Service
 from bot.clock import FrozenClock
 from bot.compliance.digest import (
     MAX_BLOCKS,
-    MAX_SECTION,
     DigestDelivery,
     send_digests,
     split_blocks,
@@ -27,6 +26,7 @@ from bot.db.engine import Database
 from bot.findings.models import Severity
 from bot.gamedays.models import GameDayStatus
 from bot.runs.states import RunStatus
+from bot.slack.blockkit import SECTION_TEXT
 from bot.slack.outbox import OutboxMessage, deliver_due, ts_of
 from bot.testing.slack_api import SlackApiServer
 from tests.fixtures.history import MONDAY_9_BERLIN, History
@@ -236,7 +236,7 @@ def test_a_team_too_big_for_one_message_gets_several(db: Database) -> None:
     for index, message in enumerate(messages, start=1):
         blocks = message.payload["blocks"]
         assert len(blocks) <= MAX_BLOCKS
-        assert all(len(b["text"]["text"]) <= MAX_SECTION for b in blocks if b["type"] == "section")
+        assert all(len(b["text"]["text"]) <= SECTION_TEXT for b in blocks if b["type"] == "section")
         assert message.payload["text"].endswith(f"(part {index} of {len(messages)})")
     shown = "\n".join(_text(m) for m in messages)
     assert shown.count("service-with-a-rather-long-name-number-") == 700  # none lost in the split

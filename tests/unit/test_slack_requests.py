@@ -312,7 +312,12 @@ def test_block_action_in_a_view_uses_the_stored_view(
                 "type": "section",
                 "block_id": "target",
                 "text": {"type": "mrkdwn", "text": "Target"},
-                "accessory": {"type": "button", "action_id": "refresh", "value": "pods"},
+                "accessory": {
+                    "type": "button",
+                    "action_id": "refresh",
+                    "text": {"type": "plain_text", "text": "Refresh"},
+                    "value": "pods",
+                },
             }
         ],
     }
@@ -346,7 +351,7 @@ def test_view_submission_submits_the_stored_view_with_values(
         "callback_id": "experiment",
         "private_metadata": "run-7",
         "title": {"type": "plain_text", "text": "Experiment"},
-        "blocks": [],
+        "blocks": [{"type": "divider"}],
     }
     opened = client.views_open(trigger_id="T.1", view=modal)["view"]
     values = {"target": {"namespace": {"type": "plain_text_input", "value": "shop"}}}
