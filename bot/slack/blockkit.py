@@ -49,6 +49,7 @@ VIEW_BLOCKS = 100
 MAX_OPTIONS = 100  # in one select
 
 _ELLIPSIS = "…"
+_NOTED_FROM = 150  # limits from which a cut text says how much was cut
 
 
 def _units(text: str) -> int:
@@ -85,30 +86,35 @@ def _keeps_together(before: str, after: str) -> bool:
 def fit(text: str, limit: int) -> str:
     """`text` if Slack takes it whole, else its beginning, ending with "…" and what was cut.
 
-    The note ("… (cut: 12,345 more characters)") is left out where it would take more than half
-    the room (a button's 75 characters keep their words, with a bare "…").
+    The note ("… (cut: 12,345 more characters)") is left out below 150 characters of room (a
+    button's or an option's 75 characters keep their words, with a bare "…").
     """
     if _units(text) <= limit:
         return text
-    cut = len(text)
-    note = _note(cut)
-    if len(note) * 2 > limit:
-        note = _ELLIPSIS
-    for _ in range(3):  # the note's length depends on the count it shows
-        room = limit - len(note)
-        kept = text[:room]
-        while _units(kept) > room:
-            kept = kept[: room - (_units(kept) - room)]
-        while kept and len(kept) < len(text) and _keeps_together(kept[-1], text[len(kept)]):
-            kept = kept[:-1]
-        kept = _clean_end(kept)
-        if note == _ELLIPSIS:
-            return kept + note
+    if limit < _NOTED_FROM:
+        return _prefix(text, limit - len(_ELLIPSIS)) + _ELLIPSIS
+    guess = len(text)
+    fitted = _prefix(text, limit - len(_ELLIPSIS)) + _ELLIPSIS
+    for _ in range(4):  # the note's length depends on the count it shows, which depends on it
+        room = limit - len(_note(guess))
+        kept = _prefix(text, room)
         cut = len(text) - len(kept)
-        if len(_note(cut)) <= len(note):
-            return kept + _note(cut)
-        note = _note(cut)
-    return kept + _note(len(text) - len(kept))
+        if len(_note(cut)) <= len(_note(guess)):
+            fitted = kept + _note(cut)
+            if len(_note(cut)) == len(_note(guess)):
+                break
+        guess = cut
+    return fitted
+
+
+def _prefix(text: str, room: int) -> str:
+    """The longest beginning of `text` in `room` UTF-16 units that ends cleanly."""
+    kept = text[:room]
+    while _units(kept) > room:
+        kept = kept[: room - (_units(kept) - room)]
+    while kept and len(kept) < len(text) and _keeps_together(kept[-1], text[len(kept)]):
+        kept = kept[:-1]
+    return _clean_end(kept)
 
 
 def plain_text(text: str, *, limit: int = SECTION_TEXT) -> dict[str, Any]:
