@@ -28,6 +28,7 @@ from bot.reports.chart import render_trend_png
 from bot.slack.blockkit import MESSAGE_BLOCKS, SECTION_TEXT, fit
 from bot.slack.blockkit import section as _section
 from bot.slack.drill_blocks import duration_text
+from bot.slack.mrkdwn import escape
 from bot.slack.outbox import UPLOAD_METHOD, enqueue_many, ts_of, upload_payload
 from bot.templates import render
 
@@ -290,7 +291,7 @@ def _team_calls(
         part = f" (part {index} of {len(messages)})" if len(messages) > 1 else ""
         payload = {
             "channel": report.channel,
-            "text": f"Weekly chaos digest of team {report.team}, {week}{part}",
+            "text": f"Weekly chaos digest of team {escape(report.team)}, {week}{part}",
             "blocks": blocks,
             "unfurl_links": False,
         }

@@ -26,10 +26,12 @@ from bot.context import BotContext
 from bot.db.idempotency import was_claimed
 from bot.errors import ChaosbotError
 from bot.library.catalogue import Catalogue, load_catalogue
+from bot.slack.blockkit import MAX_OPTIONS, option
 from bot.slack.catalog_blocks import onboarded_message, service_detail, services_list
 from bot.slack.commands import CommandRequest, CommandRouter, Subcommand
 from bot.slack.errors import ErrorReporter, ack_only
 from bot.slack.ids import ActionId, CallbackId, OnboardBlock
+from bot.slack.mrkdwn import escape
 from bot.slack.onboarding_view import block_errors, onboarding_modal, read_declaration
 from bot.slack.outbox import enqueue
 from bot.slack.replies import Reply
@@ -198,7 +200,7 @@ class _Catalog:
                 "type": "section",
                 "text": {
                     "type": "mrkdwn",
-                    "text": f":pencil2: *{spec.name}* was updated by <@{body['user']['id']}>.",
+                    "text": f":pencil2: *{escape(spec.name)}* was updated by <@{body['user']['id']}>.",
                 },
             }
         with self.ctx.db.session() as session:
@@ -237,14 +239,11 @@ class _Catalog:
             log.warning("could not list workloads in %s", namespace)
             workloads = []
         options = [
-            {
-                "text": {"type": "plain_text", "text": f"{w.kind}/{w.name}"},
-                "value": f"{w.kind}/{w.name}",
-            }
+            option(f"{w.kind}/{w.name}", f"{w.kind}/{w.name}")
             for w in workloads
             if query in w.name.lower()
         ]
-        ack(options=options[:100])
+        ack(options=options[:MAX_OPTIONS])
 
     # --- buttons -----------------------------------------------------------------------------
 
@@ -279,7 +278,7 @@ class _Catalog:
             if not can_manage(session=session, service=service, user_id=user):
                 raise NotAllowed("offboard", name)
             offboard_service(session=session, service=service, actor=user, now=now)
-            text = f":wave: *{name}* was offboarded by <@{user}>. Its history is kept."
+            text = f":wave: *{escape(name)}* was offboarded by <@{user}>. Its history is kept."
             enqueue(
                 session=session,
                 now=now,

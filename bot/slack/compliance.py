@@ -13,11 +13,10 @@ from bot.compliance.report import org_report, team_report
 from bot.context import BotContext
 from bot.errors import ChaosbotError
 from bot.slack.commands import CommandRequest, CommandRouter, Subcommand
+from bot.slack.mrkdwn import escape
 from bot.slack.replies import Reply
 
 __all__ = ["register"]
-
-MAX_BLOCKS = 50
 
 
 def register(*, router: CommandRouter, context: BotContext) -> None:
@@ -48,10 +47,7 @@ def register(*, router: CommandRouter, context: BotContext) -> None:
                 blocks = team_blocks(
                     team_report(landscape, team.id, policy), week=_week(now, team.timezone)
                 )
-                text = f"Compliance of team {team.name}"
-        if len(blocks) > MAX_BLOCKS:
-            cut = {"type": "mrkdwn", "text": "…cut short: the weekly digest has it all."}
-            blocks = [*blocks[: MAX_BLOCKS - 1], {"type": "context", "elements": [cut]}]
+                text = f"Compliance of team {escape(team.name)}"
         return Reply(text=text, blocks=blocks)
 
     router.add(

@@ -15,7 +15,16 @@ from bot.drills.models import Drill, DrillStatus
 from bot.gamedays.timing import local_label, zone
 from bot.runs.models import Run
 from bot.runs.states import RunStatus
-from bot.slack.blockkit import button, context, input_block, message, option, plain_text, section
+from bot.slack.blockkit import (
+    button,
+    context,
+    input_block,
+    message,
+    option,
+    plain_text,
+    private_metadata,
+    section,
+)
 from bot.slack.ids import ActionId, CallbackId, FindingsBlock
 from bot.slack.mrkdwn import escape
 
@@ -251,7 +260,7 @@ def findings_modal(drill: Drill, *, channel: str | None) -> dict[str, Any]:
     return {
         "type": "modal",
         "callback_id": CallbackId.DRILL_FINDINGS.value,
-        "private_metadata": f"{drill.key}|{channel or ''}",
+        "private_metadata": private_metadata(f"{drill.key}|{channel or ''}"),
         "title": plain_text("Drill findings"),
         "submit": plain_text("Record"),
         "close": plain_text("Cancel"),

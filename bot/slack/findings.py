@@ -15,6 +15,7 @@ from bot.context import BotContext
 from bot.errors import ChaosbotError
 from bot.findings.models import Finding, Severity
 from bot.findings.service import may_resolve, open_findings, resolve_finding
+from bot.slack.blockkit import section
 from bot.slack.commands import CommandRequest, CommandRouter, Subcommand
 from bot.slack.errors import ErrorReporter, ack_only
 from bot.slack.ids import ActionId
@@ -55,7 +56,7 @@ def findings_blocks(
             f"{escape(finding.title)} ({finding.severity.value}, since "
             f"{finding.created_at:%d %b %Y}){owner}{items}"
         )
-        block: dict[str, Any] = {"type": "section", "text": {"type": "mrkdwn", "text": text[:3000]}}
+        block: dict[str, Any] = section(text)
         if finding.key in resolvable:
             block["accessory"] = {
                 "type": "button",
@@ -95,7 +96,7 @@ def register(
                 if may_resolve(session=session, finding=f, user_id=user_id, admins=admins)
             }
             blocks = findings_blocks(rows, heading=heading, resolvable=resolvable)
-        return Reply(text=heading, blocks=blocks)
+        return Reply(text=escape(heading), blocks=blocks)
 
     def findings_command(request: CommandRequest) -> Reply:
         if len(request.args) > 1:

@@ -10,6 +10,7 @@ from bot.gamedays.models import GameDay, GameDayStatus
 from bot.gamedays.timing import local_label
 from bot.runs.models import Run
 from bot.runs.states import RunStatus
+from bot.slack.blockkit import context, section
 from bot.slack.ids import ActionId
 from bot.slack.mrkdwn import escape
 
@@ -36,11 +37,11 @@ _RUN_ICONS = {
 
 
 def _section(text: str) -> dict[str, Any]:
-    return {"type": "section", "text": {"type": "mrkdwn", "text": text[:3000]}}
+    return section(text)
 
 
 def _context(text: str) -> dict[str, Any]:
-    return {"type": "context", "elements": [{"type": "mrkdwn", "text": text[:3000]}]}
+    return context(text)
 
 
 def _people(users: Sequence[str]) -> str:
@@ -98,7 +99,7 @@ def gameday_message(
                 "elements": [_reschedule_button(gameday)],
             }
         )
-    text = f"Game day {gameday.key} for {gameday.service.name}: {gameday.status.value}"
+    text = f"Game day {gameday.key} for {escape(gameday.service.name)}: {gameday.status.value}"
     return {"text": text, "blocks": blocks}
 
 
@@ -227,7 +228,7 @@ def gamedays_list(
 ) -> dict[str, Any]:
     """Upcoming game days, soonest first, with Reschedule and Cancel where the viewer may."""
     if not gamedays:
-        text = f"{heading}: nothing planned. Ask for one with `/chaos gameday SERVICE`."
+        text = f"{escape(heading)}: nothing planned. Ask for one with `/chaos gameday SERVICE`."
         return {"text": text, "blocks": [_section(text)]}
     blocks: list[dict[str, Any]] = [_section(f"*{escape(heading)}*")]
     for gameday in gamedays[:MAX_LISTED]:

@@ -13,8 +13,10 @@ from bot.gamedays.timing import LocalTimeInvalid, to_instant, zone
 from bot.slack.blockkit import input_block as _input
 from bot.slack.blockkit import option as _option
 from bot.slack.blockkit import plain_text as _text
+from bot.slack.blockkit import private_metadata
 from bot.slack.ids import CallbackId
 from bot.slack.ids import GameDayBlock as B
+from bot.slack.mrkdwn import escape
 
 __all__ = [
     "DURATIONS",
@@ -103,7 +105,9 @@ class ModalInput:
     response_url: str | None = None
 
     def dump(self) -> str:
-        return json.dumps({"s": self.service, "g": self.gameday, "r": self.response_url})
+        return private_metadata(
+            json.dumps({"s": self.service, "g": self.gameday, "r": self.response_url})
+        )
 
     @classmethod
     def load(cls, raw: str | None) -> ModalInput:
@@ -134,7 +138,7 @@ def request_modal(
                 "type": "section",
                 "text": {
                     "type": "mrkdwn",
-                    "text": f"A game day for *{service}*. Its owners approve it before it runs; "
+                    "text": f"A game day for *{escape(service)}*. Its owners approve it before it runs; "
                     "each experiment is rolled back whatever happens.",
                 },
             },
@@ -182,7 +186,7 @@ def reschedule_modal(gameday: GameDay, *, response_url: str | None = None) -> di
                 "type": "section",
                 "text": {
                     "type": "mrkdwn",
-                    "text": f"Game day `{gameday.key}` for *{gameday.service.name}*. Moving it "
+                    "text": f"Game day `{gameday.key}` for *{escape(gameday.service.name)}*. Moving it "
                     "asks for every approval again.",
                 },
             },

@@ -23,6 +23,7 @@ from bot.gamedays.decisions import approve
 from bot.gamedays.models import GameDay, GameDayStatus
 from bot.gamedays.rules import deciders
 from bot.gamedays.timing import local_label
+from bot.slack.blockkit import VIEW_BLOCKS, button, fit_blocks, header, section
 from bot.slack.commands import CommandRouter
 from bot.slack.errors import ErrorReporter, ack_only
 from bot.slack.ids import ActionId
@@ -33,7 +34,7 @@ __all__ = ["HomeTab", "home_view", "personal_blocks", "register"]
 
 log = logging.getLogger(__name__)
 
-MAX_BLOCKS = 100  # a Home tab's limit
+MAX_BLOCKS = VIEW_BLOCKS  # a Home tab's limit
 _ICONS = {
     Standing.COMPLIANT: ":large_green_circle:",
     Standing.DUE_SOON: ":large_yellow_circle:",
@@ -43,26 +44,15 @@ _ICONS = {
 
 
 def _section(text: str, accessory: dict[str, Any] | None = None) -> dict[str, Any]:
-    block: dict[str, Any] = {"type": "section", "text": {"type": "mrkdwn", "text": text[:3000]}}
-    if accessory is not None:
-        block["accessory"] = accessory
-    return block
+    return section(text, accessory=accessory)
 
 
 def _button(action: ActionId, label: str, value: str, style: str | None = None) -> dict[str, Any]:
-    button: dict[str, Any] = {
-        "type": "button",
-        "action_id": action.value,
-        "text": {"type": "plain_text", "text": label},
-        "value": value,
-    }
-    if style:
-        button["style"] = style
-    return button
+    return button(action, label, value, style=style)
 
 
 def _header(text: str) -> dict[str, Any]:
-    return {"type": "header", "text": {"type": "plain_text", "text": text}}
+    return header(text)
 
 
 def _my_services(session: Session, user_id: str) -> list[Service]:
@@ -197,12 +187,10 @@ def home_view(
     """The Home tab: the person's part, then the commands."""
     return {
         "type": "home",
-        "blocks": [
-            {"type": "header", "text": {"type": "plain_text", "text": "chaosbot"}},
-            *(personal or []),
-            {"type": "divider"},
-            *router.help().blocks,
-        ][:MAX_BLOCKS],
+        "blocks": fit_blocks(
+            [header("chaosbot"), *(personal or []), {"type": "divider"}, *router.help().blocks],
+            VIEW_BLOCKS,
+        ),
     }
 
 

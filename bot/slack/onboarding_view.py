@@ -22,11 +22,12 @@ from bot.catalog.spec import (
     window_text,
 )
 from bot.config import BlastRadiusLimits
-from bot.slack.blockkit import MAX_OPTIONS
+from bot.slack.blockkit import MAX_OPTIONS, private_metadata
 from bot.slack.blockkit import input_block as _input
 from bot.slack.blockkit import option as _option
 from bot.slack.blockkit import plain_text as _text
 from bot.slack.ids import CallbackId, OnboardBlock
+from bot.slack.mrkdwn import escape
 
 __all__ = ["block_errors", "onboarding_modal", "read_declaration"]
 
@@ -105,7 +106,10 @@ def onboarding_modal(
         blocks.append(_input(B.NAME, "Service name", _plain(placeholder="checkout")))
     else:
         blocks.append(
-            {"type": "section", "text": {"type": "mrkdwn", "text": f"*Service:* `{spec.name}`"}}
+            {
+                "type": "section",
+                "text": {"type": "mrkdwn", "text": f"*Service:* `{escape(spec.name)}`"},
+            }
         )
     team_options = [*(_option(t, t) for t in teams[:99]), _option(NEW_TEAM, "A new team…")]
     team_select: dict[str, Any] = {"type": "static_select", "options": team_options}
@@ -239,7 +243,7 @@ def onboarding_modal(
         "title": _text("Edit service" if spec else "Onboard a service"),
         "submit": _text("Save" if spec else "Onboard"),
         "close": _text("Cancel"),
-        "private_metadata": json.dumps({"service": spec.name} if spec else {}),
+        "private_metadata": private_metadata(json.dumps({"service": spec.name} if spec else {})),
         "blocks": blocks,
     }
 

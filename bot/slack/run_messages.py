@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 from bot.db.engine import Database
 from bot.runs.models import Run
 from bot.runs.states import TERMINAL, RunStatus
+from bot.slack.blockkit import button, context, message, section
 from bot.slack.ids import ActionId
 from bot.slack.mrkdwn import escape
 from bot.slack.outbox import enqueue
@@ -49,11 +50,11 @@ def run_message(run: Run) -> dict[str, Any]:
     )
     details = f"Run `{run.key}` · {run.trigger.value} · requested by <@{escape(run.requested_by)}>"
     blocks: list[dict[str, Any]] = [
-        {"type": "section", "text": {"type": "mrkdwn", "text": headline}},
-        {"type": "context", "elements": [{"type": "mrkdwn", "text": details}]},
+        section(headline),
+        context(details),
     ]
     if run.reason and run.status in TERMINAL:
-        blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": escape(run.reason)}})
+        blocks.append(section(escape(run.reason)))
     if run.leftovers:
         left = ", ".join(f"`{escape(item)}`" for item in run.leftovers)
         blocks.append(
@@ -77,19 +78,10 @@ def run_message(run: Run) -> dict[str, Any]:
             {
                 "type": "actions",
                 "block_id": "run_actions",
-                "elements": [
-                    {
-                        "type": "button",
-                        "action_id": ActionId.ABORT_RUN.value,
-                        "text": {"type": "plain_text", "text": "Abort"},
-                        "style": "danger",
-                        "value": run.key,
-                    }
-                ],
+                "elements": [button(ActionId.ABORT_RUN, "Abort", run.key, style="danger")],
             }
         )
-    text = f"{run.experiment} on {run.service.name}: {run.status.value}"
-    return {"text": text, "blocks": blocks}
+    return message(f"{experiment} on {service}: {run.status.value}", blocks)
 
 
 def timeline_line(status: RunStatus, message: str) -> str:
@@ -183,7 +175,7 @@ def cleanup_alert(run: Run) -> dict[str, Any]:
     return {
         "text": f"Critical: run {run.key} left a fault chaosbot could not remove",
         "blocks": [
-            {"type": "section", "text": {"type": "mrkdwn", "text": headline[:3000]}},
-            {"type": "section", "text": {"type": "mrkdwn", "text": commands[:3000]}},
+            section(headline),
+            section(commands),
         ],
     }

@@ -114,7 +114,7 @@ def library_category(
     else:
         footer = "You own no service to add these to yet: `/chaos onboard` registers one."
     blocks = _fit([heading], entries, _context(footer), noun="experiments")
-    return {"text": f"{label} experiments: {len(templates)}", "blocks": blocks}
+    return {"text": f"{escape(label)} experiments: {len(templates)}", "blocks": blocks}
 
 
 def suite_message(
@@ -128,7 +128,7 @@ def suite_message(
         text = f"*{name}* has no experiments in its suite yet."
         hint = "`/chaos experiments` shows the library; owners add experiments from there."
         return {
-            "text": f"{service.name} has no experiments in its suite yet",
+            "text": f"{name} has no experiments in its suite yet",
             "blocks": [*head, _section(text), _context(hint)],
         }
     plural = "experiment" if count == 1 else "experiments"
@@ -144,7 +144,7 @@ def suite_message(
     else:
         footer = f"Only the owners of {name} (or its team's admins) can change its suite."
     blocks = _fit(head, entries, _context(footer), noun="entries")
-    return {"text": f"Suite of {service.name}: {count} {plural}", "blocks": blocks}
+    return {"text": f"Suite of {name}: {count} {plural}", "blocks": blocks}
 
 
 def added_message(ref: SuiteRef, template: ExperimentTemplate, *, added: bool) -> dict[str, Any]:

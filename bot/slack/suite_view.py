@@ -16,7 +16,14 @@ from bot.catalog.suite import parameter_problems
 from bot.errors import ChaosbotError
 from bot.library.catalogue import ExperimentTemplate, Parameter
 from bot.library.render import ParameterInvalid, coerce_parameter
-from bot.slack.blockkit import section
+from bot.slack.blockkit import (
+    LABEL_TEXT,
+    MAX_OPTIONS,
+    option,
+    plain_text,
+    private_metadata,
+    section,
+)
 from bot.slack.ids import CallbackId, SuiteBlock
 from bot.slack.mrkdwn import escape
 
@@ -93,7 +100,7 @@ def parameters_modal(
         "title": _plain("Experiment parameters"),
         "submit": _plain("Save"),
         "close": _plain("Cancel"),
-        "private_metadata": about.dump(),
+        "private_metadata": private_metadata(about.dump()),
         "blocks": blocks,
     }
 
@@ -144,7 +151,7 @@ def _element(parameter: Parameter, value: Any) -> tuple[dict[str, Any], bool]:
             element["initial_options"] = [checked]
         return element, True
     if parameter.choices:
-        options = [_option(c, c) for c in parameter.choices[:100]]
+        options = [_option(c, c) for c in parameter.choices[:MAX_OPTIONS]]
         element = {"type": "static_select", "options": options}
         chosen = next((o for o in options if o["value"] == value), None)
         if chosen is not None:
@@ -187,8 +194,8 @@ def _sentence(problem: str) -> str:
 
 
 def _plain(text: str) -> dict[str, Any]:
-    return {"type": "plain_text", "text": text[:2000]}
+    return plain_text(text, limit=LABEL_TEXT)
 
 
 def _option(label: str, value: str) -> dict[str, Any]:
-    return {"text": {"type": "plain_text", "text": label[:75]}, "value": value}
+    return option(value, label)
