@@ -152,4 +152,3 @@ def test_a_service_with_50_probes_and_a_long_selector_shows_validly(bot: Running
 
     shown = _shown(_answer(bot, "service wide"))
     assert "healthz/00/" in shown and "more characters)" in shown
-
