@@ -49,6 +49,7 @@ VIEW_BLOCKS = 100
 MAX_OPTIONS = 100  # in one select
 
 _ELLIPSIS = "…"
+_LONGEST_LINK = 500  # a cut `<...>` further back is no link: a bare "<" in plain text
 _NOTED_FROM = 150  # limits from which a cut text says how much was cut
 
 
@@ -68,7 +69,7 @@ def _clean_end(text: str) -> str:
     if amp > semi and len(text) - amp <= len("&amp;"):
         text = text[:amp]
     opened, closed = text.rfind("<"), text.rfind(">")
-    if opened > closed:
+    if opened > closed and len(text) - opened <= _LONGEST_LINK:
         text = text[:opened]
     return text
 

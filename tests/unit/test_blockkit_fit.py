@@ -69,6 +69,8 @@ def test_escaped_text_is_not_cut_inside_an_entity_or_a_mention() -> None:
     mention = "y" * 2965 + "<@U0123456789>" * 10
     kept = fit(mention, 3000).split("…")[0]
     assert kept.count("<") == kept.count(">")
+    plain = fit("a < b " + "c" * 3000, 3000)  # a bare "<" far back is kept, with what follows
+    assert plain.startswith("a < b ccc") and len(plain) == 3000
 
 
 def test_builders_give_blocks_slack_accepts() -> None:
