@@ -111,8 +111,8 @@ def fit(text: str, limit: int) -> str:
 def _prefix(text: str, room: int) -> str:
     """The longest beginning of `text` in `room` UTF-16 units that ends cleanly."""
     kept = text[:room]
-    while _units(kept) > room:
-        kept = kept[: room - (_units(kept) - room)]
+    while (excess := _units(kept) - room) > 0:
+        kept = kept[: len(kept) - (excess + 1) // 2]  # a character is one or two units
     while kept and len(kept) < len(text) and _keeps_together(kept[-1], text[len(kept)]):
         kept = kept[:-1]
     return _clean_end(kept)

@@ -53,6 +53,7 @@ def test_multi_byte_characters_count_as_slack_counts_them_and_are_never_split() 
     # Each emoji is one Python character but two UTF-16 units; each "é" is e + a combining mark.
     emoji = fit("🔥" * 3000, 3000)
     assert _utf16(emoji) <= 3000 and emoji.endswith("more characters)")
+    assert emoji.count("🔥") >= (3000 - 40) // 2
     assert emoji.encode("utf-16-le").decode("utf-16-le") == emoji
     accents = fit("e\u0301" * 2000, 3000)
     assert len(accents) <= 3000
