@@ -111,6 +111,26 @@ def _parser() -> argparse.ArgumentParser:
     )
     export.set_defaults(command=_export)
 
+    namespaces = sub.add_parser(
+        "namespaces",
+        help="assign namespaces to teams from a file",
+        description="Assign the namespaces a file lists to their teams (`namespaces:` mapping "
+        "NAMESPACE: TEAM), all of them or none, each recorded in the audit trail. Namespaces "
+        "the file does not list keep their team.",
+    )
+    namespaces_sub = namespaces.add_subparsers(title="actions", required=True, metavar="ACTION")
+    namespaces_apply = namespaces_sub.add_parser(
+        "apply", help="assign the file's namespaces to their teams"
+    )
+    namespaces_apply.add_argument("-f", "--file", required=True, metavar="FILE")
+    namespaces_apply.add_argument(
+        "--actor",
+        metavar="NAME",
+        default=f"cli:{os.environ.get('USER') or 'unknown'}",
+        help="who the audit trail names as making the change (default: %(default)s)",
+    )
+    namespaces_apply.set_defaults(command=_namespaces_apply)
+
     demo = sub.add_parser(
         "demo",
         help="an offline rehearsal: no Slack, no cluster needed",
@@ -225,6 +245,33 @@ def _apply(args: argparse.Namespace) -> int:
         print(outcome)
     if args.dry_run:
         print("dry run: nothing was written")
+    return 0
+
+
+def _namespaces_apply(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from bot.catalog.namespaces import apply_assignments, parse_namespaces_file
+    from bot.clock import SystemClock
+    from bot.db.migrate import ensure_migrated
+
+    settings = _settings(quiet=True)
+    try:
+        text = Path(args.file).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ChaosbotError(f"cannot read {args.file}: {exc.strerror}") from None
+    assignments = parse_namespaces_file(text)
+    db = Database(settings.database_url)
+    try:
+        ensure_migrated(db)
+        with db.session() as session:
+            outcomes = apply_assignments(
+                session=session, assignments=assignments, actor=args.actor, now=SystemClock().now()
+            )
+    finally:
+        db.dispose()
+    for outcome in outcomes:
+        print(outcome)
     return 0
 
 

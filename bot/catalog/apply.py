@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from bot.catalog.chaosfile import ChaosDocument, ChaosfileInvalid, LocatedError
 from bot.catalog.cluster import ClusterView
-from bot.catalog.flows import check_experiments, locate_pods
+from bot.catalog.flows import check_experiments, check_pods_not_shared, locate_pods
 from bot.catalog.service import save_service
 from bot.catalog.spec import SpecInvalid
 from bot.db.engine import Database
@@ -91,6 +91,10 @@ def apply_documents(
                         selector=selector,
                         actor=actor,
                         now=now,
+                    )
+                    # After saving, so ownership refusals come first; a refusal rolls back.
+                    check_pods_not_shared(
+                        session=session, spec=document.spec, selector=selector, cluster=cluster
                     )
                 except SpecInvalid as exc:
                     errors.extend(document.locate(e) for e in exc.errors)

@@ -101,8 +101,8 @@ class ClusterView(Protocol):
         """The label selector of the workload's pods (from its spec.selector)."""
         ...
 
-    def count_pods(self, *, context: str | None, namespace: str, selector: str) -> int:
-        """How many pods the selector matches in the namespace."""
+    def pod_names(self, *, context: str | None, namespace: str, selector: str) -> frozenset[str]:
+        """The names of the pods the selector matches in the namespace."""
         ...
 
     def discover(self, *, context: str | None, namespace: str, selector: str) -> WorkloadReport:

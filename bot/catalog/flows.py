@@ -5,16 +5,23 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
 from bot.catalog.cluster import ClusterUnreachable, ClusterView, WorkloadNotFound
-from bot.catalog.service import SaveResult, save_service
+from bot.catalog.service import SaveResult, save_service, sharing_services
 from bot.catalog.spec import FieldError, ServiceSpec, SpecInvalid
 from bot.db.engine import Database
 from bot.db.idempotency import claim, was_claimed
 from bot.library.catalogue import UnknownExperiment, load_catalogue
 from bot.library.render import ParameterInvalid, resolve_parameters
 
-__all__ = ["AlreadyDone", "check_experiments", "locate_pods", "store_service"]
+__all__ = [
+    "AlreadyDone",
+    "check_experiments",
+    "check_pods_not_shared",
+    "locate_pods",
+    "store_service",
+]
 
 
 class AlreadyDone(Exception):
@@ -67,7 +74,9 @@ def locate_pods(spec: ServiceSpec, cluster: ClusterView) -> str:
         else:
             assert spec.selector is not None
             selector = spec.selector
-        pods = cluster.count_pods(context=spec.cluster, namespace=spec.namespace, selector=selector)
+        pods = len(
+            cluster.pod_names(context=spec.cluster, namespace=spec.namespace, selector=selector)
+        )
     except WorkloadNotFound as exc:
         raise SpecInvalid([FieldError("workload", str(exc))]) from None
     except ClusterUnreachable as exc:
@@ -77,6 +86,47 @@ def locate_pods(spec: ServiceSpec, cluster: ClusterView) -> str:
             [FieldError(field, f"{selector} matches no pod in namespace {spec.namespace}")]
         )
     return selector
+
+
+def check_pods_not_shared(
+    *, session: Session, spec: ServiceSpec, selector: str, cluster: ClusterView
+) -> None:
+    """Refuse, on the workload or selector field, a declaration whose pods another service
+    already selects: two services never select the same pod."""
+    field = "workload" if spec.workload is not None else "selector"
+    try:
+        sharing = sharing_services(
+            session=session,
+            name=spec.name,
+            context=spec.cluster,
+            namespace=spec.namespace,
+            pods=cluster.pod_names(
+                context=spec.cluster, namespace=spec.namespace, selector=selector
+            ),
+            pods_of=lambda other: cluster.pod_names(
+                context=other.cluster_context, namespace=other.namespace, selector=other.selector
+            ),
+        )
+    except ClusterUnreachable as exc:
+        raise SpecInvalid([FieldError("cluster", str(exc))]) from None
+    if sharing:
+        raise SpecInvalid(
+            [
+                FieldError(
+                    field,
+                    f"{selector} selects pods that service {other.name} (team "
+                    f"{other.team.name}) already selects: {_some(shared)}; two services may "
+                    "not select the same pods",
+                )
+                for other, shared in sharing
+            ]
+        )
+
+
+def _some(names: frozenset[str], shown: int = 3) -> str:
+    ordered = sorted(names)
+    more = f" and {len(ordered) - shown} more" if len(ordered) > shown else ""
+    return ", ".join(ordered[:shown]) + more
 
 
 def store_service(
@@ -105,7 +155,7 @@ def store_service(
         with db.session() as session:
             if idempotency_key is not None:
                 claim(session=session, key=idempotency_key, now=now)
-            return save_service(
+            result = save_service(
                 session=session,
                 spec=spec,
                 selector=selector,
@@ -113,6 +163,9 @@ def store_service(
                 now=now,
                 create_only=create_only,
             )
+            # After saving, so ownership refusals come first; a refusal rolls it back.
+            check_pods_not_shared(session=session, spec=spec, selector=selector, cluster=cluster)
+            return result
     except IntegrityError:
         # A concurrent request committed first: the same one (its key) or the same service.
         if idempotency_key is not None:

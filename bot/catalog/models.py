@@ -23,6 +23,7 @@ __all__ = [
     "DEFAULT_TIMEZONE",
     "Environment",
     "Member",
+    "NamespaceOwner",
     "Role",
     "Service",
     "ServiceOwner",
@@ -77,6 +78,20 @@ class Member(Base):
     role: Mapped[Role] = mapped_column(string_enum(Role))
 
     team: Mapped[Team] = relationship(back_populates="members")
+
+
+class NamespaceOwner(Base):
+    """A Kubernetes namespace and the one team whose services may live (and be disrupted) in it."""
+
+    __tablename__ = "namespace_owners"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    namespace: Mapped[str] = mapped_column(String(63), unique=True)
+    team_id: Mapped[int] = mapped_column(ForeignKey("teams.id", ondelete="CASCADE"), index=True)
+    assigned_by: Mapped[str] = mapped_column(String(64))
+    assigned_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+    team: Mapped[Team] = relationship()
 
 
 class Service(Base):

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, time
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import or_, select, true
 from sqlalchemy.orm import Session, selectinload
 
 from bot.audit.service import record
@@ -20,6 +20,7 @@ from bot.catalog.models import (
     SuiteEntry,
     Team,
 )
+from bot.catalog.namespaces import claim_namespace, foreign_namespace_problem
 from bot.catalog.spec import (
     DEFAULT_DURATION_MINUTES,
     DEFAULT_MEAN_DAYS_BETWEEN,
@@ -48,6 +49,7 @@ __all__ = [
     "list_teams",
     "offboard_service",
     "save_service",
+    "sharing_services",
     "spec_of",
 ]
 
@@ -105,6 +107,43 @@ def list_services(*, session: Session, team: str | None = None) -> Sequence[Serv
 def list_teams(*, session: Session) -> Sequence[Team]:
     """Every team, by name."""
     return session.scalars(select(Team).order_by(Team.name)).all()
+
+
+def sharing_services(
+    *,
+    session: Session,
+    name: str,
+    context: str | None,
+    namespace: str,
+    pods: frozenset[str],
+    pods_of: Callable[[Service], frozenset[str]],
+) -> list[tuple[Service, frozenset[str]]]:
+    """The other active services of the cluster's namespace that select any of `pods`, each
+    with the pods it shares (the one rule onboarding and preflight both apply)."""
+    # No context is the default one, which may be any named one: compare those too (pod names
+    # carry random suffixes, so pods of two clusters do not share names by chance).
+    same_cluster = (
+        true()
+        if context is None
+        else or_(Service.cluster_context.is_(None), Service.cluster_context == context)
+    )
+    others = session.scalars(
+        select(Service)
+        .where(
+            Service.namespace == namespace,
+            Service.name != name,
+            Service.offboarded_at.is_(None),
+            same_cluster,
+        )
+        .options(selectinload(Service.team))
+        .order_by(Service.name)
+    )
+    found = []
+    for other in others:
+        shared = pods & pods_of(other)
+        if shared:
+            found.append((other, shared))
+    return found
 
 
 def can_manage(*, session: Session, service: Service, user_id: str) -> bool:
@@ -181,14 +220,21 @@ def save_service(
     # every change.
     before = to_document(spec_of(existing)) if existing is not None and active else {}
     previously_updated = existing.updated_at if existing is not None else None
-    team = _team(session, spec, now)
-    if existing is not None and active and existing.team_id != team.id:
+    if existing is not None and active and existing.team.name != spec.team:
         raise SpecInvalid([FieldError("team", f"{spec.name} belongs to team {existing.team.name}")])
+    known_team = session.scalar(select(Team.id).where(Team.name == spec.team))
+    foreign = foreign_namespace_problem(
+        session=session, namespace=spec.namespace, team_id=known_team
+    )
+    if foreign is not None:
+        raise SpecInvalid([FieldError("namespace", foreign)])
+    team = _team(session, spec, now)
     service = existing or Service(name=spec.name, created_at=now)
     _apply(service, spec, team, selector, now)
     if existing is None:
         session.add(service)
     session.flush()
+    claim_namespace(session=session, namespace=spec.namespace, team=team, actor=actor, now=now)
     after = to_document(spec_of(service))
     changes = diff_documents(before, after) if before else []
     created = not before

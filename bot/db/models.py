@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from bot.audit.models import AuditEvent
-from bot.catalog.models import Member, Service, ServiceOwner, SuiteEntry, Team
+from bot.catalog.models import Member, NamespaceOwner, Service, ServiceOwner, SuiteEntry, Team
 from bot.compliance.digest import DigestDelivery
 from bot.db.base import Base
 from bot.db.idempotency import IdempotencyKey
@@ -25,6 +25,7 @@ __all__ = [
     "IdempotencyKey",
     "KillSwitch",
     "Member",
+    "NamespaceOwner",
     "OutboxMessage",
     "Run",
     "RunEvent",

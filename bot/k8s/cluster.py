@@ -69,12 +69,13 @@ class KubeCluster:
 
         return self._call(context, read)
 
-    def count_pods(self, *, context: str | None, namespace: str, selector: str) -> int:
-        def read(api: client.ApiClient) -> int:
+    def pod_names(self, *, context: str | None, namespace: str, selector: str) -> frozenset[str]:
+        def read(api: client.ApiClient) -> frozenset[str]:
             pods = client.CoreV1Api(api).list_namespaced_pod(
                 namespace, label_selector=selector, _request_timeout=TIMEOUT
             )
-            return len(pods.items)
+            listing = api.sanitize_for_serialization(pods)
+            return frozenset(str(p["metadata"]["name"]) for p in listing.get("items", []))
 
         return self._call(context, read)
 

@@ -14,7 +14,6 @@ from kubernetes.client.api.core_v1_api import CoreV1Api
 from bot.k8s.client import ClientFactory
 from bot.k8s.dry_run import server_side_dry_run
 from bot.k8s.sweep import Marked, marked_objects
-from bot.runs.models import Run
 
 __all__ = ["KubeRunCluster"]
 
@@ -36,9 +35,15 @@ class KubeRunCluster:
     def __init__(self, clients: ClientFactory) -> None:
         self._clients = clients
 
-    def live_pods(self, run: Run) -> int:
-        """Running pods matched by the service's selector."""
-        return len(self._pods(run))
+    def running_pods(self, *, context: str | None, namespace: str, selector: str) -> frozenset[str]:
+        """The names of the running pods the selector matches in the namespace."""
+        api = self._clients.api_client(context)
+        listing = CoreV1Api(api).list_namespaced_pod(namespace, label_selector=selector)
+        return frozenset(
+            p["metadata"]["name"]
+            for p in _items(api, listing)
+            if p.get("status", {}).get("phase") == "Running"
+        )
 
     def dry_run(self) -> AbstractContextManager[list[str]]:
         """Writes go to the API with dryRun=All while the block is open; yields them."""
@@ -48,17 +53,6 @@ class KubeRunCluster:
         """Every object still carrying the run's label, as `kind/name` or `namespace/kind/name`."""
         api = self._clients.api_client(context)
         return [_leftover(m) for m in marked_objects(api, namespaces=None, run_key=key)]
-
-    def _pods(self, run: Run) -> list[Obj]:
-        api = self._clients.api_client(run.cluster_context)
-        listing = CoreV1Api(api).list_namespaced_pod(
-            run.service.namespace, label_selector=run.service.selector
-        )
-        running = [p for p in _items(api, listing) if p.get("status", {}).get("phase") == "Running"]
-        return sorted(
-            running,
-            key=lambda p: (p["metadata"].get("creationTimestamp", ""), p["metadata"]["name"]),
-        )
 
 
 def _leftover(marked: Marked) -> str:

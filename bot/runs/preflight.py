@@ -8,7 +8,9 @@ from typing import Protocol
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from bot.catalog.models import Environment
+from bot.catalog.models import Environment, Service
+from bot.catalog.namespaces import foreign_namespace_problem
+from bot.catalog.service import sharing_services
 from bot.config import BlastRadiusLimits
 from bot.library.reach import affected_pods
 from bot.runs.models import Run
@@ -37,7 +39,9 @@ class PreflightPolicy(Protocol):
 
 
 class LivePods(Protocol):
-    def live_pods(self, run: Run) -> int: ...
+    def running_pods(
+        self, *, context: str | None, namespace: str, selector: str
+    ) -> frozenset[str]: ...
 
 
 def check_preflight(
@@ -50,6 +54,11 @@ def check_preflight(
         refusals.append(f"abort requested by {run.abort_requested_by}")
     if service.namespace not in policy.allowed_namespaces:
         refusals.append(f"namespace {service.namespace} is not in CHAOSBOT_ALLOWED_NAMESPACES")
+    foreign = foreign_namespace_problem(
+        session=session, namespace=service.namespace, team_id=service.team_id
+    )
+    if foreign is not None:
+        refusals.append(foreign)
     if service.environment is Environment.PRODUCTION and not (
         policy.allow_production and service.production_allowed
     ):
@@ -74,23 +83,59 @@ def check_preflight(
             f"{policy.max_runs_per_cluster} runs are already in progress on this cluster"
         )
     if not refusals:
-        refusals.extend(_blast_radius(run, cluster, policy.max_blast_radius_percent))
+        refusals.extend(_shared_pods(session, run, cluster, policy.max_blast_radius_percent))
     return refusals
 
 
-def _blast_radius(run: Run, cluster: LivePods, limits: BlastRadiusLimits) -> list[str]:
+def _shared_pods(
+    session: Session, run: Run, cluster: LivePods, limits: BlastRadiusLimits
+) -> list[str]:
+    """Refusals about the pods themselves: another service selecting them, a run of that
+    service under way, and the blast radius counted over every service that selects them
+    (so a second service over the same pods escapes neither the cap nor one run at a time)."""
     service = run.service
-    live = cluster.live_pods(run)
-    if live == 0:
+
+    def pods_of(other: Service) -> frozenset[str]:
+        return cluster.running_pods(
+            context=other.cluster_context, namespace=other.namespace, selector=other.selector
+        )
+
+    pods = cluster.running_pods(
+        context=run.cluster_context, namespace=service.namespace, selector=service.selector
+    )
+    if not pods:
         return [f"no pod matches {service.selector} in {service.namespace}"]
+    sharing = sharing_services(
+        session=session,
+        name=service.name,
+        context=service.cluster_context,
+        namespace=service.namespace,
+        pods=pods,
+        pods_of=pods_of,
+    )
+    refusals = [
+        f"its pods are also selected by service {other.name} (team {other.team.name}): two "
+        "services may not select the same pods"
+        for other, _shared in sharing
+    ]
+    busy = session.scalars(
+        select(Run.id).where(
+            Run.status.in_(list(ACTIVE)),
+            Run.id != run.id,
+            Run.service_id.in_([other.id for other, _shared in sharing]),
+        )
+    ).first()
+    if busy is not None:
+        refusals.append("a run of a service that selects the same pods is in progress")
+    live = len(pods.union(*(pods_of(other) for other, _shared in sharing)))
     refusal = blast_radius_refusal(
         affected=affected_pods(run.parameters, live),
         live=live,
-        cap=service.blast_radius_percent,
+        cap=min([service.blast_radius_percent] + [o.blast_radius_percent for o, _ in sharing]),
         maximum=limits.of(service.environment),
         environment=service.environment.value,
     )
-    return [refusal] if refusal else []
+    return refusals + ([refusal] if refusal else [])
 
 
 def blast_radius_refusal(

@@ -7,7 +7,18 @@ from typing import Any
 from slack_bolt import App
 
 from bot.context import BotContext
-from bot.slack import catalog, commands, compliance, drills, findings, gamedays, home, runs, suite
+from bot.slack import (
+    catalog,
+    commands,
+    compliance,
+    drills,
+    findings,
+    gamedays,
+    home,
+    runs,
+    suite,
+    teams,
+)
 from bot.slack.commands import CommandRouter
 from bot.slack.errors import ErrorReporter
 
@@ -48,6 +59,7 @@ def register_listeners(
     drills.register(app, router=router, reporter=reporter, context=context)
     findings.register(app, router=router, reporter=reporter, context=context)
     compliance.register(router=router, context=context)
+    teams.register(router=router, context=context)
     commands.register(app, router=router, reporter=reporter)
 
     approve_for, resolve_for = home.home_actions(

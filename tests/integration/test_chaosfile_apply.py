@@ -173,6 +173,8 @@ def test_applying_a_file_creates_its_services(db: Database, cluster: KubeCluster
         assert (ledger.selector, ledger.workload_kind, ledger.tier) == ("app=ledger", None, 3)
         assert ledger.team_id == checkout.team_id
     assert audit_events(db) == [
+        # The first team to onboard into an unassigned namespace claims it.
+        ("namespace.claimed", "cli:alice", {"team": "payments"}),
         ("service.onboarded", "cli:alice", {"name": "checkout", "changes": []}),
         ("service.onboarded", "cli:alice", {"name": "ledger", "changes": []}),
     ]
@@ -281,7 +283,10 @@ def test_a_service_made_in_slack_and_the_same_file_are_the_same_rows(
                     "  teamChannel: C0PAYMENTS\n": "",
                 }
             ),
-            "chaos.yaml:36: spec.teamChannel: search is a new team: give its Slack channel",
+            # The file's first document claimed payments for team payments.
+            "chaos.yaml:40: spec.namespace: namespace payments belongs to team payments: only its "
+            "services may run there (platform admins assign namespaces with "
+            "`/chaos namespace assign`)",
             id="refused-while-saving",
         ),
     ],
@@ -337,7 +342,7 @@ def test_a_registration_committed_meanwhile_is_a_conflict_and_writes_nothing(
     # With the team in place, inserting the service is the transaction's first write.
     apply(db, cluster, service_yaml(LEDGER, **{"tier": "teamChannel: C0PAYMENTS\n  tier"}))
     [document] = load_documents(CHECKOUT, source="chaos.yaml", policy=POLICY)
-    other = service_yaml(**{"team: payments": "team: storefront", "C0PAYMENTS": "C0SHOP"})
+    other = service_yaml(**{"tier: 2": "tier: 3"})
     [competitor] = load_documents(other, source="other.yaml", policy=POLICY)
 
     competed: list[bool] = []
@@ -358,8 +363,9 @@ def test_a_registration_committed_meanwhile_is_a_conflict_and_writes_nothing(
     finally:
         event.remove(Session, "before_flush", register_competitor_first)
     with db.session() as session:
-        assert find_service(session=session, name="checkout").team.name == "storefront"
+        assert find_service(session=session, name="checkout").tier == 3
     assert [(action, actor) for action, actor, _ in audit_events(db)] == [
+        ("namespace.claimed", "cli:alice"),
         ("service.onboarded", "cli:alice"),
         ("service.onboarded", "U0SOMEONE"),
     ]

@@ -218,8 +218,11 @@ def test_a_valid_submission_is_stored_once_and_announced_with_risks(
             "freezeWindows": [],
         }
         assert service.team.slack_channel_id == TEAM_CHANNEL
-        [event] = session.scalars(select(AuditEvent)).all()
-        assert (event.actor, event.action) == (ALICE, "service.onboarded")
+        events = session.scalars(select(AuditEvent).order_by(AuditEvent.id)).all()
+        assert [(e.actor, e.action) for e in events] == [
+            (ALICE, "namespace.claimed"),
+            (ALICE, "service.onboarded"),
+        ]
 
     [post] = bot.slack.wait_for(
         "chat.postMessage", where=lambda c: c.body["channel"] == TEAM_CHANNEL
@@ -234,7 +237,7 @@ def test_a_valid_submission_is_stored_once_and_announced_with_risks(
     # Slack retries the same submission: nothing more is written or posted.
     assert _submit(bot, view_id) == {}
     assert _count(bot, Service) == 1
-    assert _count(bot, AuditEvent) == 1
+    assert _count(bot, AuditEvent) == 2  # the namespace claimed, the service onboarded
     with pytest.raises(AssertionError):
         bot.slack.wait_for("chat.postMessage", count=2, timeout=1.0)
     assert _count(bot, OutboxMessage) == 1
@@ -445,7 +448,7 @@ def test_owners_edit_through_the_same_modal(running_bot: RunningBot) -> None:
         # The form says nothing about the suite, so the suite stays as it was.
         assert [(e.experiment, e.parameters) for e in service.suite] == [("pod-kill", {"count": 1})]
         actions = [e.action for e in session.scalars(select(AuditEvent).order_by(AuditEvent.id))]
-        assert actions == ["service.onboarded", "service.updated"]
+        assert actions == ["namespace.claimed", "service.onboarded", "service.updated"]
     bot.slack.wait_for("chat.postMessage", count=2)
 
 

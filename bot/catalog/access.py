@@ -1,0 +1,80 @@
+"""Who may do what to teams, their namespaces and their freezes: the rules, in one place.
+
+Every surface (Slack, the CLI) asks these functions; none decides on its own.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from bot.catalog.models import Member, Role, Team
+from bot.errors import ChaosbotError
+
+__all__ = [
+    "NotPermitted",
+    "check_may_assign_namespaces",
+    "check_may_freeze",
+    "check_may_manage_team",
+    "is_team_admin",
+    "is_team_member",
+]
+
+
+class NotPermitted(ChaosbotError):
+    """The person may not do this; the message says who may."""
+
+    def __init__(self, action: str, who: str) -> None:
+        self.action = action
+        super().__init__(f"Only {who} can {action}.")
+
+
+def is_team_admin(*, session: Session, team: Team, user_id: str) -> bool:
+    """Whether the person holds the admin role in the team."""
+    found = session.scalar(
+        select(Member.id).where(
+            Member.team_id == team.id, Member.slack_user_id == user_id, Member.role == Role.ADMIN
+        )
+    )
+    return found is not None
+
+
+def is_team_member(*, session: Session, team: Team, user_id: str) -> bool:
+    """Whether the person holds any role in the team."""
+    found = session.scalar(
+        select(Member.id).where(Member.team_id == team.id, Member.slack_user_id == user_id).limit(1)
+    )
+    return found is not None
+
+
+def check_may_assign_namespaces(*, user_id: str, admins: frozenset[str]) -> None:
+    """Namespaces are handed to teams by platform admins only."""
+    if user_id not in admins:
+        raise NotPermitted("assign namespaces to teams", "platform admins")
+
+
+def check_may_manage_team(
+    *, session: Session, team: Team, user_id: str, admins: frozenset[str]
+) -> None:
+    """A team's channel, members and roles are changed by its admins or platform admins."""
+    if user_id in admins or is_team_admin(session=session, team=team, user_id=user_id):
+        return
+    raise NotPermitted(
+        f"change team {team.name}", f"the admins of team {team.name} (or platform admins)"
+    )
+
+
+def check_may_freeze(
+    *, session: Session, team: Team | None, user_id: str, admins: frozenset[str]
+) -> None:
+    """A team's freeze is set or lifted by its members or platform admins; everything's, by
+    platform admins only."""
+    if user_id in admins:
+        return
+    if team is None:
+        raise NotPermitted("freeze (or unfreeze) everything", "platform admins")
+    if not is_team_member(session=session, team=team, user_id=user_id):
+        raise NotPermitted(
+            f"freeze (or unfreeze) team {team.name}",
+            f"members of team {team.name} (or platform admins)",
+        )
