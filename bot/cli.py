@@ -232,6 +232,7 @@ def _apply(args: argparse.Namespace) -> int:
             actor=args.actor,
             now=SystemClock().now(),
             dry_run=args.dry_run,
+            platform_admins=settings.platform_admins,
         )
     except ChaosfileInvalid as exc:
         for error in exc.errors:

@@ -18,6 +18,7 @@ __all__ = [
     "check_may_manage_team",
     "is_team_admin",
     "is_team_member",
+    "may_manage_team",
 ]
 
 
@@ -53,11 +54,16 @@ def check_may_assign_namespaces(*, user_id: str, admins: frozenset[str]) -> None
         raise NotPermitted("assign namespaces to teams", "platform admins")
 
 
+def may_manage_team(*, session: Session, team: Team, user_id: str, admins: frozenset[str]) -> bool:
+    """A team's channel, members and roles are changed by its admins or platform admins."""
+    return user_id in admins or is_team_admin(session=session, team=team, user_id=user_id)
+
+
 def check_may_manage_team(
     *, session: Session, team: Team, user_id: str, admins: frozenset[str]
 ) -> None:
-    """A team's channel, members and roles are changed by its admins or platform admins."""
-    if user_id in admins or is_team_admin(session=session, team=team, user_id=user_id):
+    """NotPermitted unless the person may change the team (may_manage_team)."""
+    if may_manage_team(session=session, team=team, user_id=user_id, admins=admins):
         return
     raise NotPermitted(
         f"change team {team.name}", f"the admins of team {team.name} (or platform admins)"

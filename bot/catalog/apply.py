@@ -62,6 +62,7 @@ def apply_documents(
     actor: str,
     now: datetime,
     dry_run: bool,
+    platform_admins: frozenset[str] = frozenset(),
 ) -> list[ApplyOutcome]:
     """Create or update the documents' services, all of them or none.
 
@@ -91,6 +92,7 @@ def apply_documents(
                         selector=selector,
                         actor=actor,
                         now=now,
+                        platform_admins=platform_admins,
                     )
                     # After saving, so ownership refusals come first; a refusal rolls back.
                     check_pods_not_shared(

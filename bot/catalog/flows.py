@@ -138,6 +138,7 @@ def store_service(
     now: datetime,
     create_only: bool,
     idempotency_key: str | None = None,
+    platform_admins: frozenset[str] = frozenset(),
 ) -> SaveResult:
     """Check the declaration against the library and the cluster, and store it in one
     transaction.
@@ -162,6 +163,7 @@ def store_service(
                 actor=actor,
                 now=now,
                 create_only=create_only,
+                platform_admins=platform_admins,
             )
             # After saving, so ownership refusals come first; a refusal rolls it back.
             check_pods_not_shared(session=session, spec=spec, selector=selector, cluster=cluster)

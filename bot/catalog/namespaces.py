@@ -42,7 +42,7 @@ class TeamNotFound(ChaosbotError):
 
     def __init__(self, name: str) -> None:
         self.name = name
-        super().__init__(f"There is no team called `{name}`. `/chaos teams` lists them.")
+        super().__init__(f"There is no team called `{name}`. `/chaos team` lists them.")
 
 
 class NamespacesFileInvalid(ChaosbotError):

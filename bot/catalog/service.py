@@ -11,6 +11,7 @@ from sqlalchemy import or_, select, true
 from sqlalchemy.orm import Session, selectinload
 
 from bot.audit.service import record
+from bot.catalog.access import may_manage_team
 from bot.catalog.models import (
     DEFAULT_TIMEZONE,
     Member,
@@ -25,6 +26,7 @@ from bot.catalog.spec import (
     DEFAULT_DURATION_MINUTES,
     DEFAULT_MEAN_DAYS_BETWEEN,
     DEFAULT_MIN_SPACING_HOURS,
+    SLACK_USER,
     BlindWindow,
     FieldError,
     HttpProbe,
@@ -203,6 +205,7 @@ def save_service(
     actor: str,
     now: datetime,
     create_only: bool = False,
+    platform_admins: frozenset[str] = frozenset(),
 ) -> SaveResult:
     """Create the service, or bring an existing one in line with the declaration.
 
@@ -228,7 +231,7 @@ def save_service(
     )
     if foreign is not None:
         raise SpecInvalid([FieldError("namespace", foreign)])
-    team = _team(session, spec, now)
+    team = _team(session, spec, actor=actor, admins=platform_admins, now=now)
     service = existing or Service(name=spec.name, created_at=now)
     _apply(service, spec, team, selector, now)
     if existing is None:
@@ -289,10 +292,24 @@ def _show(value: Any) -> str:
     return "(none)" if value is None else repr(value) if isinstance(value, str) else str(value)
 
 
-def _team(session: Session, spec: ServiceSpec, now: datetime) -> Team:
+def _team(
+    session: Session, spec: ServiceSpec, *, actor: str, admins: frozenset[str], now: datetime
+) -> Team:
+    """The declaration's team: created with its channel (its creator its first admin), or the
+    existing one, whose channel only its admins or platform admins may move."""
     team = session.scalar(select(Team).where(Team.name == spec.team))
     if team is not None:
         if spec.team_channel and spec.team_channel != team.slack_channel_id:
+            if not may_manage_team(session=session, team=team, user_id=actor, admins=admins):
+                raise SpecInvalid(
+                    [
+                        FieldError(
+                            "teamChannel",
+                            f"team {team.name} already has a channel; only its admins (or "
+                            "platform admins) can move it, so leave this empty to join it",
+                        )
+                    ]
+                )
             team.slack_channel_id = spec.team_channel
         if spec.team_timezone and spec.team_timezone != team.timezone:
             team.timezone = spec.team_timezone
@@ -311,6 +328,8 @@ def _team(session: Session, spec: ServiceSpec, now: datetime) -> Team:
     session.flush()
     for owner in spec.owners:
         team.members.append(Member(slack_user_id=owner, role=Role.OWNER))
+    if SLACK_USER.fullmatch(actor):  # not the CLI's `cli:NAME`
+        team.members.append(Member(slack_user_id=actor, role=Role.ADMIN))
     return team
 
 

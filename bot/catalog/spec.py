@@ -30,6 +30,7 @@ __all__ = [
     "DEFAULT_DURATION_MINUTES",
     "DEFAULT_MEAN_DAYS_BETWEEN",
     "DEFAULT_MIN_SPACING_HOURS",
+    "SLACK_USER",
     "WEEKDAYS",
     "BlindWindow",
     "CatalogPolicy",
@@ -55,7 +56,7 @@ WORKLOAD_KINDS = ("Deployment", "StatefulSet")
 MAX_SELECTOR = 1024  # the column's size
 MAX_TIMEZONE = 64  # the teams column's size; no IANA name is longer
 _DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
-_SLACK_USER = re.compile(r"^[UW][A-Z0-9]{2,31}$")
+SLACK_USER = re.compile(r"^[UW][A-Z0-9]{2,31}$")
 _SLACK_CHANNEL = re.compile(r"^[CG][A-Z0-9]{2,31}$")
 _EXPERIMENT_ID = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
 _HOURS = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)-([01]\d|2[0-4]):([0-5]\d)$")
@@ -449,7 +450,7 @@ def _approvers(checker: _Checker, owners: tuple[str, ...]) -> tuple[str, ...]:
 
 
 def _user_id(checker: _Checker, path: str, value: object) -> str | None:
-    if isinstance(value, str) and _SLACK_USER.fullmatch(value):
+    if isinstance(value, str) and SLACK_USER.fullmatch(value):
         return value
     checker.fail(path, f"{value!r} is not a Slack user id like U0123ABCD")
     return None

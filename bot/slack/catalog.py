@@ -171,6 +171,7 @@ class _Catalog:
                 now=self.ctx.clock.now(),
                 create_only=editing is None,
                 idempotency_key=view_key(view),
+                platform_admins=self.ctx.settings.platform_admins,
             )
         except SpecInvalid as invalid:
             ack(response_action="errors", errors=block_errors(invalid.errors))

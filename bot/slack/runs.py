@@ -10,6 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bot.audit.service import record
+from bot.catalog.access import check_may_freeze
 from bot.catalog.models import Member, ServiceOwner, Team
 from bot.catalog.service import NotAllowed, can_manage, find_service
 from bot.context import BotContext
@@ -217,7 +218,7 @@ def register(
             )
         duration = parse_duration(args[0])
         team = None if everything else _channel_team(request)
-        _check_may_freeze(request.user_id, everything)
+        _check_may_freeze(request.user_id, team)
         with context.db.session() as session:
             row = freeze(
                 session=session,
@@ -239,7 +240,7 @@ def register(
     def unfreeze_command(request: CommandRequest) -> Reply:
         everything = bool(request.args) and request.args[0].lower() == "all"
         team = None if everything else _channel_team(request)
-        _check_may_freeze(request.user_id, everything)
+        _check_may_freeze(request.user_id, team)
         with context.db.session() as session:
             ended = end_freezes(
                 session=session, team=team, by=request.user_id, now=context.clock.now()
@@ -261,7 +262,7 @@ def register(
                 "REASON`, for example `/chaos incident INC-4711 checkout errors`."
             )
         team = None if everything else _channel_team(request)
-        _check_may_freeze(request.user_id, everything)
+        _check_may_freeze(request.user_id, team)
         now = context.clock.now()
         with context.db.session() as session:
             row = freeze(
@@ -296,10 +297,14 @@ def register(
         )
     )
 
-    def _check_may_freeze(user_id: str, everything: bool) -> None:
-        if everything and user_id not in context.settings.platform_admins:
-            raise ChaosbotError("Only platform admins can freeze (or unfreeze) everything.")
-        _check_allowed(user_id)
+    def _check_may_freeze(user_id: str, team: Team | None) -> None:
+        with context.db.session() as session:
+            check_may_freeze(
+                session=session,
+                team=team,
+                user_id=user_id,
+                admins=context.settings.platform_admins,
+            )
 
     router.add(
         Subcommand(

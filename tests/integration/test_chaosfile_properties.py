@@ -301,7 +301,11 @@ def check_apply(
         n: _without_team(before["services"][n]) for n in untouched
     }
     changed = [o for o in outcomes if o.created or o.changes]
-    assert len(after["audit"]) == len(before["audit"]) + len(changed)
+    # One event per service changed, and one per namespace its first team claimed.
+    claimed = {d.spec.namespace for d in documents} - {
+        subject for action, subject in before["audit"] if action == "namespace.claimed"
+    }
+    assert len(after["audit"]) == len(before["audit"]) + len(changed) + len(claimed)
 
 
 _TEAM_FIELDS = ("teamChannel", "teamTimezone")

@@ -63,7 +63,7 @@ def test_a_team_freeze_stops_new_game_days_until_it_is_lifted(bot: RunningBot) -
 @pytest.mark.parametrize(
     ("text", "user", "channel", "words"),
     [
-        ("freeze 4h no", MALLORY, TEAM_CHANNEL, "Only people chaosbot knows"),
+        ("freeze 4h no", MALLORY, TEAM_CHANNEL, "Only members of team payments"),
         ("freeze all 4h incident", ALICE, TEAM_CHANNEL, "Only platform admins"),
         ("freeze 4 hours", ALICE, TEAM_CHANNEL, "is not a duration"),
         ("freeze 90d forever", ALICE, TEAM_CHANNEL, "between a minute and 30 days"),
