@@ -99,7 +99,10 @@ def test_apply_creates_then_reports_unchanged_and_export_round_trips(
             events = session.execute(select(AuditEvent.action, AuditEvent.actor)).all()
     finally:
         db.dispose()
-    assert [tuple(e) for e in events] == [("service.onboarded", "cli:alice")]
+    assert [tuple(e) for e in events] == [
+        ("namespace.claimed", "cli:alice"),
+        ("service.onboarded", "cli:alice"),
+    ]
 
 
 def test_a_dry_run_prints_the_difference_and_writes_nothing(
