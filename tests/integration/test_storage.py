@@ -13,7 +13,7 @@ from sqlalchemy.exc import IntegrityError, StatementError
 
 from bot.audit.models import AuditEvent
 from bot.audit.service import record
-from bot.catalog.models import Environment, Member, Role, Service, Team
+from bot.catalog.models import Environment, Member, NamespaceOwner, Role, Service, Team
 from bot.db.engine import Database
 from bot.db.migrate import _config, current_revision, ensure_migrated, head_revision, upgrade
 from bot.db.models import Base
@@ -196,3 +196,24 @@ def test_sqlite_runs_in_wal_mode_with_a_busy_timeout(tmp_path: object) -> None:
         assert conn.execute(text("PRAGMA foreign_keys")).scalar() == 1
         assert conn.execute(text("PRAGMA busy_timeout")).scalar() == 30_000
     db.dispose()
+
+
+def test_migration_0010_gives_each_namespace_of_one_team_to_that_team(db: Database) -> None:
+    command.downgrade(_config(db), "0009")  # teams and services are as 0009 left them
+    with db.session() as session:
+        payments, orders = _team(), _team("orders")
+        search = _service(payments, "search")
+        search.namespace = "search"
+        intruder = _service(orders, "payments-api")  # orders' service in payments' namespace
+        gone = _service(orders, "old-search")
+        gone.namespace, gone.offboarded_at = "search", NOW  # offboarded: no claim
+        session.add_all([_service(payments), search, intruder, gone])
+    upgrade(db)
+    with db.session() as session:
+        owners = session.execute(
+            select(NamespaceOwner.namespace, Team.name, NamespaceOwner.assigned_by).join(
+                NamespaceOwner.team
+            )
+        ).all()
+    # payments is shared by two teams: a platform admin decides whose it is.
+    assert [tuple(o) for o in owners] == [("search", "payments", "migration 0010")]
