@@ -18,6 +18,7 @@ __all__ = [
     "check_may_manage_team",
     "is_team_admin",
     "is_team_member",
+    "may_join_team",
     "may_manage_team",
 ]
 
@@ -68,6 +69,12 @@ def check_may_manage_team(
     raise NotPermitted(
         f"change team {team.name}", f"the admins of team {team.name} (or platform admins)"
     )
+
+
+def may_join_team(*, session: Session, team: Team, user_id: str, admins: frozenset[str]) -> bool:
+    """A new service joins an existing team only by the hand of its members or platform admins
+    (otherwise anyone could put a service in a team's namespace by naming the team)."""
+    return user_id in admins or is_team_member(session=session, team=team, user_id=user_id)
 
 
 def check_may_freeze(

@@ -11,7 +11,7 @@ from sqlalchemy import or_, select, true
 from sqlalchemy.orm import Session, selectinload
 
 from bot.audit.service import record
-from bot.catalog.access import may_manage_team
+from bot.catalog.access import may_join_team, may_manage_team
 from bot.catalog.models import (
     DEFAULT_TIMEZONE,
     Member,
@@ -225,9 +225,29 @@ def save_service(
     previously_updated = existing.updated_at if existing is not None else None
     if existing is not None and active and existing.team.name != spec.team:
         raise SpecInvalid([FieldError("team", f"{spec.name} belongs to team {existing.team.name}")])
-    known_team = session.scalar(select(Team.id).where(Team.name == spec.team))
+    known_team = session.scalar(select(Team).where(Team.name == spec.team))
+    if (
+        known_team is not None
+        and not active
+        and SLACK_USER.fullmatch(actor)  # a person; the CLI's `cli:NAME` is the platform's
+        and not may_join_team(
+            session=session, team=known_team, user_id=actor, admins=platform_admins
+        )
+    ):
+        raise SpecInvalid(
+            [
+                FieldError(
+                    "team",
+                    f"only members of team {known_team.name} (or platform admins) can add "
+                    "services to it: ask one of its admins to add you (`/chaos team "
+                    f"{known_team.name}`)",
+                )
+            ]
+        )
     foreign = foreign_namespace_problem(
-        session=session, namespace=spec.namespace, team_id=known_team
+        session=session,
+        namespace=spec.namespace,
+        team_id=known_team.id if known_team is not None else None,
     )
     if foreign is not None:
         raise SpecInvalid([FieldError("namespace", foreign)])

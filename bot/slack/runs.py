@@ -13,6 +13,7 @@ from bot.audit.service import record
 from bot.catalog.access import check_may_freeze
 from bot.catalog.models import Member, ServiceOwner, Team
 from bot.catalog.service import NotAllowed, can_manage, find_service
+from bot.catalog.teams import team_of_channel
 from bot.context import BotContext
 from bot.drills.lifecycle import runs_under_way
 from bot.errors import ChaosbotError
@@ -184,7 +185,7 @@ def register(
 
     def _channel_team(request: CommandRequest) -> Team:
         with context.db.session() as session:
-            team = session.scalar(select(Team).where(Team.slack_channel_id == request.channel_id))
+            team = team_of_channel(session=session, channel_id=request.channel_id)
             if team is None:
                 raise ChaosbotError(
                     "This channel is no team's: freeze from the team's channel, or "

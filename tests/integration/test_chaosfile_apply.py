@@ -339,7 +339,8 @@ def test_moving_a_service_to_another_team_is_refused(db: Database, cluster: Kube
 def test_a_registration_committed_meanwhile_is_a_conflict_and_writes_nothing(
     db: Database, cluster: KubeCluster
 ) -> None:
-    # With the team in place, inserting the service is the transaction's first write.
+    # With the team in place, inserting the service is the transaction's first write. The
+    # competitor is Carol, a member of payments (ledger's owner), who may add services to it.
     apply(db, cluster, service_yaml(LEDGER, **{"tier": "teamChannel: C0PAYMENTS\n  tier"}))
     [document] = load_documents(CHECKOUT, source="chaos.yaml", policy=POLICY)
     other = service_yaml(**{"tier: 2": "tier: 3"})
@@ -351,7 +352,7 @@ def test_a_registration_committed_meanwhile_is_a_conflict_and_writes_nothing(
         if not competed:
             competed.append(True)
             apply_documents(
-                db, [competitor], cluster=cluster, actor="U0SOMEONE", now=NOW, dry_run=False
+                db, [competitor], cluster=cluster, actor="U0CAROL", now=NOW, dry_run=False
             )
 
     event.listen(Session, "before_flush", register_competitor_first)
@@ -367,7 +368,7 @@ def test_a_registration_committed_meanwhile_is_a_conflict_and_writes_nothing(
     assert [(action, actor) for action, actor, _ in audit_events(db)] == [
         ("namespace.claimed", "cli:alice"),
         ("service.onboarded", "cli:alice"),
-        ("service.onboarded", "U0SOMEONE"),
+        ("service.onboarded", "U0CAROL"),
     ]
 
 

@@ -86,7 +86,19 @@ def _roles(bot: RunningBot) -> set[tuple[str, Role]]:
         }
 
 
+def test_only_a_teams_members_add_services_to_it(bot: RunningBot) -> None:
+    quiet = {"type": "conversations_select", "selected_conversation": None}
+    answer = _onboard(bot, CAROL, **{**LEDGER_FORM, B.TEAM_CHANNEL: quiet})
+    assert answer["response_action"] == "errors"
+    errors = answer["errors"]
+    assert isinstance(errors, dict)
+    assert "Only members of team payments (or platform admins) can add services" in errors[B.TEAM]
+    _say(bot, f"team payments add <@{CAROL}> member")
+    assert _onboard(bot, CAROL, **{**LEDGER_FORM, B.TEAM_CHANNEL: quiet}) == {}
+
+
 def test_onboarding_into_an_existing_team_does_not_move_its_channel(bot: RunningBot) -> None:
+    _say(bot, f"team payments add <@{CAROL}> member")
     answer = _onboard(bot, CAROL, **LEDGER_FORM)
     assert answer["response_action"] == "errors"
     errors = answer["errors"]
