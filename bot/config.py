@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
 from collections.abc import Mapping
@@ -121,6 +122,8 @@ class Settings:
     admin_channel: str | None = None
     compliance_policy: CompliancePolicy = DEFAULT_POLICY
     public_url: str | None = None
+    # Probes may reach only these networks when set (CHAOSBOT_PROBE_ALLOWED_NETWORKS).
+    probe_allowed_networks: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...] = ()
     kubeconfig: str | None = None
     kube_context: str | None = None
     log_level: str = "INFO"
@@ -165,6 +168,9 @@ def settings_env(settings: Settings) -> dict[str, str]:
         "CHAOSBOT_CLEANUP_ALERT_MINUTES": str(settings.cleanup_alert_minutes),
         "CHAOSBOT_PLATFORM_ADMINS": ",".join(sorted(settings.platform_admins)),
         "CHAOSBOT_LOG_LEVEL": settings.log_level,
+        # The probes a worker runs check these: loopback on the bot's port is the bot.
+        "CHAOSBOT_HTTP_PORT": str(settings.http_port),
+        "CHAOSBOT_PROBE_ALLOWED_NETWORKS": ",".join(map(str, settings.probe_allowed_networks)),
     }
     optional = {
         "SLACK_BOT_TOKEN": settings.slack_bot_token.reveal() if settings.slack_bot_token else None,
@@ -203,6 +209,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         admin_channel=_channel_id(env, "CHAOSBOT_ADMIN_CHANNEL"),
         compliance_policy=load_policy(env),
         public_url=_public_url(env),
+        probe_allowed_networks=_networks(env, "CHAOSBOT_PROBE_ALLOWED_NETWORKS"),
         kubeconfig=_kubeconfig(env),
         kube_context=_get(env, "CHAOSBOT_KUBE_CONTEXT"),
         log_level=_log_level(env),
@@ -352,6 +359,20 @@ def _public_url(env: Mapping[str, str]) -> str | None:
     if parts.scheme not in ("http", "https") or not parts.netloc:
         raise SettingsError("CHAOSBOT_PUBLIC_URL", f"must be an http(s) URL, got {value!r}")
     return value
+
+
+def _networks(
+    env: Mapping[str, str], name: str
+) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
+    networks = []
+    for item in filter(None, (part.strip() for part in (_get(env, name) or "").split(","))):
+        try:
+            networks.append(ipaddress.ip_network(item, strict=False))
+        except ValueError:
+            raise SettingsError(
+                name, f"must be comma-separated networks like 10.0.0.0/8,fd00::/8, got {item!r}"
+            ) from None
+    return tuple(networks)
 
 
 def _kubeconfig(env: Mapping[str, str]) -> str | None:

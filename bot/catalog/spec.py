@@ -8,14 +8,12 @@ chaos.yaml on the right line.
 
 from __future__ import annotations
 
-import ipaddress
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, time
 from functools import cache
 from typing import Any
-from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import holidays
@@ -24,6 +22,7 @@ from bot.catalog.models import Environment
 from bot.config import BlastRadiusLimits, Settings
 from bot.errors import ChaosbotError
 from bot.k8s.selectors import SelectorError, parse_label_selector
+from bot.probes.target import ProbePolicy, ProbeRefused, check_probe_url
 
 __all__ = [
     "DEFAULT_BLAST_RADIUS_PERCENT",
@@ -60,10 +59,6 @@ SLACK_USER = re.compile(r"^[UW][A-Z0-9]{2,31}$")
 _SLACK_CHANNEL = re.compile(r"^[CG][A-Z0-9]{2,31}$")
 _EXPERIMENT_ID = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
 _HOURS = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)-([01]\d|2[0-4]):([0-5]\d)$")
-_METADATA_HOSTS = frozenset({"metadata.google.internal", "metadata", "instance-data"})
-_LINK_LOCAL_V4 = ipaddress.ip_network("169.254.0.0/16")
-_LINK_LOCAL_V6 = ipaddress.ip_network("fe80::/10")
-_AWS_METADATA_V6 = ipaddress.ip_address("fd00:ec2::254")
 
 
 @dataclass(frozen=True)
@@ -93,9 +88,8 @@ class CatalogPolicy:
     allow_production: bool = False
     # The largest blast-radius cap a service may declare, per environment.
     max_blast_radius: BlastRadiusLimits = field(default_factory=BlastRadiusLimits)
-    # A probe must never point at chaosbot: loopback on the port it serves, or its public URL.
-    bot_port: int | None = None
-    bot_public_url: str | None = None
+    # Where probes may not go: chaosbot itself, metadata, outside the allowed networks.
+    probes: ProbePolicy = field(default_factory=ProbePolicy)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -475,52 +469,13 @@ def _probes(checker: _Checker, policy: CatalogPolicy) -> tuple[HttpProbe, ...]:
 
 
 def probe_url_problem(url: object, policy: CatalogPolicy) -> str | None:
-    """Why a probe URL is refused, or None when it is acceptable."""
-    if not isinstance(url, str) or not url.strip():
-        return "is required"
+    """Why a probe URL is refused, or None when it is acceptable (its host name, if any, is
+    resolved and checked again at every probe)."""
     try:
-        parts = urlsplit(url.strip())
-        port = parts.port
-    except ValueError:
-        return f"{url!r} is not a URL"
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        return "must be an http:// or https:// URL"
-    host = parts.hostname.lower()
-    if host in _METADATA_HOSTS or _is_link_local(host):
-        return "points at a link-local or cloud-metadata address, which chaosbot never probes"
-    port = port or (443 if parts.scheme == "https" else 80)
-    if _is_bot(host, port, policy):
-        return "points at chaosbot itself"
+        check_probe_url(url, policy.probes, resolve=False)
+    except ProbeRefused as refused:
+        return refused.reason
     return None
-
-
-def _is_link_local(host: str) -> bool:
-    try:
-        address = ipaddress.ip_address(host)
-    except ValueError:
-        return False
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped:
-        address = address.ipv4_mapped
-    return address in _LINK_LOCAL_V4 or address in _LINK_LOCAL_V6 or address == _AWS_METADATA_V6
-
-
-def _is_bot(host: str, port: int, policy: CatalogPolicy) -> bool:
-    if port == policy.bot_port and _is_loopback(host):
-        return True
-    if policy.bot_public_url:
-        public = urlsplit(policy.bot_public_url)
-        public_port = public.port or (443 if public.scheme == "https" else 80)
-        return host == (public.hostname or "").lower() and port == public_port
-    return False
-
-
-def _is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def _blind(checker: _Checker) -> BlindWindow | None:
@@ -719,6 +674,5 @@ def catalog_policy(settings: Settings) -> CatalogPolicy:
         allowed_namespaces=settings.allowed_namespaces,
         allow_production=settings.allow_production,
         max_blast_radius=settings.max_blast_radius_percent,
-        bot_port=settings.http_port or None,
-        bot_public_url=settings.public_url,
+        probes=ProbePolicy.from_settings(settings),
     )

@@ -26,6 +26,8 @@ __all__ = [
     "CATEGORIES",
     "KNOWN_KINDS",
     "PARAMETER_TYPES",
+    "PROBE_FUNC",
+    "PROBE_MODULE",
     "RISKS",
     "Catalogue",
     "ExperimentTemplate",
@@ -77,6 +79,9 @@ BASE_CONFIGURATION = (
 )
 HOLD_MODULE = "bot.faults.hold"
 OUTCOME_MODULE = "bot.faults.outcome"
+# Every probe request goes through chaosbot's probe client, never chaostoolkit's http provider.
+PROBE_MODULE = "bot.probes.http"
+PROBE_FUNC = "probe_http"
 _ID = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
 
 
@@ -225,8 +230,22 @@ def _chaosbot_extension(document: dict[str, Any], problems: list[str]) -> dict[s
 
 def _check_document(document: dict[str, Any], problems: list[str]) -> None:
     """The experiment parts the engine relies on: a hold, an outcome control, rollbacks."""
-    if not isinstance(document.get("steady-state-hypothesis"), dict):
+    hypothesis = document.get("steady-state-hypothesis")
+    if not isinstance(hypothesis, dict):
         problems.append("steady-state-hypothesis: is missing")
+    probes = hypothesis.get("probes") if isinstance(hypothesis, dict) else None
+    if not isinstance(probes, list) or not probes:
+        problems.append("steady-state-hypothesis: needs a probe")
+    elif any(_module(p) != PROBE_MODULE for p in probes):
+        problems.append(f"steady-state-hypothesis: every probe must use {PROBE_MODULE}")
+    for part in ("method", "rollbacks"):
+        activities = document.get(part)
+        for activity in activities if isinstance(activities, list) else []:
+            provider = activity.get("provider") if isinstance(activity, dict) else None
+            if isinstance(provider, dict) and provider.get("type") == "http":
+                problems.append(
+                    f"{part}: an http provider would bypass {PROBE_MODULE}, which probes use"
+                )
     method = document.get("method")
     method = method if isinstance(method, list) else []
     if not any(_module(a) == HOLD_MODULE for a in method):

@@ -18,7 +18,7 @@ from chaoslib import substitute
 from bot.errors import ChaosbotError
 from bot.faults.args import RUN_ID_PATTERN
 from bot.k8s.selectors import SelectorError, parse_label_selector
-from bot.library.catalogue import ExperimentTemplate
+from bot.library.catalogue import PROBE_FUNC, PROBE_MODULE, ExperimentTemplate
 from bot.library.parameters import Parameter
 
 __all__ = [
@@ -69,7 +69,8 @@ def render(
     """The template as one service's experiment, with parameters checked against their bounds.
 
     probes are the service's steady-state probes ({url, expectedStatus, latencyBudgetMs}); each
-    becomes an http probe whose timeout is its latency budget. context pins the kubeconfig
+    becomes a chaosbot probe (bot.probes.http, which checks where it may go and keeps only the
+    status and latency) whose timeout is its latency budget. context pins the kubeconfig
     context (as the `kubernetes` secret every cluster-touching provider reads).
     """
     _check_target(template.id, namespace, label_selector, run_id, hold_seconds)
@@ -82,8 +83,8 @@ def render(
         label_selector=label_selector,
         run_id=run_id,
         hold_seconds=hold_seconds,
-        probe_url=first["provider"]["url"],
-        probe_timeout=first["provider"]["timeout"],
+        probe_url=first["provider"]["arguments"]["url"],
+        probe_timeout=first["provider"]["arguments"]["timeout"],
         probe_status=first["tolerance"],
         **values,
     )
@@ -180,7 +181,12 @@ def _hypothesis(experiment: str, probes: Sequence[Mapping[str, Any]]) -> dict[st
                 "type": "probe",
                 "name": f"GET {url} answers {status} within {budget} ms",
                 "tolerance": status,
-                "provider": {"type": "http", "method": "GET", "url": url, "timeout": budget / 1000},
+                "provider": {
+                    "type": "python",
+                    "module": PROBE_MODULE,
+                    "func": PROBE_FUNC,
+                    "arguments": {"url": url, "timeout": budget / 1000},
+                },
             }
         )
     return {"title": "The service's probes answer as expected, in time", "probes": rendered}

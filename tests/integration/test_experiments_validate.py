@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import subprocess
 import sys
 from concurrent.futures import ThreadPoolExecutor
@@ -18,6 +19,7 @@ from typing import Any
 
 import pytest
 
+import bot
 from bot.catalog.service import save_service
 from bot.catalog.spec import CatalogPolicy, parse_service_spec
 from bot.db.engine import Database
@@ -105,7 +107,7 @@ def test_cli_renders_for_a_registered_service(
     assert (configuration["count"], configuration["percent"]) == (2, 50)  # suite, then --set
     assert document["secrets"] == {"kubernetes": {"KUBERNETES_CONTEXT": "staging-eu"}}
     [probe] = document["steady-state-hypothesis"]["probes"]
-    assert probe["tolerance"] == 204 and probe["provider"]["timeout"] == 0.8
+    assert probe["tolerance"] == 204 and probe["provider"]["arguments"]["timeout"] == 0.8
     code, text = _validate(output, tmp_path / "settings.yaml")
     assert code == 0, text
 
@@ -137,7 +139,9 @@ def _write(path: Path, document: dict[str, Any]) -> Path:
 
 def _validate(path: Path, settings: Path) -> tuple[int, str]:
     command = [str(CHAOS), "--no-version-check", "--no-log-file", "--settings", str(settings)]
+    # `chaos` imports the providers from the chaosbot these tests run (not another checkout's).
+    env = {**os.environ, "PYTHONPATH": str(Path(bot.__file__).parents[1])}
     result = subprocess.run(
-        [*command, "validate", str(path)], capture_output=True, text=True, timeout=60
+        [*command, "validate", str(path)], capture_output=True, text=True, timeout=60, env=env
     )
     return result.returncode, result.stdout + result.stderr

@@ -135,7 +135,7 @@ def test_the_example_loads_into_its_declaration() -> None:
             "http://checkout.payments.svc/healthz",
             "http://169.254.169.254/latest/meta-data",
             "chaos.yaml:15: spec.probes[0].url: points at a link-local or cloud-metadata "
-            "address, which chaosbot never probes",
+            "address (169.254.169.254), which chaosbot never probes",
             id="rule-probe-url",
         ),
         pytest.param(

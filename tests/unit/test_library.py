@@ -191,6 +191,12 @@ def _meta(d: dict[str, Any]) -> dict[str, Any]:
             "configuration.count: must hold the parameter's default",
         ),
         (lambda d: d["configuration"].pop("probe_url"), "configuration.probe_url: is missing"),
+        (
+            lambda d: d["steady-state-hypothesis"]["probes"][0].update(
+                provider={"type": "http", "url": "${probe_url}"}
+            ),
+            "every probe must use bot.probes.http",
+        ),
         (lambda d: d.update(rollbacks=[]), "rollbacks: must undo the method"),
         (lambda d: d["method"].pop(), "method: needs the hold step"),
         (lambda d: d.pop("controls"), "controls: needs the bot.faults.outcome control"),
@@ -225,9 +231,9 @@ def test_render_fills_the_configuration_for_the_service() -> None:
 def test_render_makes_the_hypothesis_of_the_service_probes() -> None:
     probes = _render("blackhole")["steady-state-hypothesis"]["probes"]
     assert [p["tolerance"] for p in probes] == [200, 204]
-    assert [p["provider"]["url"] for p in probes] == [p["url"] for p in PROBES]
-    assert [p["provider"]["timeout"] for p in probes] == [0.5, 1.5]
-    assert all(p["provider"]["type"] == "http" for p in probes)
+    assert [p["provider"]["arguments"]["url"] for p in probes] == [p["url"] for p in PROBES]
+    assert [p["provider"]["arguments"]["timeout"] for p in probes] == [0.5, 1.5]
+    assert all(p["provider"]["module"] == "bot.probes.http" for p in probes)
 
 
 def test_render_pins_the_cluster_context_and_leaves_the_template_alone() -> None:

@@ -20,8 +20,11 @@ from bot.catalog.spec import (
     to_document,
 )
 from bot.config import BlastRadiusLimits, load_settings
+from bot.probes import ProbePolicy
 
-POLICY = CatalogPolicy(allowed_namespaces=frozenset({"payments"}), bot_port=3000)
+POLICY = CatalogPolicy(
+    allowed_namespaces=frozenset({"payments"}), probes=ProbePolicy(bot_port=3000)
+)
 
 
 def _raw(**changes: Any) -> dict[str, Any]:
@@ -148,7 +151,7 @@ def test_link_local_and_metadata_probes_are_refused(url: str) -> None:
 def test_loopback_on_the_bots_port_is_the_bot() -> None:
     assert (
         _errors(probes=[{"url": "http://localhost:3000/healthz"}])["probes[0].url"]
-        == "points at chaosbot itself"
+        == "points at chaosbot itself (127.0.0.1 port 3000)"
     )
     parse_service_spec(_raw(probes=[{"url": "http://127.0.0.1:8080/healthz"}]), policy=POLICY)
 
