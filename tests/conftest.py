@@ -10,4 +10,5 @@ pytest_plugins = [
     "tests.fixtures.services",
     "tests.fixtures.engine",
     "tests.fixtures.gamedays",
+    "tests.fixtures.canary",
 ]
