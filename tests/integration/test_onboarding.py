@@ -18,6 +18,7 @@ from bot.slack.outbox import OutboxMessage
 from bot.testing.slack_api import SlackApiServer
 from bot.testing.slack_forms import choice, onboarding_form, picked, text
 from tests.fixtures.bot import ALICE, BOB, CAROL, TEAM_CHANNEL, RunningBot, seed_payments
+from tests.fixtures.canary import REPORTED
 from tests.fixtures.slack import BOT_TOKEN
 
 ALICE_TIMEZONE = "Europe/Lisbon"
@@ -191,7 +192,24 @@ def test_a_probe_pointing_at_the_bot_itself_is_rejected(running_bot: RunningBot)
     answer = _submit(
         running_bot, view_id, **{B.PROBE_URL: text(f"{running_bot.server.url}/healthz")}
     )
-    assert answer["errors"] == {B.PROBE_URL.value: "Points at chaosbot itself"}
+    port = running_bot.server.settings.http_port
+    assert answer["errors"] == {
+        B.PROBE_URL.value: f"Points at chaosbot itself (127.0.0.1 port {port})"
+    }
+
+
+@pytest.mark.parametrize("form", REPORTED)
+def test_each_reported_probe_url_is_a_field_error_and_nothing_is_written(
+    running_bot: RunningBot, form: str
+) -> None:
+    port = str(running_bot.server.settings.http_port)
+    url, reason = (part.replace("PORT", port) for part in REPORTED[form])
+    seed_payments(running_bot.kube)
+    answer = _submit(running_bot, _open(running_bot), **{B.PROBE_URL: text(url)})
+    assert list(answer["errors"]) == [B.PROBE_URL.value]  # type: ignore[call-overload]
+    assert answer["errors"][B.PROBE_URL.value].startswith("Points at ")  # type: ignore[index]
+    assert reason.lower() in answer["errors"][B.PROBE_URL.value].lower()  # type: ignore[index]
+    assert _count(running_bot, Service) == 0
 
 
 def test_a_valid_submission_is_stored_once_and_announced_with_risks(

@@ -20,17 +20,7 @@ from bot.catalog.spec import CatalogPolicy
 from bot.config import load_settings
 from bot.probes import ProbePolicy, ProbeRefused, check_probe_url
 from bot.probes.http import ProbeFailed, get
-from tests.fixtures.canary import BODY, Canary, outbound_connections
-
-# The reported URLs; PORT is the bot's own HTTP port (the canary's, here).
-REPORTED = {
-    "decimal": ("http://2852039166/", "(169.254.169.254)"),
-    "hex": ("http://0xA9FEA9FE/", "(169.254.169.254)"),
-    "octal": ("http://0251.0376.0251.0376/", "(169.254.169.254)"),
-    "trailing-dot": ("http://metadata.google.internal./", "(metadata.google.internal)"),
-    "short-loopback": ("http://127.1:PORT/", "points at chaosbot itself (127.0.0.1 port PORT)"),
-    "unspecified": ("http://0.0.0.0:PORT/", "the unspecified address 0.0.0.0"),
-}
+from tests.fixtures.canary import BODY, REPORTED, Canary, outbound_connections
 
 CHAOS_YAML = """\
 apiVersion: chaosbot.io/v1
