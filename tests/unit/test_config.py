@@ -70,6 +70,8 @@ def test_socket_mode_needs_no_signing_secret() -> None:
             "got 'staging=100;production=50'",
         ),
         ("CHAOSBOT_MAX_BLAST_RADIUS_PERCENT", "staging=90,staging=80", "gives staging twice"),
+        ("CHAOSBOT_PROBE_ALLOWED_NETWORKS", "10.0.0.0/8,10.1", "got '10.1'"),
+        ("CHAOSBOT_PROBE_ALLOWED_NETWORKS", "10.0.0.0/33", "networks like 10.0.0.0/8"),
     ],
 )
 def test_invalid_values_name_the_variable_and_the_problem(
@@ -155,6 +157,23 @@ def test_the_blast_radius_maximum_is_one_number_or_one_per_environment(
     limits = load_settings(environ).max_blast_radius_percent
     assert limits == BlastRadiusLimits(staging=staging, production=production)
     assert [limits.of(e) for e in Environment] == [staging, production]
+
+
+def test_probe_allowed_networks_are_cidrs_kept_for_the_workers() -> None:
+    settings = load_settings({"CHAOSBOT_PROBE_ALLOWED_NETWORKS": " 10.0.0.0/8, fd00::/8 ,,"})
+    assert [str(n) for n in settings.probe_allowed_networks] == ["10.0.0.0/8", "fd00::/8"]
+    assert load_settings(settings_env(settings)).probe_allowed_networks == (
+        settings.probe_allowed_networks
+    )
+    assert load_settings({}).probe_allowed_networks == ()
+
+
+def test_a_bad_probe_network_stops_start_up_with_exit_2(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("CHAOSBOT_PROBE_ALLOWED_NETWORKS", "10.0.0.0/8,internal")
+    assert main(["migrate"]) == 2
+    assert "CHAOSBOT_PROBE_ALLOWED_NETWORKS: must be" in capsys.readouterr().err
 
 
 def test_a_bad_blast_radius_maximum_stops_start_up_with_exit_2(
