@@ -29,6 +29,7 @@ from typing import Any
 
 import yaml
 
+import bot
 from bot.library.catalogue import load_catalogue
 from bot.library.render import render
 from bot.testing.kube_api import KubeApiServer
@@ -123,6 +124,8 @@ def labelled(snapshot: Snapshot, run_id: str = RUN_ID) -> list[str]:
 def _run(scenario: Scenario, observer: _Observer, workdir: Path) -> Outcome:
     workdir.mkdir(parents=True)
     env = {k: v for k, v in os.environ.items() if not k.startswith(("KUBERNETES_", "CHAOS"))}
+    # `chaos` imports the providers (faults, probes) from the chaosbot these tests run.
+    env["PYTHONPATH"] = str(Path(bot.__file__).parents[1])
     journal_path = workdir / "journal.json"
     command = [str(CHAOS), "--no-version-check", "--no-log-file"]
     command += ["--settings", str(workdir / "settings.yaml"), "run"]
