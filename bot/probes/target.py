@@ -10,6 +10,7 @@ that changes between the check and the connection (rebinding) changes nothing.
 from __future__ import annotations
 
 import ipaddress
+import re
 import socket
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -55,6 +56,11 @@ _METADATA_ADDRESSES = frozenset(
     ipaddress.ip_address(a)
     for a in ("169.254.169.254", "169.254.170.2", "fd00:ec2::254", "100.100.100.200")
 )
+# IPv6 prefixes whose last 32 bits are the IPv4 address a packet ends up at.
+_NAT64 = ipaddress.IPv6Network("64:ff9b::/96")
+_COMPATIBLE = ipaddress.IPv6Network("::/96")
+# A host name: dot-separated labels of letters, digits, '-' and '_' (no zone, no '%').
+_NAME = re.compile(r"(?!-)[a-z0-9_-]{1,63}(?<!-)(\.(?!-)[a-z0-9_-]{1,63}(?<!-))*")
 # RFC 6761: localhost names loopback, whatever a resolver says.
 _LOOPBACK = (ipaddress.ip_address("127.0.0.1"), ipaddress.ip_address("::1"))
 _PORTS = {"http": 80, "https": 443}
@@ -138,6 +144,8 @@ def check_probe_url(url: object, policy: ProbePolicy, *, resolve: bool = True) -
     literal = literal or _numeric(name, port)
     if literal is not None:
         addresses: tuple[Address, ...] | None = literal
+    elif len(name) > 253 or not _NAME.fullmatch(name):
+        raise ProbeRefused(f"{host!r} is neither an IP address nor a host name")
     elif not resolve:
         addresses = None
     else:
@@ -196,14 +204,26 @@ def _resolve(host: str, port: int, resolve: Resolver) -> tuple[Address, ...]:
 
 
 def _normal(text: str) -> Address:
-    """An address without its IPv6 zone, an IPv4-mapped IPv6 address as its IPv4 address."""
-    address = ipaddress.ip_address(text.split("%", 1)[0])
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+    """An address as a connection would use it, without its IPv6 zone."""
+    return ipaddress.ip_address(text.split("%", 1)[0])
+
+
+def _reached(address: Address) -> Address:
+    """The address a packet ends up at: an IPv6 address carrying an IPv4 one (mapped, NAT64,
+    6to4 or the old compatible form) reaches that IPv4 address."""
+    if not isinstance(address, ipaddress.IPv6Address):
+        return address
+    if address.ipv4_mapped is not None:
         return address.ipv4_mapped
+    if address.sixtofour is not None:
+        return address.sixtofour
+    if address in _NAT64 or (address in _COMPATIBLE and int(address) > 1):
+        return ipaddress.IPv4Address(int(address) & 0xFFFFFFFF)
     return address
 
 
-def _check_address(address: Address, port: int, policy: ProbePolicy) -> None:
+def _check_address(connected: Address, port: int, policy: ProbePolicy) -> None:
+    address = _reached(connected)
     if address.is_unspecified:
         raise ProbeRefused(f"points at the unspecified address {address} (this host), {NEVER}")
     if address in _METADATA_ADDRESSES or address.is_link_local:
@@ -228,6 +248,6 @@ def _check_bot_url(
     public_name = (public.hostname or "").lower().rstrip(".")
     if port != public_port:
         return
-    public_addresses = _numeric(public_name, public_port) or ()
-    if name == public_name or any(a in public_addresses for a in addresses or ()):
+    public_addresses = [_reached(a) for a in _numeric(public_name, public_port) or ()]
+    if name == public_name or any(_reached(a) in public_addresses for a in addresses or ()):
         raise ProbeRefused(f"points at chaosbot itself ({policy.bot_public_url})")

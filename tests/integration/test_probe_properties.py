@@ -55,10 +55,19 @@ def _part(value: int, draw: st.DrawFn) -> str:
 @st.composite
 def ipv4_encoding(draw: st.DrawFn, address: ipaddress.IPv4Address) -> str:
     """address written any way the C library reads it: one number, a.b, a.b.c or a.b.c.d with
-    each part in its own base, or IPv4-mapped IPv6; perhaps with a trailing dot."""
+    each part in its own base, perhaps with a trailing dot; or an IPv6 address that reaches it
+    (IPv4-mapped, NAT64, 6to4, IPv4-compatible)."""
     n = int(address)
     octets = list(address.packed)
-    shape = draw(st.sampled_from(["1", "2", "3", "4", "mapped", "mapped-hex"]))
+    shape = draw(
+        st.sampled_from(["1", "2", "3", "4", "mapped", "mapped-hex", "nat64", "6to4", "compat"])
+    )
+    if shape == "nat64":
+        return f"[64:ff9b::{address}]"
+    if shape == "6to4":
+        return f"[2002:{n >> 16:x}:{n & 0xFFFF:X}::{draw(st.integers(0, 0xFFFF)):x}]"
+    if shape == "compat":
+        return f"[::{address}]"
     if shape == "mapped":
         return f"[::{draw(st.sampled_from(['ffff', 'FFFF']))}:{address}]"
     if shape == "mapped-hex":
@@ -95,7 +104,7 @@ def forbidden_host(draw: st.DrawFn) -> tuple[str, str]:
         metadata = ipaddress.IPv4Address("169.254.169.254")
         return draw(ipv4_encoding(metadata)), "(169.254.169.254)"
     if kind == "unspecified":
-        return draw(ipv4_encoding(ipaddress.IPv4Address(0))), "unspecified address 0.0.0.0"
+        return draw(ipv4_encoding(ipaddress.IPv4Address(0))), "the unspecified address"
     if kind == "loopback":
         return draw(ipv4_encoding(draw(LOOPBACK_V4))), "points at chaosbot itself"
     address: ipaddress.IPv6Address = draw(

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ipaddress
 import json
+import re
 from dataclasses import replace
 from typing import Any
 
@@ -195,3 +196,29 @@ def test_the_bots_public_url_is_refused_by_name_and_port() -> None:
 def test_an_answer_slower_than_the_budget_fails_the_probe() -> None:
     with Canary(delay=0.5) as slow, pytest.raises(ProbeFailed, match="no answer"):
         get(slow.url, policy=ProbePolicy(), timeout=0.2)
+
+
+@pytest.mark.parametrize(
+    "url", ["http://[fe80::1%25eth0]/", "http://-checkout-.svc/", "http://checkout..svc/"]
+)
+def test_a_host_that_is_neither_an_address_nor_a_name_is_refused(url: str) -> None:
+    assert chaos_yaml_errors(url, ProbePolicy())[0].endswith(
+        "is neither an IP address nor a host name"
+    )
+    with outbound_connections() as made, pytest.raises(ProbeRefused, match="neither"):
+        get(url, policy=ProbePolicy(), timeout=1)
+    assert made == []
+
+
+@pytest.mark.parametrize(
+    ("host", "reached"),
+    [
+        ("[64:ff9b::a9fe:a9fe]", "169.254.169.254"),
+        ("[2002:a9fe:a9fe::1]", "169.254.169.254"),
+        ("[::169.254.169.254]", "169.254.169.254"),
+        ("[::FFFF:A9FE:0101]", "169.254.1.1"),
+    ],
+)
+def test_an_ipv6_address_is_checked_as_the_ipv4_address_it_reaches(host: str, reached: str) -> None:
+    with pytest.raises(ProbeRefused, match=rf"\({re.escape(reached)}\)"):
+        check_probe_url(f"http://{host}/", ProbePolicy(), resolve=False)
