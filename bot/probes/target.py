@@ -136,7 +136,7 @@ def check_probe_url(url: object, policy: ProbePolicy, *, resolve: bool = True) -
     port = parts.port or _PORTS[parts.scheme]
     host = (parts.hostname or "").lower()
     name = host.rstrip(".")
-    if name in METADATA_NAMES:
+    if _is_metadata_name(name):
         raise ProbeRefused(f"points at a link-local or cloud-metadata address ({name}), {NEVER}")
     literal: tuple[Address, ...] | None = (
         _LOOPBACK if name == "localhost" or name.endswith(".localhost") else None
@@ -162,6 +162,13 @@ def check_probe_url(url: object, policy: ProbePolicy, *, resolve: bool = True) -
         path=f"{path}?{parts.query}" if parts.query else path,
         addresses=addresses,
     )
+
+
+def _is_metadata_name(name: str) -> bool:
+    """A metadata service's name or a name under one (under a dotted one: `metadata` alone may
+    well be a namespace, as in checkout.metadata)."""
+    dotted = (n for n in METADATA_NAMES if "." in n)
+    return name in METADATA_NAMES or any(name.endswith("." + n) for n in dotted)
 
 
 def _parse(url: object) -> SplitResult:

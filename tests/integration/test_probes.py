@@ -222,3 +222,14 @@ def test_a_host_that_is_neither_an_address_nor_a_name_is_refused(url: str) -> No
 def test_an_ipv6_address_is_checked_as_the_ipv4_address_it_reaches(host: str, reached: str) -> None:
     with pytest.raises(ProbeRefused, match=rf"\({re.escape(reached)}\)"):
         check_probe_url(f"http://{host}/", ProbePolicy(), resolve=False)
+
+
+def test_names_under_a_metadata_service_are_refused_but_a_namespace_called_metadata_is_not() -> (
+    None
+):
+    refused = chaos_yaml_errors("http://x.Metadata.Google.Internal/", ProbePolicy())
+    assert refused == [
+        "chaos.yaml:13: spec.probes[0].url: points at a link-local or cloud-metadata address "
+        "(x.metadata.google.internal), which chaosbot never probes"
+    ]
+    assert chaos_yaml_errors("http://checkout.metadata:8080/healthz", ProbePolicy()) == []
