@@ -62,13 +62,19 @@ class Bot:
     def __init__(self, env: dict[str, str], log: Path) -> None:
         self.env, self.log = env, log
         self.process: subprocess.Popen[str] | None = None
+        self.url = ""  # where the running one listens, to send it Slack's requests
+        # Every process ever started, so that none outlives the test: a bot left running would
+        # go on scheduling and tidying the next tests' database.
+        self.started: list[subprocess.Popen[str]] = []
 
     def start(self) -> None:
         with self.log.open("a") as stderr:
             process = subprocess.Popen(
                 [*CHAOSBOT, "serve"], env=self.env, stdout=subprocess.PIPE, stderr=stderr, text=True
             )
-        wait_until_healthy(process, listening_url(process))
+        self.started.append(process)
+        self.url = listening_url(process)
+        wait_until_healthy(process, self.url)
         self.process = process
 
     def kill(self) -> None:
@@ -77,12 +83,14 @@ class Bot:
         self.process.wait(timeout=10)
 
     def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
+        for process in self.started:
+            if process.poll() is None:
+                process.terminate()
+                try:
+                    process.wait(timeout=15)
+                except subprocess.TimeoutExpired:
+                    process.kill()
+                    process.wait(timeout=10)
 
 
 class Crash:
@@ -437,28 +445,12 @@ def test_a_bot_killed_while_a_game_days_second_experiment_holds(crash: Crash) ->
     assert results() == 1
 
 
-class _AddressedBot(Bot):
-    """A `Bot` that remembers where it listens, to send it Slack's requests."""
-
-    url = ""
-
-    def start(self) -> None:
-        with self.log.open("a") as stderr:
-            process = subprocess.Popen(
-                [*CHAOSBOT, "serve"], env=self.env, stdout=subprocess.PIPE, stderr=stderr, text=True
-            )
-        self.url = listening_url(process)
-        wait_until_healthy(process, self.url)
-        self.process = process
-
-
 def test_a_bot_killed_while_a_drill_is_acknowledged(crash: Crash, signing_secret: str) -> None:
     """A blind drill fires from a `chaosbot serve` process and is acknowledged; while its fault
     holds, the bot and the drill's worker are killed. Started again, the bot rolls the run back,
     ends it, and reveals the drill once; nothing is left in the cluster."""
     engine = crash.engine
-    bot = _AddressedBot(crash.bot.env, crash.bot.log)
-    crash.bot = bot
+    bot = crash.bot
     register_service(engine.db, name="checkout", tier=2, probe_url=engine.probe_url)
     days = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
     opt_in(engine.db, weekdays=days, hours="00:00-23:59", timezone="UTC", duration_minutes=1)
