@@ -27,7 +27,9 @@ from bot.db.migrate import upgrade
 def _bin(name: str) -> str:
     found = sorted(glob.glob(f"/usr/lib/postgresql/*/bin/{name}"))
     if not found:
-        pytest.skip(f"no PostgreSQL server binaries ({name})")
+        # The suite needs PostgreSQL anyway (every storage test runs on it): its absence is a
+        # broken machine, not a reason to pass quietly.
+        pytest.fail(f"no PostgreSQL server binaries ({name}) under /usr/lib/postgresql")
     return found[-1]
 
 
