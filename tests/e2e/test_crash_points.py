@@ -159,21 +159,36 @@ def crash(
     database_url: str,
     tmp_path: Path,
 ) -> Iterator[Crash]:
+    env = _bot_env(slack_api, signing_secret, database_url, engine.kubeconfig)
+    yield from _harness(engine, slack_api, env, tmp_path)
+
+
+def _bot_env(
+    slack_api: SlackApiServer, signing_secret: str, database_url: str, kubeconfig: Path
+) -> dict[str, str]:
     env = bot_env(slack_api, signing_secret, database_url)
     env.update(
-        KUBECONFIG=str(engine.kubeconfig),
+        KUBECONFIG=str(kubeconfig),
         CHAOSBOT_ALLOWED_NAMESPACES="payments",
         CHAOSBOT_JANITOR_SECONDS=str(JANITOR_SECONDS),
         CHAOSBOT_LOG_LEVEL="INFO",
     )
-    bot = Bot(env, tmp_path / "bot.log")
-    crash = Crash(engine, bot, slack_api, {**engine.env, **env})
-    yield crash
-    bot.stop()
-    for worker in crash.workers:
-        if worker.poll() is None:
-            worker.kill()
-            worker.wait(timeout=10)
+    return env
+
+
+def _harness(
+    engine: Engine, slack_api: SlackApiServer, env: dict[str, str], tmp_path: Path
+) -> Iterator[Crash]:
+    """A Crash whose bot processes and workers are all gone when the test is over."""
+    crash = Crash(engine, Bot(env, tmp_path / "bot.log"), slack_api, {**engine.env, **env})
+    try:
+        yield crash
+    finally:
+        crash.bot.stop()
+        for worker in crash.workers:
+            if worker.poll() is None:
+                worker.kill()
+                worker.wait(timeout=10)
 
 
 def _pause(crash: Crash, state: RunStatus) -> float:
@@ -336,25 +351,14 @@ def pg_crash(
     db = Database(pg_server.url)
     seed_payments(kube_api)
     register_checkout(db, probe_url=probe_url)
-    env = bot_env(slack_api, signing_secret, pg_server.url)
-    env.update(
-        KUBECONFIG=str(kubeconfig),
-        CHAOSBOT_ALLOWED_NAMESPACES="payments",
-        CHAOSBOT_JANITOR_SECONDS=str(JANITOR_SECONDS),
-        CHAOSBOT_LOG_LEVEL="INFO",
-    )
+    env = _bot_env(slack_api, signing_secret, pg_server.url, kubeconfig)
     engine_env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "CHAOSBOT_"))}
     engine_env.update(PYTHONPATH=str(ROOT))
     engine = Engine(db, kube_api, kubeconfig, probe_url, {**engine_env, **env})
-    bot = Bot(env, tmp_path / "bot.log")
-    crash = Crash(engine, bot, slack_api, {**engine.env, **env})
-    yield crash
-    bot.stop()
-    for worker in crash.workers:
-        if worker.poll() is None:
-            worker.kill()
-            worker.wait(timeout=10)
-    db.dispose()
+    try:
+        yield from _harness(engine, slack_api, env, tmp_path)
+    finally:
+        db.dispose()
 
 
 def test_postgresql_restarted_while_the_fault_holds(pg_crash: Crash, pg_server: PgServer) -> None:
