@@ -49,8 +49,10 @@ from tests.fixtures.services import register_checkout
 
 JANITOR_SECONDS = 0.3
 # Within this long after the crash (the janitor's period, starting a rollback process and the
-# rollback itself, or a bot restart), nothing may carry the run's label.
-SETTLED_WITHIN = 20.0
+# rollback itself, or a bot restart), nothing may carry the run's label. Typically 2-3 s
+# (bench/orphan_rollback.py measures it); the bound is generous because a loaded 2-core CI
+# machine can take far longer to start Python processes, and this is not a timing test.
+SETTLED_WITHIN = 45.0
 PAUSE = 4.0  # how long a paused API call keeps a worker in its state
 STATES = [state for state in RunStatus if state not in TERMINAL]
 TARGETS = ("worker", "bot", "both")
