@@ -49,7 +49,9 @@ def _probe_at(engine: Engine, run_id: int, url: str) -> None:
         assert run is not None
         hypothesis = dict(run.document["steady-state-hypothesis"])
         (probe,) = hypothesis["probes"]
-        hypothesis["probes"] = [{**probe, "provider": {**probe["provider"], "url": url}}]
+        provider = probe["provider"]
+        arguments = {**provider["arguments"], "url": url}
+        hypothesis["probes"] = [{**probe, "provider": {**provider, "arguments": arguments}}]
         run.document = {**run.document, "steady-state-hypothesis": hypothesis}
 
 
