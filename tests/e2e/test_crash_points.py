@@ -191,6 +191,24 @@ def _harness(
             if worker.poll() is None:
                 worker.kill()
                 worker.wait(timeout=10)
+        _stop_strays(env["CHAOSBOT_DATABASE_URL"])
+
+
+def _stop_strays(database_url: str) -> None:
+    """Stop rollback processes the bots started on this database and left running (they run in
+    a session of their own, as they should): the next test empties the tables and reuses the
+    run ids, and a replay still under way would act on that test's runs."""
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            cmdline = (entry / "cmdline").read_bytes().split(b"\0")
+            environ = (entry / "environ").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if b"worker" in cmdline and f"CHAOSBOT_DATABASE_URL={database_url}".encode() in environ:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(int(entry.name), signal.SIGKILL)
 
 
 def _pause(crash: Crash, state: RunStatus) -> float:

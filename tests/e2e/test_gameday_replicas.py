@@ -19,6 +19,7 @@ from bot.gamedays.decisions import approve
 from bot.gamedays.models import GameDay, GameDayStatus
 from bot.runs.models import Run, RunEvent
 from bot.runs.states import RunStatus
+from bot.testing.kube_api import KubeApiServer
 from bot.testing.slack_api import SlackApiServer
 from tests.e2e.conftest import CHAOSBOT, bot_env, listening_url, wait_until_healthy
 from tests.fixtures.bot import BOB
@@ -122,10 +123,15 @@ def test_two_replicas_start_each_game_day_once_and_survive_losing_the_scheduler(
     slack_api: SlackApiServer,
     signing_secret: str,
     kubeconfig: Path,
+    kube_api: KubeApiServer,
     checkout: Checkout,
 ) -> None:
     register_service(pg, name="checkout", tier=2, probe_url=checkout.url)
-    register_service(pg, name="checkout-eu", tier=2, probe_url=checkout.url)
+    # A workload of its own: two services may not select the same pods.
+    kube_api.add_deployment("payments", "checkout-eu", replicas=3, labels={"app": "checkout-eu"})
+    register_service(
+        pg, name="checkout-eu", tier=2, probe_url=checkout.url, selector="app=checkout-eu"
+    )
     now = datetime.now(UTC)
     first = _approved(pg, "checkout", now + timedelta(seconds=6))
     second = _approved(pg, "checkout-eu", now + timedelta(seconds=40))
