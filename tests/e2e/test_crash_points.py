@@ -279,10 +279,12 @@ def test_whatever_dies_in_whatever_state_no_fault_outlives_the_run(
         )
     # The message follows the row right after the run ends (the observer posts after the commit).
     ending = f": {run.status.value}"
-    _wait_until(lambda: str(crash.message_text(run)).endswith(ending), "the message's update")
-    _wait_until(lambda: crash.endings_posted(run) >= 1, "the ending in the thread")
+    _wait_until(
+        lambda: str(crash.message_text(engine.row(run_id))).endswith(ending), "the message's update"
+    )
+    _wait_until(lambda: crash.endings_posted(engine.row(run_id)) >= 1, "the ending in the thread")
     time.sleep(JANITOR_SECONDS * 3)  # a second announcement would come within a few passes
-    assert crash.endings_posted(run) == 1
+    assert crash.endings_posted(engine.row(run_id)) == 1
 
 
 def test_a_rollback_the_api_refuses_for_a_while_is_retried_until_clean(crash: Crash) -> None:
@@ -301,7 +303,9 @@ def test_a_rollback_the_api_refuses_for_a_while_is_retried_until_clean(crash: Cr
     failed = [e.message for e in run.events if "remove" in e.message or "unblock" in e.message]
     assert any("failed" in line for line in failed)  # each failed attempt is on the timeline
     assert run.leftovers == []
-    _wait_until(lambda: str(crash.message_text(run)).endswith(": failed"), "the message")
+    _wait_until(
+        lambda: str(crash.message_text(engine.row(run_id))).endswith(": failed"), "the message"
+    )
 
 
 def test_with_slack_down_for_the_whole_run_the_fault_is_still_rolled_back(crash: Crash) -> None:
@@ -397,10 +401,12 @@ def test_postgresql_restarted_while_the_fault_holds(pg_crash: Crash, pg_server: 
     assert run.status is RunStatus.COMPLETED, run.reason
     assert run.leftovers == []
     assert crash.findings_per_kind(run_id) in ([], [1], [1, 1])
-    _wait_until(lambda: str(crash.message_text(run)).endswith(": completed"), "the message")
-    _wait_until(lambda: crash.endings_posted(run) >= 1, "the ending in the thread")
+    _wait_until(
+        lambda: str(crash.message_text(engine.row(run_id))).endswith(": completed"), "the message"
+    )
+    _wait_until(lambda: crash.endings_posted(engine.row(run_id)) >= 1, "the ending in the thread")
     time.sleep(JANITOR_SECONDS * 3)
-    assert crash.endings_posted(run) == 1
+    assert crash.endings_posted(engine.row(run_id)) == 1
 
 
 def test_a_bot_killed_while_a_game_days_second_experiment_holds(crash: Crash) -> None:
