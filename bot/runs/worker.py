@@ -28,6 +28,7 @@ from bot.faults.outcome import failed_actions, not_started
 from bot.runs.models import Run
 from bot.runs.preflight import LivePods, PreflightPolicy, check_preflight
 from bot.runs.service import find_run, note, transition
+from bot.runs.signals import catching_lost_exits
 from bot.runs.states import RunStatus
 
 __all__ = ["Observer", "RunCluster", "Verdict", "execute_run", "verdict"]
@@ -116,16 +117,17 @@ def execute_run(
     if dry_run:
         return _dry_run(life, document, cluster)
     life.move(RunStatus.INJECTING, "injecting")
-    watcher = _AbortWatcher(db, run_id, clock)
-    watcher.start()
-    try:
-        journal = run_experiment(
-            document,
-            settings={"runtime": {"rollbacks": {"strategy": "always"}}},
-            event_handlers=[_Recorder(life)],
-        )
-    finally:
-        watcher.stop()
+    with catching_lost_exits() as lost:
+        watcher = _AbortWatcher(db, run_id, clock, lost=lost)
+        watcher.start()
+        try:
+            journal = run_experiment(
+                document,
+                settings={"runtime": {"rollbacks": {"strategy": "always"}}},
+                event_handlers=[_Recorder(life)],
+            )
+        finally:
+            watcher.stop()
     status, reason = verdict(journal)
     leftovers = cluster.leftovers(key, context=context)
     if leftovers:
@@ -301,11 +303,14 @@ class _AbortWatcher:
     The bot signals a worker on its own host itself (and says so in the row); this covers
     workers it cannot reach (another replica's host, a Kubernetes Job), and a signal that
     arrived before chaostoolkit-lib was listening (the run is still not rolling back after
-    LOST_SIGNAL). Never a second signal while rollbacks run.
+    LOST_SIGNAL) or that a finalizer swallowed. Never a second signal while rollbacks run: once
+    it has signalled, only a signal known to be lost is sent again.
     """
 
-    def __init__(self, db: Database, run_id: int, clock: Clock) -> None:
+    def __init__(self, db: Database, run_id: int, clock: Clock, *, lost: threading.Event) -> None:
         self._db, self._run_id, self._clock = db, run_id, clock
+        # Set when an abort signal was swallowed by a finalizer (bot.runs.signals): sent again.
+        self._lost = lost
         # When this watcher first saw the request, on its own monotonic clock: how long a
         # signal has been lost is never measured against another host's (or a test's) clock.
         self._seen_at: float | None = None
@@ -320,11 +325,16 @@ class _AbortWatcher:
         self._thread.join(timeout=5)
 
     def _watch(self) -> None:
+        signalled = False
         while not self._stop.wait(POLL_SECONDS):
             try:
-                if self._should_signal():
+                if self._lost.is_set():  # whoever sent it, it never reached chaostoolkit-lib
+                    self._lost.clear()
                     os.kill(os.getpid(), signal.SIGUSR1)
-                    return
+                    signalled = True
+                elif not signalled and self._should_signal():
+                    os.kill(os.getpid(), signal.SIGUSR1)
+                    signalled = True
             except Exception:
                 log.exception("abort watcher pass failed")
 
