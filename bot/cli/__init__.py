@@ -8,12 +8,12 @@ import sys
 from collections.abc import Callable, Sequence
 
 from bot import __version__
+from bot.cli import runs as runs_cli
 from bot.config import Settings, load_settings
 from bot.db.engine import Database
 from bot.errors import ChaosbotError, SettingsError
 from bot.library.cli import add_parser as add_experiments_parser
 from bot.logs import configure_logging
-from bot.runs import cli as runs_cli
 
 __all__ = ["main"]
 

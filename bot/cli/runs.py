@@ -1,4 +1,5 @@
-"""`chaosbot worker RUN_ID`: the process that executes one run (started by the bot)."""
+"""`chaosbot worker RUN_ID` (the process that executes one run, started by the bot) and
+`chaosbot run` (one run now, for CI): the entry points that wire the engine to Kubernetes and Slack."""
 
 from __future__ import annotations
 
