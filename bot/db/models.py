@@ -10,8 +10,8 @@ from bot.db.idempotency import IdempotencyKey
 from bot.drills.models import Drill
 from bot.findings.models import Finding
 from bot.gamedays.models import GameDay, GameDayApproval
+from bot.outbox.models import OutboxMessage
 from bot.runs.models import Freeze, KillSwitch, Run, RunEvent
-from bot.slack.outbox import OutboxMessage
 
 __all__ = [
     "AuditEvent",

@@ -9,8 +9,9 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from bot.drills.models import Drill
+from bot.outbox.service import posted_ts, ts_of
 from bot.slack.drill_blocks import alert_message
-from bot.slack.outbox import enqueue, posted_ts, ts_of
+from bot.slack.outbox import enqueue
 
 __all__ = ["alert_ts", "post_alert", "thread_note", "update_alert"]
 

@@ -10,9 +10,10 @@ from datetime import datetime, timedelta
 from sqlalchemy.orm import Session
 
 from bot.gamedays.models import GameDay, GameDayStatus
+from bot.outbox.service import posted_ts, ts_of
 from bot.runs.models import Run
 from bot.slack.gameday_blocks import gameday_message, reminder_text, results_text
-from bot.slack.outbox import enqueue, posted_ts, ts_of
+from bot.slack.outbox import enqueue
 
 __all__ = ["post_request", "remind", "results_line", "thread_note", "thread_ts", "update"]
 

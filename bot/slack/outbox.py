@@ -1,11 +1,11 @@
-"""The outbox: Slack messages written in the same transaction as the change they announce,
-then delivered by a sender that survives rate limits and outages without losing any."""
+"""The outbox's Slack side: messages fitted to Slack's limits as they are queued (the rows
+themselves are bot/outbox's), and the sender that makes the Web API calls, surviving rate limits
+and outages without losing any."""
 
 from __future__ import annotations
 
 import base64
 import binascii
-import enum
 import logging
 import threading
 from collections.abc import Sequence
@@ -16,34 +16,30 @@ from typing import Any
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackRequestError
 from slack_sdk.web import SlackResponse
-from sqlalchemy import Integer, String, Text, insert, select, update
-from sqlalchemy.orm import Mapped, Session, mapped_column
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
 
 from bot.clock import Clock
-from bot.db.base import Base
 from bot.db.engine import Database
-from bot.db.types import JSONDocument, UTCDateTime, string_enum
+from bot.outbox import service
+from bot.outbox.models import OutboxMessage, OutboxStatus
+from bot.outbox.service import TS_OF
 from bot.slack.blockkit import message as fitted_message
 
 __all__ = [
     "UPLOAD_METHOD",
     "DeliveryReport",
-    "OutboxMessage",
     "OutboxPump",
-    "OutboxStatus",
     "deliver_due",
     "enqueue",
     "enqueue_many",
     "enqueue_upload",
-    "posted_ts",
-    "ts_of",
     "upload_payload",
 ]
 
 log = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 8
-BULK_PAGE = 2000  # rows per INSERT statement of enqueue_many
 # Not a Web API method: the three calls of WebClient.files_upload_v2, queued as one.
 UPLOAD_METHOD = "files.upload_v2"
 # Errors that no retry will cure: the message is marked failed and the reason kept.
@@ -63,34 +59,6 @@ PERMANENT_ERRORS = frozenset(
     }
 )
 
-
-class OutboxStatus(enum.StrEnum):
-    PENDING = "pending"
-    SENT = "sent"
-    FAILED = "failed"
-
-
-class OutboxMessage(Base):
-    """One Web API call waiting to be made (or made), keyed so it is never made twice."""
-
-    __tablename__ = "outbox"
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
-    method: Mapped[str] = mapped_column(String(64))
-    payload: Mapped[dict[str, Any]] = mapped_column(JSONDocument)
-    dedupe_key: Mapped[str | None] = mapped_column(String(200), unique=True)
-    status: Mapped[OutboxStatus] = mapped_column(
-        string_enum(OutboxStatus),
-        default=OutboxStatus.PENDING,
-        index=True,
-    )
-    attempts: Mapped[int] = mapped_column(Integer, default=0)
-    not_before: Mapped[datetime] = mapped_column(UTCDateTime())
-    last_error: Mapped[str | None] = mapped_column(Text)
-    result: Mapped[dict[str, Any] | None] = mapped_column(JSONDocument)
-
-
 _MESSAGE_METHODS = frozenset({"chat.postMessage", "chat.update", "chat.postEphemeral"})
 
 
@@ -103,23 +71,13 @@ def enqueue(
     dedupe_key: str | None = None,
 ) -> OutboxMessage | None:
     """Queue a Web API call in the caller's transaction; None if dedupe_key was queued before."""
-    if dedupe_key is not None:
-        existing = session.scalar(
-            select(OutboxMessage.id).where(OutboxMessage.dedupe_key == dedupe_key)
-        )
-        if existing is not None:
-            return None
-    message = OutboxMessage(
-        created_at=now,
+    return service.enqueue(
+        session=session,
+        now=now,
         method=method,
         payload=_fitted(method, payload),
         dedupe_key=dedupe_key,
-        status=OutboxStatus.PENDING,
-        attempts=0,
-        not_before=now,
     )
-    session.add(message)
-    return message
 
 
 def enqueue_upload(
@@ -183,47 +141,15 @@ def _fitted(method: str, payload: dict[str, Any]) -> dict[str, Any]:
 def enqueue_many(
     *, session: Session, now: datetime, calls: Sequence[tuple[str, dict[str, Any], str]]
 ) -> None:
-    """Queue many calls (method, payload, dedupe key) in one batched INSERT, in order.
-
-    No check per key: a key queued before makes the INSERT, and the caller's transaction, fail
-    (the digest relies on that, with its delivery row, to go out once a week).
-    """
-    if not calls:
-        return
-    session.execute(
-        insert(OutboxMessage).execution_options(insertmanyvalues_page_size=BULK_PAGE),
-        [
-            {
-                "created_at": now,
-                "method": method,
-                "payload": _fitted(method, payload),
-                "dedupe_key": key,
-                "status": OutboxStatus.PENDING,
-                "attempts": 0,
-                "not_before": now,
-            }
-            for method, payload, key in calls
-        ],
+    """Queue many Web API calls (method, payload, dedupe key) in one batched INSERT, in order
+    (see bot.outbox.service.enqueue_many: a key queued before fails the transaction)."""
+    service.enqueue_many(
+        session=session,
+        now=now,
+        calls=[(method, _fitted(method, payload), key) for method, payload, key in calls],
     )
 
 
-def ts_of(dedupe_key: str) -> dict[str, str]:
-    """A payload value (`ts`, `thread_ts`) filled in at delivery with the ts of the message
-    queued under `dedupe_key`: an update or a reply can be queued before its message is sent."""
-    return {_TS_OF: dedupe_key}
-
-
-def posted_ts(*, session: Session, dedupe_key: str) -> str | None:
-    """The ts of the message queued under `dedupe_key`, once Slack has it."""
-    result = session.scalar(
-        select(OutboxMessage.result).where(
-            OutboxMessage.dedupe_key == dedupe_key, OutboxMessage.status == OutboxStatus.SENT
-        )
-    )
-    return str(result["ts"]) if result and result.get("ts") else None
-
-
-_TS_OF = "$ts_of"
 _REFERENCE_WAIT = timedelta(seconds=2)
 
 
@@ -238,9 +164,9 @@ class _Unresolved(Exception):
 def _resolve(session: Session, payload: dict[str, Any]) -> dict[str, Any]:
     resolved = dict(payload)
     for name, value in payload.items():
-        if not (isinstance(value, dict) and _TS_OF in value):
+        if not (isinstance(value, dict) and TS_OF in value):
             continue
-        key = value[_TS_OF]
+        key = value[TS_OF]
         row = session.scalar(select(OutboxMessage).where(OutboxMessage.dedupe_key == key))
         if row is None or row.status is OutboxStatus.FAILED:
             raise _Unresolved(permanent=True, reason=f"{key} was never sent")

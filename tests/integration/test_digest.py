@@ -25,9 +25,11 @@ from bot.compliance.policy import DEFAULT_POLICY
 from bot.db.engine import Database
 from bot.findings.models import Severity
 from bot.gamedays.models import GameDayStatus
+from bot.outbox.models import OutboxMessage
+from bot.outbox.service import ts_of
 from bot.runs.states import RunStatus
 from bot.slack.blockkit import SECTION_TEXT
-from bot.slack.outbox import OutboxMessage, deliver_due, ts_of
+from bot.slack.outbox import deliver_due
 from bot.testing.slack_api import SlackApiServer
 from tests.fixtures.history import MONDAY_9_BERLIN, History
 

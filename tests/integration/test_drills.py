@@ -22,10 +22,10 @@ from bot.drills.scheduler import DrillPass
 from bot.gamedays.decisions import approve
 from bot.gamedays.scheduler import GameDayScheduler
 from bot.gamedays.timing import zone
+from bot.outbox.models import OutboxMessage
 from bot.runs.freezes import freeze
 from bot.runs.service import engage_kill_switch, transition
 from bot.runs.states import RunStatus, Trigger
-from bot.slack.outbox import OutboxMessage
 from tests.fixtures.bot import ALICE, BOB, START
 from tests.fixtures.drills import opt_in
 from tests.fixtures.gamedays import ADMINS, ask, register_service

@@ -16,9 +16,9 @@ from bot.gamedays.decisions import approve, cancel, expire_due, reject, request_
 from bot.gamedays.models import GameDay, GameDayApproval, GameDayStatus
 from bot.gamedays.rules import GameDayPlan, NotAllowedToDecide, RequestInvalid, check_plan
 from bot.gamedays.store import find_gameday
+from bot.outbox.models import OutboxMessage
 from bot.runs.models import Freeze
 from bot.slack.ids import ActionId
-from bot.slack.outbox import OutboxMessage
 from tests.fixtures.bot import ADMIN, ALICE, BOB, CAROL, START
 from tests.fixtures.gamedays import ADMINS, DAVE, MALLORY, TTL, ask, register_service
 

@@ -20,10 +20,10 @@ from bot.gamedays.models import GameDay, GameDayStatus
 from bot.gamedays.scheduler import GameDayScheduler
 from bot.gamedays.store import find_gameday
 from bot.gamedays.timing import to_instant
+from bot.outbox.models import OutboxMessage
 from bot.runs.models import Run
 from bot.runs.service import transition
 from bot.runs.states import RunStatus, Trigger
-from bot.slack.outbox import OutboxMessage
 from tests.fixtures.bot import ALICE, BOB, START
 from tests.fixtures.gamedays import ADMINS, ask, register_service
 

@@ -13,12 +13,12 @@ import pytest
 from sqlalchemy import select
 
 from bot.clock import FrozenClock, SystemClock
+from bot.outbox.models import OutboxMessage
 from bot.runs.deadlines import BUDGETS, deadline
 from bot.runs.janitor import Janitor
 from bot.runs.models import Run
 from bot.runs.states import TERMINAL, TRANSITIONS, RunStatus
 from bot.runs.supervisor import WorkerLauncher, abort_run
-from bot.slack.outbox import OutboxMessage
 from bot.slack.run_messages import SlackCleanupAlerts
 from tests.fixtures.engine import NOW, Engine
 

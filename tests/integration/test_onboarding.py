@@ -12,9 +12,9 @@ from bot.audit.models import AuditEvent
 from bot.catalog.models import Service, SuiteEntry, Team
 from bot.config import BlastRadiusLimits
 from bot.library.catalogue import load_catalogue
+from bot.outbox.models import OutboxMessage
 from bot.slack.ids import CallbackId
 from bot.slack.ids import OnboardBlock as B
-from bot.slack.outbox import OutboxMessage
 from bot.testing.slack_api import SlackApiServer
 from bot.testing.slack_forms import choice, onboarding_form, picked, text
 from tests.fixtures.bot import ALICE, BOB, CAROL, TEAM_CHANNEL, RunningBot, seed_payments

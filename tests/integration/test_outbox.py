@@ -12,15 +12,9 @@ from sqlalchemy import select
 
 from bot.clock import FrozenClock
 from bot.db.engine import Database
-from bot.slack.outbox import (
-    OutboxMessage,
-    OutboxStatus,
-    deliver_due,
-    enqueue,
-    enqueue_upload,
-    posted_ts,
-    ts_of,
-)
+from bot.outbox.models import OutboxMessage, OutboxStatus
+from bot.outbox.service import posted_ts, ts_of
+from bot.slack.outbox import deliver_due, enqueue, enqueue_upload
 from bot.testing.slack_api import SlackApiServer
 
 START = datetime(2026, 11, 30, 9, 0, tzinfo=UTC)

@@ -1,0 +1,89 @@
+"""Writing and reading outbox rows; the payloads are the sender's business, not the table's."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import insert, select
+from sqlalchemy.orm import Session
+
+from bot.outbox.models import OutboxMessage, OutboxStatus
+
+__all__ = ["TS_OF", "enqueue", "enqueue_many", "posted_ts", "ts_of"]
+
+BULK_PAGE = 2000  # rows per INSERT statement of enqueue_many
+# The key of a payload value that stands for the ts of another queued message (see ts_of).
+TS_OF = "$ts_of"
+
+
+def enqueue(
+    *,
+    session: Session,
+    now: datetime,
+    method: str,
+    payload: dict[str, Any],
+    dedupe_key: str | None = None,
+) -> OutboxMessage | None:
+    """Queue a call in the caller's transaction; None if dedupe_key was queued before."""
+    if dedupe_key is not None:
+        existing = session.scalar(
+            select(OutboxMessage.id).where(OutboxMessage.dedupe_key == dedupe_key)
+        )
+        if existing is not None:
+            return None
+    message = OutboxMessage(
+        created_at=now,
+        method=method,
+        payload=payload,
+        dedupe_key=dedupe_key,
+        status=OutboxStatus.PENDING,
+        attempts=0,
+        not_before=now,
+    )
+    session.add(message)
+    return message
+
+
+def enqueue_many(
+    *, session: Session, now: datetime, calls: Sequence[tuple[str, dict[str, Any], str]]
+) -> None:
+    """Queue many calls (method, payload, dedupe key) in one batched INSERT, in order.
+
+    No check per key: a key queued before makes the INSERT, and the caller's transaction, fail
+    (the digest relies on that, with its delivery row, to go out once a week).
+    """
+    if not calls:
+        return
+    session.execute(
+        insert(OutboxMessage).execution_options(insertmanyvalues_page_size=BULK_PAGE),
+        [
+            {
+                "created_at": now,
+                "method": method,
+                "payload": payload,
+                "dedupe_key": key,
+                "status": OutboxStatus.PENDING,
+                "attempts": 0,
+                "not_before": now,
+            }
+            for method, payload, key in calls
+        ],
+    )
+
+
+def ts_of(dedupe_key: str) -> dict[str, str]:
+    """A payload value (`ts`, `thread_ts`) filled in at delivery with the ts of the message
+    queued under `dedupe_key`: an update or a reply can be queued before its message is sent."""
+    return {TS_OF: dedupe_key}
+
+
+def posted_ts(*, session: Session, dedupe_key: str) -> str | None:
+    """The ts of the message queued under `dedupe_key`, once it is sent."""
+    result = session.scalar(
+        select(OutboxMessage.result).where(
+            OutboxMessage.dedupe_key == dedupe_key, OutboxMessage.status == OutboxStatus.SENT
+        )
+    )
+    return str(result["ts"]) if result and result.get("ts") else None
