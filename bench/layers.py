@@ -10,7 +10,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent / "bot"
 # Top to bottom; a package not named is a shared leaf (clock, errors, ...), at the bottom.
 LAYERS = [
-    {"cli", "serve", "demo", "app", "web", "__main__", "context", "testing"},
+    # tables: the registry of every table (for Alembic), above the domain whose models it imports.
+    {"cli", "serve", "demo", "app", "web", "__main__", "context", "testing", "tables"},
     {"slack", "k8s", "scheduling", "reports", "probes", "faults"},
     {"catalog", "library", "runs", "gamedays", "drills", "findings", "compliance", "audit"},
 ]

@@ -13,15 +13,14 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import String, UniqueConstraint, insert, select
-from sqlalchemy.orm import Mapped, Session, mapped_column
+from sqlalchemy import insert, select
+from sqlalchemy.orm import Session
 
 from bot.catalog.models import Team
 from bot.compliance.gather import gather
+from bot.compliance.models import DigestDelivery
 from bot.compliance.policy import CompliancePolicy, Standing
 from bot.compliance.report import OrgReport, ServiceReport, TeamReport, org_report, team_report
-from bot.db.base import Base
-from bot.db.types import UTCDateTime
 from bot.findings.models import Severity
 from bot.gamedays.timing import local_label, zone
 from bot.outbox.service import ts_of
@@ -34,7 +33,6 @@ from bot.slack.outbox import UPLOAD_METHOD, enqueue_many, upload_payload
 from bot.templates import render
 
 __all__ = [
-    "DigestDelivery",
     "DigestReport",
     "digest_week",
     "org_blocks",
@@ -52,19 +50,6 @@ _ICONS = {
     Standing.FAILING: ":x:",
 }
 _SEVERITIES = (Severity.CRITICAL, Severity.HIGH, Severity.MEDIUM, Severity.LOW)
-
-
-class DigestDelivery(Base):
-    """A digest sent: one row per scope (`team:<id>` or `org`) and ISO week."""
-
-    __tablename__ = "digest_deliveries"
-    __table_args__ = (UniqueConstraint("scope", "week"),)
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    scope: Mapped[str] = mapped_column(String(40))
-    week: Mapped[str] = mapped_column(String(8))  # "2026-W49"
-    channel: Mapped[str] = mapped_column(String(32))
-    sent_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 
 @dataclass

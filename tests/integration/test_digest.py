@@ -17,10 +17,10 @@ from bot.catalog.models import Service
 from bot.clock import FrozenClock
 from bot.compliance.digest import (
     MAX_BLOCKS,
-    DigestDelivery,
     send_digests,
     split_blocks,
 )
+from bot.compliance.models import DigestDelivery
 from bot.compliance.policy import DEFAULT_POLICY
 from bot.db.engine import Database
 from bot.findings.models import Severity

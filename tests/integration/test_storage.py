@@ -16,9 +16,9 @@ from bot.audit.service import record
 from bot.catalog.models import Environment, Member, NamespaceOwner, Role, Service, Team
 from bot.db.engine import Database
 from bot.db.migrate import _config, current_revision, ensure_migrated, head_revision, upgrade
-from bot.db.models import Base
 from bot.db.types import JSONDocument, UTCDateTime
 from bot.errors import DatabaseNotMigrated
+from bot.tables import Base
 
 NOW = datetime(2026, 11, 25, 9, 30, tzinfo=UTC)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import Engine
 
-from bot.db.models import Base
+from bot.tables import Base
 
 config = context.config
 engine = config.attributes["engine"]
