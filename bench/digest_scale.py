@@ -32,7 +32,7 @@ from sqlalchemy import event, insert
 
 from bot.catalog.models import Service, ServiceOwner, SuiteEntry, Team
 from bot.compliance.digest import send_digests
-from bot.compliance.policy import DEFAULT_POLICY
+from bot.config.compliance_policy import DEFAULT_POLICY
 from bot.db.engine import Database
 from bot.db.migrate import upgrade
 from bot.drills.models import Drill, DrillStatus

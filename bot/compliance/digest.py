@@ -19,8 +19,9 @@ from sqlalchemy.orm import Session
 from bot.catalog.models import Team
 from bot.compliance.gather import gather
 from bot.compliance.models import DigestDelivery
-from bot.compliance.policy import CompliancePolicy, Standing
+from bot.compliance.policy import Standing
 from bot.compliance.report import OrgReport, ServiceReport, TeamReport, org_report, team_report
+from bot.config.compliance_policy import CompliancePolicy
 from bot.findings.models import Severity
 from bot.gamedays.timing import local_label, zone
 from bot.outbox.service import ts_of

@@ -10,8 +10,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from bot.compliance.gather import Landscape, ServiceFacts, UpcomingGameDay
-from bot.compliance.policy import CompliancePolicy, ComplianceState, Standing, evaluate
+from bot.compliance.policy import ComplianceState, Standing, evaluate
 from bot.compliance.score import score, trend
+from bot.config.compliance_policy import CompliancePolicy
 from bot.findings.models import Severity
 
 __all__ = ["OrgReport", "ServiceReport", "TeamReport", "org_report", "team_report", "week_ends"]

@@ -16,8 +16,9 @@ from sqlalchemy.orm import Session
 
 from bot.catalog.models import Member, Service, ServiceOwner
 from bot.compliance.gather import gather
-from bot.compliance.policy import CompliancePolicy, Standing
+from bot.compliance.policy import Standing
 from bot.compliance.report import team_report
+from bot.config.compliance_policy import CompliancePolicy
 from bot.findings.service import open_findings, resolve_finding
 from bot.gamedays.decisions import approve
 from bot.gamedays.models import GameDay, GameDayStatus

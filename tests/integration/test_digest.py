@@ -21,7 +21,7 @@ from bot.compliance.digest import (
     split_blocks,
 )
 from bot.compliance.models import DigestDelivery
-from bot.compliance.policy import DEFAULT_POLICY
+from bot.config.compliance_policy import DEFAULT_POLICY
 from bot.db.engine import Database
 from bot.findings.models import Severity
 from bot.gamedays.models import GameDayStatus

@@ -6,15 +6,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from bot.compliance.policy import (
-    DEFAULT_POLICY,
-    Evidence,
-    Standing,
-    evaluate,
-    load_policy,
-    parse_policy,
-)
+from bot.compliance.policy import Evidence, Standing, evaluate
 from bot.compliance.score import Verdict, score, trend
+from bot.config.compliance_policy import DEFAULT_POLICY, load_policy, parse_policy
 from bot.errors import SettingsError
 
 NOW = datetime(2026, 11, 30, 9, 0, tzinfo=UTC)

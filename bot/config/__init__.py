@@ -14,7 +14,7 @@ from urllib.parse import urlsplit
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
-from bot.compliance.policy import DEFAULT_POLICY, CompliancePolicy, load_policy
+from bot.config.compliance_policy import DEFAULT_POLICY, CompliancePolicy, load_policy
 from bot.errors import SettingsError
 
 __all__ = [
