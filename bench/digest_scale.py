@@ -40,6 +40,7 @@ from bot.findings.models import Finding, FindingKind, FindingSource, Severity
 from bot.gamedays.models import GameDay, GameDayStatus
 from bot.runs.models import Run
 from bot.runs.states import RunStatus, Trigger
+from bot.slack.conversations import install as install_conversations
 
 NOW = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)  # a Monday, after 09:00 in every timezone used
 ZONES = ("UTC", "Europe/Berlin", "Europe/London", "Asia/Kolkata")
@@ -259,6 +260,7 @@ def measure(db: Database, *, teams: int, per_team: int, runs_per: int, chart: bo
 
 
 def main() -> None:
+    install_conversations()
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--teams", type=int, default=1000)
     parser.add_argument("--baseline-teams", type=int, default=100)

@@ -30,6 +30,7 @@ from bot.db.engine import Database
 from bot.db.migrate import upgrade
 from bot.gamedays.models import GameDay, GameDayApproval, GameDayStatus
 from bot.gamedays.scheduler import GameDayScheduler
+from bot.slack.conversations import install as install_conversations
 
 NOW = datetime(2026, 11, 30, 9, 0, tzinfo=UTC)
 
@@ -139,6 +140,7 @@ def _measure(count: int, repeat: int, tmp: Path) -> dict[str, float]:
 
 
 def main() -> None:
+    install_conversations()
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--small", type=int, default=100)
     parser.add_argument("--large", type=int, default=2000)

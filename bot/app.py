@@ -11,6 +11,7 @@ from bot.config import Settings
 from bot.context import BotContext
 from bot.errors import ChaosbotError
 from bot.slack.commands import CommandRouter
+from bot.slack.conversations import install as install_conversations
 from bot.slack.errors import ErrorReporter
 from bot.slack.listeners import home_tab, register_listeners
 
@@ -48,6 +49,7 @@ def build_app(
     """
     _, signing_secret = settings.require_slack()
     client = client or build_client(settings)
+    install_conversations()
     _check_token(client, settings.slack_api_url)
     app = App(
         signing_secret=signing_secret.reveal() if signing_secret else None,

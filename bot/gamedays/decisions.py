@@ -9,7 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bot.catalog.service import find_service
-from bot.gamedays import notify
+from bot.gamedays.conversation import Change, GameDayChange, conversation
 from bot.gamedays.models import GameDay, GameDayApproval, GameDayStatus
 from bot.gamedays.rules import (
     MAX_REASON,
@@ -24,9 +24,7 @@ from bot.gamedays.rules import (
     check_plan,
     deciders,
 )
-from bot.gamedays.store import audit, changed, locked, new_gameday_key, people, still_needed
-from bot.gamedays.timing import local_label
-from bot.slack.mrkdwn import escape
+from bot.gamedays.store import audit, changed, locked, new_gameday_key, still_needed
 
 __all__ = ["approve", "cancel", "expire_due", "reject", "request_gameday", "reschedule"]
 
@@ -68,7 +66,7 @@ def request_gameday(
     session.add(gameday)
     session.flush()
     audit(session, gameday, requested_by, now, "gameday.requested", _plan_detail(gameday))
-    notify.post_request(
+    conversation.get().requested(
         session, gameday, deciders=deciders(session=session, service=row, admins=admins), now=now
     )
     return gameday
@@ -96,7 +94,7 @@ def approve(
     have = len(gameday.current_approvals())
     if have < gameday.approvals_needed:
         audit(session, gameday, user_id, now, "gameday.approval", {"approvals": have})
-        changed(session, gameday, now, admins, f"<@{user_id}> approved. {still_needed(gameday)}")
+        changed(session, gameday, now, admins, GameDayChange(kind=Change.APPROVAL, actor=user_id))
         return Decision(True, f"Approved. {still_needed(gameday)}")
     gameday.status = GameDayStatus.APPROVED
     gameday.decided_by, gameday.decided_at = user_id, now
@@ -111,8 +109,7 @@ def approve(
         gameday,
         now,
         admins,
-        f"Approved by {people(approvers_now)}: it starts "
-        f"{local_label(gameday.starts_at, gameday.timezone)}.",
+        GameDayChange(kind=Change.APPROVED, actor=user_id, approvers=tuple(approvers_now)),
     )
     return Decision(True, f"Approved: game day {gameday.key} is scheduled.")
 
@@ -133,7 +130,7 @@ def reject(
     gameday.status = GameDayStatus.REJECTED
     gameday.decided_by, gameday.decided_at, gameday.reason = user_id, now, reason
     audit(session, gameday, user_id, now, "gameday.rejected", {"reason": reason})
-    changed(session, gameday, now, admins, f"<@{user_id}> rejected it: {escape(reason)}")
+    changed(session, gameday, now, admins, GameDayChange(kind=Change.REJECTED, actor=user_id))
     return Decision(True, f"Rejected game day {gameday.key}.")
 
 
@@ -150,7 +147,7 @@ def cancel(
     gameday.status = GameDayStatus.CANCELLED
     gameday.decided_by, gameday.decided_at = user_id, now
     audit(session, gameday, user_id, now, "gameday.cancelled")
-    changed(session, gameday, now, admins, f"<@{user_id}> cancelled it.")
+    changed(session, gameday, now, admins, GameDayChange(kind=Change.CANCELLED, actor=user_id))
     return Decision(True, f"Cancelled game day {gameday.key}.")
 
 
@@ -203,15 +200,7 @@ def reschedule(
         "gameday.rescheduled",
         {"from": before.isoformat(), "to": starts_at.isoformat(), "round": gameday.round},
     )
-    changed(
-        session,
-        gameday,
-        now,
-        admins,
-        f"<@{user_id}> moved it to {local_label(starts_at, gameday.timezone)}; "
-        "the approvals start again.",
-        mention_deciders=True,
-    )
+    changed(session, gameday, now, admins, GameDayChange(kind=Change.RESCHEDULED, actor=user_id))
     return Decision(True, f"Moved game day {gameday.key}; it needs approving again.")
 
 
@@ -247,15 +236,7 @@ def _expire(session: Session, gameday: GameDay, now: datetime, admins: frozenset
     gameday.decided_at = now
     gameday.reason = "not approved in time"
     audit(session, gameday, "chaosbot", now, "gameday.expired")
-    changed(
-        session,
-        gameday,
-        now,
-        admins,
-        f"Expired: it did not get its approvals in time. {still_needed(gameday)} "
-        "Reschedule it to ask again.",
-        broadcast=True,
-    )
+    changed(session, gameday, now, admins, GameDayChange(kind=Change.EXPIRED))
 
 
 def _plan_detail(gameday: GameDay) -> dict[str, Any]:

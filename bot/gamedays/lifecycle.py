@@ -10,7 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bot.errors import ChaosbotError
-from bot.gamedays import notify
+from bot.gamedays.conversation import Change, GameDayChange, conversation
 from bot.gamedays.models import GameDay, GameDayStatus
 from bot.gamedays.rules import REMINDERS
 from bot.gamedays.store import audit, changed, locked, minutes_text, runs_of
@@ -47,7 +47,7 @@ def remind_due(*, session: Session, now: datetime, admins: frozenset[str]) -> li
             setattr(gameday, f"reminded_{name}_at", now)
             # The 15-minute reminder makes a 24-hour one that was never sent pointless.
             gameday.reminded_24h_at = gameday.reminded_24h_at or now
-            notify.remind(session, gameday, now=now, lead=gameday.starts_at - now)
+            conversation.get().reminded(session, gameday, lead=gameday.starts_at - now, now=now)
             sent.append(f"{key}:{name}")
     return sent
 
@@ -94,14 +94,7 @@ def fire(
             {"late_seconds": int(late.total_seconds())},
         )
         changed(
-            session,
-            gameday,
-            now,
-            admins,
-            f"Missed: chaosbot was not running when it was due to start, and "
-            f"{minutes_text(late)} late is past the {minutes_text(grace)} grace window. "
-            "Nothing was injected. Reschedule it to run it.",
-            broadcast=True,
+            session, gameday, now, admins, GameDayChange(kind=Change.MISSED, late=late, grace=grace)
         )
         return Started(None, gameday.status)
     try:
@@ -128,25 +121,20 @@ def fire(
         return _settle(
             session, gameday, now, admins, GameDayStatus.HALTED, f"could not start: {cannot}"
         )
-    thread = notify.thread_ts(session, gameday)
+    thread = conversation.get().thread_ts(session, gameday)
     for run in runs:
         run.gameday_id = gameday.id
         run.slack_thread_ts = thread
     gameday.status = GameDayStatus.RUNNING
     gameday.started_at = now
     gameday.current_run_id, gameday.dispatched_at = runs[0].id, now
-    lateness = (
-        f" ({minutes_text(late)} late: chaosbot was down at the start)"
-        if late > timedelta(minutes=1)
-        else ""
-    )
     audit(session, gameday, "chaosbot", now, "gameday.started", {"runs": [r.key for r in runs]})
     changed(
         session,
         gameday,
         now,
         admins,
-        f"Started{lateness}: {len(runs)} experiment(s), one after another.",
+        GameDayChange(kind=Change.STARTED, late=late, experiments=len(runs)),
     )
     return Started(runs[0].id, gameday.status)
 
@@ -207,14 +195,7 @@ def _settle(
     gameday.status, gameday.finished_at, gameday.reason = status, now, reason
     outcomes = {r.experiment: r.status.value for r in runs_of(session=session, gameday=gameday)}
     audit(session, gameday, "chaosbot", now, f"gameday.{status.value}", {"runs": outcomes})
-    changed(
-        session,
-        gameday,
-        now,
-        admins,
-        notify.results_line(runs_of(session=session, gameday=gameday), status, reason),
-        broadcast=status is GameDayStatus.HALTED,
-    )
+    changed(session, gameday, now, admins, GameDayChange(kind=Change.SETTLED))
     return Started(None, status)
 
 

@@ -20,7 +20,7 @@ from bot.audit.service import record
 from bot.catalog.models import Service
 from bot.catalog.service import find_service
 from bot.db.locking import lock_row
-from bot.gamedays import notify
+from bot.gamedays.conversation import GameDayChange, conversation
 from bot.gamedays.models import OPEN, GameDay
 from bot.gamedays.rules import GameDayNotFound, deciders
 from bot.runs.models import Run
@@ -32,7 +32,6 @@ __all__ = [
     "locked",
     "minutes_text",
     "new_gameday_key",
-    "people",
     "runs_of",
     "still_needed",
     "upcoming",
@@ -86,27 +85,19 @@ def locked(session: Session, ref: str | int) -> GameDay:
 
 
 def changed(
-    session: Session,
-    gameday: GameDay,
-    now: datetime,
-    admins: frozenset[str],
-    note: str,
-    *,
-    broadcast: bool = False,
-    mention_deciders: bool = False,
+    session: Session, gameday: GameDay, now: datetime, admins: frozenset[str], change: GameDayChange
 ) -> None:
+    """Bump the game day's version and tell its conversation what changed."""
     gameday.version += 1
     session.flush()
     who = deciders(session=session, service=gameday.service, admins=admins)
-    notify.update(
-        session, gameday, deciders=who, now=now, runs=runs_of(session=session, gameday=gameday)
-    )
-    notify.thread_note(
+    conversation.get().changed(
         session,
         gameday,
-        note if not mention_deciders else f"{note} {people(who)}",
+        change,
+        deciders=who,
+        runs=runs_of(session=session, gameday=gameday),
         now=now,
-        broadcast=broadcast,
     )
 
 
@@ -127,10 +118,6 @@ def audit(
         subject_id=gameday.key,
         detail={"service": gameday.service.name, "round": gameday.round, **(detail or {})},
     )
-
-
-def people(users: Sequence[str]) -> str:
-    return ", ".join(f"<@{u}>" for u in users)
 
 
 def minutes_text(delta: timedelta) -> str:

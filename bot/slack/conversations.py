@@ -1,0 +1,13 @@
+"""Installs Slack as the conversation of every domain that talks to people (see bot/ports.py)."""
+
+from __future__ import annotations
+
+from bot.gamedays import conversation as gamedays
+from bot.slack.gameday_conversation import SlackGameDayConversation
+
+__all__ = ["install"]
+
+
+def install() -> None:
+    """Make Slack the conversation of game days, drills and the digest in this process."""
+    gamedays.conversation.install(SlackGameDayConversation())

@@ -1,0 +1,160 @@
+"""A game day's Slack conversation: one approval message, re-rendered after every change, and
+a thread of what happened. Everything goes through the outbox, in the transaction of the change
+it announces, so a crash or a Slack outage never loses or repeats a message."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from bot.gamedays.conversation import Change, GameDayChange
+from bot.gamedays.models import GameDay, GameDayStatus
+from bot.gamedays.store import minutes_text, still_needed
+from bot.gamedays.timing import local_label
+from bot.outbox.service import posted_ts, ts_of
+from bot.runs.models import Run
+from bot.slack.gameday_blocks import gameday_message, reminder_text, results_text
+from bot.slack.mrkdwn import escape, mentions
+from bot.slack.outbox import enqueue
+
+__all__ = ["SlackGameDayConversation", "note"]
+
+# Changes shown in the channel too, not only in the thread.
+_BROADCAST = frozenset({Change.EXPIRED, Change.MISSED})
+
+
+def _message_key(gameday: GameDay) -> str:
+    return f"gameday:{gameday.key}:message"
+
+
+class SlackGameDayConversation:
+    """The GameDayConversation (bot/gamedays/conversation.py) in the team's Slack channel."""
+
+    def requested(
+        self, session: Session, gameday: GameDay, *, deciders: Sequence[str], now: datetime
+    ) -> None:
+        """The approval message, in the team's channel."""
+        enqueue(
+            session=session,
+            now=now,
+            method="chat.postMessage",
+            payload={
+                "channel": gameday.slack_channel,
+                **gameday_message(gameday, deciders, runs=[]),
+            },
+            dedupe_key=_message_key(gameday),
+        )
+
+    def changed(
+        self,
+        session: Session,
+        gameday: GameDay,
+        change: GameDayChange,
+        *,
+        deciders: Sequence[str],
+        runs: Sequence[Run],
+        now: datetime,
+    ) -> None:
+        """The approval message as the row says now (queued after every change, in order),
+        and a line in its thread saying what changed."""
+        enqueue(
+            session=session,
+            now=now,
+            method="chat.update",
+            payload={
+                "channel": gameday.slack_channel,
+                "ts": ts_of(_message_key(gameday)),
+                **gameday_message(gameday, deciders, runs=runs),
+            },
+            dedupe_key=f"gameday:{gameday.key}:v{gameday.version}",
+        )
+        payload: dict[str, Any] = {
+            "channel": gameday.slack_channel,
+            "thread_ts": ts_of(_message_key(gameday)),
+            "text": note(gameday, change, deciders=deciders, runs=runs),
+        }
+        if change.kind in _BROADCAST or (
+            change.kind is Change.SETTLED and gameday.status is GameDayStatus.HALTED
+        ):
+            payload["reply_broadcast"] = True
+        enqueue(
+            session=session,
+            now=now,
+            method="chat.postMessage",
+            payload=payload,
+            dedupe_key=f"gameday:{gameday.key}:note:v{gameday.version}",
+        )
+
+    def reminded(
+        self, session: Session, gameday: GameDay, *, lead: timedelta, now: datetime
+    ) -> None:
+        approvers = [a.slack_user_id for a in gameday.current_approvals()]
+        enqueue(
+            session=session,
+            now=now,
+            method="chat.postMessage",
+            payload={
+                "channel": gameday.slack_channel,
+                "thread_ts": ts_of(_message_key(gameday)),
+                "reply_broadcast": True,
+                "text": reminder_text(
+                    gameday, lead=lead, people=[gameday.requested_by, *approvers]
+                ),
+            },
+            dedupe_key=f"gameday:{gameday.key}:remind:{gameday.round}:{_lead_name(lead)}",
+        )
+
+    def thread_ts(self, session: Session, gameday: GameDay) -> str | None:
+        """The ts of the approval message, once Slack has it (runs reply in its thread)."""
+        return posted_ts(session=session, dedupe_key=_message_key(gameday))
+
+
+def note(
+    gameday: GameDay, change: GameDayChange, *, deciders: Sequence[str], runs: Sequence[Run]
+) -> str:
+    """The thread's line (mrkdwn) for one change, from the facts and the row as it is now."""
+    kind, actor = change.kind, f"<@{change.actor}>"
+    if kind is Change.APPROVAL:
+        return f"{actor} approved. {still_needed(gameday)}"
+    if kind is Change.APPROVED:
+        return (
+            f"Approved by {mentions(change.approvers)}: it starts "
+            f"{local_label(gameday.starts_at, gameday.timezone)}."
+        )
+    if kind is Change.REJECTED:
+        return f"{actor} rejected it: {escape(gameday.reason or '')}"
+    if kind is Change.CANCELLED:
+        return f"{actor} cancelled it."
+    if kind is Change.RESCHEDULED:
+        return (
+            f"{actor} moved it to {local_label(gameday.starts_at, gameday.timezone)}; "
+            f"the approvals start again. {mentions(deciders)}"
+        )
+    if kind is Change.EXPIRED:
+        return (
+            f"Expired: it did not get its approvals in time. {still_needed(gameday)} "
+            "Reschedule it to ask again."
+        )
+    if kind is Change.MISSED:
+        assert change.late is not None and change.grace is not None
+        return (
+            f"Missed: chaosbot was not running when it was due to start, and "
+            f"{minutes_text(change.late)} late is past the {minutes_text(change.grace)} grace "
+            "window. Nothing was injected. Reschedule it to run it."
+        )
+    if kind is Change.STARTED:
+        late = change.late or timedelta(0)
+        lateness = (
+            f" ({minutes_text(late)} late: chaosbot was down at the start)"
+            if late > timedelta(minutes=1)
+            else ""
+        )
+        return f"Started{lateness}: {change.experiments} experiment(s), one after another."
+    return results_text(runs, gameday.status, gameday.reason)
+
+
+def _lead_name(lead: timedelta) -> str:
+    return "15m" if lead <= timedelta(minutes=15) else "24h"
