@@ -22,13 +22,13 @@ from bot.compliance.models import DigestDelivery
 from bot.compliance.policy import Standing
 from bot.compliance.report import OrgReport, ServiceReport, TeamReport, org_report, team_report
 from bot.config.compliance_policy import CompliancePolicy
+from bot.drills.alert import duration_text
 from bot.findings.models import Severity
 from bot.gamedays.timing import local_label, zone
 from bot.outbox.service import ts_of
 from bot.reports.chart import render_trend_png
 from bot.slack.blockkit import MESSAGE_BLOCKS, SECTION_TEXT, fit
 from bot.slack.blockkit import section as _section
-from bot.slack.drill_blocks import duration_text
 from bot.slack.mrkdwn import escape
 from bot.slack.outbox import UPLOAD_METHOD, enqueue_many, upload_payload
 from bot.templates import render

@@ -15,7 +15,8 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from bot.catalog.models import Service
-from bot.drills import notify
+from bot.drills.alert import duration_text, severity_of, symptom_of
+from bot.drills.conversation import DrillChange, DrillEvent, conversation
 from bot.drills.models import Drill, DrillStatus
 from bot.drills.planner import plan_day
 from bot.drills.policy import drills_of, in_window
@@ -28,7 +29,6 @@ from bot.runs.flows import record_run
 from bot.runs.models import Freeze, Run
 from bot.runs.service import freezes_covering, kill_switch_engaged
 from bot.runs.states import ACTIVE, TERMINAL, RunStatus, Trigger
-from bot.slack.drill_blocks import duration_text, severity_of, symptom_of
 
 __all__ = [
     "DrillOver",
@@ -184,7 +184,7 @@ def fire(
     drill.severity = severity_of(service.tier)
     drill.symptom = symptom_of(service.probes, service.namespace)
     drill.slack_channel = service.team.slack_channel_id
-    notify.post_alert(session, drill, now=now)
+    conversation.get().fired(session, drill, now=now)
     audit(
         session,
         drill,
@@ -277,15 +277,7 @@ def settle(*, session: Session, drill_id: int, now: datetime) -> bool:
     drill.injected_at = injected_at(session, run)
     drill.rolled_back_at = run.finished_at or now
     drill.status, drill.revealed_at = DrillStatus.REVEALED, now
-    notify.update_alert(session, drill, now=now)
-    notify.thread_note(
-        session,
-        drill,
-        "It was a drill. The message above now shows its timeline; record what you learned "
-        "with *Record findings*.",
-        now=now,
-        name="revealed",
-    )
+    conversation.get().changed(session, drill, DrillChange(event=DrillEvent.REVEALED), now=now)
     audit(session, drill, "chaosbot", now, "drill.revealed", _measures(drill))
     acknowledged_after = (
         drill.acknowledged_at - drill.fired_at if drill.acknowledged_at and drill.fired_at else None
@@ -322,8 +314,9 @@ def acknowledge(*, session: Session, ref: str, user: str, now: datetime) -> bool
     if drill.acknowledged_at is not None:
         return False
     drill.acknowledged_at, drill.acknowledged_by = now, user
-    notify.update_alert(session, drill, now=now)
-    notify.thread_note(session, drill, f"<@{user}> acknowledged.", now=now, name="acknowledged")
+    conversation.get().changed(
+        session, drill, DrillChange(event=DrillEvent.ACKNOWLEDGED, actor=user), now=now
+    )
     audit(session, drill, user, now, "drill.acknowledged")
     return True
 
@@ -335,14 +328,8 @@ def escalate(*, session: Session, ref: str, user: str, now: datetime) -> Sequenc
         return ()
     drill.escalated_at, drill.escalated_by = now, user
     paged = responders(session, drill)
-    mentions = ", ".join(f"<@{p}>" for p in paged) or "nobody (the service names no owner)"
-    notify.update_alert(session, drill, now=now)
-    notify.thread_note(
-        session,
-        drill,
-        f":mega: <@{user}> escalated: {mentions}, please join.",
-        now=now,
-        name="escalated",
+    conversation.get().changed(
+        session, drill, DrillChange(event=DrillEvent.ESCALATED, actor=user, paged=paged), now=now
     )
     audit(session, drill, user, now, "drill.escalated", {"paged": list(paged)})
     return paged
@@ -360,9 +347,8 @@ def resolve(*, session: Session, ref: str, user: str, now: datetime) -> int | No
     drill.resolved_at, drill.resolved_by = now, user
     if drill.acknowledged_at is None:
         drill.acknowledged_at, drill.acknowledged_by = now, user
-    notify.update_alert(session, drill, now=now)
-    notify.thread_note(
-        session, drill, f"<@{user}> resolved it. Checking recovery…", now=now, name="resolved"
+    conversation.get().changed(
+        session, drill, DrillChange(event=DrillEvent.RESOLVED, actor=user), now=now
     )
     audit(session, drill, user, now, "drill.resolved")
     run = drill.run

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from bot.drills import conversation as drills
 from bot.gamedays import conversation as gamedays
+from bot.slack.drill_conversation import SlackDrillConversation
 from bot.slack.gameday_conversation import SlackGameDayConversation
 
 __all__ = ["install"]
@@ -11,3 +13,4 @@ __all__ = ["install"]
 def install() -> None:
     """Make Slack the conversation of game days, drills and the digest in this process."""
     gamedays.conversation.install(SlackGameDayConversation())
+    drills.conversation.install(SlackDrillConversation())

@@ -8,9 +8,10 @@ incident id. Its buttons carry only the incident id.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
+from bot.drills.alert import duration_text
 from bot.drills.models import Drill, DrillStatus
 from bot.gamedays.timing import local_label, zone
 from bot.runs.models import Run
@@ -32,10 +33,7 @@ __all__ = [
     "ACTION_ROWS",
     "alert_message",
     "drills_list",
-    "duration_text",
     "findings_modal",
-    "severity_of",
-    "symptom_of",
 ]
 
 ACTION_ROWS = 3  # action items the findings modal offers
@@ -46,34 +44,6 @@ _OUTCOME = {
     RunStatus.ABORTED: "halted, and rolled back",
     RunStatus.FAILED: "the run itself failed; check its rollback",
 }
-
-
-def severity_of(tier: int) -> str:
-    """An alert's severity from the service's tier: tier 1 is SEV2, tier 2 SEV3, else SEV4."""
-    return f"SEV{min(tier + 1, 4)}"
-
-
-def symptom_of(probes: Sequence[dict[str, Any]], namespace: str) -> str:
-    """What the alert says is wrong: the first steady-state probe's promise, broken."""
-    if not probes:
-        return f"pods of the service in {namespace} are not ready"
-    probe = probes[0]
-    return (
-        f"steady-state probe failing: GET {probe['url']} should answer "
-        f"{probe.get('expectedStatus', 200)} within {probe.get('latencyBudgetMs', 1000)} ms"
-    )
-
-
-def duration_text(delta: timedelta) -> str:
-    """`45s`, `3m 05s`, `1h 02m`."""
-    seconds = max(0, int(delta.total_seconds()))
-    if seconds < 60:
-        return f"{seconds}s"
-    minutes, seconds = divmod(seconds, 60)
-    if minutes < 60:
-        return f"{minutes}m {seconds:02d}s"
-    hours, minutes = divmod(minutes, 60)
-    return f"{hours}h {minutes:02d}m"
 
 
 def _button(action: ActionId, label: str, value: str, style: str | None = None) -> dict[str, Any]:

@@ -14,7 +14,6 @@ from bot.config import Settings
 from bot.context import BotContext
 from bot.db.idempotency import claim, was_claimed
 from bot.drills.lifecycle import acknowledge, escalate, resolve
-from bot.drills.notify import thread_note
 from bot.drills.store import find_drill, recent_drills, upcoming_drills
 from bot.errors import ChaosbotError
 from bot.findings.models import Severity
@@ -22,6 +21,7 @@ from bot.findings.service import ActionItem, record_drill_findings
 from bot.runs.supervisor import abort_run
 from bot.slack.commands import CommandRequest, CommandRouter, Subcommand
 from bot.slack.drill_blocks import ACTION_ROWS, drills_list, findings_modal
+from bot.slack.drill_conversation import thread_note
 from bot.slack.errors import ErrorReporter, ack_only
 from bot.slack.ids import ActionId, CallbackId, FindingsBlock
 from bot.slack.mrkdwn import escape

@@ -12,9 +12,9 @@ from sqlalchemy import select
 from bot.catalog.models import Service
 from bot.catalog.service import save_service
 from bot.catalog.spec import MAX_SELECTOR, CatalogPolicy, parse_service_spec
+from bot.drills.alert import symptom_of
 from bot.drills.models import Drill, DrillStatus
-from bot.drills.notify import post_alert
-from bot.slack.drill_blocks import symptom_of
+from bot.slack.drill_conversation import post_alert
 from bot.slack.ids import CallbackId, FindingsBlock
 from bot.testing.slack_validation import message_problem
 from tests.fixtures.bot import ALICE, BOB, START, TEAM_CHANNEL, RunningBot

@@ -8,12 +8,14 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from bot.drills.conversation import DrillChange, DrillEvent
 from bot.drills.models import Drill
 from bot.outbox.service import posted_ts, ts_of
 from bot.slack.drill_blocks import alert_message
+from bot.slack.mrkdwn import mentions
 from bot.slack.outbox import enqueue
 
-__all__ = ["alert_ts", "post_alert", "thread_note", "update_alert"]
+__all__ = ["SlackDrillConversation", "alert_ts", "post_alert", "thread_note", "update_alert"]
 
 
 def _alert_key(drill: Drill) -> str:
@@ -67,3 +69,31 @@ def thread_note(session: Session, drill: Drill, text: str, *, now: datetime, nam
 
 def alert_ts(session: Session, drill: Drill) -> str | None:
     return posted_ts(session=session, dedupe_key=_alert_key(drill))
+
+
+class SlackDrillConversation:
+    """The DrillConversation (bot/drills/conversation.py) in the team's Slack channel."""
+
+    def fired(self, session: Session, drill: Drill, *, now: datetime) -> None:
+        post_alert(session, drill, now=now)
+
+    def changed(
+        self, session: Session, drill: Drill, change: DrillChange, *, now: datetime
+    ) -> None:
+        update_alert(session, drill, now=now)
+        thread_note(session, drill, note(change), now=now, name=change.event.value)
+
+
+def note(change: DrillChange) -> str:
+    """The thread's line (mrkdwn) for one change."""
+    if change.event is DrillEvent.ACKNOWLEDGED:
+        return f"<@{change.actor}> acknowledged."
+    if change.event is DrillEvent.ESCALATED:
+        paged = mentions(change.paged) or "nobody (the service names no owner)"
+        return f":mega: <@{change.actor}> escalated: {paged}, please join."
+    if change.event is DrillEvent.RESOLVED:
+        return f"<@{change.actor}> resolved it. Checking recovery…"
+    return (
+        "It was a drill. The message above now shows its timeline; record what you learned "
+        "with *Record findings*."
+    )
