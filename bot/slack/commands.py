@@ -16,7 +16,7 @@ from bot.errors import ChaosbotError
 from bot.slack.errors import ErrorReporter, ack_only
 from bot.slack.ids import SlashCommand
 from bot.slack.replies import Reply
-from bot.templates import render
+from bot.slack.templates import render
 
 __all__ = ["CommandRequest", "CommandRouter", "Subcommand", "register"]
 

@@ -7,12 +7,13 @@ from datetime import datetime
 from sqlalchemy import select
 
 from bot.catalog.models import Team
-from bot.compliance.digest import digest_week, org_blocks, team_blocks
+from bot.compliance.digest import digest_week
 from bot.compliance.gather import gather
 from bot.compliance.report import org_report, team_report
 from bot.context import BotContext
 from bot.errors import ChaosbotError
 from bot.slack.commands import CommandRequest, CommandRouter, Subcommand
+from bot.slack.digest import org_blocks, team_blocks
 from bot.slack.mrkdwn import escape
 from bot.slack.replies import Reply
 

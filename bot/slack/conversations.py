@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from bot.compliance import conversation as compliance
 from bot.drills import conversation as drills
 from bot.gamedays import conversation as gamedays
+from bot.slack.digest import SlackDigestConversation
 from bot.slack.drill_conversation import SlackDrillConversation
 from bot.slack.gameday_conversation import SlackGameDayConversation
 
@@ -14,3 +16,4 @@ def install() -> None:
     """Make Slack the conversation of game days, drills and the digest in this process."""
     gamedays.conversation.install(SlackGameDayConversation())
     drills.conversation.install(SlackDrillConversation())
+    compliance.conversation.install(SlackDigestConversation())

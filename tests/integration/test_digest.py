@@ -15,11 +15,7 @@ from sqlalchemy import func, insert, select
 
 from bot.catalog.models import Service
 from bot.clock import FrozenClock
-from bot.compliance.digest import (
-    MAX_BLOCKS,
-    send_digests,
-    split_blocks,
-)
+from bot.compliance.digest import send_digests
 from bot.compliance.models import DigestDelivery
 from bot.config.compliance_policy import DEFAULT_POLICY
 from bot.db.engine import Database
@@ -29,6 +25,7 @@ from bot.outbox.models import OutboxMessage
 from bot.outbox.service import ts_of
 from bot.runs.states import RunStatus
 from bot.slack.blockkit import SECTION_TEXT
+from bot.slack.digest import MAX_BLOCKS, split_blocks
 from bot.slack.outbox import deliver_due
 from bot.testing.slack_api import SlackApiServer
 from tests.fixtures.history import MONDAY_9_BERLIN, History

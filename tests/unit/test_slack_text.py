@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 from bot.slack.mrkdwn import escape
-from bot.templates import render
+from bot.slack.templates import render
 
 
 def test_escape_neutralises_mentions_and_links() -> None:

@@ -1,4 +1,4 @@
-"""Jinja2 rendering for Slack text and the digest: sandboxed, StrictUndefined, mrkdwn-escaped."""
+"""Jinja2 rendering of Slack text: sandboxed, StrictUndefined, mrkdwn-escaped."""
 
 from __future__ import annotations
 
