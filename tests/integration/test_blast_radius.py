@@ -25,7 +25,7 @@ from bot.runs.preflight import check_preflight
 from bot.runs.service import find_run
 from bot.runs.states import Trigger
 from bot.slack.gameday_blocks import gameday_message
-from bot.testing.kube_api import KubeApiServer
+from bot.testing.kube.api import KubeApiServer
 from tests.fixtures.bot import ALICE, START, seed_payments
 from tests.fixtures.gamedays import ask, register_service
 

@@ -24,7 +24,7 @@ from bot.config import BlastRadiusLimits
 from bot.db.engine import Database
 from bot.k8s.client import ClientFactory
 from bot.k8s.cluster import KubeCluster
-from bot.testing.kube_api import KubeApiServer
+from bot.testing.kube.api import KubeApiServer
 
 NOW = datetime(2026, 11, 25, 9, 30, tzinfo=UTC)
 POLICY = CatalogPolicy(allowed_namespaces=frozenset({"payments"}))

@@ -28,7 +28,7 @@ from bot.gamedays.models import GameDayStatus
 from bot.runs.states import RunStatus
 from bot.slack.blockkit import SECTION_TEXT
 from bot.slack.outbox import OutboxMessage, deliver_due, ts_of
-from bot.testing.slack_api import SlackApiServer
+from bot.testing.slack.api import SlackApiServer
 from tests.fixtures.history import MONDAY_9_BERLIN, History
 
 NOW = MONDAY_9_BERLIN

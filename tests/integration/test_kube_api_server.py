@@ -1,4 +1,4 @@
-"""Tests of bot.testing.kube_api.KubeApiServer, driven by the real `kubernetes` client.
+"""Tests of bot.testing.kube.api.KubeApiServer, driven by the real `kubernetes` client.
 
 Every call goes over HTTP through a kubeconfig the server wrote, exactly as the bot talks to a
 cluster; the seeding and inspection helpers are only used to arrange and check state.
@@ -25,8 +25,8 @@ import yaml
 from kubernetes import client, config
 from kubernetes.client import ApiClient, ApiException
 
-from bot.testing.kube_api import KubeApiServer
-from bot.testing.kube_seed import container
+from bot.testing.kube.api import KubeApiServer
+from bot.testing.kube.seed import container
 
 NS = "default"
 SAFE = "bcdfghjklmnpqrstvwxz2456789"

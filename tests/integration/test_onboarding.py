@@ -15,8 +15,8 @@ from bot.library.catalogue import load_catalogue
 from bot.slack.ids import CallbackId
 from bot.slack.ids import OnboardBlock as B
 from bot.slack.outbox import OutboxMessage
-from bot.testing.slack_api import SlackApiServer
-from bot.testing.slack_forms import choice, onboarding_form, picked, text
+from bot.testing.slack.api import SlackApiServer
+from bot.testing.slack.forms import choice, onboarding_form, picked, text
 from tests.fixtures.bot import ALICE, BOB, CAROL, TEAM_CHANNEL, RunningBot, seed_payments
 from tests.fixtures.canary import REPORTED
 from tests.fixtures.slack import BOT_TOKEN

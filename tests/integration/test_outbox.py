@@ -21,7 +21,7 @@ from bot.slack.outbox import (
     posted_ts,
     ts_of,
 )
-from bot.testing.slack_api import SlackApiServer
+from bot.testing.slack.api import SlackApiServer
 
 START = datetime(2026, 11, 30, 9, 0, tzinfo=UTC)
 

@@ -24,8 +24,8 @@ from bot.runs.service import find_run
 from bot.runs.states import RunStatus, Trigger
 from bot.slack.ids import CallbackId
 from bot.slack.ids import OnboardBlock as B
-from bot.testing.kube_api import KubeApiServer
-from bot.testing.slack_forms import choice, onboarding_form, text
+from bot.testing.kube.api import KubeApiServer
+from bot.testing.slack.forms import choice, onboarding_form, text
 from tests.fixtures.bot import ADMIN, ALICE, CAROL, START, RunningBot, seed_payments
 from tests.fixtures.gamedays import register_service
 from tests.integration.test_chaosfile_apply import (

@@ -14,7 +14,7 @@ from bot.catalog.models import Member, Role, Team
 from bot.runs.models import Freeze
 from bot.slack.ids import CallbackId
 from bot.slack.ids import OnboardBlock as B
-from bot.testing.slack_forms import choice, onboarding_form, text
+from bot.testing.slack.forms import choice, onboarding_form, text
 from tests.fixtures.bot import (
     ADMIN,
     ALICE,

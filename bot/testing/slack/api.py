@@ -20,10 +20,10 @@ from dataclasses import dataclass, field
 from types import TracebackType
 from typing import TypeVar
 
-from bot.testing.slack_api_http import ApiAnswer, HttpFrontend, Routes
-from bot.testing.slack_api_methods import METHODS, apply_response
-from bot.testing.slack_validation import message_problem, view_problem
-from bot.testing.slack_workspace import (
+from bot.testing.slack.api_http import ApiAnswer, HttpFrontend, Routes
+from bot.testing.slack.api_methods import METHODS, apply_response
+from bot.testing.slack.validation import message_problem, view_problem
+from bot.testing.slack.workspace import (
     ChannelInfo,
     JsonDict,
     MethodError,
