@@ -21,8 +21,8 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from bot.testing.slack_api import SlackApiServer
-from bot.testing.slack_requests import SlackSimulator
+from bot.testing.slack.api import SlackApiServer
+from bot.testing.slack.requests import SlackSimulator
 
 SECRET = "bench-signing-secret-0123456789"
 ROOT = Path(__file__).resolve().parent.parent

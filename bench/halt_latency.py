@@ -32,8 +32,8 @@ from bot.runs.flows import plan_run
 from bot.runs.models import Run
 from bot.runs.states import TERMINAL, RunStatus, Trigger
 from bot.runs.supervisor import abort_run, start_worker
-from bot.testing.health import health_endpoint
-from bot.testing.kube_api import KubeApiServer
+from bot.testing.kube.api import KubeApiServer
+from bot.testing.kube.health import health_endpoint
 
 ROOT = Path(__file__).resolve().parent.parent
 READY_TIMEOUT = 60.0  # worker start, preflight, steady state, injection

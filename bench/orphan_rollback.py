@@ -42,8 +42,8 @@ from bot.runs.flows import plan_run
 from bot.runs.janitor import Janitor
 from bot.runs.states import TERMINAL, RunStatus, Trigger
 from bot.runs.supervisor import WorkerLauncher, start_worker
-from bot.testing.health import health_endpoint
-from bot.testing.kube_api import KubeApiServer
+from bot.testing.kube.api import KubeApiServer
+from bot.testing.kube.health import health_endpoint
 
 ROOT = Path(__file__).resolve().parent.parent
 POLL = 0.02  # how often the API server is asked whether the fault is still there

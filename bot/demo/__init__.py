@@ -20,13 +20,13 @@ from bot.db.engine import Database
 from bot.db.migrate import upgrade
 from bot.demo.transcript import Transcript
 from bot.errors import ChaosbotError
-from bot.testing.health import health_endpoint
+from bot.testing.kube.health import health_endpoint
 
 if TYPE_CHECKING:
     from bot.serve import Server
-    from bot.testing.kube_api import KubeApiServer
-    from bot.testing.slack_api import SlackApiServer
-    from bot.testing.slack_requests import SlackSimulator
+    from bot.testing.kube.api import KubeApiServer
+    from bot.testing.slack.api import SlackApiServer
+    from bot.testing.slack.requests import SlackSimulator
 
 __all__ = ["DemoWorld", "demo_world", "run_demo"]
 
@@ -74,9 +74,9 @@ def run_demo(*, out: TextIO) -> int:
 def demo_world(out: TextIO) -> Iterator[DemoWorld]:
     """Start the stand-ins, a migrated temporary database and the bot; stop them all after."""
     try:
-        from bot.testing.kube_api import KubeApiServer
-        from bot.testing.slack_api import SlackApiServer
-        from bot.testing.slack_requests import SlackSimulator
+        from bot.testing.kube.api import KubeApiServer
+        from bot.testing.slack.api import SlackApiServer
+        from bot.testing.slack.requests import SlackSimulator
     except ModuleNotFoundError as exc:
         raise DemoNeedsExtra(exc.name or "kubernetes-validate") from None
     from bot.serve import Server

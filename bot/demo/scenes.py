@@ -28,7 +28,7 @@ from bot.slack.ids import ActionId, CallbackId
 from bot.slack.ids import FindingsBlock as F
 from bot.slack.ids import GameDayBlock as G
 from bot.slack.ids import OnboardBlock as B
-from bot.testing.slack_forms import choice, onboarding_form, text
+from bot.testing.slack.forms import choice, onboarding_form, text
 
 ALICE, BOB, CAROL = "U0ALICE", "U0BOB", "U0CAROL"
 _T = TypeVar("_T")

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.testing.slack_api import SlackApiServer
-from bot.testing.slack_requests import SlackSimulator
+from bot.testing.slack.api import SlackApiServer
+from bot.testing.slack.requests import SlackSimulator
 
 CHAOSBOT = [sys.executable, "-m", "bot"]
 

@@ -17,9 +17,9 @@ from bot.db.engine import Database
 from bot.db.migrate import upgrade
 from bot.runs.models import Run
 from bot.runs.states import TERMINAL, RunStatus
-from bot.testing.kube_api import KubeApiServer
-from bot.testing.slack_api import SlackApiServer
-from bot.testing.slack_requests import SlackSimulator
+from bot.testing.kube.api import KubeApiServer
+from bot.testing.slack.api import SlackApiServer
+from bot.testing.slack.requests import SlackSimulator
 from tests.e2e.conftest import CHAOSBOT, BotProcess, bot_env, listening_url, wait_until_healthy
 from tests.fixtures.services import Checkout, register_checkout
 

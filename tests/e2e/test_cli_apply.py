@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from bot.audit.models import AuditEvent
 from bot.db.engine import Database
-from bot.testing.kube_api import KubeApiServer
+from bot.testing.kube.api import KubeApiServer
 from tests.e2e.conftest import CHAOSBOT, run_chaosbot
 
 CHAOS_YAML = """\

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.testing.kube_api import KubeApiServer
+from bot.testing.kube.api import KubeApiServer
 from tests.integration.abandoned import kube_secrets, leave_faults, marked
 from tests.integration.payments_cluster import NAMESPACE, seed_payments
 

@@ -13,7 +13,7 @@ from sqlalchemy import select
 from bot.db.engine import Database
 from bot.runs.models import Run
 from bot.runs.states import RunStatus
-from bot.testing.kube_api import KubeApiServer
+from bot.testing.kube.api import KubeApiServer
 from tests.fixtures.services import Checkout, register_checkout
 
 

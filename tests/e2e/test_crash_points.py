@@ -36,9 +36,9 @@ from bot.runs.models import Run
 from bot.runs.states import TERMINAL, RunStatus
 from bot.runs.supervisor import start_worker
 from bot.slack.ids import ActionId
-from bot.testing.kube_api import KubeApiServer
-from bot.testing.slack_api import SlackApiServer
-from bot.testing.slack_requests import SlackSimulator
+from bot.testing.kube.api import KubeApiServer
+from bot.testing.slack.api import SlackApiServer
+from bot.testing.slack.requests import SlackSimulator
 from tests.e2e.conftest import CHAOSBOT, bot_env, listening_url, wait_until_healthy
 from tests.e2e.pg_server import PgServer, pg_server_fixture  # noqa: F401 - a fixture
 from tests.fixtures.bot import ALICE, BOB, TEAM_CHANNEL, seed_payments

@@ -19,8 +19,8 @@ from bot.gamedays.decisions import approve
 from bot.gamedays.models import GameDay, GameDayStatus
 from bot.runs.models import Run, RunEvent
 from bot.runs.states import RunStatus
-from bot.testing.kube_api import KubeApiServer
-from bot.testing.slack_api import SlackApiServer
+from bot.testing.kube.api import KubeApiServer
+from bot.testing.slack.api import SlackApiServer
 from tests.e2e.conftest import CHAOSBOT, bot_env, listening_url, wait_until_healthy
 from tests.fixtures.bot import BOB
 from tests.fixtures.db import _truncate

@@ -6,8 +6,8 @@ import json
 import time
 import urllib.request
 
-from bot.testing.slack_api import SlackApiServer
-from bot.testing.slack_requests import SlackSimulator
+from bot.testing.slack.api import SlackApiServer
+from bot.testing.slack.requests import SlackSimulator
 from tests.e2e.conftest import BotProcess, bot_env, run_chaosbot
 
 

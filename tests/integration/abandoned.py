@@ -15,7 +15,7 @@ import pytest
 
 from bot.faults import certs, chaosmesh, network, nodes, workloads
 from bot.faults.marks import RUN_LABEL
-from bot.testing.kube_api import KubeApiServer
+from bot.testing.kube.api import KubeApiServer
 from tests.integration.payments_cluster import NAMESPACE, SELECTOR
 
 __all__ = ["LEDGER", "kube_secrets", "leave_faults", "marked"]

@@ -32,7 +32,7 @@ import yaml
 import bot
 from bot.library.catalogue import load_catalogue
 from bot.library.render import render
-from bot.testing.kube_api import KubeApiServer
+from bot.testing.kube.api import KubeApiServer
 from tests.integration.payments_cluster import NAMESPACE, SELECTOR, seed_payments
 
 __all__ = [

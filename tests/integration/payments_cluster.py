@@ -16,8 +16,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from bot.testing.kube_api import KubeApiServer
-from bot.testing.kube_seed import container
+from bot.testing.kube.api import KubeApiServer
+from bot.testing.kube.seed import container
 
 __all__ = [
     "NAMESPACE",

@@ -18,8 +18,8 @@ from bot.k8s.client import ClientFactory
 from bot.k8s.cluster import KubeCluster
 from bot.slack.commands import CommandRouter, Subcommand
 from bot.slack.ids import ActionId
-from bot.testing.slack_api import SlackApiServer
-from bot.testing.slack_requests import SlackSimulator
+from bot.testing.slack.api import SlackApiServer
+from bot.testing.slack.requests import SlackSimulator
 from bot.web import make_wsgi_app
 
 

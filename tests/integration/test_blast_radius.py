@@ -20,14 +20,11 @@ from bot.gamedays.store import find_gameday
 from bot.k8s.client import ClientFactory
 from bot.k8s.cluster import KubeCluster
 from bot.k8s.runs import KubeRunCluster
-from bot.runs.flows import plan_run
-from bot.runs.preflight import check_preflight
-from bot.runs.service import find_run
-from bot.runs.states import Trigger
 from bot.slack.gameday_blocks import gameday_message
-from bot.testing.kube_api import KubeApiServer
-from tests.fixtures.bot import ALICE, START, seed_payments
+from bot.testing.kube.api import KubeApiServer
+from tests.fixtures.bot import START, seed_payments
 from tests.fixtures.gamedays import ask, register_service
+from tests.fixtures.runs import plan_adhoc, preflight_refusals
 
 pytestmark = pytest.mark.storage
 
@@ -65,20 +62,8 @@ def _service(db: Database, *, cap: int, environment: Environment = Environment.S
 def _refusals(
     db: Database, clients: ClientFactory, experiment: str, settings: Settings, **overrides: Any
 ) -> list[str]:
-    planned = plan_run(
-        db,
-        service="checkout",
-        experiment=experiment,
-        trigger=Trigger.ADHOC,
-        requested_by=ALICE,
-        now=START,
-        overrides=overrides,
-    )
-    with db.session() as session:
-        run = find_run(session=session, ref=planned.run_id)
-        return check_preflight(
-            session=session, run=run, cluster=KubeRunCluster(clients), policy=settings, now=START
-        )
+    planned = plan_adhoc(db, experiment=experiment, overrides=overrides)
+    return preflight_refusals(db, planned, cluster=KubeRunCluster(clients), policy=settings)
 
 
 def test_within_both_limits_preflight_lets_the_run_go(db: Database, clients: ClientFactory) -> None:

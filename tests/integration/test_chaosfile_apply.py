@@ -24,7 +24,7 @@ from bot.config import BlastRadiusLimits
 from bot.db.engine import Database
 from bot.k8s.client import ClientFactory
 from bot.k8s.cluster import KubeCluster
-from bot.testing.kube_api import KubeApiServer
+from bot.testing.kube.api import KubeApiServer
 
 NOW = datetime(2026, 11, 25, 9, 30, tzinfo=UTC)
 POLICY = CatalogPolicy(allowed_namespaces=frozenset({"payments"}))
@@ -151,6 +151,19 @@ def export(db: Database, *names: str) -> str:
         return dump_documents([spec_of(find_service(session=session, name=n)) for n in names])
 
 
+def assert_reapplies_unchanged(db: Database, cluster: KubeCluster, exported: str) -> None:
+    """Applying the export of checkout and ledger an hour later changes and records nothing,
+    and exports the same text again."""
+    before = audit_events(db)
+    later = NOW + timedelta(hours=1)
+    assert apply(db, cluster, exported, now=later) == [
+        "service checkout unchanged",
+        "service ledger unchanged",
+    ]
+    assert audit_events(db) == before
+    assert export(db, "checkout", "ledger") == exported
+
+
 def test_applying_a_file_creates_its_services(db: Database, cluster: KubeCluster) -> None:
     assert apply(db, cluster, f"{CHECKOUT}---\n{LEDGER}") == [
         "service checkout created",
@@ -196,14 +209,7 @@ def test_an_exported_file_applies_unchanged_and_records_nothing(
         "    experiments:\n    - pod-kill\n    - cpu-pressure\n    meanDaysBetween: 5\n"
         "    minSpacingHours: 48\n    holidayCountry: DE\n    durationMinutes: 45\n"
     ) in exported
-    before = audit_events(db)
-    later = NOW + timedelta(hours=1)
-    assert apply(db, cluster, exported, now=later) == [
-        "service checkout unchanged",
-        "service ledger unchanged",
-    ]
-    assert audit_events(db) == before
-    assert export(db, "checkout", "ledger") == exported
+    assert_reapplies_unchanged(db, cluster, exported)
 
 
 def test_a_changed_tier_updates_the_service_and_reports_the_difference(
@@ -454,14 +460,7 @@ def test_approvers_and_the_team_timezone_survive_export_and_apply_unchanged(
     exported = export(db, "checkout", "ledger")
     assert exported.count("  teamTimezone: Europe/Lisbon\n") == 2  # the team's, for both
     assert "  approvers:\n  - U0CAROL\n  - U0DAVE\n" in exported
-    before = audit_events(db)
-    later = NOW + timedelta(hours=1)
-    assert apply(db, cluster, exported, now=later) == [
-        "service checkout unchanged",
-        "service ledger unchanged",
-    ]
-    assert audit_events(db) == before
-    assert export(db, "checkout", "ledger") == exported
+    assert_reapplies_unchanged(db, cluster, exported)
 
 
 def test_a_new_team_without_a_timezone_gets_utc_and_a_known_team_keeps_its_own(

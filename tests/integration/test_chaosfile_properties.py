@@ -21,7 +21,7 @@ from bot.catalog.spec import to_document
 from bot.clock import FrozenClock
 from bot.db.engine import Database
 from bot.k8s.cluster import KubeCluster
-from bot.testing.kube_api import KubeApiServer
+from bot.testing.kube.api import KubeApiServer
 from tests.integration.test_chaosfile_apply import (
     CHECKOUT,
     LEDGER,

@@ -87,13 +87,18 @@ def test_app_home_shows_services_approvals_and_findings_with_buttons(bot: Runnin
         )
 
 
-def test_app_home_approves_a_game_day(bot: RunningBot) -> None:
+def _pending_gameday(bot: RunningBot) -> str:
+    """Make the first game day one waiting for approval; its key."""
     with bot.db.session() as session:
         gameday = session.scalars(select(GameDay)).first()
         assert gameday is not None
         gameday.status, gameday.starts_at = GameDayStatus.PENDING, START + 3 * DAY
         gameday.expires_at, gameday.finished_at = START + 2 * DAY, None
-        key = gameday.key
+        return gameday.key
+
+
+def test_app_home_approves_a_game_day(bot: RunningBot) -> None:
+    key = _pending_gameday(bot)
     home = _open_home(bot, ADMIN)
     assert "Waiting for your approval" in home and key in home
     bot.simulator.block_action(
@@ -110,12 +115,7 @@ def test_app_home_approves_a_game_day(bot: RunningBot) -> None:
 def test_reject_on_a_home_tab_opened_before_someone_else_decided_answers_on_the_tab(
     bot: RunningBot, caplog: pytest.LogCaptureFixture
 ) -> None:
-    with bot.db.session() as session:
-        gameday = session.scalars(select(GameDay)).first()
-        assert gameday is not None
-        gameday.status, gameday.starts_at = GameDayStatus.PENDING, START + 3 * DAY
-        gameday.expires_at, gameday.finished_at = START + 2 * DAY, None
-        key = gameday.key
+    key = _pending_gameday(bot)
     home = _open_home(bot, ADMIN)
     assert "Waiting for your approval" in home and key in home
     stale = bot.slack.home(ADMIN)

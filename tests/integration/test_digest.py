@@ -27,7 +27,7 @@ from bot.runs.states import RunStatus
 from bot.slack.blockkit import SECTION_TEXT
 from bot.slack.digest import MAX_BLOCKS, split_blocks
 from bot.slack.outbox import deliver_due
-from bot.testing.slack_api import SlackApiServer
+from bot.testing.slack.api import SlackApiServer
 from tests.fixtures.history import MONDAY_9_BERLIN, History
 
 NOW = MONDAY_9_BERLIN

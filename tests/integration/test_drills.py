@@ -29,6 +29,7 @@ from bot.runs.states import RunStatus, Trigger
 from tests.fixtures.bot import ALICE, BOB, START
 from tests.fixtures.drills import opt_in
 from tests.fixtures.gamedays import ADMINS, ask, register_service
+from tests.fixtures.runs import plan_adhoc
 
 BERLIN = zone("Europe/Berlin")
 
@@ -278,16 +279,7 @@ def test_at_its_minute_it_is_checked_again_and_skipped_with_the_reason(
         with harness.db.session() as session:
             approve(session=session, ref=key, user_id=BOB, now=START, admins=ADMINS)
     if obstacle == "another run":
-        from bot.runs.flows import plan_run
-
-        plan_run(
-            harness.db,
-            service="checkout",
-            experiment="container-kill",
-            trigger=Trigger.ADHOC,
-            requested_by=ALICE,
-            now=START,
-        )
+        plan_adhoc(harness.db, experiment="container-kill")
     harness.at(moment + (timedelta(minutes=31) if obstacle == "late" else timedelta(0)))
     report = harness.drills.reconcile(harness.clock.now())
     assert report.fired == [] and report.skipped == [upcoming.key]

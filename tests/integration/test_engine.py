@@ -56,16 +56,24 @@ def test_abort_during_the_hold_rolls_back_at_once(engine: Engine) -> None:
     assert run.leftovers == []
 
 
+def _request_abort_in_the_row(engine: Engine, run_id: int, *, signalled: bool = False) -> None:
+    """Bob's abort as another replica records it: on the run's row only (and, with `signalled`,
+    the row also says the worker was signalled)."""
+    with engine.db.session() as session:
+        run = session.get(Run, run_id)
+        assert run is not None
+        run.abort_requested_at, run.abort_requested_by = NOW, "U0BOB"
+        if signalled:
+            run.abort_signalled = True
+
+
 def test_an_abort_requested_in_the_database_reaches_a_worker_it_cannot_signal(
     engine: Engine,
 ) -> None:
     run_id, key = engine.create(hold=60)
     process = engine.start(run_id)
     engine.wait_for(run_id, RunStatus.HOLDING)
-    with engine.db.session() as session:
-        run = session.get(Run, run_id)
-        assert run is not None
-        run.abort_requested_at, run.abort_requested_by = NOW, "U0BOB"
+    _request_abort_in_the_row(engine, run_id)
     assert process.wait(timeout=30) == 4
     assert engine.status(run_id) is RunStatus.ABORTED
     assert engine.policies(key) == []
@@ -81,11 +89,7 @@ def test_a_signal_that_was_lost_is_sent_again_once_whatever_the_clocks_say(
     run_id, key = engine.create(hold=60)
     process = engine.start(run_id)
     engine.wait_for(run_id, RunStatus.HOLDING)
-    with engine.db.session() as session:
-        run = session.get(Run, run_id)
-        assert run is not None
-        run.abort_requested_at, run.abort_requested_by = NOW, "U0BOB"
-        run.abort_signalled = True  # but no signal is sent
+    _request_abort_in_the_row(engine, run_id, signalled=True)  # but no signal is sent
     started = time.monotonic()
     assert process.wait(timeout=30) == 4
     assert time.monotonic() - started >= 2  # LOST_SIGNAL, measured by the worker itself

@@ -7,7 +7,6 @@ a service read from the database.
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import subprocess
@@ -24,8 +23,8 @@ from bot.catalog.service import save_service
 from bot.catalog.spec import CatalogPolicy, parse_service_spec
 from bot.db.engine import Database
 from bot.library.catalogue import load_catalogue
-from bot.library.cli import add_parser
 from bot.library.render import render
+from tests.fixtures.library import library_main
 
 CHAOS = Path(sys.executable).parent / "chaos"
 IDS = sorted(t.id for t in load_catalogue())
@@ -98,7 +97,7 @@ def test_cli_renders_for_a_registered_service(
     monkeypatch.setenv("CHAOSBOT_DATABASE_URL", database_url)
     output = tmp_path / "pod-kill.json"
     argv = ["experiments", "render", "pod-kill", "--service", "checkout", "--set", "percent=50"]
-    assert _main([*argv, "--run-id", "r-1", "-o", str(output)]) == 0
+    assert library_main([*argv, "--run-id", "r-1", "-o", str(output)]) == 0
     document = json.loads(output.read_text())
     configuration = document["configuration"]
     assert configuration["namespace"] == "payments"
@@ -110,14 +109,6 @@ def test_cli_renders_for_a_registered_service(
     assert probe["tolerance"] == 204 and probe["provider"]["arguments"]["timeout"] == 0.8
     code, text = _validate(output, tmp_path / "settings.yaml")
     assert code == 0, text
-
-
-def _main(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser(prog="chaosbot")
-    add_parser(parser.add_subparsers(required=True))
-    args = parser.parse_args(argv)
-    code: int = args.command(args)
-    return code
 
 
 def _rendered(experiment: str) -> dict[str, Any]:

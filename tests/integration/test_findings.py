@@ -13,25 +13,17 @@ from bot.db.engine import Database
 from bot.findings.auto import record_run_findings
 from bot.findings.models import Finding, FindingKind, FindingStatus, Severity
 from bot.findings.service import NotAllowedToResolve, open_findings, resolve_finding
-from bot.runs.flows import plan_run
 from bot.runs.models import Run
 from bot.runs.service import transition
-from bot.runs.states import RunStatus, Trigger
+from bot.runs.states import RunStatus
 from bot.slack.ids import ActionId
 from tests.fixtures.bot import ADMIN, ALICE, BOB, START, TEAM_CHANNEL, RunningBot
 from tests.fixtures.gamedays import ADMINS, MALLORY, register_service
+from tests.fixtures.runs import plan_adhoc
 
 
 def _run(db: Database, *, dry_run: bool = False) -> int:
-    return plan_run(
-        db,
-        service="checkout",
-        experiment="pod-kill",
-        trigger=Trigger.ADHOC,
-        requested_by=ALICE,
-        now=START,
-        dry_run=dry_run,
-    ).run_id
+    return plan_adhoc(db, dry_run=dry_run).run_id
 
 
 def _end(db: Database, run_id: int, status: RunStatus, **values: object) -> None:

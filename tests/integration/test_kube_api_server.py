@@ -1,4 +1,4 @@
-"""Tests of bot.testing.kube_api.KubeApiServer, driven by the real `kubernetes` client.
+"""Tests of bot.testing.kube.api.KubeApiServer, driven by the real `kubernetes` client.
 
 Every call goes over HTTP through a kubeconfig the server wrote, exactly as the bot talks to a
 cluster; the seeding and inspection helpers are only used to arrange and check state.
@@ -25,8 +25,8 @@ import yaml
 from kubernetes import client, config
 from kubernetes.client import ApiClient, ApiException
 
-from bot.testing.kube_api import KubeApiServer
-from bot.testing.kube_seed import container
+from bot.testing.kube.api import KubeApiServer
+from bot.testing.kube.seed import container
 
 NS = "default"
 SAFE = "bcdfghjklmnpqrstvwxz2456789"
@@ -52,34 +52,22 @@ def api_client(kubeconfig: Path) -> Iterator[ApiClient]:
         yield api
 
 
-@pytest.fixture
-def core(api_client: ApiClient) -> Any:
-    return client.CoreV1Api(api_client)
+def _api_group(api_class: Callable[[ApiClient], Any]) -> Any:
+    """A fixture: the client's API class for one group, on the shared ApiClient."""
+
+    @pytest.fixture
+    def group(api_client: ApiClient) -> Any:
+        return api_class(api_client)
+
+    return group
 
 
-@pytest.fixture
-def apps(api_client: ApiClient) -> Any:
-    return client.AppsV1Api(api_client)
-
-
-@pytest.fixture
-def custom(api_client: ApiClient) -> Any:
-    return client.CustomObjectsApi(api_client)
-
-
-@pytest.fixture
-def policy(api_client: ApiClient) -> Any:
-    return client.PolicyV1Api(api_client)
-
-
-@pytest.fixture
-def networking(api_client: ApiClient) -> Any:
-    return client.NetworkingV1Api(api_client)
-
-
-@pytest.fixture
-def leases(api_client: ApiClient) -> Any:
-    return client.CoordinationV1Api(api_client)
+core = _api_group(client.CoreV1Api)
+apps = _api_group(client.AppsV1Api)
+custom = _api_group(client.CustomObjectsApi)
+policy = _api_group(client.PolicyV1Api)
+networking = _api_group(client.NetworkingV1Api)
+leases = _api_group(client.CoordinationV1Api)
 
 
 @pytest.fixture
@@ -686,12 +674,17 @@ def test_controllers_can_be_switched_off() -> None:
 # --- eviction and disruption budgets --------------------------------------------------------------
 
 
+def _first_pod_of_web(kube_api: KubeApiServer, *, min_available: int) -> str:
+    """Deployment web (3 replicas) under budget web-pdb: the name of its first pod."""
+    kube_api.add_deployment(NS, "web", replicas=3, labels={"app": "web"})
+    kube_api.add_pdb(NS, "web-pdb", selector={"app": "web"}, min_available=min_available)
+    return sorted(names(pods_of(kube_api)))[0]
+
+
 def test_an_eviction_that_would_break_the_budget_is_429(
     kube_api: KubeApiServer, core: Any, nodes: list[str]
 ) -> None:
-    kube_api.add_deployment(NS, "web", replicas=3, labels={"app": "web"})
-    kube_api.add_pdb(NS, "web-pdb", selector={"app": "web"}, min_available=3)
-    victim = sorted(names(pods_of(kube_api)))[0]
+    victim = _first_pod_of_web(kube_api, min_available=3)
     error = api_error(lambda: core.create_namespaced_pod_eviction(victim, NS, eviction(victim)))
     assert error.status == 429
     body = status_of(error)
@@ -707,9 +700,7 @@ def test_an_eviction_that_would_break_the_budget_is_429(
 def test_an_allowed_eviction_deletes_the_pod_which_is_replaced(
     kube_api: KubeApiServer, core: Any, nodes: list[str]
 ) -> None:
-    kube_api.add_deployment(NS, "web", replicas=3, labels={"app": "web"})
-    kube_api.add_pdb(NS, "web-pdb", selector={"app": "web"}, min_available=2)
-    victim = sorted(names(pods_of(kube_api)))[0]
+    victim = _first_pod_of_web(kube_api, min_available=2)
     core.create_namespaced_pod_eviction(victim, NS, eviction(victim))
     assert kube_api.requests[-1].status == 201
     assert kube_api.get("pods", NS, victim) is None
@@ -721,9 +712,7 @@ def test_an_allowed_eviction_deletes_the_pod_which_is_replaced(
 def test_unready_pods_are_evictable_only_when_the_budget_or_policy_allows(
     kube_api: KubeApiServer, core: Any, policy: Any, nodes: list[str]
 ) -> None:
-    kube_api.add_deployment(NS, "web", replicas=3, labels={"app": "web"})
-    kube_api.add_pdb(NS, "web-pdb", selector={"app": "web"}, min_available=3)
-    sick = sorted(names(pods_of(kube_api)))[0]
+    sick = _first_pod_of_web(kube_api, min_available=3)
     kube_api.set_pod_status(NS, sick, ready=False)
     error = api_error(lambda: core.create_namespaced_pod_eviction(sick, NS, eviction(sick)))
     assert error.status == 429

@@ -15,8 +15,9 @@ from bot.library.catalogue import load_catalogue
 from bot.outbox.models import OutboxMessage
 from bot.slack.ids import CallbackId
 from bot.slack.ids import OnboardBlock as B
-from bot.testing.slack_api import SlackApiServer
-from bot.testing.slack_forms import choice, onboarding_form, picked, text
+from bot.testing.slack.api import ApiCall, SlackApiServer
+from bot.testing.slack.forms import choice, onboarding_form, picked, text
+from bot.testing.slack.requests import SlackHttpResponse
 from tests.fixtures.bot import ALICE, BOB, CAROL, TEAM_CHANNEL, RunningBot, seed_payments
 from tests.fixtures.canary import REPORTED
 from tests.fixtures.slack import BOT_TOKEN
@@ -55,6 +56,31 @@ def _number(value: str | None) -> dict[str, object]:
 def _block(view: dict[str, Any], block: B) -> dict[str, Any]:
     found: dict[str, Any] = next(b for b in view["blocks"] if b.get("block_id") == block)
     return found
+
+
+def _press_edit(
+    bot: RunningBot, detail: dict[str, Any], user: str = ALICE, count: int = 1
+) -> ApiCall:
+    """`user` presses Edit on a service's detail message: the count-th edit modal's views.open."""
+    bot.simulator.block_action(
+        "service_edit",
+        user_id=user,
+        channel_id=TEAM_CHANNEL,
+        message={"ts": "1", "text": "", "blocks": detail["blocks"]},
+    )
+    return bot.opened_view(CallbackId.EDIT_SERVICE, count)
+
+
+def _send_edit(
+    bot: RunningBot, opened: ApiCall, user: str, **fields: dict[str, object]
+) -> SlackHttpResponse:
+    """`user` saves the edit modal `opened` with `fields` (team payments unless they say)."""
+    return bot.simulator.view_submission(
+        CallbackId.EDIT_SERVICE.value,
+        values=onboarding_form({B.TEAM: choice("payments"), **fields}),
+        user_id=user,
+        view_id=opened.response["view"]["id"],
+    )
 
 
 def _submit(bot: RunningBot, view_id: str, **fields: dict[str, object]) -> dict[str, object]:
@@ -323,13 +349,7 @@ def test_the_blind_drill_fields_are_stored_and_shown_in_the_edit_modal(
     assert "about one every 5 workdays, at least 72 h apart" in shown
     assert "faults held 30 min" in shown
     assert "*Experiments that may run blind*: `cpu-pressure`, `pod-kill`" in shown
-    bot.simulator.block_action(
-        "service_edit",
-        user_id=ALICE,
-        channel_id=TEAM_CHANNEL,
-        message={"ts": "1", "text": "", "blocks": detail["blocks"]},
-    )
-    view = bot.opened_view(CallbackId.EDIT_SERVICE).body["view"]
+    view = _press_edit(bot, detail).body["view"]
     chosen = _block(view, B.BLIND_EXPERIMENTS)["element"]["initial_options"]
     assert [o["value"] for o in chosen] == ["pod-kill", "cpu-pressure"]  # the library's order
     assert _block(view, B.BLIND_MEAN_DAYS)["element"]["initial_value"] == "5"
@@ -442,23 +462,11 @@ def test_owners_edit_through_the_same_modal(running_bot: RunningBot) -> None:
         onboarded.suite.append(SuiteEntry(experiment="pod-kill", parameters={"count": 1}))
     bot.command("service checkout")
     detail = bot.reply(1)
-    bot.simulator.block_action(
-        "service_edit",
-        user_id=BOB,
-        channel_id=TEAM_CHANNEL,
-        message={"ts": "1", "text": "", "blocks": detail["blocks"]},
-    )
-    opened = bot.opened_view(CallbackId.EDIT_SERVICE)
+    opened = _press_edit(bot, detail, BOB)
     view = opened.body["view"]
     tier = next(b for b in view["blocks"] if b.get("block_id") == B.TIER)
     assert tier["element"]["initial_option"]["value"] == "2"
-    values = onboarding_form({B.TIER: choice("1"), B.TEAM: choice("payments")})
-    response = bot.simulator.view_submission(
-        CallbackId.EDIT_SERVICE.value,
-        values=values,
-        user_id=BOB,
-        view_id=opened.response["view"]["id"],
-    )
+    response = _send_edit(bot, opened, BOB, **{B.TIER: choice("1")})
     assert response.status == 200 and response.text == ""
     with bot.db.session() as session:
         service = session.scalars(select(Service)).one()
@@ -479,30 +487,13 @@ def test_the_edit_modal_shows_and_changes_approvers_and_the_teams_timezone(
     assert _submit(bot, _open(bot), **fields) == {}
     bot.command("service checkout")
     detail = bot.reply(1)
-    bot.simulator.block_action(
-        "service_edit",
-        user_id=ALICE,
-        channel_id=TEAM_CHANNEL,
-        message={"ts": "1", "text": "", "blocks": detail["blocks"]},
-    )
-    opened = bot.opened_view(CallbackId.EDIT_SERVICE)
+    opened = _press_edit(bot, detail)
     view = opened.body["view"]
     # The team's own timezone, not Alice's.
     assert _block(view, B.TEAM_TIMEZONE)["element"]["initial_value"] == "Asia/Tokyo"
     assert _block(view, B.APPROVERS)["element"]["initial_users"] == [CAROL]
-    values = onboarding_form(
-        {
-            B.TEAM: choice("payments"),
-            B.TEAM_TIMEZONE: text("Europe/Berlin"),
-            B.APPROVERS: _users(CAROL, "U0DAVE"),
-        }
-    )
-    response = bot.simulator.view_submission(
-        CallbackId.EDIT_SERVICE.value,
-        values=values,
-        user_id=ALICE,
-        view_id=opened.response["view"]["id"],
-    )
+    fields = {B.TEAM_TIMEZONE: text("Europe/Berlin"), B.APPROVERS: _users(CAROL, "U0DAVE")}
+    response = _send_edit(bot, opened, ALICE, **fields)
     assert response.status == 200 and response.text == ""
     with bot.db.session() as session:
         service = session.scalars(select(Service)).one()
@@ -578,13 +569,7 @@ def _edit(bot: RunningBot) -> tuple[str, dict[str, Any]]:
         for c in bot.slack.calls_to("views.open")
         if c.body["view"]["callback_id"] == CallbackId.EDIT_SERVICE
     ]
-    bot.simulator.block_action(
-        "service_edit",
-        user_id=ALICE,
-        channel_id=TEAM_CHANNEL,
-        message={"ts": "1", "text": "", "blocks": detail["blocks"]},
-    )
-    call = bot.opened_view(CallbackId.EDIT_SERVICE, len(opened) + 1)
+    call = _press_edit(bot, detail, count=len(opened) + 1)
     return str(call.response["view"]["id"]), call.body["view"]
 
 

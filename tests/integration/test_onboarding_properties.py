@@ -12,7 +12,7 @@ from bot.audit.models import AuditEvent
 from bot.catalog.models import NamespaceOwner, Service, ServiceOwner, Team
 from bot.slack.ids import CallbackId
 from bot.slack.ids import OnboardBlock as B
-from bot.testing.slack_forms import choice, onboarding_form, text
+from bot.testing.slack.forms import choice, onboarding_form, text
 from tests.fixtures.bot import ALICE, RunningBot, seed_payments
 
 junk = st.one_of(

@@ -15,7 +15,7 @@ from bot.db.engine import Database
 from bot.outbox.models import OutboxMessage, OutboxStatus
 from bot.outbox.service import posted_ts, ts_of
 from bot.slack.outbox import deliver_due, enqueue, enqueue_upload
-from bot.testing.slack_api import SlackApiServer
+from bot.testing.slack.api import SlackApiServer
 
 START = datetime(2026, 11, 30, 9, 0, tzinfo=UTC)
 

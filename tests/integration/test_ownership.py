@@ -18,16 +18,14 @@ from bot.db.engine import Database
 from bot.k8s.client import ClientFactory
 from bot.k8s.cluster import KubeCluster
 from bot.k8s.runs import KubeRunCluster
-from bot.runs.flows import plan_run
-from bot.runs.preflight import check_preflight
 from bot.runs.service import find_run
-from bot.runs.states import RunStatus, Trigger
-from bot.slack.ids import CallbackId
+from bot.runs.states import RunStatus
 from bot.slack.ids import OnboardBlock as B
-from bot.testing.kube_api import KubeApiServer
-from bot.testing.slack_forms import choice, onboarding_form, text
-from tests.fixtures.bot import ADMIN, ALICE, CAROL, START, RunningBot, seed_payments
+from bot.testing.kube.api import KubeApiServer
+from bot.testing.slack.forms import choice, text
+from tests.fixtures.bot import ADMIN, ALICE, CAROL, START, RunningBot, onboard, seed_payments
 from tests.fixtures.gamedays import register_service
+from tests.fixtures.runs import plan_adhoc, preflight_refusals
 from tests.integration.test_chaosfile_apply import (
     CHECKOUT,
     LEDGER,
@@ -50,20 +48,6 @@ INTRUDER_FORM = {
 }
 
 
-def _onboard(bot: RunningBot, user: str, **fields: dict[str, object]) -> dict[str, object]:
-    opened = len(bot.slack.calls_to("views.open"))
-    assert bot.command("onboard", user=user).status == 200
-    view = bot.opened_view(CallbackId.ONBOARD, opened + 1).response["view"]
-    response = bot.simulator.view_submission(
-        CallbackId.ONBOARD.value,
-        values=onboarding_form(fields),
-        user_id=user,
-        view_id=view["id"],
-    )
-    assert response.status == 200
-    return response.json() if response.text else {}
-
-
 @pytest.fixture
 def cluster(kube_api: KubeApiServer, kubeconfig: Path) -> Iterator[KubeCluster]:
     with seeded_cluster(kube_api, kubeconfig) as seeded:
@@ -82,8 +66,8 @@ def test_onboarding_into_another_teams_namespace_is_refused_on_its_field(
     running_bot.kube.add_deployment(
         "payments", "payments-api", replicas=2, labels={"app": "payments-api"}
     )
-    assert _onboard(running_bot, ALICE) == {}  # team payments claims the namespace payments
-    answer = _onboard(running_bot, CAROL, **INTRUDER_FORM)
+    assert onboard(running_bot, ALICE) == {}  # team payments claims the namespace payments
+    answer = onboard(running_bot, CAROL, **INTRUDER_FORM)
     assert answer["response_action"] == "errors"
     errors = answer["errors"]
     assert isinstance(errors, dict)
@@ -163,24 +147,9 @@ def _intruder(db: Database) -> None:
 def _refusals(
     db: Database, cluster: KubeRunCluster, service: str, **overrides: object
 ) -> list[str]:
-    planned = plan_run(
-        db,
-        service=service,
-        experiment="pod-kill",
-        trigger=Trigger.ADHOC,
-        requested_by=CAROL,
-        now=START,
-        overrides=overrides,
-    )
-    with db.session() as session:
-        run = find_run(session=session, ref=planned.run_id)
-        return check_preflight(
-            session=session,
-            run=run,
-            cluster=cluster,
-            policy=Settings(allowed_namespaces=frozenset({"payments"})),
-            now=START,
-        )
+    planned = plan_adhoc(db, service=service, requested_by=CAROL, overrides=overrides)
+    policy = Settings(allowed_namespaces=frozenset({"payments"}))
+    return preflight_refusals(db, planned, cluster=cluster, policy=policy)
 
 
 def test_preflight_refuses_a_service_in_another_teams_namespace_over_shared_pods(
@@ -204,15 +173,7 @@ def test_the_cap_and_one_run_at_a_time_count_every_service_over_the_same_pods(
     with db.session() as session:  # as if a platform admin had handed payments to orders
         owner = session.scalars(select(NamespaceOwner)).one()
         owner.team = session.scalars(select(Team).where(Team.name == "orders")).one()
-    planned = plan_run(
-        db,
-        service="checkout",
-        experiment="pod-kill",
-        trigger=Trigger.ADHOC,
-        requested_by=ALICE,
-        now=START,
-        overrides={"count": 1},
-    )
+    planned = plan_adhoc(db, overrides={"count": 1})
     with db.session() as session:
         find_run(session=session, ref=planned.run_id).status = RunStatus.HOLDING
     refusals = _refusals(db, run_cluster, "payments-api", count=3)
@@ -229,7 +190,7 @@ def test_platform_admins_assign_namespaces_in_slack_and_others_cannot(
     running_bot: RunningBot,
 ) -> None:
     seed_payments(running_bot.kube)
-    assert _onboard(running_bot, ALICE) == {}
+    assert onboard(running_bot, ALICE) == {}
     running_bot.command("namespace")
     listing = running_bot.reply(1)["text"]
     assert "`payments`: team *payments*" in listing

@@ -19,6 +19,7 @@ from bot.catalog.spec import CatalogPolicy, SpecInvalid, parse_service_spec
 from bot.probes import ProbePolicy, ProbeRefused
 from bot.probes.http import ProbeFailed, get
 from tests.fixtures.canary import Canary, outbound_connections
+from tests.fixtures.declarations import checkout_declaration
 from tests.integration.test_probes import chaos_yaml_errors
 
 PROPERTIES = settings(
@@ -127,17 +128,8 @@ def assert_refused_everywhere(url: str, reason: str, policy: ProbePolicy, bot: C
     """Refused by the declaration validator, in chaos.yaml on its line, and at probe time
     before any connection."""
     catalog = CatalogPolicy(allowed_namespaces=frozenset({"payments"}), probes=policy)
-    raw = {
-        "name": "checkout",
-        "team": "payments",
-        "tier": 2,
-        "namespace": "payments",
-        "selector": "app=checkout",
-        "owners": ["U0ALICE"],
-        "probes": [{"url": url}],
-    }
     with pytest.raises(SpecInvalid) as invalid:
-        parse_service_spec(raw, policy=catalog)
+        parse_service_spec(checkout_declaration(probes=[{"url": url}]), policy=catalog)
     [error] = invalid.value.errors
     assert error.path == "probes[0].url" and reason in error.message
     [located] = chaos_yaml_errors(url, policy)

@@ -17,7 +17,7 @@ from sqlalchemy import inspect, select, table, text
 
 from bot.db.engine import Database
 from bot.slack.ids import ActionId
-from bot.testing.slack_requests import FORM, JSON, SlackHttpResponse, signed_headers
+from bot.testing.slack.requests import FORM, JSON, SlackHttpResponse, signed_headers
 from tests.fixtures.bot import ALICE, TEAM_CHANNEL, RunningBot
 
 Request = tuple[bytes, dict[str, str]]

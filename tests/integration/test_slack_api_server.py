@@ -1,4 +1,4 @@
-"""Tests of bot.testing.slack_api.SlackApiServer, driven by the real slack_sdk WebClient.
+"""Tests of bot.testing.slack.api.SlackApiServer, driven by the real slack_sdk WebClient.
 
 The last section runs a real slack_bolt App (over WSGI) between the server and SlackSimulator,
 the way the bot's own tests and the offline demo use them together.
@@ -27,8 +27,8 @@ from slack_sdk.http_retry.builtin_handlers import (
 )
 from slack_sdk.webhook import WebhookClient
 
-from bot.testing.slack_api import ApiCall, ChannelInfo, SlackApiServer, UserProfile
-from bot.testing.slack_requests import SlackSimulator
+from bot.testing.slack.api import ApiCall, ChannelInfo, SlackApiServer, UserProfile
+from bot.testing.slack.requests import SlackSimulator
 
 DIVIDER = {"type": "divider"}
 BLOCKS = [{"type": "section", "text": {"type": "mrkdwn", "text": "*Pod kill* on `checkout`"}}]

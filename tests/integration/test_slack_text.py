@@ -16,7 +16,7 @@ from bot.drills.alert import symptom_of
 from bot.drills.models import Drill, DrillStatus
 from bot.slack.drill_conversation import post_alert
 from bot.slack.ids import CallbackId, FindingsBlock
-from bot.testing.slack_validation import message_problem
+from bot.testing.slack.validation import message_problem
 from tests.fixtures.bot import ALICE, BOB, START, TEAM_CHANNEL, RunningBot
 from tests.fixtures.gamedays import register_service
 

@@ -13,7 +13,7 @@ from bot.catalog.models import Member, Role, Service, SuiteEntry
 from bot.library.catalogue import load_catalogue
 from bot.slack.ids import ActionId, CallbackId, SuiteBlock
 from bot.slack.suite_view import parameter_block
-from bot.testing.slack_forms import onboarding_form
+from bot.testing.slack.forms import onboarding_form
 from tests.fixtures.bot import ALICE, CAROL, TEAM_CHANNEL, RunningBot, seed_payments
 
 LATENCY = parameter_block("latency_ms")

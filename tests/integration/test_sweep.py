@@ -19,7 +19,7 @@ from bot.faults.marks import EXPIRES_AT, RUN_LABEL, expires_at_of
 from bot.k8s.client import ClientFactory
 from bot.k8s.runs import KubeRunCluster
 from bot.k8s.sweep import Action, SweepRecord, marked_objects, sweep
-from bot.testing.kube_api import KubeApiServer
+from bot.testing.kube.api import KubeApiServer
 from tests.integration.abandoned import LEDGER, kube_secrets, leave_faults, marked
 from tests.integration.payments_cluster import NAMESPACE, SELECTOR, seed_payments
 

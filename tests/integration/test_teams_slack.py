@@ -12,9 +12,8 @@ from sqlalchemy import select
 from bot.audit.models import AuditEvent
 from bot.catalog.models import Member, Role, Team
 from bot.runs.models import Freeze
-from bot.slack.ids import CallbackId
 from bot.slack.ids import OnboardBlock as B
-from bot.testing.slack_forms import choice, onboarding_form, text
+from bot.testing.slack.forms import choice, text
 from tests.fixtures.bot import (
     ADMIN,
     ALICE,
@@ -23,6 +22,7 @@ from tests.fixtures.bot import (
     START,
     TEAM_CHANNEL,
     RunningBot,
+    onboard,
     seed_payments,
 )
 
@@ -46,22 +46,8 @@ def bot(running_bot: RunningBot) -> RunningBot:
     seed_payments(running_bot.kube)
     running_bot.kube.add_deployment("payments", "ledger", replicas=1, labels={"app": "ledger"})
     running_bot.kube.add_deployment("payments", "audit", replicas=1, labels={"app": "audit"})
-    assert _onboard(running_bot, ALICE) == {}
+    assert onboard(running_bot, ALICE) == {}
     return running_bot
-
-
-def _onboard(bot: RunningBot, user: str, **fields: dict[str, object]) -> dict[str, object]:
-    opened = len(bot.slack.calls_to("views.open"))
-    assert bot.command("onboard", user=user).status == 200
-    view = bot.opened_view(CallbackId.ONBOARD, opened + 1).response["view"]
-    response = bot.simulator.view_submission(
-        CallbackId.ONBOARD.value,
-        values=onboarding_form(fields),
-        user_id=user,
-        view_id=view["id"],
-    )
-    assert response.status == 200
-    return response.json() if response.text else {}
 
 
 def _say(bot: RunningBot, words: str, user: str = ALICE, channel: str = TEAM_CHANNEL) -> str:
@@ -88,18 +74,18 @@ def _roles(bot: RunningBot) -> set[tuple[str, Role]]:
 
 def test_only_a_teams_members_add_services_to_it(bot: RunningBot) -> None:
     quiet = {"type": "conversations_select", "selected_conversation": None}
-    answer = _onboard(bot, CAROL, **{**LEDGER_FORM, B.TEAM_CHANNEL: quiet})
+    answer = onboard(bot, CAROL, **{**LEDGER_FORM, B.TEAM_CHANNEL: quiet})
     assert answer["response_action"] == "errors"
     errors = answer["errors"]
     assert isinstance(errors, dict)
     assert "Only members of team payments (or platform admins) can add services" in errors[B.TEAM]
     _say(bot, f"team payments add <@{CAROL}> member")
-    assert _onboard(bot, CAROL, **{**LEDGER_FORM, B.TEAM_CHANNEL: quiet}) == {}
+    assert onboard(bot, CAROL, **{**LEDGER_FORM, B.TEAM_CHANNEL: quiet}) == {}
 
 
 def test_onboarding_into_an_existing_team_does_not_move_its_channel(bot: RunningBot) -> None:
     _say(bot, f"team payments add <@{CAROL}> member")
-    answer = _onboard(bot, CAROL, **LEDGER_FORM)
+    answer = onboard(bot, CAROL, **LEDGER_FORM)
     assert answer["response_action"] == "errors"
     errors = answer["errors"]
     assert isinstance(errors, dict)
@@ -107,7 +93,7 @@ def test_onboarding_into_an_existing_team_does_not_move_its_channel(bot: Running
     assert _channel(bot) == TEAM_CHANNEL
     # Without the channel, Carol's service joins the team; the team's admin may move it.
     assert (
-        _onboard(
+        onboard(
             bot,
             CAROL,
             **{
@@ -123,7 +109,7 @@ def test_onboarding_into_an_existing_team_does_not_move_its_channel(bot: Running
         B.NAME: text("audit"),
         B.WORKLOAD: choice("Deployment/audit", "external_select"),
     }
-    assert _onboard(bot, ALICE, **form) == {}
+    assert onboard(bot, ALICE, **form) == {}
     assert _channel(bot) == ORDERS_CHANNEL
 
 

@@ -168,17 +168,16 @@ def test_probe_allowed_networks_are_cidrs_kept_for_the_workers() -> None:
     assert load_settings({}).probe_allowed_networks == ()
 
 
-def test_a_bad_probe_network_stops_start_up_with_exit_2(
-    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [
+        pytest.param("CHAOSBOT_PROBE_ALLOWED_NETWORKS", "10.0.0.0/8,internal", id="probe-network"),
+        pytest.param("CHAOSBOT_MAX_BLAST_RADIUS_PERCENT", "production=150", id="blast-radius-max"),
+    ],
+)
+def test_a_bad_setting_stops_start_up_with_exit_2(
+    variable: str, value: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    monkeypatch.setenv("CHAOSBOT_PROBE_ALLOWED_NETWORKS", "10.0.0.0/8,internal")
+    monkeypatch.setenv(variable, value)
     assert main(["migrate"]) == 2
-    assert "CHAOSBOT_PROBE_ALLOWED_NETWORKS: must be" in capsys.readouterr().err
-
-
-def test_a_bad_blast_radius_maximum_stops_start_up_with_exit_2(
-    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
-) -> None:
-    monkeypatch.setenv("CHAOSBOT_MAX_BLAST_RADIUS_PERCENT", "production=150")
-    assert main(["migrate"]) == 2
-    assert "CHAOSBOT_MAX_BLAST_RADIUS_PERCENT: must be" in capsys.readouterr().err
+    assert f"{variable}: must be" in capsys.readouterr().err

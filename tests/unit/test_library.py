@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
 import copy
 import json
 import time
@@ -30,7 +29,6 @@ from bot.library.catalogue import (
     load_catalogue,
     load_template,
 )
-from bot.library.cli import add_parser
 from bot.library.reach import affected_pods
 from bot.library.render import (
     ParameterInvalid,
@@ -41,6 +39,7 @@ from bot.library.render import (
     resolve_parameters,
     rollback_plan,
 )
+from tests.fixtures.library import library_main
 from tests.integration.payments_cluster import certificate_pair
 
 # The experiments platform teams ask for (the talk's list, and then some).
@@ -316,24 +315,16 @@ def test_coerce_parameter_types_text_by_declaration() -> None:
 # --- the command line ---------------------------------------------------------------------------
 
 
-def _main(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser(prog="chaosbot")
-    add_parser(parser.add_subparsers(required=True))
-    args = parser.parse_args(argv)
-    code: int = args.command(args)
-    return code
-
-
 def test_cli_lists_and_shows(capsys: pytest.CaptureFixture[str]) -> None:
-    assert _main(["experiments", "list"]) == 0
+    assert library_main(["experiments", "list"]) == 0
     lines = capsys.readouterr().out.splitlines()
     assert {line.split()[0] for line in lines} == {t.id for t in CATALOGUE}
-    assert _main(["experiments", "show", "pod-kill"]) == 0
+    assert library_main(["experiments", "show", "pod-kill"]) == 0
     shown = capsys.readouterr().out
     assert "count (integer between 1 and 50, default 1)" in shown
     assert "risk: medium" in shown
     assert "blast radius: the pods its percent or count parameter says" in shown
-    assert _main(["experiments", "show", "scale-to-zero"]) == 0
+    assert library_main(["experiments", "show", "scale-to-zero"]) == 0
     assert (
         "blast radius: every pod; it acts on every pod of the service by design"
         in capsys.readouterr().out
@@ -343,13 +334,13 @@ def test_cli_lists_and_shows(capsys: pytest.CaptureFixture[str]) -> None:
 def test_cli_validates_the_library_and_reports_a_bad_file(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    assert _main(["experiments", "validate"]) == 0
+    assert library_main(["experiments", "validate"]) == 0
     assert capsys.readouterr().out.count("ok ") == len(CATALOGUE)
     document = copy.deepcopy(dict(CATALOGUE.get("pod-kill").document))
     document["method"][0]["provider"]["func"] = "no_such_fault"  # only chaoslib notices
     bad = tmp_path / "pod-kill.yaml"
     bad.write_text(yaml.safe_dump(document), encoding="utf-8")
-    assert _main(["experiments", "validate", str(bad)]) == 1
+    assert library_main(["experiments", "validate", str(bad)]) == 1
     assert f"invalid {bad}: " in capsys.readouterr().out
 
 

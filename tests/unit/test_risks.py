@@ -15,6 +15,19 @@ HEALTHY = ContainerReport(
 )
 
 
+def _bare(*, liveness_probe: bool) -> ContainerReport:
+    """A container with no readiness probe, requests or limits."""
+    return ContainerReport(
+        name="app",
+        readiness_probe=False,
+        liveness_probe=liveness_probe,
+        cpu_request=None,
+        memory_request=None,
+        cpu_limit=None,
+        memory_limit=None,
+    )
+
+
 def _report(
     *,
     zones: list[str],
@@ -44,15 +57,7 @@ def test_a_well_built_service_has_no_risks_and_gets_the_default_suggestions() ->
 
 
 def test_every_listed_risk_is_named() -> None:
-    bare = ContainerReport(
-        name="app",
-        readiness_probe=False,
-        liveness_probe=False,
-        cpu_request=None,
-        memory_request=None,
-        cpu_limit=None,
-        memory_limit=None,
-    )
+    bare = _bare(liveness_probe=False)
     report = _report(zones=["a"], containers=(bare,), pdbs=())
     keys = [r.key for r in assess(report)]
     assert keys == ["single-replica", "no-pdb", "no-readiness-probe", "no-memory-limit"]
@@ -65,15 +70,7 @@ def test_pods_all_in_one_zone_are_a_risk_and_suggest_a_zone_outage() -> None:
 
 
 def test_suggestions_are_three_distinct_experiments_led_by_the_risks() -> None:
-    bare = ContainerReport(
-        name="app",
-        readiness_probe=False,
-        liveness_probe=True,
-        cpu_request=None,
-        memory_request=None,
-        cpu_limit=None,
-        memory_limit=None,
-    )
+    bare = _bare(liveness_probe=True)
     risks = assess(_report(zones=["a"], containers=(bare,), pdbs=()))
     chosen = [s.experiment for s in suggest(risks)]
     assert chosen == ["pod-kill", "node-drain", "memory-pressure"]

@@ -1,4 +1,4 @@
-"""Tests of bot.testing.slack_requests: signatures and the requests SlackSimulator sends.
+"""Tests of bot.testing.slack.requests: signatures and the requests SlackSimulator sends.
 
 A small recording HTTP server stands in for the bot; slack_sdk's own SignatureVerifier decides
 whether what arrived is signed the way Slack signs.
@@ -20,8 +20,8 @@ from slack_sdk import WebClient
 from slack_sdk.signature import Clock, SignatureVerifier
 from slack_sdk.webhook import WebhookClient
 
-from bot.testing.slack_api import SlackApiServer
-from bot.testing.slack_requests import (
+from bot.testing.slack.api import SlackApiServer
+from bot.testing.slack.requests import (
     SlackSimulator,
     sign,
     signed_headers,

@@ -21,34 +21,21 @@ from bot.catalog.spec import (
 )
 from bot.config import BlastRadiusLimits, load_settings
 from bot.probes import ProbePolicy
+from tests.fixtures.declarations import checkout_declaration
 
 POLICY = CatalogPolicy(
     allowed_namespaces=frozenset({"payments"}), probes=ProbePolicy(bot_port=3000)
 )
 
 
-def _raw(**changes: Any) -> dict[str, Any]:
-    raw: dict[str, Any] = {
-        "name": "checkout",
-        "team": "payments",
-        "tier": 2,
-        "namespace": "payments",
-        "selector": "app=checkout",
-        "owners": ["U0ALICE"],
-        "probes": [{"url": "http://checkout.payments.svc/healthz"}],
-    }
-    raw.update(changes)
-    return raw
-
-
 def _errors(**changes: Any) -> dict[str, str]:
     with pytest.raises(SpecInvalid) as caught:
-        parse_service_spec(_raw(**changes), policy=POLICY)
+        parse_service_spec(checkout_declaration(**changes), policy=POLICY)
     return {e.path: e.message for e in caught.value.errors}
 
 
 def test_a_valid_declaration_parses() -> None:
-    spec = parse_service_spec(_raw(), policy=POLICY)
+    spec = parse_service_spec(checkout_declaration(), policy=POLICY)
     assert (spec.name, spec.tier, spec.selector, spec.suite) == (
         "checkout",
         2,
@@ -66,12 +53,12 @@ LIMITED = CatalogPolicy(
 
 
 def _cap(policy: CatalogPolicy = LIMITED, **changes: Any) -> int:
-    return parse_service_spec(_raw(**changes), policy=policy).blast_radius_percent
+    return parse_service_spec(checkout_declaration(**changes), policy=policy).blast_radius_percent
 
 
 def _cap_error(policy: CatalogPolicy = LIMITED, **changes: Any) -> str:
     with pytest.raises(SpecInvalid) as caught:
-        parse_service_spec(_raw(**changes), policy=policy)
+        parse_service_spec(checkout_declaration(**changes), policy=policy)
     [error] = caught.value.errors
     assert error.path == "blastRadiusPercent"
     return error.message
@@ -153,7 +140,9 @@ def test_loopback_on_the_bots_port_is_the_bot() -> None:
         _errors(probes=[{"url": "http://localhost:3000/healthz"}])["probes[0].url"]
         == "points at chaosbot itself (127.0.0.1 port 3000)"
     )
-    parse_service_spec(_raw(probes=[{"url": "http://127.0.0.1:8080/healthz"}]), policy=POLICY)
+    parse_service_spec(
+        checkout_declaration(probes=[{"url": "http://127.0.0.1:8080/healthz"}]), policy=POLICY
+    )
 
 
 def test_ids_longer_than_their_columns_are_refused() -> None:
@@ -162,16 +151,23 @@ def test_ids_longer_than_their_columns_are_refused() -> None:
 
 
 def test_approvers_and_the_team_timezone_are_optional() -> None:
-    spec = parse_service_spec(_raw(), policy=POLICY)
+    spec = parse_service_spec(checkout_declaration(), policy=POLICY)
     assert (spec.approvers, spec.team_timezone) == ((), None)
     for empty in (None, ""):
-        assert parse_service_spec(_raw(teamTimezone=empty), policy=POLICY).team_timezone is None
-    assert parse_service_spec(_raw(approvers=None), policy=POLICY).approvers == ()
+        assert (
+            parse_service_spec(
+                checkout_declaration(teamTimezone=empty), policy=POLICY
+            ).team_timezone
+            is None
+        )
+    assert parse_service_spec(checkout_declaration(approvers=None), policy=POLICY).approvers == ()
 
 
 def test_approvers_and_the_team_timezone_parse_in_their_order() -> None:
     spec = parse_service_spec(
-        _raw(approvers=["U0CAROL", "W0DAVE"], teamTimezone=" America/Argentina/Salta "),
+        checkout_declaration(
+            approvers=["U0CAROL", "W0DAVE"], teamTimezone=" America/Argentina/Salta "
+        ),
         policy=POLICY,
     )
     assert spec.approvers == ("U0CAROL", "W0DAVE")
@@ -233,7 +229,7 @@ BLIND = {
 
 
 def _blind(**changes: Any) -> BlindWindow:
-    spec = parse_service_spec(_raw(blindDrills={**BLIND, **changes}), policy=POLICY)
+    spec = parse_service_spec(checkout_declaration(blindDrills={**BLIND, **changes}), policy=POLICY)
     assert spec.blind is not None
     return spec.blind
 
@@ -330,7 +326,9 @@ def test_blind_experiments_are_ids_each_listed_once() -> None:
 
 def test_blind_experiments_must_be_in_the_library() -> None:
     spec = parse_service_spec(
-        _raw(blindDrills={**BLIND, "experiments": ["pod-kill", "pod-explode", "cpu-pressure"]}),
+        checkout_declaration(
+            blindDrills={**BLIND, "experiments": ["pod-kill", "pod-explode", "cpu-pressure"]}
+        ),
         policy=POLICY,
     )
     with pytest.raises(SpecInvalid) as caught:
@@ -349,7 +347,9 @@ def test_disabled_blind_drills_ignore_the_other_blind_fields() -> None:
         "holidayCountry": "Atlantis",
         "durationMinutes": 1000,
     }
-    assert parse_service_spec(_raw(blindDrills=disabled), policy=POLICY).blind is None
+    assert (
+        parse_service_spec(checkout_declaration(blindDrills=disabled), policy=POLICY).blind is None
+    )
 
 
 def test_the_opt_in_is_stored_and_exported_with_every_field() -> None:
@@ -370,7 +370,7 @@ def test_the_opt_in_is_stored_and_exported_with_every_field() -> None:
         "freezeWindows": ["2026-12-24", "2026-12-28..2027-01-01"],
     }
     assert blind.as_document() == stored
-    spec = parse_service_spec(_raw(blindDrills={**BLIND, **stored}), policy=POLICY)
+    spec = parse_service_spec(checkout_declaration(blindDrills={**BLIND, **stored}), policy=POLICY)
     assert to_document(spec)["blindDrills"] == {"enabled": True, **stored}
     assert blind_window_of(Service(blind_enabled=True, blind_window=stored)) == blind
     assert blind_window_of(Service(blind_enabled=False, blind_window=stored)) is None
@@ -396,7 +396,7 @@ def test_freeze_windows_are_days_or_ranges_in_order() -> None:
         **BLIND,
         "freezeWindows": ["2027-01-04..2027-01-06", " 2026-12-24 ", "2026-12-28 .. 2027-01-01"],
     }
-    blind = parse_service_spec(_raw(blindDrills=raw), policy=POLICY).blind
+    blind = parse_service_spec(checkout_declaration(blindDrills=raw), policy=POLICY).blind
     assert blind is not None
     assert blind.freeze_windows == (
         (date(2026, 12, 24), date(2026, 12, 24)),
@@ -422,6 +422,6 @@ def test_freeze_windows_are_days_or_ranges_in_order() -> None:
 def test_a_bad_freeze_window_is_a_field_error_on_its_item(value: str, message: str) -> None:
     raw = {**BLIND, "freezeWindows": ["2026-12-24", value]}
     with pytest.raises(SpecInvalid) as refused:
-        parse_service_spec(_raw(blindDrills=raw), policy=POLICY)
+        parse_service_spec(checkout_declaration(blindDrills=raw), policy=POLICY)
     (error,) = refused.value.errors
     assert error.path == "blindDrills.freezeWindows[1]" and message in error.message

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any, TypedDict, Unpack
 from urllib.parse import urlencode, urlsplit
 
-from bot.testing.slack_api import SlackApiServer
+from bot.testing.slack.api import SlackApiServer
 
 JsonDict = dict[str, Any]
 

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from bot.testing.kube_model import (
+from bot.testing.kube.model import (
     ApiError,
     JsonObject,
     ResourceType,
@@ -14,7 +14,7 @@ from bot.testing.kube_model import (
     object_details,
     status_object,
 )
-from bot.testing.kube_selectors import selector_string
+from bot.testing.kube.selectors import selector_string
 
 __all__ = [
     "DeleteOptions",

@@ -17,7 +17,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from bot.testing.kube_model import ApiError, JsonObject
+from bot.testing.kube.model import ApiError, JsonObject
 
 __all__ = [
     "JSON_PATCH",

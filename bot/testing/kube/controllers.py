@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import random
 
-from bot.testing.kube_disruption import DisruptionController
-from bot.testing.kube_model import JsonObject
-from bot.testing.kube_pods import PodOverride
-from bot.testing.kube_scheduling import Kubelets, Scheduler
-from bot.testing.kube_store import ObjectStore
-from bot.testing.kube_workloads import WorkloadControllers
+from bot.testing.kube.disruption import DisruptionController
+from bot.testing.kube.model import JsonObject
+from bot.testing.kube.pods import PodOverride
+from bot.testing.kube.scheduling import Kubelets, Scheduler
+from bot.testing.kube.store import ObjectStore
+from bot.testing.kube.workloads import WorkloadControllers
 
 __all__ = ["Controllers"]
 

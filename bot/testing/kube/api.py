@@ -12,7 +12,7 @@ experiments use, with the real server's status codes and Status bodies:
   merge and an approximate strategic merge, see kube_patch), delete, deletecollection,
   ``?dryRun=All``, optimistic concurrency on resourceVersion, bearer-token auth.
 - validation with kubernetes-validate's strict schemas (built-in kinds) and JSON Schemas derived
-  from the Chaos Mesh CRDs (bot/testing/schemas).
+  from the Chaos Mesh CRDs (bot/testing/kube/schemas).
 - simulated controllers (see kube_controllers), fault injection and a request log.
 
 Deliberate differences from a real API server:
@@ -43,10 +43,10 @@ from typing import Any, Self
 
 import yaml
 
-from bot.testing.kube_cluster import Cluster
-from bot.testing.kube_http import Fault, Frontend, HttpListener, RequestRecord
-from bot.testing.kube_model import ApiError, JsonObject, resource_by_plural
-from bot.testing.kube_seed import (
+from bot.testing.kube.cluster import Cluster
+from bot.testing.kube.http import Fault, Frontend, HttpListener, RequestRecord
+from bot.testing.kube.model import ApiError, JsonObject, resource_by_plural
+from bot.testing.kube.seed import (
     DEFAULT_IMAGE,
     container,
     deployment_manifest,
@@ -57,7 +57,7 @@ from bot.testing.kube_seed import (
     secret_manifest,
     statefulset_manifest,
 )
-from bot.testing.kube_validation import latest_kube_version
+from bot.testing.kube.validation import latest_kube_version
 
 __all__ = ["DEFAULT_TOKEN", "KubeApiServer", "RequestRecord"]
 

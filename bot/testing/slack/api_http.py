@@ -13,7 +13,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from bot.testing.slack_workspace import JsonDict, MethodError
+from bot.testing.slack.workspace import JsonDict, MethodError
 
 # Form-encoded requests carry these fields as JSON text; decoding them lets tests compare
 # recorded bodies with real lists and dicts whichever encoding the client chose.

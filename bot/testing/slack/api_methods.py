@@ -13,7 +13,7 @@ from collections.abc import Callable, Mapping
 from contextlib import suppress
 from decimal import Decimal, InvalidOperation
 
-from bot.testing.slack_workspace import JsonDict, MethodError, ResponseTarget, Upload, Workspace
+from bot.testing.slack.workspace import JsonDict, MethodError, ResponseTarget, Upload, Workspace
 
 Method = Callable[[Workspace, JsonDict], JsonDict]
 

@@ -6,8 +6,8 @@ import base64
 import binascii
 import itertools
 
-from bot.testing.kube_model import ApiError, JsonObject
-from bot.testing.kube_pods import qos_class
+from bot.testing.kube.model import ApiError, JsonObject
+from bot.testing.kube.pods import qos_class
 
 __all__ = ["apply_defaults", "initial_status"]
 

@@ -6,10 +6,10 @@ import copy
 import math
 from typing import Any
 
-from bot.testing.kube_model import ApiError, JsonObject, deep_copy, now_rfc3339
-from bot.testing.kube_pods import is_pod_ready, replicas_of, set_condition, write_changed
-from bot.testing.kube_selectors import label_selector_requirements, labels_match
-from bot.testing.kube_store import ObjectStore, controller_uid, is_terminating
+from bot.testing.kube.model import ApiError, JsonObject, deep_copy, now_rfc3339
+from bot.testing.kube.pods import is_pod_ready, replicas_of, set_condition, write_changed
+from bot.testing.kube.selectors import label_selector_requirements, labels_match
+from bot.testing.kube.store import ObjectStore, controller_uid, is_terminating
 
 __all__ = ["DisruptionController", "check_eviction"]
 

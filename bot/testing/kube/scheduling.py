@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from bot.testing.kube_model import JsonObject, now_rfc3339
-from bot.testing.kube_pods import (
+from bot.testing.kube.model import JsonObject, now_rfc3339
+from bot.testing.kube.pods import (
     PodOverride,
     container_status,
     fits_node,
@@ -12,7 +12,7 @@ from bot.testing.kube_pods import (
     set_condition,
     write_changed,
 )
-from bot.testing.kube_store import ObjectStore
+from bot.testing.kube.store import ObjectStore
 
 __all__ = ["Kubelets", "Scheduler"]
 

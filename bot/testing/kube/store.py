@@ -6,7 +6,7 @@ import threading
 import uuid
 from typing import Any
 
-from bot.testing.kube_model import RESOURCES, JsonObject, now_rfc3339
+from bot.testing.kube.model import RESOURCES, JsonObject, now_rfc3339
 
 __all__ = ["ObjectStore", "controller_uid", "is_terminating", "owner_reference", "stamp_new"]
 

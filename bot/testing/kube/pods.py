@@ -8,8 +8,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from bot.testing.kube_model import JsonObject, now_rfc3339
-from bot.testing.kube_store import ObjectStore
+from bot.testing.kube.model import JsonObject, now_rfc3339
+from bot.testing.kube.store import ObjectStore
 
 __all__ = [
     "PodOverride",

@@ -15,9 +15,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
-from bot.testing.kube_cluster import Cluster
-from bot.testing.kube_model import ApiError, status_object
-from bot.testing.kube_routes import ApiRequest, ApiResponse, dispatch
+from bot.testing.kube.cluster import Cluster
+from bot.testing.kube.model import ApiError, status_object
+from bot.testing.kube.routes import ApiRequest, ApiResponse, dispatch
 
 __all__ = ["Fault", "Frontend", "Hold", "HttpListener", "RequestRecord"]
 

@@ -20,10 +20,10 @@ from dataclasses import dataclass, field
 from types import TracebackType
 from typing import TypeVar
 
-from bot.testing.slack_api_http import ApiAnswer, HttpFrontend, Routes
-from bot.testing.slack_api_methods import METHODS, apply_response
-from bot.testing.slack_validation import message_problem, view_problem
-from bot.testing.slack_workspace import (
+from bot.testing.slack.api_http import ApiAnswer, HttpFrontend, Routes
+from bot.testing.slack.api_methods import METHODS, apply_response
+from bot.testing.slack.validation import message_problem, view_problem
+from bot.testing.slack.workspace import (
     ChannelInfo,
     JsonDict,
     MethodError,
@@ -378,17 +378,17 @@ class SlackApiServer:
 
     def user(self, user_id: str) -> JsonDict | None:
         """The users.info object for a user, or None for a user configured as missing."""
-        with self._changed:
-            try:
-                return self._workspace.user(user_id)
-            except MethodError:
-                return None
+        return self._info(self._workspace.user, user_id)
 
     def channel(self, channel_id: str) -> JsonDict | None:
         """The conversations.info object for a channel, or None for a missing channel."""
+        return self._info(self._workspace.channel, channel_id)
+
+    def _info(self, lookup: Callable[[str], JsonDict], key: str) -> JsonDict | None:
+        """What the workspace's `lookup` answers for `key`, or None where it answers an error."""
         with self._changed:
             try:
-                return self._workspace.channel(channel_id)
+                return lookup(key)
             except MethodError:
                 return None
 

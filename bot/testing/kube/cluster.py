@@ -11,10 +11,10 @@ import copy
 import random
 from typing import Any
 
-from bot.testing.kube_controllers import Controllers
-from bot.testing.kube_defaults import apply_defaults, initial_status
-from bot.testing.kube_disruption import check_eviction
-from bot.testing.kube_model import (
+from bot.testing.kube.controllers import Controllers
+from bot.testing.kube.defaults import apply_defaults, initial_status
+from bot.testing.kube.disruption import check_eviction
+from bot.testing.kube.model import (
     RESOURCES,
     ApiError,
     JsonObject,
@@ -24,7 +24,7 @@ from bot.testing.kube_model import (
     resource_by_plural,
     status_object,
 )
-from bot.testing.kube_objects import (
+from bot.testing.kube.objects import (
     DeleteOptions,
     check_name,
     check_preconditions,
@@ -35,18 +35,18 @@ from bot.testing.kube_objects import (
     place,
     scale_of,
 )
-from bot.testing.kube_patch import apply_patch
-from bot.testing.kube_pods import PodOverride, apply_pod_state, set_condition
-from bot.testing.kube_selectors import (
+from bot.testing.kube.patch import apply_patch
+from bot.testing.kube.pods import PodOverride, apply_pod_state, set_condition
+from bot.testing.kube.selectors import (
     SelectorError,
     field_label_value,
     labels_match,
     parse_field_selector,
     parse_label_selector,
 )
-from bot.testing.kube_store import ObjectStore, stamp_new
-from bot.testing.kube_validation import EVICTION, SCALE, Validator
-from bot.testing.kube_workloads import SAFE_CHARS
+from bot.testing.kube.store import ObjectStore, stamp_new
+from bot.testing.kube.validation import EVICTION, SCALE, Validator
+from bot.testing.kube.workloads import SAFE_CHARS
 
 __all__ = ["Cluster"]
 

@@ -7,7 +7,7 @@ import uuid
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from bot.testing.kube_model import JsonObject, now_rfc3339
+from bot.testing.kube.model import JsonObject, now_rfc3339
 
 __all__ = [
     "DEFAULT_IMAGE",

@@ -7,15 +7,15 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from bot.testing.kube_cluster import Cluster
-from bot.testing.kube_model import (
+from bot.testing.kube.cluster import Cluster
+from bot.testing.kube.model import (
     RESOURCES,
     ApiError,
     JsonObject,
     ResourceType,
     find_resource,
 )
-from bot.testing.kube_objects import DeleteOptions
+from bot.testing.kube.objects import DeleteOptions
 
 __all__ = ["ApiRequest", "ApiResponse", "dispatch"]
 

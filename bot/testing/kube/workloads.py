@@ -7,8 +7,8 @@ import hashlib
 import json
 import random
 
-from bot.testing.kube_model import JsonObject, now_rfc3339
-from bot.testing.kube_pods import (
+from bot.testing.kube.model import JsonObject, now_rfc3339
+from bot.testing.kube.pods import (
     PodOverride,
     is_pod_ready,
     qos_class,
@@ -16,7 +16,7 @@ from bot.testing.kube_pods import (
     set_condition,
     write_changed,
 )
-from bot.testing.kube_store import (
+from bot.testing.kube.store import (
     ObjectStore,
     controller_uid,
     is_terminating,

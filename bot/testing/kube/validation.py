@@ -3,7 +3,7 @@
 Built-in kinds are checked with kubernetes-validate's strict schemas for one Kubernetes release,
 plus the few server-side rules a JSON schema cannot express (name syntax, replicas >= 0, a
 workload selector that matches its template). Chaos Mesh kinds are checked against the JSON
-Schemas in bot/testing/schemas, derived from the Chaos Mesh CRDs and admission webhook rules.
+Schemas in bot/testing/kube/schemas, derived from the Chaos Mesh CRDs and admission webhook rules.
 """
 
 from __future__ import annotations
@@ -19,8 +19,8 @@ import jsonschema
 import kubernetes_validate
 from referencing import Registry, Resource
 
-from bot.testing.kube_model import ApiError, JsonObject, ResourceType
-from bot.testing.kube_selectors import label_selector_requirements, labels_match
+from bot.testing.kube.model import ApiError, JsonObject, ResourceType
+from bot.testing.kube.selectors import label_selector_requirements, labels_match
 
 __all__ = ["EVICTION", "SCALE", "Validator", "latest_kube_version"]
 
@@ -88,7 +88,7 @@ class Validator:
 @functools.cache
 def _custom_validator(plural: str) -> jsonschema.Draft202012Validator:
     """The JSON Schema validator for a Chaos Mesh kind (schemas load once per process)."""
-    schema_dir = resources.files("bot.testing").joinpath("schemas")
+    schema_dir = resources.files("bot.testing.kube").joinpath("schemas")
     registry: Registry[Any] = Registry()
     for entry in schema_dir.iterdir():
         if entry.name.endswith(".json"):

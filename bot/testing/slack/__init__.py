@@ -1,0 +1,1 @@
+"""The Slack Web API test server, reached by the real `WebClient`; a simulator of Slack."""
