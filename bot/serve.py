@@ -24,15 +24,15 @@ from bot.config import Settings, settings_env
 from bot.context import BotContext
 from bot.db.engine import Database
 from bot.db.migrate import ensure_migrated
-from bot.drills.scheduler import DrillPass
+from bot.drills.scheduled import DrillPass
 from bot.errors import ChaosbotError
-from bot.gamedays.scheduler import GameDayScheduler
 from bot.k8s.client import ClientFactory
 from bot.k8s.cluster import KubeCluster
 from bot.k8s.sweep import Action, sweep
 from bot.runs.janitor import Janitor
 from bot.runs.supervisor import WorkerLauncher
 from bot.scheduling.leader import LeaderElection, leader_lock_for
+from bot.scheduling.schedule import Schedule
 from bot.slack.outbox import OutboxPump
 from bot.slack.run_messages import SlackCleanupAlerts, SlackRunPublisher
 from bot.web import MAX_BODY_BYTES, SLACK_PATH, make_wsgi_app
@@ -74,25 +74,32 @@ class Server:
         self._kube_clients = ClientFactory.from_settings(settings)
         self._outbox = OutboxPump(db=db, client=client, clock=clock)
         self._workers = WorkerLauncher(settings_env(settings), clock=clock)
-        self.gamedays = GameDayScheduler(
+        self.schedule = Schedule.from_settings(
             db=db,
             clock=clock,
             settings=settings,
             start_run=self._workers,
-            drills=DrillPass(db=db, clock=clock, settings=settings, start_run=self._workers),
+            drills=DrillPass(
+                db=db,
+                clock=clock,
+                start_run=self._workers,
+                grace=timedelta(minutes=settings.gameday_grace_minutes),
+                default_context=settings.kube_context,
+            ),
+            janitor=Janitor(
+                db=db,
+                clock=clock,
+                roll_back=self._workers.roll_back,
+                alerts=SlackCleanupAlerts(admin_channel=settings.admin_channel),
+                observer=SlackRunPublisher(db=db, client=client),
+                sweep=self._sweep_expired,
+                period=settings.janitor_seconds,
+                alert_after=timedelta(minutes=settings.cleanup_alert_minutes),
+            ),
         )
-        self._workers.on_exit = self.gamedays.run_finished
-        self.janitor = Janitor(
-            db=db,
-            clock=clock,
-            roll_back=self._workers.roll_back,
-            alerts=SlackCleanupAlerts(admin_channel=settings.admin_channel),
-            observer=SlackRunPublisher(db=db, client=client),
-            sweep=self._sweep_expired,
-            period=settings.janitor_seconds,
-            alert_after=timedelta(minutes=settings.cleanup_alert_minutes),
-        )
-        # One replica schedules game days and runs the janitor: the one holding the lock.
+        self._workers.on_exit = self.schedule.run_finished
+        # One replica runs the schedule (game days, drills, digests, the janitor): the one
+        # holding the lock.
         self._election = LeaderElection(
             leader_lock_for(db, name=_scheduler_lock_name(db)),
             on_elected=self._lead,
@@ -107,7 +114,7 @@ class Server:
             outbox_ready=self._outbox.wake,
             start_run=self._workers,
             roll_back=self._workers.roll_back,
-            schedule_changed=self.gamedays.wake,
+            schedule_changed=self.schedule.wake,
         )
         self.bolt_app = build_app(settings, context=self.context, client=client)
         self._socket_mode: SocketModeHandler | None = None
@@ -129,6 +136,11 @@ class Server:
             # refuses anything over MAX_BODY_BYTES anyway, so there is no point holding more.
             max_request_body_size=4 * MAX_BODY_BYTES,
         )
+
+    @property
+    def gamedays(self) -> Schedule:
+        """The schedule, by the name the tests and the demo know it."""
+        return self.schedule
 
     @property
     def url(self) -> str:
@@ -160,12 +172,10 @@ class Server:
         return sum(1 for r in records if r.action in (Action.DELETED, Action.RESTORED))
 
     def _lead(self) -> None:
-        self.gamedays.start()
-        self.janitor.start()
+        self.schedule.start()
 
     def _follow(self) -> None:
-        self.janitor.stop()
-        self.gamedays.stop()
+        self.schedule.stop()
 
     def run(self) -> None:
         """Serve until the process is told to stop."""
