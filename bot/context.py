@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+
+from slack_sdk import WebClient
 
 from bot.catalog.cluster import ClusterView
 from bot.catalog.spec import CatalogPolicy, catalog_policy
 from bot.clock import Clock, SystemClock
 from bot.config import Settings
 from bot.db.engine import Database
+from bot.findings.auto import AutomaticFindings
+from bot.runs.events import RunObserver, RunObservers
+from bot.runs.states import RunStatus
+from bot.slack.run_messages import SlackRunPublisher
 
-__all__ = ["BotContext"]
+__all__ = ["BotContext", "RunMessage", "run_observers"]
 
 
 def _nothing() -> None:
@@ -39,3 +45,31 @@ class BotContext:
     @property
     def policy(self) -> CatalogPolicy:
         return catalog_policy(self.settings)
+
+
+class RunMessage(RunObserver):
+    """The run's canonical Slack message follows every committed change of the run."""
+
+    def __init__(self, publisher: SlackRunPublisher) -> None:
+        self._publisher = publisher
+
+    def run_updated(self, run_id: int, status: RunStatus, message: str) -> None:
+        self._publisher(run_id, status, message)
+
+
+def run_observers(
+    *,
+    db: Database,
+    client: WebClient | None,
+    follow_ups: Iterable[RunObserver] = (),
+) -> RunObservers:
+    """Who hears a run change, in every process that changes runs (bot, worker, `chaosbot run`).
+
+    The automatic findings (in the transaction that ends a run), the run's Slack message when
+    Slack is configured, and the `follow_ups` of the bot's scheduler: a game day's next
+    experiment, a drill's reveal.
+    """
+    observers: list[RunObserver] = [AutomaticFindings()]
+    if client is not None:
+        observers.append(RunMessage(SlackRunPublisher(db=db, client=client)))
+    return RunObservers([*observers, *follow_ups])

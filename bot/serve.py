@@ -21,7 +21,7 @@ from waitress.server import create_server
 from bot.app import build_app, build_client
 from bot.clock import Clock, SystemClock
 from bot.config import Settings, settings_env
-from bot.context import BotContext
+from bot.context import BotContext, run_observers
 from bot.db.engine import Database
 from bot.db.migrate import ensure_migrated
 from bot.drills.scheduled import DrillPass
@@ -34,7 +34,7 @@ from bot.runs.supervisor import WorkerLauncher
 from bot.scheduling.leader import LeaderElection, leader_lock_for
 from bot.scheduling.schedule import Schedule
 from bot.slack.outbox import OutboxPump
-from bot.slack.run_messages import SlackCleanupAlerts, SlackRunPublisher
+from bot.slack.run_messages import SlackCleanupAlerts
 from bot.web import MAX_BODY_BYTES, SLACK_PATH, make_wsgi_app
 
 __all__ = ["DatabaseUnreachable", "Server", "serve"]
@@ -73,31 +73,39 @@ class Server:
         client = build_client(settings)
         self._kube_clients = ClientFactory.from_settings(settings)
         self._outbox = OutboxPump(db=db, client=client, clock=clock)
-        self._workers = WorkerLauncher(settings_env(settings), clock=clock)
+        # Who hears a run change in this process: its automatic findings and its Slack message.
+        observers = run_observers(db=db, client=client)
+        # The launcher is built after the schedule, which it tells of every worker's exit: the
+        # passes start workers and the janitor rolls back through these two methods.
         self.schedule = Schedule.from_settings(
             db=db,
             clock=clock,
             settings=settings,
-            start_run=self._workers,
+            start_run=self._start_run,
             drills=DrillPass(
                 db=db,
                 clock=clock,
-                start_run=self._workers,
+                start_run=self._start_run,
                 grace=timedelta(minutes=settings.gameday_grace_minutes),
                 default_context=settings.kube_context,
             ),
             janitor=Janitor(
                 db=db,
                 clock=clock,
-                roll_back=self._workers.roll_back,
+                roll_back=self._roll_back,
                 alerts=SlackCleanupAlerts(admin_channel=settings.admin_channel),
-                observer=SlackRunPublisher(db=db, client=client),
+                observer=observers,
                 sweep=self._sweep_expired,
                 period=settings.janitor_seconds,
                 alert_after=timedelta(minutes=settings.cleanup_alert_minutes),
             ),
         )
-        self._workers.on_exit = self.schedule.run_finished
+        # A worker's exit: its game day goes on, or its drill is revealed.
+        self._workers = WorkerLauncher(
+            settings_env(settings),
+            clock=clock,
+            observer=run_observers(db=db, client=client, follow_ups=self.schedule.follow_ups),
+        )
         # One replica runs the schedule (game days, drills, digests, the janitor): the one
         # holding the lock.
         self._election = LeaderElection(
@@ -152,6 +160,12 @@ class Server:
     def _start_background(self) -> None:
         self._outbox.start()
         self._election.start()
+
+    def _start_run(self, run_id: int) -> None:
+        self._workers(run_id)
+
+    def _roll_back(self, run_id: int) -> bool:
+        return self._workers.roll_back(run_id)
 
     def _sweep_expired(self, now: datetime) -> int:
         """The dead man's switch: remove what is past its expires-at in the allowed namespaces,

@@ -20,6 +20,7 @@ from bot.clock import Clock
 from bot.db.engine import Database
 from bot.drills.lifecycle import active, due, fire, plan_ahead, redispatch, settle
 from bot.drills.models import Drill, DrillStatus
+from bot.runs.events import RunObserver
 from bot.scheduling.reconciler import Alarm
 from bot.scheduling.steps import guarded, hand_out
 
@@ -39,8 +40,9 @@ class DrillReport:
     revealed: list[str] = field(default_factory=list)
 
 
-class DrillPass:
-    """Blind drills as the reconciler sees them: a tick's work, and an alarm at each drill."""
+class DrillPass(RunObserver):
+    """Blind drills as the reconciler sees them: a tick's work, and an alarm at each drill; as
+    a run observer, it reveals a drill when its run's process exits."""
 
     name = "drills"
     every: float | None = None  # on the reconciler's tick, and when woken

@@ -23,6 +23,7 @@ from bot.gamedays.decisions import expire_due
 from bot.gamedays.lifecycle import Started, advance, due_to_start, fire, remind_due, running
 from bot.gamedays.models import GameDay, GameDayStatus
 from bot.gamedays.rules import REMINDERS
+from bot.runs.events import RunObserver
 from bot.runs.models import Run
 from bot.scheduling.reconciler import Alarm
 from bot.scheduling.steps import guarded, hand_out
@@ -45,8 +46,9 @@ class GameDayReport:
     settled: list[int] = field(default_factory=list)
 
 
-class GameDayPass:
-    """Game days as the reconciler sees them: a tick's work, and an alarm at each moment."""
+class GameDayPass(RunObserver):
+    """Game days as the reconciler sees them: a tick's work, and an alarm at each moment; as a
+    run observer, it goes on with a game day's next experiment when a run's process exits."""
 
     name = "game days"
     every: float | None = None  # on the reconciler's tick, and when woken

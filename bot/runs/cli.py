@@ -10,6 +10,7 @@ from typing import Any
 from bot.app import build_client
 from bot.clock import SystemClock, clock_from_env
 from bot.config import Settings, load_settings
+from bot.context import run_observers
 from bot.db.engine import Database
 from bot.k8s.client import ClientFactory
 from bot.k8s.runs import KubeRunCluster
@@ -17,7 +18,6 @@ from bot.logs import configure_logging
 from bot.runs.rollback import replay_rollbacks
 from bot.runs.states import RunStatus, Trigger
 from bot.runs.worker import Observer, execute_run
-from bot.slack.run_messages import SlackRunPublisher
 
 __all__ = ["EXIT_CODES", "add_parsers"]
 
@@ -73,9 +73,8 @@ def add_parsers(sub: Any) -> None:
 
 def _observer(settings: Settings, db: Database) -> Observer:
     """The run's Slack message follows its state when Slack is configured (not in bare CI)."""
-    if settings.slack_bot_token is None:
-        return lambda run_id, status, message: None
-    return SlackRunPublisher(db=db, client=build_client(settings))
+    client = None if settings.slack_bot_token is None else build_client(settings)
+    return run_observers(db=db, client=client)
 
 
 def _run(args: argparse.Namespace) -> int:

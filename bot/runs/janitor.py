@@ -33,6 +33,7 @@ from sqlalchemy.orm import Session
 from bot.clock import Clock
 from bot.db.engine import Database
 from bot.runs.deadlines import deadline
+from bot.runs.events import NOBODY, RunObserver
 from bot.runs.models import Run
 from bot.runs.service import end_unstarted, note
 from bot.runs.states import IN_CLUSTER, TERMINAL, RunStatus
@@ -49,9 +50,6 @@ class CleanupAlerts(Protocol):
     """Tells people, in the caller's transaction, that a run's objects could not be removed."""
 
     def left_behind(self, *, session: Session, run: Run, now: datetime) -> None: ...
-
-
-Observer = Callable[[int, RunStatus, str], None]
 
 
 @dataclass
@@ -79,7 +77,7 @@ class Janitor:
         clock: Clock,
         roll_back: Callable[[int], object],
         alerts: CleanupAlerts | None = None,
-        observer: Observer | None = None,
+        observer: RunObserver = NOBODY,
         sweep: Callable[[datetime], int] | None = None,
         period: float = 5.0,
         alert_after: timedelta = timedelta(minutes=10),
@@ -123,10 +121,9 @@ class Janitor:
                     self._never_started(session, run, now, report)
                 else:
                     self._started(session, run, now, due, report)
-        if self._observer is not None:
-            for key in report.never_started:
-                run_id = next(r.id for r in runs if r.key == key)
-                self._observer(run_id, RunStatus.ABORTED, "never started")
+        for key in report.never_started:
+            run_id = next(r.id for r in runs if r.key == key)
+            self._observer.run_updated(run_id, RunStatus.ABORTED, "never started")
         for run_id in due:
             try:
                 self._roll_back(run_id)
@@ -162,7 +159,9 @@ class Janitor:
         if late is None or now <= late:
             return
         reason = "never started: no worker picked it up before its deadline"
-        if end_unstarted(session=session, run_id=run.id, now=now, reason=reason):
+        if end_unstarted(
+            session=session, run_id=run.id, now=now, reason=reason, observer=self._observer
+        ):
             report.never_started.append(run.key)
 
     def _left_behind(

@@ -19,6 +19,7 @@ from bot.db.engine import Database
 from bot.drills.scheduled import DrillPass, DrillReport
 from bot.gamedays.lifecycle import Started
 from bot.gamedays.scheduled import GameDayPass, GameDayReport
+from bot.runs.events import RunObserver, RunObservers
 from bot.runs.janitor import Janitor
 from bot.scheduling.reconciler import Pass, Reconciler
 
@@ -124,8 +125,12 @@ class Schedule:
     def send_digests(self) -> DigestReport | None:
         return self.digest.run() if self.digest is not None else None
 
+    @property
+    def follow_ups(self) -> tuple[RunObserver, ...]:
+        """The passes that go on when a run's process exits (a game day's next experiment, a
+        drill's reveal): run observers of the bot's worker launcher."""
+        return tuple(p for p in (self.gamedays, self.drills) if p is not None)
+
     def run_finished(self, run_id: int) -> None:
         """A run's process exited: its game day goes on, or its drill is revealed."""
-        self.gamedays.run_ended(run_id)
-        if self.drills is not None:
-            self.drills.run_ended(run_id)
+        RunObservers(self.follow_ups).run_ended(run_id)

@@ -94,6 +94,11 @@ class SlackRunPublisher:
 
     Used by the worker after every transition. Slack being slow or down never stops a run:
     failures are logged and the next transition renders the message from the row again.
+
+    The one exception to "every message goes through the outbox": the worker edits this message
+    live, in place (`chat.update` after each transition), from its own process, which runs no
+    outbox sender (the bot's OutboxPump does); a message missed here is repaired by the next
+    transition's re-render, not by a retry.
     """
 
     def __init__(self, *, db: Database, client: WebClient) -> None:
