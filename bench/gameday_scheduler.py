@@ -29,7 +29,7 @@ from bot.config import Settings
 from bot.db.engine import Database
 from bot.db.migrate import upgrade
 from bot.gamedays.models import GameDay, GameDayApproval, GameDayStatus
-from bot.gamedays.scheduler import GameDayScheduler
+from bot.scheduling.schedule import Schedule
 from bot.slack.conversations import install as install_conversations
 
 NOW = datetime(2026, 11, 30, 9, 0, tzinfo=UTC)
@@ -100,9 +100,10 @@ def _measure(count: int, repeat: int, tmp: Path) -> dict[str, float]:
     upgrade(db)
     _fill(db, count)
     started: list[int] = []
-    scheduler = GameDayScheduler(
+    clock = FrozenClock(NOW - timedelta(minutes=1))  # nothing due yet
+    scheduler = Schedule.from_settings(
         db=db,
-        clock=FrozenClock(NOW - timedelta(minutes=1)),  # nothing due yet
+        clock=clock,
         settings=Settings(),
         start_run=started.append,
         reconcile_every=3600,
@@ -121,7 +122,7 @@ def _measure(count: int, repeat: int, tmp: Path) -> dict[str, float]:
         scheduler.reconcile()
         quiet.append(time.perf_counter() - began)
     quiet_statements = statements.count
-    scheduler._clock = FrozenClock(NOW)
+    clock.advance(timedelta(minutes=1))
     statements.count = 0
     began = time.perf_counter()
     report = scheduler.reconcile()

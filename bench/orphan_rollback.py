@@ -42,6 +42,7 @@ from bot.runs.flows import plan_run
 from bot.runs.janitor import Janitor
 from bot.runs.states import TERMINAL, RunStatus, Trigger
 from bot.runs.supervisor import WorkerLauncher, start_worker
+from bot.scheduling.reconciler import Reconciler
 from bot.testing.kube.api import KubeApiServer
 from bot.testing.kube.health import health_endpoint
 
@@ -168,7 +169,10 @@ def main() -> int:
             PYTHONPATH=str(ROOT),
         )
         roll_back = NoticedRollBack(WorkerLauncher(env))
-        janitor = Janitor(db=db, clock=SystemClock(), roll_back=roll_back, period=args.period)
+        janitor = Reconciler(
+            clock=SystemClock(),
+            passes=[Janitor(db=db, clock=SystemClock(), roll_back=roll_back, period=args.period)],
+        )
         try:
             upgrade(db)
             _register_checkout(db, kube, url)

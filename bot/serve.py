@@ -24,18 +24,19 @@ from bot.config import Settings, settings_env
 from bot.context import BotContext
 from bot.db.engine import Database
 from bot.db.migrate import ensure_migrated
-from bot.drills.scheduler import DrillPass
+from bot.drills.scheduled import DrillPass
 from bot.errors import ChaosbotError
-from bot.gamedays.scheduler import GameDayScheduler
 from bot.k8s.client import ClientFactory
 from bot.k8s.cluster import KubeCluster
 from bot.k8s.sweep import Action, sweep
 from bot.runs.janitor import Janitor
 from bot.runs.supervisor import WorkerLauncher
 from bot.scheduling.leader import LeaderElection, leader_lock_for
+from bot.scheduling.schedule import Schedule
 from bot.slack.outbox import OutboxPump
-from bot.slack.run_messages import SlackCleanupAlerts, SlackRunPublisher
+from bot.slack.run_messages import SlackCleanupAlerts
 from bot.web import MAX_BODY_BYTES, SLACK_PATH, make_wsgi_app
+from bot.wiring import run_observers
 
 __all__ = ["DatabaseUnreachable", "Server", "serve"]
 
@@ -73,26 +74,41 @@ class Server:
         client = build_client(settings)
         self._kube_clients = ClientFactory.from_settings(settings)
         self._outbox = OutboxPump(db=db, client=client, clock=clock)
-        self._workers = WorkerLauncher(settings_env(settings), clock=clock)
-        self.gamedays = GameDayScheduler(
+        # Who hears a run change in this process: its automatic findings and its Slack message.
+        observers = run_observers(db=db, client=client)
+        # The launcher is built after the schedule, which it tells of every worker's exit: the
+        # passes start workers and the janitor rolls back through these two methods.
+        self.schedule = Schedule.from_settings(
             db=db,
             clock=clock,
             settings=settings,
-            start_run=self._workers,
-            drills=DrillPass(db=db, clock=clock, settings=settings, start_run=self._workers),
+            start_run=self._start_run,
+            drills=DrillPass(
+                db=db,
+                clock=clock,
+                start_run=self._start_run,
+                grace=timedelta(minutes=settings.gameday_grace_minutes),
+                default_context=settings.kube_context,
+            ),
+            janitor=Janitor(
+                db=db,
+                clock=clock,
+                roll_back=self._roll_back,
+                alerts=SlackCleanupAlerts(admin_channel=settings.admin_channel),
+                observer=observers,
+                sweep=self._sweep_expired,
+                period=settings.janitor_seconds,
+                alert_after=timedelta(minutes=settings.cleanup_alert_minutes),
+            ),
         )
-        self._workers.on_exit = self.gamedays.run_finished
-        self.janitor = Janitor(
-            db=db,
+        # A worker's exit: its game day goes on, or its drill is revealed.
+        self._workers = WorkerLauncher(
+            settings_env(settings),
             clock=clock,
-            roll_back=self._workers.roll_back,
-            alerts=SlackCleanupAlerts(admin_channel=settings.admin_channel),
-            observer=SlackRunPublisher(db=db, client=client),
-            sweep=self._sweep_expired,
-            period=settings.janitor_seconds,
-            alert_after=timedelta(minutes=settings.cleanup_alert_minutes),
+            observer=run_observers(db=db, client=client, follow_ups=self.schedule.follow_ups),
         )
-        # One replica schedules game days and runs the janitor: the one holding the lock.
+        # One replica runs the schedule (game days, drills, digests, the janitor): the one
+        # holding the lock.
         self._election = LeaderElection(
             leader_lock_for(db, name=_scheduler_lock_name(db)),
             on_elected=self._lead,
@@ -107,7 +123,7 @@ class Server:
             outbox_ready=self._outbox.wake,
             start_run=self._workers,
             roll_back=self._workers.roll_back,
-            schedule_changed=self.gamedays.wake,
+            schedule_changed=self.schedule.wake,
         )
         self.bolt_app = build_app(settings, context=self.context, client=client)
         self._socket_mode: SocketModeHandler | None = None
@@ -131,6 +147,11 @@ class Server:
         )
 
     @property
+    def gamedays(self) -> Schedule:
+        """The schedule, by the name the tests and the demo know it."""
+        return self.schedule
+
+    @property
     def url(self) -> str:
         """The base URL the HTTP server is bound to (port resolved when 0 was asked for)."""
         host = self.settings.http_host
@@ -140,6 +161,12 @@ class Server:
     def _start_background(self) -> None:
         self._outbox.start()
         self._election.start()
+
+    def _start_run(self, run_id: int) -> None:
+        self._workers(run_id)
+
+    def _roll_back(self, run_id: int) -> bool:
+        return self._workers.roll_back(run_id)
 
     def _sweep_expired(self, now: datetime) -> int:
         """The dead man's switch: remove what is past its expires-at in the allowed namespaces,
@@ -160,12 +187,10 @@ class Server:
         return sum(1 for r in records if r.action in (Action.DELETED, Action.RESTORED))
 
     def _lead(self) -> None:
-        self.gamedays.start()
-        self.janitor.start()
+        self.schedule.start()
 
     def _follow(self) -> None:
-        self.janitor.stop()
-        self.gamedays.stop()
+        self.schedule.stop()
 
     def run(self) -> None:
         """Serve until the process is told to stop."""

@@ -18,7 +18,7 @@ from bot.logs import configure_logging
 from bot.runs.rollback import replay_rollbacks
 from bot.runs.states import RunStatus, Trigger
 from bot.runs.worker import Observer, execute_run
-from bot.slack.run_messages import SlackRunPublisher
+from bot.wiring import run_observers
 
 __all__ = ["EXIT_CODES", "add_parsers"]
 
@@ -74,9 +74,8 @@ def add_parsers(sub: Any) -> None:
 
 def _observer(settings: Settings, db: Database) -> Observer:
     """The run's Slack message follows its state when Slack is configured (not in bare CI)."""
-    if settings.slack_bot_token is None:
-        return lambda run_id, status, message: None
-    return SlackRunPublisher(db=db, client=build_client(settings))
+    client = None if settings.slack_bot_token is None else build_client(settings)
+    return run_observers(db=db, client=client)
 
 
 def _run(args: argparse.Namespace) -> int:

@@ -1,5 +1,8 @@
 """Findings chaosbot records by itself: from a run's end (deviated, leftovers, a failed
-rollback) and from a drill's reveal (acknowledged late, or never). Each at most once per run."""
+rollback) and from a drill's reveal (acknowledged late, or never). Each at most once per run.
+
+A run's end reaches them as a run observer (`AutomaticFindings`), in the transaction that ended
+the run, whoever ended it (the worker, the rollback replay, the janitor)."""
 
 from __future__ import annotations
 
@@ -11,10 +14,17 @@ from sqlalchemy.orm import Session
 
 from bot.audit.service import record
 from bot.findings.models import Finding, FindingKind, FindingSource, Severity
+from bot.runs.events import RunObserver
 from bot.runs.models import Run
-from bot.runs.states import RunStatus
+from bot.runs.states import TERMINAL, RunStatus
 
-__all__ = ["SLOW_ACKNOWLEDGE", "new_finding_key", "record_run_findings", "record_slow_response"]
+__all__ = [
+    "SLOW_ACKNOWLEDGE",
+    "AutomaticFindings",
+    "new_finding_key",
+    "record_run_findings",
+    "record_slow_response",
+]
 
 # A blind drill acknowledged later than this is a finding (of medium severity; never: high).
 SLOW_ACKNOWLEDGE = timedelta(minutes=15)
@@ -22,6 +32,14 @@ SLOW_ACKNOWLEDGE = timedelta(minutes=15)
 
 def new_finding_key() -> str:
     return f"fd-{secrets.token_hex(3)}"
+
+
+class AutomaticFindings(RunObserver):
+    """Records what a run's end teaches, in the transaction that ended it."""
+
+    def run_changed(self, *, session: Session, run: Run, message: str, now: datetime) -> None:
+        if run.status in TERMINAL:
+            record_run_findings(session, run, now=now)
 
 
 def record_run_findings(session: Session, run: Run, *, now: datetime) -> list[Finding]:

@@ -1,6 +1,7 @@
 """The janitor: no fault outlives its run, whatever dies.
 
-It runs on the scheduling replica, every few seconds, with the bot up:
+It runs on the scheduling replica, every few seconds, with the bot up (a pass of the
+reconciler, bot/scheduling/reconciler.py):
 
 - a run that may hold a fault and whose worker is gone (process gone or a zombie here,
   heartbeat stale elsewhere) gets its rollbacks replayed (`roll_back`, a process of its own);
@@ -20,9 +21,8 @@ import logging
 import os
 import signal
 import socket
-import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Protocol
@@ -33,6 +33,7 @@ from sqlalchemy.orm import Session
 from bot.clock import Clock
 from bot.db.engine import Database
 from bot.runs.deadlines import deadline
+from bot.runs.events import NOBODY, RunObserver
 from bot.runs.models import Run
 from bot.runs.service import end_unstarted, note
 from bot.runs.states import IN_CLUSTER, TERMINAL, RunStatus
@@ -51,9 +52,6 @@ class CleanupAlerts(Protocol):
     def left_behind(self, *, session: Session, run: Run, now: datetime) -> None: ...
 
 
-Observer = Callable[[int, RunStatus, str], None]
-
-
 @dataclass
 class JanitorReport:
     """What one pass did, by run key."""
@@ -67,7 +65,10 @@ class JanitorReport:
 
 
 class Janitor:
-    """Starts and stops with the leadership; `tidy()` is one pass (tests call it to tick)."""
+    """The janitor's pass of the reconciler (bot/scheduling/reconciler.py), every `period`
+    seconds on the replica holding the leader lock; `tidy()` is one pass (tests call it)."""
+
+    name = "janitor"
 
     def __init__(
         self,
@@ -76,7 +77,7 @@ class Janitor:
         clock: Clock,
         roll_back: Callable[[int], object],
         alerts: CleanupAlerts | None = None,
-        observer: Observer | None = None,
+        observer: RunObserver = NOBODY,
         sweep: Callable[[datetime], int] | None = None,
         period: float = 5.0,
         alert_after: timedelta = timedelta(minutes=10),
@@ -91,33 +92,16 @@ class Janitor:
         # twelfth pass (a minute at the default period).
         self._sweep_every = sweep_every if sweep_every is not None else 12 * period
         self._last_sweep: float | None = None
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
-        self._guard = threading.Lock()
 
-    def start(self) -> None:
-        with self._guard:
-            if self._thread is not None:
-                return
-            self._stop.clear()
-            self._thread = threading.Thread(target=self._loop, name="chaosbot-janitor", daemon=True)
-            self._thread.start()
-        log.info("this replica now runs the janitor (every %.1f s)", self.period)
+    @property
+    def every(self) -> float | None:
+        return self.period
 
-    def stop(self) -> None:
-        with self._guard:
-            thread, self._thread = self._thread, None
-            self._stop.set()
-        if thread is not None and thread is not threading.current_thread():
-            thread.join(timeout=10)
+    def run(self) -> JanitorReport:
+        return self.tidy()
 
-    def _loop(self) -> None:
-        while not self._stop.is_set():
-            try:
-                self.tidy()
-            except Exception:
-                log.exception("janitor pass failed")
-            self._stop.wait(self.period)
+    def alarms(self) -> Mapping[str, tuple[datetime, Callable[[], object] | None]]:
+        return {}
 
     def tidy(self) -> JanitorReport:
         """One pass: orphans and stuck runs, retries and alerts, and now and then a sweep."""
@@ -137,10 +121,9 @@ class Janitor:
                     self._never_started(session, run, now, report)
                 else:
                     self._started(session, run, now, due, report)
-        if self._observer is not None:
-            for key in report.never_started:
-                run_id = next(r.id for r in runs if r.key == key)
-                self._observer(run_id, RunStatus.ABORTED, "never started")
+        for key in report.never_started:
+            run_id = next(r.id for r in runs if r.key == key)
+            self._observer.run_updated(run_id, RunStatus.ABORTED, "never started")
         for run_id in due:
             try:
                 self._roll_back(run_id)
@@ -176,7 +159,9 @@ class Janitor:
         if late is None or now <= late:
             return
         reason = "never started: no worker picked it up before its deadline"
-        if end_unstarted(session=session, run_id=run.id, now=now, reason=reason):
+        if end_unstarted(
+            session=session, run_id=run.id, now=now, reason=reason, observer=self._observer
+        ):
             report.never_started.append(run.key)
 
     def _left_behind(

@@ -9,7 +9,6 @@ always safe: twice, after a partial rollback, or when nothing was injected at al
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 from datetime import timedelta
 from typing import Any, Protocol
 
@@ -17,6 +16,7 @@ from chaoslib.experiment import run_experiment
 
 from bot.clock import Clock
 from bot.db.engine import Database
+from bot.runs.events import RunObserver
 from bot.runs.service import find_run, note, transition
 from bot.runs.states import TERMINAL, RunStatus
 
@@ -36,8 +36,8 @@ class LeftoverCheck(Protocol):
     def leftovers(self, key: str, *, context: str | None) -> list[str]: ...
 
 
-# Heard after every change (bot.runs.worker.Observer): the run's Slack message follows it.
-Observer = Callable[[int, RunStatus, str], None]
+# Hears every change (bot.runs.events): the run's end in its transaction, then after the commit.
+Observer = RunObserver
 
 
 def retry_delay(attempts: int, base: timedelta) -> timedelta:
@@ -133,7 +133,7 @@ def replay_rollbacks(
             setattr(run, field, value)
         note(session=session, run=run, now=now, message=f"rollback attempt {attempt}: {outcome}")
     if left != previous or unchecked:  # the message changes only when what is left does
-        observer(run_id, status, f"rollback attempt {attempt}: {outcome}")
+        observer.run_updated(run_id, status, f"rollback attempt {attempt}: {outcome}")
     return status
 
 
@@ -168,10 +168,11 @@ def _end(
             now=clock.now(),
             message=reason,
             values={**values, "reason": reason},
+            observer=observer,
         )
         if not moved:  # the worker (or another replay) ended it meanwhile
             return find_run(session=session, ref=run_id).status
-    observer(run_id, end, reason)
+    observer.run_updated(run_id, end, reason)
     return end
 
 

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 from bot.catalog.models import Service
 from bot.errors import ChaosbotError
 from bot.faults.marks import RUN_LABEL
-from bot.findings.auto import record_run_findings
+from bot.runs.events import RunObserver
 from bot.runs.models import Freeze, KillSwitch, Run, RunEvent
 from bot.runs.states import ACTIVE, TERMINAL, TRANSITIONS, RunStatus, Trigger
 
@@ -108,11 +108,13 @@ def transition(
     message: str,
     detail: dict[str, Any] | None = None,
     values: dict[str, Any] | None = None,
+    observer: RunObserver | None = None,
 ) -> bool:
     """Move the run to `to` if that is allowed from where it is now; False if it was not.
 
     The check and the write are one UPDATE ... WHERE status IN (allowed sources), so a
-    concurrent transition (an abort racing the worker) makes exactly one of them win.
+    concurrent transition (an abort racing the worker) makes exactly one of them win. The
+    `observer` hears the change in this transaction (the automatic findings are written so).
     """
     sources = [state for state, targets in TRANSITIONS.items() if to in targets]
     changes: dict[str, Any] = {"status": to, **(values or {})}
@@ -126,15 +128,21 @@ def transition(
     if result.rowcount != 1:  # type: ignore[attr-defined]
         return False
     _event(session, run_id, now, to, message, detail)
-    if to in TERMINAL:
-        # What the run's end teaches is recorded with it, whoever ended it (worker, reaper, abort).
+    if observer is not None:
         run = session.get(Run, run_id, populate_existing=True)
         if run is not None:
-            record_run_findings(session, run, now=now)
+            observer.run_changed(session=session, run=run, message=message, now=now)
     return True
 
 
-def end_unstarted(*, session: Session, run_id: int, now: datetime, reason: str) -> bool:
+def end_unstarted(
+    *,
+    session: Session,
+    run_id: int,
+    now: datetime,
+    reason: str,
+    observer: RunObserver | None = None,
+) -> bool:
     """End a run that no worker has started: aborted, with its reason; False if it had moved."""
     return transition(
         session=session,
@@ -143,6 +151,7 @@ def end_unstarted(*, session: Session, run_id: int, now: datetime, reason: str) 
         now=now,
         message=reason,
         values={"reason": reason},
+        observer=observer,
     )
 
 

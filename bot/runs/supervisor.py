@@ -17,6 +17,7 @@ from sqlalchemy import update
 
 from bot.clock import Clock, offset_env
 from bot.db.engine import Database
+from bot.runs.events import NOBODY, RunObserver
 from bot.runs.models import Run
 from bot.runs.service import active_runs, end_unstarted, find_run
 from bot.runs.states import IN_CLUSTER, RunStatus
@@ -56,18 +57,21 @@ def start_worker(
 
 class WorkerLauncher:
     """Starts workers and rollbacks for the bot and collects each one's exit, so none lingers
-    as a zombie; at most one rollback of a run is under way from this process at a time."""
+    as a zombie; at most one rollback of a run is under way from this process at a time.
+
+    Each exit is told to the `observer` (`run_ended`): a game day goes on with its next
+    experiment, a drill is revealed."""
 
     def __init__(
         self,
         env: Mapping[str, str],
         *,
-        on_exit: Callable[[int], None] | None = None,
+        observer: RunObserver = NOBODY,
         clock: Clock | None = None,
         rollback_timeout: float = ROLLBACK_TIMEOUT,
     ) -> None:
         self._env = dict(env)
-        self.on_exit = on_exit
+        self._observer = observer
         self._clock = clock
         self._rollback_timeout = rollback_timeout
         self._rolling: set[int] = set()
@@ -110,11 +114,10 @@ class WorkerLauncher:
         finally:
             if rollback:
                 self._done_rolling(run_id)
-        if self.on_exit is not None:
-            try:
-                self.on_exit(run_id)  # a game day goes on with its next experiment
-            except Exception:
-                log.exception("after the worker of run %s exited", run_id)
+        try:
+            self._observer.run_ended(run_id)
+        except Exception:
+            log.exception("after the worker of run %s exited", run_id)
 
     def _done_rolling(self, run_id: int) -> None:
         with self._lock:

@@ -14,7 +14,6 @@ import signal
 import socket
 import threading
 import time
-from collections.abc import Callable
 from contextlib import AbstractContextManager
 from datetime import timedelta
 from typing import Any, NamedTuple, Protocol
@@ -25,6 +24,7 @@ from chaoslib.run import RunEventHandler
 from bot.clock import Clock
 from bot.db.engine import Database
 from bot.faults.outcome import failed_actions, not_started
+from bot.runs.events import NOBODY, RunObserver
 from bot.runs.models import Run
 from bot.runs.preflight import LivePods, PreflightPolicy, check_preflight
 from bot.runs.service import find_run, note, transition
@@ -41,8 +41,9 @@ LOST_SIGNAL = timedelta(seconds=2)
 SHORT = 80  # characters of a probe's answer or error quoted in a reason
 _ACTIVITY_FAILED = "chaoslib.exceptions.ActivityFailed: "
 _INTERRUPTIBLE = frozenset({RunStatus.INJECTING, RunStatus.HOLDING})
-# Heard after every transition: (run id, new status, what happened). The Slack message follows it.
-Observer = Callable[[int, RunStatus, str], None]
+# Hears every transition: in its transaction (the automatic findings), then after the commit
+# (the run's Slack message).
+Observer = RunObserver
 
 
 class RunCluster(LivePods, Protocol):
@@ -55,12 +56,8 @@ class RunCluster(LivePods, Protocol):
     def leftovers(self, key: str, *, context: str | None) -> list[str]: ...
 
 
-def _nobody(run_id: int, status: RunStatus, message: str) -> None:
-    return None
-
-
 class _Lifecycle:
-    """Transitions of one run, each followed by the observer."""
+    """Transitions of one run, each heard by the observer (in its transaction, then after)."""
 
     def __init__(self, db: Database, run_id: int, clock: Clock, observer: Observer) -> None:
         self.db, self.run_id, self.clock, self.observer = db, run_id, clock, observer
@@ -74,9 +71,10 @@ class _Lifecycle:
                 now=self.clock.now(),
                 message=message,
                 values=values or None,
+                observer=self.observer,
             )
         if moved:
-            self.observer(self.run_id, to, message)
+            self.observer.run_updated(self.run_id, to, message)
         return moved
 
     def note(self, message: str, detail: dict[str, Any] | None = None) -> None:
@@ -92,7 +90,7 @@ def execute_run(
     clock: Clock,
     cluster: RunCluster,
     policy: PreflightPolicy,
-    observer: Observer = _nobody,
+    observer: Observer = NOBODY,
 ) -> RunStatus:
     """Take the run from scheduled to a terminal state; returns that state."""
     # chaostoolkit-lib handles SIGUSR1 while the experiment runs and restores this afterwards:

@@ -11,6 +11,7 @@ from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 from bot.db.engine import Database
+from bot.runs.events import RunObserver
 from bot.runs.models import Run
 from bot.runs.states import TERMINAL, RunStatus
 from bot.slack.blockkit import button, context, message, section
@@ -89,17 +90,22 @@ def timeline_line(status: RunStatus, message: str) -> str:
     return f"{_ICONS[status]} {escape(message)}"
 
 
-class SlackRunPublisher:
+class SlackRunPublisher(RunObserver):
     """Keeps a run's canonical message in step with its row, and its thread with its timeline.
 
     Used by the worker after every transition. Slack being slow or down never stops a run:
     failures are logged and the next transition renders the message from the row again.
+
+    The one exception to "every message goes through the outbox": the worker edits this message
+    live, in place (`chat.update` after each transition), from its own process, which runs no
+    outbox sender (the bot's OutboxPump does); a message missed here is repaired by the next
+    transition's re-render, not by a retry.
     """
 
     def __init__(self, *, db: Database, client: WebClient) -> None:
         self._db, self._client = db, client
 
-    def __call__(self, run_id: int, status: RunStatus, message: str) -> None:
+    def run_updated(self, run_id: int, status: RunStatus, message: str) -> None:
         try:
             self._publish(run_id, status, message)
         except Exception:

@@ -18,14 +18,14 @@ from bot.config import Settings
 from bot.db.engine import Database
 from bot.drills.lifecycle import DrillOver, acknowledge, escalate, plan_ahead, resolve
 from bot.drills.models import Drill, DrillStatus
-from bot.drills.scheduler import DrillPass
+from bot.drills.scheduled import DrillPass
 from bot.gamedays.decisions import approve
-from bot.gamedays.scheduler import GameDayScheduler
 from bot.gamedays.timing import zone
 from bot.outbox.models import OutboxMessage
 from bot.runs.freezes import freeze
 from bot.runs.service import engage_kill_switch, transition
 from bot.runs.states import RunStatus, Trigger
+from bot.scheduling.schedule import Schedule
 from tests.fixtures.bot import ALICE, BOB, START
 from tests.fixtures.drills import opt_in
 from tests.fixtures.gamedays import ADMINS, ask, register_service
@@ -44,11 +44,11 @@ class Harness:
         self.drills = DrillPass(
             db=db,
             clock=self.clock,
-            settings=Settings(platform_admins=ADMINS, gameday_grace_minutes=30),
+            grace=timedelta(minutes=30),
             start_run=self.started.append,
             rng=random.Random(seed),
         )
-        self.scheduler = GameDayScheduler(
+        self.scheduler = Schedule.from_settings(
             db=db,
             clock=self.clock,
             settings=Settings(platform_admins=ADMINS, gameday_grace_minutes=30),

@@ -14,12 +14,11 @@ from bot.findings.auto import record_run_findings
 from bot.findings.models import Finding, FindingKind, FindingStatus, Severity
 from bot.findings.service import NotAllowedToResolve, open_findings, resolve_finding
 from bot.runs.models import Run
-from bot.runs.service import transition
 from bot.runs.states import RunStatus
 from bot.slack.ids import ActionId
 from tests.fixtures.bot import ADMIN, ALICE, BOB, START, TEAM_CHANNEL, RunningBot
 from tests.fixtures.gamedays import ADMINS, MALLORY, register_service
-from tests.fixtures.runs import plan_adhoc
+from tests.fixtures.runs import plan_adhoc, transition
 
 
 def _run(db: Database, *, dry_run: bool = False) -> int:

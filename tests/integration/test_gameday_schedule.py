@@ -17,13 +17,13 @@ from bot.config import Settings
 from bot.db.engine import Database
 from bot.gamedays.decisions import approve, cancel
 from bot.gamedays.models import GameDay, GameDayStatus
-from bot.gamedays.scheduler import GameDayScheduler
 from bot.gamedays.store import find_gameday
 from bot.gamedays.timing import to_instant
 from bot.outbox.models import OutboxMessage
 from bot.runs.models import Run
 from bot.runs.service import transition
 from bot.runs.states import RunStatus, Trigger
+from bot.scheduling.schedule import Schedule
 from tests.fixtures.bot import ALICE, BOB, START
 from tests.fixtures.gamedays import ADMINS, ask, register_service
 
@@ -37,7 +37,7 @@ class Harness:
         self.db = db
         self.clock = FrozenClock(START)
         self.started: list[int] = []
-        self.scheduler = GameDayScheduler(
+        self.scheduler = Schedule.from_settings(
             db=db,
             clock=self.clock,
             settings=Settings(platform_admins=ADMINS, gameday_grace_minutes=30),
@@ -277,7 +277,7 @@ def test_the_jobs_are_rebuilt_from_the_tables(harness: Harness) -> None:
         again.stop()
 
 
-def _wait_for_jobs(scheduler: GameDayScheduler, count: int) -> dict[str, Any]:
+def _wait_for_jobs(scheduler: Schedule, count: int) -> dict[str, Any]:
     deadline = monotonic_time.monotonic() + 10
     while monotonic_time.monotonic() < deadline:
         jobs = scheduler.jobs()

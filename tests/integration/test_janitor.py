@@ -19,6 +19,7 @@ from bot.runs.janitor import Janitor
 from bot.runs.models import Run
 from bot.runs.states import TERMINAL, TRANSITIONS, RunStatus
 from bot.runs.supervisor import WorkerLauncher, abort_run
+from bot.scheduling.reconciler import Reconciler
 from bot.slack.run_messages import SlackCleanupAlerts
 from tests.fixtures.engine import NOW, Engine
 
@@ -45,7 +46,12 @@ def test_a_killed_worker_is_rolled_back_by_the_running_janitor(
     engine: Engine, launcher: WorkerLauncher
 ) -> None:
     run_id, key = _killed_while_holding(engine)
-    janitor = Janitor(db=engine.db, clock=SystemClock(), roll_back=launcher.roll_back, period=0.2)
+    janitor = Reconciler(
+        clock=SystemClock(),
+        passes=[
+            Janitor(db=engine.db, clock=SystemClock(), roll_back=launcher.roll_back, period=0.2)
+        ],
+    )
     janitor.start()
     try:
         assert engine.wait_for(run_id, *TERMINAL) is RunStatus.FAILED
@@ -79,13 +85,18 @@ def test_a_rollback_that_fails_is_retried_until_nothing_is_left_and_people_are_t
 ) -> None:
     run_id, key = _killed_while_holding(engine)
     engine.kube.inject("DELETE", r"/networkpolicies/", status=500, times=None)
-    janitor = Janitor(
-        db=engine.db,
+    janitor = Reconciler(
         clock=SystemClock(),
-        roll_back=launcher.roll_back,
-        alerts=SlackCleanupAlerts(admin_channel=ADMIN_CHANNEL),
-        alert_after=timedelta(seconds=1),
-        period=0.2,
+        passes=[
+            Janitor(
+                db=engine.db,
+                clock=SystemClock(),
+                roll_back=launcher.roll_back,
+                alerts=SlackCleanupAlerts(admin_channel=ADMIN_CHANNEL),
+                alert_after=timedelta(seconds=1),
+                period=0.2,
+            )
+        ],
     )
     janitor.start()
     try:

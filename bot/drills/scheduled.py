@@ -1,9 +1,8 @@
-"""The drill pass of the scheduler: plan, fire what is due, reveal what ended.
+"""The drill pass of the reconciler (bot/scheduling/reconciler.py): plan, fire, reveal.
 
-The game-day scheduler (bot/gamedays/scheduler.py) runs it in every reconcile and keeps a date
-job at each planned drill, so a drill fires on its minute and not at the next pass. It runs
-only in the replica holding the leader lock; every step locks the drill's row, so a job and
-the reconciler racing each other fire it once.
+Each tick plans the days ahead, fires what is due, and reveals what ended; each planned drill
+has a date job at its minute, so it fires on that minute and not at the next tick. Every step
+locks the drill's row, so a job and a tick racing each other fire it once.
 """
 
 from __future__ import annotations
@@ -18,13 +17,14 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bot.clock import Clock
-from bot.config import Settings
 from bot.db.engine import Database
 from bot.drills.lifecycle import active, due, fire, plan_ahead, redispatch, settle
 from bot.drills.models import Drill, DrillStatus
+from bot.runs.events import RunObserver
+from bot.scheduling.reconciler import Alarm
 from bot.scheduling.steps import guarded, hand_out
 
-__all__ = ["DrillPass", "DrillReport"]
+__all__ = ["JOB_PREFIX", "DrillPass", "DrillReport"]
 
 _T = TypeVar("_T")
 JOB_PREFIX = "drill:"
@@ -40,24 +40,33 @@ class DrillReport:
     revealed: list[str] = field(default_factory=list)
 
 
-class DrillPass:
+class DrillPass(RunObserver):
+    """Blind drills as the reconciler sees them: a tick's work, and an alarm at each drill; as
+    a run observer, it reveals a drill when its run's process exits."""
+
+    name = "drills"
+    every: float | None = None  # on the reconciler's tick, and when woken
+
     def __init__(
         self,
         *,
         db: Database,
         clock: Clock,
-        settings: Settings,
         start_run: Callable[[int], None],
+        grace: timedelta,
+        default_context: str | None = None,
         rng: random.Random | None = None,
     ) -> None:
-        self._db, self._clock, self._settings = db, clock, settings
-        self._start_run = start_run
+        self._db, self._clock, self._start_run = db, clock, start_run
+        self.grace, self._default_context = grace, default_context
         # Unpredictable unless a test seeds it: teams must not be able to guess the next drill.
         self.rng = rng or random.SystemRandom()
 
-    @property
-    def grace(self) -> timedelta:
-        return timedelta(minutes=self._settings.gameday_grace_minutes)
+    def run(self) -> DrillReport:
+        return self.reconcile(self._clock.now())
+
+    def alarms(self) -> dict[str, Alarm]:
+        return self.jobs_wanted()
 
     def reconcile(self, now: datetime) -> DrillReport:
         report = DrillReport()
@@ -80,7 +89,7 @@ class DrillPass:
         return report
 
     def fire_drill(self, drill_id: int, *, now: datetime | None = None) -> int | None:
-        """The date job at a drill's minute (and the reconciler's way to fire a due one)."""
+        """The date job at a drill's minute (and the tick's way to fire a due one)."""
         moment = now or self._clock.now()
         run_id = self._step(
             f"fire drill {drill_id}",
@@ -89,22 +98,22 @@ class DrillPass:
                 drill_id=drill_id,
                 now=moment,
                 grace=self.grace,
-                default_context=self._settings.kube_context,
+                default_context=self._default_context,
             ),
         )
         if run_id is not None:
             self._hand_out(run_id)
         return run_id
 
-    def run_finished(self, run_id: int) -> None:
-        """A worker exited: if its run was a drill's, reveal the drill."""
+    def run_ended(self, run_id: int) -> None:
+        """A run's process exited: if the run was a drill's, reveal the drill."""
         with self._db.session() as session:
             drill_id = session.scalar(select(Drill.id).where(Drill.run_id == run_id))
         if drill_id is not None:
             now = self._clock.now()
             self._step("reveal", lambda s: settle(session=s, drill_id=drill_id, now=now))
 
-    def jobs_wanted(self) -> dict[str, tuple[datetime, Callable[[], object]]]:
+    def jobs_wanted(self) -> dict[str, Alarm]:
         """A date job at every planned drill's minute."""
         with self._db.session() as session:
             rows = session.execute(
