@@ -21,7 +21,8 @@ from bot.catalog.service import (
     offboard_service,
     spec_of,
 )
-from bot.catalog.spec import ServiceSpec, SpecInvalid, parse_service_spec
+from bot.catalog.spec import ServiceSpec, SpecInvalid
+from bot.catalog.spec_parse import parse_service_spec
 from bot.context import BotContext
 from bot.db.idempotency import was_claimed
 from bot.errors import ChaosbotError

@@ -15,7 +15,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bot.catalog.spec import CatalogPolicy, SpecInvalid, parse_service_spec
+from bot.catalog.spec import CatalogPolicy, SpecInvalid
+from bot.catalog.spec_parse import parse_service_spec
 from bot.probes import ProbePolicy, ProbeRefused
 from bot.probes.http import ProbeFailed, get
 from tests.fixtures.canary import Canary, outbound_connections
