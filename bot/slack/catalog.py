@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 from typing import Any
 
@@ -37,7 +36,7 @@ from bot.slack.onboarding_view import block_errors, onboarding_modal, read_decla
 from bot.slack.outbox import enqueue
 from bot.slack.replies import Reply
 from bot.slack.responder import Responder
-from bot.slack.views import view_key
+from bot.slack.views import ServiceModal, view_key
 
 __all__ = ["register"]
 
@@ -146,7 +145,7 @@ class _Catalog:
         self._submit(ack, body, view, editing=None)
 
     def submit_edit(self, ack: Ack, body: dict[str, Any], view: dict[str, Any]) -> None:
-        name = json.loads(view.get("private_metadata") or "{}").get("service")
+        name = ServiceModal.load(view.get("private_metadata")).service or ""
         with self.ctx.db.session() as session:
             service = find_service(session=session, name=name)
             if not can_manage(session=session, service=service, user_id=body["user"]["id"]):
@@ -187,7 +186,7 @@ class _Catalog:
         with self.ctx.db.session() as session:
             if not was_claimed(session=session, key=key):
                 return  # the submission was refused; the modal showed why
-            editing = json.loads(view.get("private_metadata") or "{}").get("service")
+            editing = ServiceModal.load(view.get("private_metadata")).service
             name = editing or read_declaration(view["state"]["values"]).get("name")
             service = find_service(session=session, name=str(name))
             spec, selector, channel = (

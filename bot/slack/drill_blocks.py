@@ -22,11 +22,11 @@ from bot.slack.blockkit import (
     message,
     option,
     plain_text,
-    private_metadata,
     section,
 )
 from bot.slack.ids import ActionId, CallbackId, FindingsBlock
 from bot.slack.mrkdwn import escape
+from bot.slack.views import DrillFindingsModal
 
 __all__ = [
     "ACTION_ROWS",
@@ -260,7 +260,7 @@ def findings_modal(drill: Drill, *, channel: str | None) -> dict[str, Any]:
     return {
         "type": "modal",
         "callback_id": CallbackId.DRILL_FINDINGS.value,
-        "private_metadata": private_metadata(f"{drill.key}|{channel or ''}"),
+        "private_metadata": DrillFindingsModal(drill.key, channel).dump(),
         "title": plain_text("Drill findings"),
         "submit": plain_text("Record"),
         "close": plain_text("Cancel"),

@@ -36,7 +36,6 @@ from bot.slack.commands import CommandRequest, CommandRouter, Subcommand
 from bot.slack.errors import ErrorReporter, ack_only
 from bot.slack.gameday_blocks import gamedays_list
 from bot.slack.gameday_view import (
-    ModalInput,
     block_errors,
     read_reason,
     read_request,
@@ -49,7 +48,7 @@ from bot.slack.ids import ActionId, CallbackId, GameDayBlock
 from bot.slack.mrkdwn import escape
 from bot.slack.replies import Reply
 from bot.slack.responder import Responder
-from bot.slack.views import view_key
+from bot.slack.views import GameDayModal, view_key
 
 __all__ = ["register"]
 
@@ -136,7 +135,7 @@ class _GameDays:
 
     def submit_request(self, ack: Ack, body: dict[str, Any], view: dict[str, Any]) -> None:
         """Validate and record inside the ack: problems go back onto their blocks."""
-        about = ModalInput.load(view.get("private_metadata"))
+        about = GameDayModal.load(view.get("private_metadata"))
         user = body["user"]["id"]
         key = view_key(view)
         now = self.ctx.clock.now()
@@ -217,7 +216,7 @@ class _GameDays:
         client.views_open(trigger_id=body["trigger_id"], view=view)
 
     def submit_reject(self, ack: Ack, body: dict[str, Any], view: dict[str, Any]) -> None:
-        about = ModalInput.load(view.get("private_metadata"))
+        about = GameDayModal.load(view.get("private_metadata"))
         self._ack_decision(
             ack,
             GameDayBlock.REASON,
@@ -278,7 +277,7 @@ class _GameDays:
         client.views_open(trigger_id=body["trigger_id"], view=view)
 
     def submit_reschedule(self, ack: Ack, body: dict[str, Any], view: dict[str, Any]) -> None:
-        about = ModalInput.load(view.get("private_metadata"))
+        about = GameDayModal.load(view.get("private_metadata"))
         now = self.ctx.clock.now()
         with self.ctx.db.session() as session:
             gameday = find_gameday(session=session, ref=str(about.gameday))

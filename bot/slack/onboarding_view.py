@@ -6,7 +6,6 @@ raw declaration that `parse_service_spec` validates (the same shape as chaos.yam
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -22,12 +21,14 @@ from bot.catalog.spec import (
     window_text,
 )
 from bot.config import BlastRadiusLimits
-from bot.slack.blockkit import MAX_OPTIONS, private_metadata
+from bot.slack import views
+from bot.slack.blockkit import MAX_OPTIONS
 from bot.slack.blockkit import input_block as _input
 from bot.slack.blockkit import option as _option
 from bot.slack.blockkit import plain_text as _text
 from bot.slack.ids import CallbackId, OnboardBlock
 from bot.slack.mrkdwn import escape
+from bot.slack.views import ServiceModal, problem_sentence
 
 __all__ = ["block_errors", "onboarding_modal", "read_declaration"]
 
@@ -243,7 +244,7 @@ def onboarding_modal(
         "title": _text("Edit service" if spec else "Onboard a service"),
         "submit": _text("Save" if spec else "Onboard"),
         "close": _text("Cancel"),
-        "private_metadata": private_metadata(json.dumps({"service": spec.name} if spec else {})),
+        "private_metadata": ServiceModal(spec.name if spec else None).dump(),
         "blocks": blocks,
     }
 
@@ -460,11 +461,9 @@ def read_declaration(values: Mapping[str, Any], *, editing: str | None = None) -
 
 def block_errors(errors: Sequence[FieldError]) -> dict[str, str]:
     """Field errors keyed by the block that shows them (first error per block wins)."""
-    shown: dict[str, str] = {}
-    for error in errors:
-        block = _block_for(error.path)
-        shown.setdefault(block.value, _sentence(error))
-    return shown
+    return views.block_errors(
+        (_block_for(error.path).value, problem_sentence(error.message)) for error in errors
+    )
 
 
 def _block_for(path: str) -> OnboardBlock:
@@ -472,14 +471,6 @@ def _block_for(path: str) -> OnboardBlock:
         if path == prefix or path.startswith((f"{prefix}.", f"{prefix}[")):
             return block
     return B.NAME
-
-
-def _sentence(error: FieldError) -> str:
-    # Slack shows the message under the field already named by its label.
-    message = error.message
-    if message.startswith("is required"):
-        return "This is required."
-    return message[0].upper() + message[1:] if message else message
 
 
 class _State:
