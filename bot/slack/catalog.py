@@ -19,6 +19,7 @@ from bot.catalog.service import (
     list_teams,
     offboard_service,
     spec_of,
+    team_of_channel,
 )
 from bot.catalog.spec import ServiceSpec, SpecInvalid
 from bot.catalog.spec_parse import parse_service_spec
@@ -26,7 +27,7 @@ from bot.context import BotContext
 from bot.db.idempotency import was_claimed
 from bot.errors import ChaosbotError
 from bot.library.catalogue import Catalogue, load_catalogue
-from bot.slack.blockkit import MAX_OPTIONS, option
+from bot.slack.blockkit import MAX_OPTIONS, option, section
 from bot.slack.catalog_blocks import onboarded_message, service_detail, services_list
 from bot.slack.commands import CommandRequest, CommandRouter, Subcommand
 from bot.slack.errors import ErrorReporter, ack_only
@@ -113,14 +114,8 @@ class _Catalog:
             if request.args:
                 team, heading = request.args[0], f"Services of team {request.args[0]}"
             else:
-                team = next(
-                    (
-                        t.name
-                        for t in list_teams(session=session)
-                        if t.slack_channel_id == request.channel_id
-                    ),
-                    None,
-                )
+                of_channel = team_of_channel(session=session, channel_id=request.channel_id)
+                team = of_channel.name if of_channel else None
                 heading = f"Services of team {team}" if team else "All services"
             message = services_list(list_services(session=session, team=team), heading=heading)
         return Reply(text=message["text"], blocks=message["blocks"])
@@ -197,13 +192,9 @@ class _Catalog:
         message = self._confirmation(spec, selector)
         if editing:
             message["text"] = f"{spec.name} was updated by <@{body['user']['id']}>"
-            message["blocks"][0] = {
-                "type": "section",
-                "text": {
-                    "type": "mrkdwn",
-                    "text": f":pencil2: *{escape(spec.name)}* was updated by <@{body['user']['id']}>.",
-                },
-            }
+            message["blocks"][0] = section(
+                f":pencil2: *{escape(spec.name)}* was updated by <@{body['user']['id']}>."
+            )
         with self.ctx.db.session() as session:
             enqueue(
                 session=session,

@@ -76,10 +76,6 @@ def duration_text(delta: timedelta) -> str:
     return f"{hours}h {minutes:02d}m"
 
 
-def _button(action: ActionId, label: str, value: str, style: str | None = None) -> dict[str, Any]:
-    return button(action.value, label, value, style=style)
-
-
 def _clock(moment: datetime, timezone: str) -> str:
     return local_label(moment, timezone)
 
@@ -129,10 +125,12 @@ def _incident(drill: Drill, *, timezone: str) -> dict[str, Any]:
         value = drill.key
         buttons = []
         if not drill.acknowledged_at:
-            buttons.append(_button(ActionId.ACKNOWLEDGE_INCIDENT, "Acknowledge", value, "primary"))
-        buttons.append(_button(ActionId.RESOLVE_INCIDENT, "Resolve", value))
+            buttons.append(
+                button(ActionId.ACKNOWLEDGE_INCIDENT, "Acknowledge", value, style="primary")
+            )
+        buttons.append(button(ActionId.RESOLVE_INCIDENT, "Resolve", value))
         if not drill.escalated_at:
-            buttons.append(_button(ActionId.ESCALATE_INCIDENT, "Escalate", value, "danger"))
+            buttons.append(button(ActionId.ESCALATE_INCIDENT, "Escalate", value, style="danger"))
         blocks.append({"type": "actions", "block_id": "incident_actions", "elements": buttons})
     text = f"{drill.severity} incident on {service}: {escape(drill.symptom or '')}"
     return message(text, blocks)
@@ -205,7 +203,7 @@ def _revealed(drill: Drill, *, timezone: str, run: Run | None) -> dict[str, Any]
             "type": "actions",
             "block_id": "drill_actions",
             "elements": [
-                _button(ActionId.RECORD_FINDINGS, "Record findings", drill.key, "primary")
+                button(ActionId.RECORD_FINDINGS, "Record findings", drill.key, style="primary")
             ],
         }
     )

@@ -13,6 +13,7 @@ from bot.slack import views
 from bot.slack.blockkit import input_block as _input
 from bot.slack.blockkit import option as _option
 from bot.slack.blockkit import plain_text as _text
+from bot.slack.blockkit import section
 from bot.slack.ids import CallbackId
 from bot.slack.ids import GameDayBlock as B
 from bot.slack.mrkdwn import escape
@@ -114,14 +115,10 @@ def request_modal(
         "submit": _text("Ask for approval"),
         "close": _text("Cancel"),
         "blocks": [
-            {
-                "type": "section",
-                "text": {
-                    "type": "mrkdwn",
-                    "text": f"A game day for *{escape(service)}*. Its owners approve it before it runs; "
-                    "each experiment is rolled back whatever happens.",
-                },
-            },
+            section(
+                f"A game day for *{escape(service)}*. Its owners approve it before it runs; "
+                "each experiment is rolled back whatever happens."
+            ),
             _input(
                 B.EXPERIMENTS,
                 "Experiments",
@@ -162,14 +159,10 @@ def reschedule_modal(gameday: GameDay, *, response_url: str | None = None) -> di
         "submit": _text("Move it"),
         "close": _text("Cancel"),
         "blocks": [
-            {
-                "type": "section",
-                "text": {
-                    "type": "mrkdwn",
-                    "text": f"Game day `{gameday.key}` for *{escape(gameday.service.name)}*. Moving it "
-                    "asks for every approval again.",
-                },
-            },
+            section(
+                f"Game day `{gameday.key}` for *{escape(gameday.service.name)}*. Moving it "
+                "asks for every approval again."
+            ),
             *_when_blocks(
                 gameday.timezone,
                 local.date(),

@@ -13,7 +13,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from bot.catalog.models import Service, Team
-from bot.catalog.service import find_service, list_teams
+from bot.catalog.service import find_service, team_of_channel
 from bot.context import BotContext
 from bot.db.idempotency import claim, was_claimed
 from bot.errors import ChaosbotError
@@ -237,14 +237,7 @@ class _GameDays:
         with self.ctx.db.session() as session:
             team: Team | None = None
             if arg is None:
-                team = next(
-                    (
-                        t
-                        for t in list_teams(session=session)
-                        if t.slack_channel_id == request.channel_id
-                    ),
-                    None,
-                )
+                team = team_of_channel(session=session, channel_id=request.channel_id)
             if arg and arg.lower() != "all":
                 rows = upcoming(session=session, service=arg)
                 heading = f"Upcoming game days of {arg}"

@@ -22,7 +22,7 @@ from bot.catalog.spec import (
 )
 from bot.config import BlastRadiusLimits
 from bot.slack import views
-from bot.slack.blockkit import MAX_OPTIONS
+from bot.slack.blockkit import MAX_OPTIONS, section
 from bot.slack.blockkit import input_block as _input
 from bot.slack.blockkit import option as _option
 from bot.slack.blockkit import plain_text as _text
@@ -106,12 +106,7 @@ def onboarding_modal(
     if spec is None:
         blocks.append(_input(B.NAME, "Service name", _plain(placeholder="checkout")))
     else:
-        blocks.append(
-            {
-                "type": "section",
-                "text": {"type": "mrkdwn", "text": f"*Service:* `{escape(spec.name)}`"},
-            }
-        )
+        blocks.append(section(f"*Service:* `{escape(spec.name)}`"))
     team_options = [*(_option(t, t) for t in teams[:99]), _option(NEW_TEAM, "A new team…")]
     team_select: dict[str, Any] = {"type": "static_select", "options": team_options}
     if spec is not None and spec.team in teams:
