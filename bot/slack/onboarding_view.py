@@ -294,6 +294,41 @@ def _approvers_select(spec: ServiceSpec | None) -> dict[str, Any]:
     return element
 
 
+# The blind-drill inputs (all optional: they count only when blind drills are allowed).
+_BLIND_FIELDS: dict[OnboardBlock, tuple[str, str | None]] = {
+    B.BLIND_ENABLED: ("Blind drills", None),
+    B.BLIND_DAYS: ("Drill days", None),
+    B.BLIND_HOURS: ("Drill hours", None),
+    B.BLIND_TIMEZONE: ("Timezone", None),
+    B.BLIND_EXPERIMENTS: (
+        "Experiments that may run blind",
+        "A drill runs one of them. At least one when blind drills are allowed.",
+    ),
+    B.BLIND_MEAN_DAYS: (
+        "Mean workdays between drills",
+        "1 to 365: on average one drill every this many drill days.",
+    ),
+    B.BLIND_MIN_SPACING: ("Minimum hours between drills", "0 to 2160."),
+    B.BLIND_HOLIDAY_COUNTRY: (
+        "Skip the public holidays of",
+        "A two-letter country code such as DE or US. Empty: no holidays are skipped.",
+    ),
+    B.BLIND_DURATION: (
+        "Drill duration (minutes)",
+        "5 to 240: the fault is rolled back then, even if nobody responds.",
+    ),
+    B.BLIND_FREEZE_WINDOWS: (
+        "Freeze windows (no drills)",
+        "One per line: a day (2026-12-24) or days (2026-12-21..2027-01-03), both included.",
+    ),
+}
+
+
+def _blind_input(block: OnboardBlock, element: dict[str, Any]) -> dict[str, Any]:
+    label, hint = _BLIND_FIELDS[block]
+    return _input(block, label, element, optional=True, hint=hint)
+
+
 def _blind_blocks(
     blind: BlindWindow | None, timezone: str, library: Sequence[tuple[str, str]]
 ) -> list[dict[str, Any]]:
@@ -302,79 +337,38 @@ def _blind_blocks(
     if blind is not None:
         checkbox["initial_options"] = [enabled_option]
     days = blind.weekdays if blind else WEEKDAYS[:5]
+    day_select = {
+        "type": "multi_static_select",
+        "options": [_option(d, n) for d, n in _DAY_NAMES.items()],
+        "initial_options": [_option(d, _DAY_NAMES[d]) for d in days],
+    }
+    freeze_windows = (
+        "\n".join(window_text(a, b) for a, b in blind.freeze_windows) if blind else None
+    )
     return [
-        _input(B.BLIND_ENABLED, "Blind drills", checkbox, optional=True),
-        _input(
-            B.BLIND_DAYS,
-            "Drill days",
-            {
-                "type": "multi_static_select",
-                "options": [_option(d, n) for d, n in _DAY_NAMES.items()],
-                "initial_options": [_option(d, _DAY_NAMES[d]) for d in days],
-            },
-            optional=True,
-        ),
-        _input(
-            B.BLIND_HOURS,
-            "Drill hours",
-            _plain(blind.hours if blind else "10:00-16:00"),
-            optional=True,
-        ),
-        _input(
-            B.BLIND_TIMEZONE,
-            "Timezone",
-            _plain(blind.timezone if blind else timezone),
-            optional=True,
-        ),
-        _input(
-            B.BLIND_EXPERIMENTS,
-            "Experiments that may run blind",
-            _experiments_select(blind, library),
-            optional=True,
-            hint="A drill runs one of them. At least one when blind drills are allowed.",
-        ),
-        _input(
+        _blind_input(B.BLIND_ENABLED, checkbox),
+        _blind_input(B.BLIND_DAYS, day_select),
+        _blind_input(B.BLIND_HOURS, _plain(blind.hours if blind else "10:00-16:00")),
+        _blind_input(B.BLIND_TIMEZONE, _plain(blind.timezone if blind else timezone)),
+        _blind_input(B.BLIND_EXPERIMENTS, _experiments_select(blind, library)),
+        _blind_input(
             B.BLIND_MEAN_DAYS,
-            "Mean workdays between drills",
             _plain(str(blind.mean_days_between if blind else DEFAULT_MEAN_DAYS_BETWEEN)),
-            optional=True,
-            hint="1 to 365: on average one drill every this many drill days.",
         ),
-        _input(
+        _blind_input(
             B.BLIND_MIN_SPACING,
-            "Minimum hours between drills",
             _plain(str(blind.min_spacing_hours if blind else DEFAULT_MIN_SPACING_HOURS)),
-            optional=True,
-            hint="0 to 2160.",
         ),
-        _input(
-            B.BLIND_HOLIDAY_COUNTRY,
-            "Skip the public holidays of",
-            _plain(blind.holiday_country if blind else None, "none"),
-            optional=True,
-            hint="A two-letter country code such as DE or US. Empty: no holidays are skipped.",
+        _blind_input(
+            B.BLIND_HOLIDAY_COUNTRY, _plain(blind.holiday_country if blind else None, "none")
         ),
-        _input(
+        _blind_input(
             B.BLIND_DURATION,
-            "Drill duration (minutes)",
             _plain(str(blind.duration_minutes if blind else DEFAULT_DURATION_MINUTES)),
-            optional=True,
-            hint="5 to 240: the fault is rolled back then, even if nobody responds.",
         ),
-        _input(
+        _blind_input(
             B.BLIND_FREEZE_WINDOWS,
-            "Freeze windows (no drills)",
-            {
-                **_plain(
-                    "\n".join(window_text(a, b) for a, b in blind.freeze_windows)
-                    if blind
-                    else None,
-                    "2026-12-21..2027-01-03",
-                ),
-                "multiline": True,
-            },
-            optional=True,
-            hint="One per line: a day (2026-12-24) or days (2026-12-21..2027-01-03), both included.",
+            {**_plain(freeze_windows, "2026-12-21..2027-01-03"), "multiline": True},
         ),
     ]
 

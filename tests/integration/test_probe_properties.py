@@ -17,8 +17,8 @@ from hypothesis import strategies as st
 
 from bot.catalog.spec import CatalogPolicy, SpecInvalid
 from bot.catalog.spec_parse import parse_service_spec
-from bot.probes import ProbePolicy, ProbeRefused
 from bot.probes.http import ProbeFailed, get
+from bot.probes.target import ProbePolicy, ProbeRefused
 from tests.fixtures.canary import Canary, outbound_connections
 from tests.integration.test_probes import chaos_yaml_errors
 

@@ -14,7 +14,7 @@ from bot.catalog.service import blind_window_of
 from bot.catalog.spec import BlindWindow, CatalogPolicy, SpecInvalid, catalog_policy, to_document
 from bot.catalog.spec_parse import parse_service_spec
 from bot.config import BlastRadiusLimits, load_settings
-from bot.probes import ProbePolicy
+from bot.probes.target import ProbePolicy
 
 POLICY = CatalogPolicy(
     allowed_namespaces=frozenset({"payments"}), probes=ProbePolicy(bot_port=3000)
