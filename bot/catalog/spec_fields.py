@@ -13,7 +13,7 @@ import holidays
 
 from bot.catalog.spec import SLACK_USER, FieldError
 
-__all__ = ["MAX_SELECTOR", "MAX_TIMEZONE", "FieldChecker", "has_error"]
+__all__ = ["MAX_SELECTOR", "FieldChecker", "has_error"]
 
 MAX_SELECTOR = 1024  # the column's size
 MAX_TIMEZONE = 64  # the teams column's size; no IANA name is longer
