@@ -89,21 +89,35 @@ class _Catalog:
         self.ctx = context
         self.catalogue = load_catalogue()
 
+    def _onboarding_modal(
+        self,
+        teams: list[str],
+        *,
+        timezone: str,
+        requester: str,
+        editing: ServiceSpec | None = None,
+    ) -> dict[str, Any]:
+        """The onboarding modal under this platform's rules (a new service, or `editing`)."""
+        return onboarding_modal(
+            teams=teams,
+            allowed_namespaces=sorted(self.ctx.settings.allowed_namespaces),
+            allow_production=self.ctx.settings.allow_production,
+            max_blast_radius=self.ctx.settings.max_blast_radius_percent,
+            timezone=timezone,
+            requester=requester,
+            library=_library(self.catalogue),
+            every_pod=_every_pod(self.catalogue),
+            editing=editing,
+        )
+
     # --- /chaos subcommands -----------------------------------------------------------------
 
     def open_onboarding(self, request: CommandRequest) -> Reply | None:
         assert request.client is not None
         with self.ctx.db.session() as session:
             teams = [t.name for t in list_teams(session=session)]
-        view = onboarding_modal(
-            teams=teams,
-            allowed_namespaces=sorted(self.ctx.settings.allowed_namespaces),
-            allow_production=self.ctx.settings.allow_production,
-            max_blast_radius=self.ctx.settings.max_blast_radius_percent,
-            timezone=_timezone_of(request.client, request.user_id),
-            requester=request.user_id,
-            library=_library(self.catalogue),
-            every_pod=_every_pod(self.catalogue),
+        view = self._onboarding_modal(
+            teams, timezone=_timezone_of(request.client, request.user_id), requester=request.user_id
         )
         request.client.views_open(trigger_id=request.trigger_id, view=view)
         return None
@@ -248,15 +262,10 @@ class _Catalog:
                 raise NotAllowed("edit", name)
             spec = spec_of(service)
             teams = [t.name for t in list_teams(session=session)]
-        view = onboarding_modal(
-            teams=teams,
-            allowed_namespaces=sorted(self.ctx.settings.allowed_namespaces),
-            allow_production=self.ctx.settings.allow_production,
-            max_blast_radius=self.ctx.settings.max_blast_radius_percent,
+        view = self._onboarding_modal(
+            teams,
             timezone=spec.blind.timezone if spec.blind else _timezone_of(client, user),
             requester=user,
-            library=_library(self.catalogue),
-            every_pod=_every_pod(self.catalogue),
             editing=spec,
         )
         client.views_open(trigger_id=body["trigger_id"], view=view)
