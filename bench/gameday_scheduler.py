@@ -23,7 +23,8 @@ from typing import Any
 from sqlalchemy import event
 
 from bot.catalog.service import find_service, save_service
-from bot.catalog.spec import CatalogPolicy, parse_service_spec
+from bot.catalog.spec import CatalogPolicy
+from bot.catalog.spec_parse import parse_service_spec
 from bot.clock import FrozenClock
 from bot.config import Settings
 from bot.db.engine import Database

@@ -25,7 +25,8 @@ from pathlib import Path
 from sqlalchemy import update
 
 from bot.catalog.service import save_service
-from bot.catalog.spec import CatalogPolicy, parse_service_spec
+from bot.catalog.spec import CatalogPolicy
+from bot.catalog.spec_parse import parse_service_spec
 from bot.db.engine import Database
 from bot.db.migrate import upgrade
 from bot.runs.flows import plan_run

@@ -18,14 +18,8 @@ from typing import Any
 import yaml
 
 from bot.catalog.chaos_schema import chaos_schema, schema_problems
-from bot.catalog.spec import (
-    CatalogPolicy,
-    FieldError,
-    ServiceSpec,
-    SpecInvalid,
-    parse_service_spec,
-    to_document,
-)
+from bot.catalog.spec import CatalogPolicy, FieldError, ServiceSpec, SpecInvalid, to_document
+from bot.catalog.spec_parse import parse_service_spec
 from bot.catalog.yaml_positions import KeyPath, YamlDocument, load_yaml_documents
 from bot.errors import ChaosbotError
 

@@ -53,6 +53,7 @@ __all__ = [
     "save_service",
     "sharing_services",
     "spec_of",
+    "team_of_channel",
 ]
 
 
@@ -109,6 +110,13 @@ def list_services(*, session: Session, team: str | None = None) -> Sequence[Serv
 def list_teams(*, session: Session) -> Sequence[Team]:
     """Every team, by name."""
     return session.scalars(select(Team).order_by(Team.name)).all()
+
+
+def team_of_channel(*, session: Session, channel_id: str) -> Team | None:
+    """The team whose channel this is, if any (the first by name when teams share one)."""
+    return session.scalars(
+        select(Team).where(Team.slack_channel_id == channel_id).order_by(Team.name).limit(1)
+    ).first()
 
 
 def sharing_services(

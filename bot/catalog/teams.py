@@ -14,7 +14,7 @@ from bot.catalog.access import check_may_manage_team
 from bot.catalog.models import Member, Role, Team
 from bot.errors import ChaosbotError
 
-__all__ = ["ROLE_NAMES", "Holder", "grant_role", "revoke_roles", "roster", "team_of_channel"]
+__all__ = ["ROLE_NAMES", "Holder", "grant_role", "revoke_roles", "roster"]
 
 # How people name roles: a team's plain members hold the `owner` role (the one a team's first
 # service's owners get), so `member` names it.
@@ -32,11 +32,6 @@ class Holder:
 
     user_id: str
     roles: tuple[str, ...]
-
-
-def team_of_channel(*, session: Session, channel_id: str) -> Team | None:
-    """The team whose channel this is, if any."""
-    return session.scalar(select(Team).where(Team.slack_channel_id == channel_id))
 
 
 def roster(*, session: Session, team: Team) -> Sequence[Holder]:

@@ -41,7 +41,6 @@ HEADER_TEXT = 150
 BUTTON_TEXT = 75
 OPTION_TEXT = 75
 LABEL_TEXT = 2000  # an input block's label and hint
-TITLE_TEXT = 24  # a modal's title, submit and close
 MESSAGE_TEXT = 40_000  # a message's top-level `text`
 PRIVATE_METADATA = 3000
 MESSAGE_BLOCKS = 50

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 from typing import Any
 
@@ -20,13 +19,15 @@ from bot.catalog.service import (
     list_teams,
     offboard_service,
     spec_of,
+    team_of_channel,
 )
-from bot.catalog.spec import ServiceSpec, SpecInvalid, parse_service_spec
+from bot.catalog.spec import ServiceSpec, SpecInvalid
+from bot.catalog.spec_parse import parse_service_spec
 from bot.context import BotContext
 from bot.db.idempotency import was_claimed
 from bot.errors import ChaosbotError
 from bot.library.catalogue import Catalogue, load_catalogue
-from bot.slack.blockkit import MAX_OPTIONS, option
+from bot.slack.blockkit import MAX_OPTIONS, option, section
 from bot.slack.catalog_blocks import onboarded_message, service_detail, services_list
 from bot.slack.commands import CommandRequest, CommandRouter, Subcommand
 from bot.slack.errors import ErrorReporter, ack_only
@@ -36,7 +37,7 @@ from bot.slack.onboarding_view import block_errors, onboarding_modal, read_decla
 from bot.slack.outbox import enqueue
 from bot.slack.replies import Reply
 from bot.slack.responder import Responder
-from bot.slack.views import view_key
+from bot.slack.views import ServiceModal, view_key
 
 __all__ = ["register"]
 
@@ -88,21 +89,35 @@ class _Catalog:
         self.ctx = context
         self.catalogue = load_catalogue()
 
+    def _onboarding_modal(
+        self,
+        teams: list[str],
+        *,
+        timezone: str,
+        requester: str,
+        editing: ServiceSpec | None = None,
+    ) -> dict[str, Any]:
+        """The onboarding modal under this platform's rules (a new service, or `editing`)."""
+        return onboarding_modal(
+            teams=teams,
+            allowed_namespaces=sorted(self.ctx.settings.allowed_namespaces),
+            allow_production=self.ctx.settings.allow_production,
+            max_blast_radius=self.ctx.settings.max_blast_radius_percent,
+            timezone=timezone,
+            requester=requester,
+            library=_library(self.catalogue),
+            every_pod=_every_pod(self.catalogue),
+            editing=editing,
+        )
+
     # --- /chaos subcommands -----------------------------------------------------------------
 
     def open_onboarding(self, request: CommandRequest) -> Reply | None:
         assert request.client is not None
         with self.ctx.db.session() as session:
             teams = [t.name for t in list_teams(session=session)]
-        view = onboarding_modal(
-            teams=teams,
-            allowed_namespaces=sorted(self.ctx.settings.allowed_namespaces),
-            allow_production=self.ctx.settings.allow_production,
-            max_blast_radius=self.ctx.settings.max_blast_radius_percent,
-            timezone=_timezone_of(request.client, request.user_id),
-            requester=request.user_id,
-            library=_library(self.catalogue),
-            every_pod=_every_pod(self.catalogue),
+        view = self._onboarding_modal(
+            teams, timezone=_timezone_of(request.client, request.user_id), requester=request.user_id
         )
         request.client.views_open(trigger_id=request.trigger_id, view=view)
         return None
@@ -113,14 +128,8 @@ class _Catalog:
             if request.args:
                 team, heading = request.args[0], f"Services of team {request.args[0]}"
             else:
-                team = next(
-                    (
-                        t.name
-                        for t in list_teams(session=session)
-                        if t.slack_channel_id == request.channel_id
-                    ),
-                    None,
-                )
+                of_channel = team_of_channel(session=session, channel_id=request.channel_id)
+                team = of_channel.name if of_channel else None
                 heading = f"Services of team {team}" if team else "All services"
             message = services_list(list_services(session=session, team=team), heading=heading)
         return Reply(text=message["text"], blocks=message["blocks"])
@@ -145,7 +154,7 @@ class _Catalog:
         self._submit(ack, body, view, editing=None)
 
     def submit_edit(self, ack: Ack, body: dict[str, Any], view: dict[str, Any]) -> None:
-        name = json.loads(view.get("private_metadata") or "{}").get("service")
+        name = ServiceModal.load(view.get("private_metadata")).service or ""
         with self.ctx.db.session() as session:
             service = find_service(session=session, name=name)
             if not can_manage(session=session, service=service, user_id=body["user"]["id"]):
@@ -186,7 +195,7 @@ class _Catalog:
         with self.ctx.db.session() as session:
             if not was_claimed(session=session, key=key):
                 return  # the submission was refused; the modal showed why
-            editing = json.loads(view.get("private_metadata") or "{}").get("service")
+            editing = ServiceModal.load(view.get("private_metadata")).service
             name = editing or read_declaration(view["state"]["values"]).get("name")
             service = find_service(session=session, name=str(name))
             spec, selector, channel = (
@@ -197,13 +206,9 @@ class _Catalog:
         message = self._confirmation(spec, selector)
         if editing:
             message["text"] = f"{spec.name} was updated by <@{body['user']['id']}>"
-            message["blocks"][0] = {
-                "type": "section",
-                "text": {
-                    "type": "mrkdwn",
-                    "text": f":pencil2: *{escape(spec.name)}* was updated by <@{body['user']['id']}>.",
-                },
-            }
+            message["blocks"][0] = section(
+                f":pencil2: *{escape(spec.name)}* was updated by <@{body['user']['id']}>."
+            )
         with self.ctx.db.session() as session:
             enqueue(
                 session=session,
@@ -257,15 +262,10 @@ class _Catalog:
                 raise NotAllowed("edit", name)
             spec = spec_of(service)
             teams = [t.name for t in list_teams(session=session)]
-        view = onboarding_modal(
-            teams=teams,
-            allowed_namespaces=sorted(self.ctx.settings.allowed_namespaces),
-            allow_production=self.ctx.settings.allow_production,
-            max_blast_radius=self.ctx.settings.max_blast_radius_percent,
+        view = self._onboarding_modal(
+            teams,
             timezone=spec.blind.timezone if spec.blind else _timezone_of(client, user),
             requester=user,
-            library=_library(self.catalogue),
-            every_pod=_every_pod(self.catalogue),
             editing=spec,
         )
         client.views_open(trigger_id=body["trigger_id"], view=view)

@@ -11,7 +11,7 @@ from bot.catalog.risks import Risk, Suggestion
 from bot.catalog.service import blind_window_of
 from bot.catalog.spec import BlindWindow, ServiceSpec, window_text
 from bot.config import BlastRadiusLimits
-from bot.slack.blockkit import button, message, plain_text
+from bot.slack.blockkit import button, message, mrkdwn, plain_text
 from bot.slack.blockkit import context as _context
 from bot.slack.blockkit import section as _section
 from bot.slack.ids import ActionId
@@ -195,10 +195,10 @@ def service_detail(
                         **button(ActionId.OFFBOARD_SERVICE, "Offboard", s.name, style="danger"),
                         "confirm": {
                             "title": plain_text(f"Offboard {s.name}?", limit=100),
-                            "text": {
-                                "type": "mrkdwn",
-                                "text": "No more experiments or drills will run against it. Its history is kept.",
-                            },
+                            "text": mrkdwn(
+                                "No more experiments or drills will run against it. "
+                                "Its history is kept."
+                            ),
                             "confirm": plain_text("Offboard"),
                             "deny": plain_text("Keep it"),
                         },

@@ -7,6 +7,7 @@ from datetime import datetime
 from sqlalchemy import select
 
 from bot.catalog.models import Team
+from bot.catalog.service import team_of_channel
 from bot.compliance.digest import digest_week
 from bot.compliance.gather import gather
 from bot.compliance.report import org_report, team_report
@@ -33,10 +34,11 @@ def register(*, router: CommandRouter, context: BotContext) -> None:
                 blocks = org_blocks(report, week=_week(now, "UTC"))
                 text = "Compliance of the organisation"
             else:
-                query = select(Team).where(
-                    Team.name == arg if arg else Team.slack_channel_id == request.channel_id
+                team = (
+                    session.scalar(select(Team).where(Team.name == arg))
+                    if arg
+                    else team_of_channel(session=session, channel_id=request.channel_id)
                 )
-                team = session.scalar(query)
                 if team is None:
                     raise ChaosbotError(
                         f"There is no team {arg}."

@@ -23,11 +23,11 @@ from bot.slack.blockkit import (
     message,
     option,
     plain_text,
-    private_metadata,
     section,
 )
 from bot.slack.ids import ActionId, CallbackId, FindingsBlock
 from bot.slack.mrkdwn import escape
+from bot.slack.views import DrillFindingsModal
 
 __all__ = [
     "ACTION_ROWS",
@@ -44,10 +44,6 @@ _OUTCOME = {
     RunStatus.ABORTED: "halted, and rolled back",
     RunStatus.FAILED: "the run itself failed; check its rollback",
 }
-
-
-def _button(action: ActionId, label: str, value: str, style: str | None = None) -> dict[str, Any]:
-    return button(action.value, label, value, style=style)
 
 
 def _clock(moment: datetime, timezone: str) -> str:
@@ -99,10 +95,12 @@ def _incident(drill: Drill, *, timezone: str) -> dict[str, Any]:
         value = drill.key
         buttons = []
         if not drill.acknowledged_at:
-            buttons.append(_button(ActionId.ACKNOWLEDGE_INCIDENT, "Acknowledge", value, "primary"))
-        buttons.append(_button(ActionId.RESOLVE_INCIDENT, "Resolve", value))
+            buttons.append(
+                button(ActionId.ACKNOWLEDGE_INCIDENT, "Acknowledge", value, style="primary")
+            )
+        buttons.append(button(ActionId.RESOLVE_INCIDENT, "Resolve", value))
         if not drill.escalated_at:
-            buttons.append(_button(ActionId.ESCALATE_INCIDENT, "Escalate", value, "danger"))
+            buttons.append(button(ActionId.ESCALATE_INCIDENT, "Escalate", value, style="danger"))
         blocks.append({"type": "actions", "block_id": "incident_actions", "elements": buttons})
     text = f"{drill.severity} incident on {service}: {escape(drill.symptom or '')}"
     return message(text, blocks)
@@ -175,7 +173,7 @@ def _revealed(drill: Drill, *, timezone: str, run: Run | None) -> dict[str, Any]
             "type": "actions",
             "block_id": "drill_actions",
             "elements": [
-                _button(ActionId.RECORD_FINDINGS, "Record findings", drill.key, "primary")
+                button(ActionId.RECORD_FINDINGS, "Record findings", drill.key, style="primary")
             ],
         }
     )
@@ -230,7 +228,7 @@ def findings_modal(drill: Drill, *, channel: str | None) -> dict[str, Any]:
     return {
         "type": "modal",
         "callback_id": CallbackId.DRILL_FINDINGS.value,
-        "private_metadata": private_metadata(f"{drill.key}|{channel or ''}"),
+        "private_metadata": DrillFindingsModal(drill.key, channel).dump(),
         "title": plain_text("Drill findings"),
         "submit": plain_text("Record"),
         "close": plain_text("Cancel"),

@@ -27,7 +27,7 @@ from bot.slack.ids import ActionId, CallbackId, FindingsBlock
 from bot.slack.mrkdwn import escape
 from bot.slack.replies import Reply
 from bot.slack.responder import Responder
-from bot.slack.views import view_key
+from bot.slack.views import DrillFindingsModal, view_key
 
 __all__ = ["check_may_see_plan", "read_findings", "register"]
 
@@ -143,7 +143,7 @@ class _Drills:
 
     def submit_findings(self, ack: Ack, body: dict[str, Any], view: dict[str, Any]) -> None:
         """Validate inside the ack (problems go onto their blocks), then store one finding."""
-        ref = str(view.get("private_metadata", "")).split("|")[0]
+        ref = DrillFindingsModal.load(view.get("private_metadata")).drill
         read, errors = read_findings(view["state"]["values"])
         if read is None:
             ack(response_action="errors", errors=errors)

@@ -7,15 +7,13 @@ from typing import Any
 
 from slack_bolt import App
 from slack_sdk import WebClient
-from sqlalchemy import select
 
-from bot.catalog.models import Team
-from bot.catalog.service import find_service
+from bot.catalog.service import find_service, team_of_channel
 from bot.context import BotContext
 from bot.errors import ChaosbotError
 from bot.findings.models import Finding, Severity
 from bot.findings.service import may_resolve, open_findings, resolve_finding
-from bot.slack.blockkit import section
+from bot.slack.blockkit import button, context, section
 from bot.slack.commands import CommandRequest, CommandRouter, Subcommand
 from bot.slack.errors import ErrorReporter, ack_only
 from bot.slack.ids import ActionId
@@ -38,13 +36,9 @@ def findings_blocks(
     rows: Sequence[Finding], *, heading: str, resolvable: set[str]
 ) -> list[dict[str, Any]]:
     """One section per finding (severity, service, age, owner, action items), Resolve if allowed."""
-    blocks: list[dict[str, Any]] = [
-        {"type": "section", "text": {"type": "mrkdwn", "text": f"*{escape(heading)}*"}}
-    ]
+    blocks: list[dict[str, Any]] = [section(f"*{escape(heading)}*")]
     if not rows:
-        blocks.append(
-            {"type": "section", "text": {"type": "mrkdwn", "text": "No open finding. :tada:"}}
-        )
+        blocks.append(section("No open finding. :tada:"))
     for finding in rows[:MAX_LISTED]:
         items = "".join(
             f"\n    ◦ {escape(item['text'])} (<@{escape(item['owner'])}>)"
@@ -56,22 +50,10 @@ def findings_blocks(
             f"{escape(finding.title)} ({finding.severity.value}, since "
             f"{finding.created_at:%d %b %Y}){owner}{items}"
         )
-        block: dict[str, Any] = section(text)
-        if finding.key in resolvable:
-            block["accessory"] = {
-                "type": "button",
-                "action_id": ActionId.RESOLVE_FINDING.value,
-                "text": {"type": "plain_text", "text": "Resolve"},
-                "value": finding.key,
-            }
-        blocks.append(block)
+        resolve = button(ActionId.RESOLVE_FINDING, "Resolve", finding.key)
+        blocks.append(section(text, accessory=resolve if finding.key in resolvable else None))
     if len(rows) > MAX_LISTED:
-        blocks.append(
-            {
-                "type": "context",
-                "elements": [{"type": "mrkdwn", "text": f"…and {len(rows) - MAX_LISTED} more."}],
-            }
-        )
+        blocks.append(context(f"…and {len(rows) - MAX_LISTED} more."))
     return blocks
 
 
@@ -87,7 +69,7 @@ def register(
                 rows = open_findings(session=session, service_id=found.id)
                 heading = f"Open findings of {found.name}"
             else:
-                team = session.scalar(select(Team).where(Team.slack_channel_id == channel_id))
+                team = team_of_channel(session=session, channel_id=channel_id)
                 rows = open_findings(session=session, team_id=team.id if team else None)
                 heading = f"Open findings of team {team.name}" if team else "Open findings"
             resolvable = {

@@ -10,7 +10,7 @@ from bot.gamedays.models import GameDay, GameDayStatus
 from bot.gamedays.timing import local_label
 from bot.runs.models import Run
 from bot.runs.states import RunStatus
-from bot.slack.blockkit import context, section
+from bot.slack.blockkit import button, context, section
 from bot.slack.ids import ActionId
 from bot.slack.mrkdwn import escape
 
@@ -36,14 +36,6 @@ _RUN_ICONS = {
 }
 
 
-def _section(text: str) -> dict[str, Any]:
-    return section(text)
-
-
-def _context(text: str) -> dict[str, Any]:
-    return context(text)
-
-
 def _people(users: Sequence[str]) -> str:
     return ", ".join(f"<@{escape(u)}>" for u in users) or "nobody"
 
@@ -62,11 +54,11 @@ def gameday_message(
         f"{when(gameday)} · {gameday.duration_minutes} min · each fault held "
         f"{gameday.hold_seconds} s · requested by <@{escape(gameday.requested_by)}>"
     )
-    blocks: list[dict[str, Any]] = [_section(headline)]
+    blocks: list[dict[str, Any]] = [section(headline)]
     if gameday.notes:
-        blocks.append(_context(f"Notes: {escape(gameday.notes)}"))
+        blocks.append(context(f"Notes: {escape(gameday.notes)}"))
     blocks.extend(_plan(gameday))
-    blocks.append(_section(_state(gameday, deciders, runs)))
+    blocks.append(section(_state(gameday, deciders, runs)))
     if gameday.status is GameDayStatus.PENDING:
         blocks.append(
             {
@@ -104,12 +96,7 @@ def gameday_message(
 
 
 def _reschedule_button(gameday: GameDay) -> dict[str, Any]:
-    return {
-        "type": "button",
-        "action_id": ActionId.RESCHEDULE_GAMEDAY.value,
-        "text": {"type": "plain_text", "text": "Reschedule"},
-        "value": gameday.key,
-    }
+    return button(ActionId.RESCHEDULE_GAMEDAY, "Reschedule", gameday.key)
 
 
 def _plan(gameday: GameDay) -> list[dict[str, Any]]:
@@ -117,14 +104,14 @@ def _plan(gameday: GameDay) -> list[dict[str, Any]]:
     blocks: list[dict[str, Any]] = []
     if preview.get("error"):
         blocks.append(
-            _context(
+            context(
                 f":warning: Could not read the cluster for a preview: {escape(preview['error'])}. "
                 "Targets are checked again before each experiment injects."
             )
         )
     elif preview:
         blocks.append(
-            _context(
+            context(
                 f"Targets as the cluster has them now: {preview.get('pods', 0)} pods "
                 f"({preview.get('ready', 0)} ready). Pods are picked when each experiment runs."
             )
@@ -157,7 +144,7 @@ def _plan(gameday: GameDay) -> list[dict[str, Any]]:
                 lines.append(f"Now: {candidates}")
         rollbacks = ", ".join(f"`{escape(r)}`" for r in entry.get("rollbacks") or [])
         lines.append(f"Rollback: {rollbacks or 'none recorded'} (always run)")
-        blocks.append(_section("\n".join(lines)))
+        blocks.append(section("\n".join(lines)))
     return blocks
 
 
@@ -229,8 +216,8 @@ def gamedays_list(
     """Upcoming game days, soonest first, with Reschedule and Cancel where the viewer may."""
     if not gamedays:
         text = f"{escape(heading)}: nothing planned. Ask for one with `/chaos gameday SERVICE`."
-        return {"text": text, "blocks": [_section(text)]}
-    blocks: list[dict[str, Any]] = [_section(f"*{escape(heading)}*")]
+        return {"text": text, "blocks": [section(text)]}
+    blocks: list[dict[str, Any]] = [section(f"*{escape(heading)}*")]
     for gameday in gamedays[:MAX_LISTED]:
         approvals = len(gameday.current_approvals())
         line = (
@@ -240,7 +227,7 @@ def gamedays_list(
         if gameday.status is GameDayStatus.PENDING:
             line += f" ({approvals} of {gameday.approvals_needed} approvals)"
         line += "\n" + ", ".join(f"`{escape(e)}`" for e in gameday.experiments)
-        blocks.append(_section(line))
+        blocks.append(section(line))
         if gameday.key in manageable and gameday.status in (
             GameDayStatus.PENDING,
             GameDayStatus.APPROVED,
@@ -271,5 +258,5 @@ def gamedays_list(
                 }
             )
     if len(gamedays) > MAX_LISTED:
-        blocks.append(_context(f"And {len(gamedays) - MAX_LISTED} more."))
+        blocks.append(context(f"And {len(gamedays) - MAX_LISTED} more."))
     return {"text": heading, "blocks": blocks}

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
@@ -10,18 +9,19 @@ from typing import Any
 
 from bot.gamedays.models import GameDay
 from bot.gamedays.timing import LocalTimeInvalid, to_instant, zone
+from bot.slack import views
 from bot.slack.blockkit import input_block as _input
 from bot.slack.blockkit import option as _option
 from bot.slack.blockkit import plain_text as _text
-from bot.slack.blockkit import private_metadata
+from bot.slack.blockkit import section
 from bot.slack.ids import CallbackId
 from bot.slack.ids import GameDayBlock as B
 from bot.slack.mrkdwn import escape
+from bot.slack.views import GameDayModal
 
 __all__ = [
     "DURATIONS",
     "HOLDS",
-    "ModalInput",
     "block_errors",
     "read_reason",
     "read_request",
@@ -96,25 +96,6 @@ def _when_blocks(timezone: str, day: date, at: time, duration: int) -> list[dict
     ]
 
 
-@dataclass(frozen=True)
-class ModalInput:
-    """What a game-day modal carries in its private_metadata."""
-
-    service: str
-    gameday: str | None = None
-    response_url: str | None = None
-
-    def dump(self) -> str:
-        return private_metadata(
-            json.dumps({"s": self.service, "g": self.gameday, "r": self.response_url})
-        )
-
-    @classmethod
-    def load(cls, raw: str | None) -> ModalInput:
-        data = json.loads(raw or "{}")
-        return cls(str(data.get("s") or ""), data.get("g"), data.get("r"))
-
-
 def request_modal(
     *,
     service: str,
@@ -129,19 +110,15 @@ def request_modal(
     return {
         "type": "modal",
         "callback_id": CallbackId.REQUEST_GAMEDAY.value,
-        "private_metadata": ModalInput(service, response_url=response_url).dump(),
+        "private_metadata": GameDayModal(service, response_url=response_url).dump(),
         "title": _text("Game day"),
         "submit": _text("Ask for approval"),
         "close": _text("Cancel"),
         "blocks": [
-            {
-                "type": "section",
-                "text": {
-                    "type": "mrkdwn",
-                    "text": f"A game day for *{escape(service)}*. Its owners approve it before it runs; "
-                    "each experiment is rolled back whatever happens.",
-                },
-            },
+            section(
+                f"A game day for *{escape(service)}*. Its owners approve it before it runs; "
+                "each experiment is rolled back whatever happens."
+            ),
             _input(
                 B.EXPERIMENTS,
                 "Experiments",
@@ -175,21 +152,17 @@ def reschedule_modal(gameday: GameDay, *, response_url: str | None = None) -> di
     return {
         "type": "modal",
         "callback_id": CallbackId.RESCHEDULE_GAMEDAY.value,
-        "private_metadata": ModalInput(
+        "private_metadata": GameDayModal(
             gameday.service.name, gameday.key, response_url=response_url
         ).dump(),
         "title": _text("Move game day"),
         "submit": _text("Move it"),
         "close": _text("Cancel"),
         "blocks": [
-            {
-                "type": "section",
-                "text": {
-                    "type": "mrkdwn",
-                    "text": f"Game day `{gameday.key}` for *{escape(gameday.service.name)}*. Moving it "
-                    "asks for every approval again.",
-                },
-            },
+            section(
+                f"Game day `{gameday.key}` for *{escape(gameday.service.name)}*. Moving it "
+                "asks for every approval again."
+            ),
             *_when_blocks(
                 gameday.timezone,
                 local.date(),
@@ -204,7 +177,7 @@ def reject_modal(gameday: GameDay) -> dict[str, Any]:
     return {
         "type": "modal",
         "callback_id": CallbackId.REJECT_GAMEDAY.value,
-        "private_metadata": ModalInput(gameday.service.name, gameday.key).dump(),
+        "private_metadata": GameDayModal(gameday.service.name, gameday.key).dump(),
         "title": _text("Reject game day"),
         "submit": _text("Reject"),
         "close": _text("Back"),
@@ -294,8 +267,7 @@ def read_reason(values: Mapping[str, Any]) -> str:
 
 def block_errors(problems: Mapping[str, str]) -> dict[str, str]:
     """Field problems as `response_action: errors` wants them, each on its block."""
-    errors: dict[str, str] = {}
-    for name, message in problems.items():
-        block = _FIELD_BLOCKS.get(name, B.EXPERIMENTS)
-        errors.setdefault(block.value, message)
-    return errors
+    return views.block_errors(
+        (_FIELD_BLOCKS.get(name, B.EXPERIMENTS).value, message)
+        for name, message in problems.items()
+    )

@@ -13,7 +13,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from bot.catalog.models import Service, Team
-from bot.catalog.service import find_service, list_teams
+from bot.catalog.service import find_service, team_of_channel
 from bot.context import BotContext
 from bot.db.idempotency import claim, was_claimed
 from bot.errors import ChaosbotError
@@ -36,7 +36,6 @@ from bot.slack.commands import CommandRequest, CommandRouter, Subcommand
 from bot.slack.errors import ErrorReporter, ack_only
 from bot.slack.gameday_blocks import gamedays_list
 from bot.slack.gameday_view import (
-    ModalInput,
     block_errors,
     read_reason,
     read_request,
@@ -49,7 +48,7 @@ from bot.slack.ids import ActionId, CallbackId, GameDayBlock
 from bot.slack.mrkdwn import escape
 from bot.slack.replies import Reply
 from bot.slack.responder import Responder
-from bot.slack.views import view_key
+from bot.slack.views import GameDayModal, view_key
 
 __all__ = ["register"]
 
@@ -136,7 +135,7 @@ class _GameDays:
 
     def submit_request(self, ack: Ack, body: dict[str, Any], view: dict[str, Any]) -> None:
         """Validate and record inside the ack: problems go back onto their blocks."""
-        about = ModalInput.load(view.get("private_metadata"))
+        about = GameDayModal.load(view.get("private_metadata"))
         user = body["user"]["id"]
         key = view_key(view)
         now = self.ctx.clock.now()
@@ -217,7 +216,7 @@ class _GameDays:
         client.views_open(trigger_id=body["trigger_id"], view=view)
 
     def submit_reject(self, ack: Ack, body: dict[str, Any], view: dict[str, Any]) -> None:
-        about = ModalInput.load(view.get("private_metadata"))
+        about = GameDayModal.load(view.get("private_metadata"))
         self._ack_decision(
             ack,
             GameDayBlock.REASON,
@@ -238,14 +237,7 @@ class _GameDays:
         with self.ctx.db.session() as session:
             team: Team | None = None
             if arg is None:
-                team = next(
-                    (
-                        t
-                        for t in list_teams(session=session)
-                        if t.slack_channel_id == request.channel_id
-                    ),
-                    None,
-                )
+                team = team_of_channel(session=session, channel_id=request.channel_id)
             if arg and arg.lower() != "all":
                 rows = upcoming(session=session, service=arg)
                 heading = f"Upcoming game days of {arg}"
@@ -278,7 +270,7 @@ class _GameDays:
         client.views_open(trigger_id=body["trigger_id"], view=view)
 
     def submit_reschedule(self, ack: Ack, body: dict[str, Any], view: dict[str, Any]) -> None:
-        about = ModalInput.load(view.get("private_metadata"))
+        about = GameDayModal.load(view.get("private_metadata"))
         now = self.ctx.clock.now()
         with self.ctx.db.session() as session:
             gameday = find_gameday(session=session, ref=str(about.gameday))

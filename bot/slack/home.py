@@ -44,18 +44,6 @@ _ICONS = {
 }
 
 
-def _section(text: str, accessory: dict[str, Any] | None = None) -> dict[str, Any]:
-    return section(text, accessory=accessory)
-
-
-def _button(action: ActionId, label: str, value: str, style: str | None = None) -> dict[str, Any]:
-    return button(action, label, value, style=style)
-
-
-def _header(text: str) -> dict[str, Any]:
-    return header(text)
-
-
 def _my_services(session: Session, user_id: str) -> list[Service]:
     """Services the person owns or approves for, and those of the teams they belong to."""
     owned = select(ServiceOwner.service_id).where(ServiceOwner.slack_user_id == user_id)
@@ -83,11 +71,11 @@ def personal_blocks(
     """The person's part of the Home tab."""
     blocks: list[dict[str, Any]] = []
     if note:
-        blocks.append(_section(note))
+        blocks.append(section(note))
     mine = _my_services(session, user_id)
-    blocks.append(_header("Your services"))
+    blocks.append(header("Your services"))
     if not mine:
-        blocks.append(_section("You own no service yet: `/chaos onboard` registers one."))
+        blocks.append(section("You own no service yet: `/chaos onboard` registers one."))
     else:
         landscape = gather(session, now=now, team_ids=sorted({s.team_id for s in mine}))
         names = {s.name for s in mine}
@@ -104,7 +92,9 @@ def personal_blocks(
                     f"{', advisory' if state.advisory else ''}) · {state.standing.value}{reasons}"
                     f" · score {score} · {service.open_total} open finding(s)"
                 )
-                blocks.append(_section(text, _button(ActionId.EDIT_SERVICE, "Edit", service.name)))
+                blocks.append(
+                    section(text, accessory=button(ActionId.EDIT_SERVICE, "Edit", service.name))
+                )
     blocks += _approvals(session, user_id=user_id, admins=admins)
     blocks += _upcoming(session, mine, now=now)
     blocks += _findings(session, mine)
@@ -124,10 +114,10 @@ def _approvals(session: Session, *, user_id: str, admins: frozenset[str]) -> lis
     ]
     if not waiting:
         return []
-    blocks = [_header("Waiting for your approval")]
+    blocks = [header("Waiting for your approval")]
     for gameday in waiting[:10]:
         blocks.append(
-            _section(
+            section(
                 f"`{gameday.key}` *{escape(gameday.service.name)}*: "
                 f"{', '.join(gameday.experiments)} on "
                 f"{local_label(gameday.starts_at, gameday.timezone)}, asked by "
@@ -138,8 +128,8 @@ def _approvals(session: Session, *, user_id: str, admins: frozenset[str]) -> lis
             {
                 "type": "actions",
                 "elements": [
-                    _button(ActionId.HOME_APPROVE_GAMEDAY, "Approve", gameday.key, "primary"),
-                    _button(ActionId.REJECT_GAMEDAY, "Reject", gameday.key, "danger"),
+                    button(ActionId.HOME_APPROVE_GAMEDAY, "Approve", gameday.key, style="primary"),
+                    button(ActionId.REJECT_GAMEDAY, "Reject", gameday.key, style="danger"),
                 ],
             }
         )
@@ -163,20 +153,20 @@ def _upcoming(session: Session, mine: list[Service], *, now: datetime) -> list[d
         f"({g.status.value})"
         for g in rows[:10]
     ]
-    return [_header("Upcoming game days"), _section("\n".join(lines))]
+    return [header("Upcoming game days"), section("\n".join(lines))]
 
 
 def _findings(session: Session, mine: list[Service]) -> list[dict[str, Any]]:
     rows = open_findings(session=session, service_ids=[s.id for s in mine], limit=10)
     if not rows:
         return []
-    blocks = [_header("Open findings")]
+    blocks = [header("Open findings")]
     for finding in rows:
         blocks.append(
-            _section(
+            section(
                 f"`{finding.key}` *{escape(finding.service.name)}*: {escape(finding.title)} "
                 f"({finding.severity.value})",
-                _button(ActionId.HOME_RESOLVE_FINDING, "Resolve", finding.key),
+                accessory=button(ActionId.HOME_RESOLVE_FINDING, "Resolve", finding.key),
             )
         )
     return blocks
@@ -216,8 +206,8 @@ class HomeTab:
             except Exception:
                 # The commands are still worth showing when the person's part cannot be read.
                 log.exception("could not read the App Home of %s", user)
-                blocks = [_section(note)] if note else []
-                blocks.append(_section(":warning: Your services could not be read just now."))
+                blocks = [section(note)] if note else []
+                blocks.append(section(":warning: Your services could not be read just now."))
         client.views_publish(user_id=user, view=home_view(self._router, blocks))
 
 

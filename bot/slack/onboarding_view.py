@@ -6,7 +6,6 @@ raw declaration that `parse_service_spec` validates (the same shape as chaos.yam
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -22,12 +21,14 @@ from bot.catalog.spec import (
     window_text,
 )
 from bot.config import BlastRadiusLimits
-from bot.slack.blockkit import MAX_OPTIONS, private_metadata
+from bot.slack import views
+from bot.slack.blockkit import MAX_OPTIONS, section
 from bot.slack.blockkit import input_block as _input
 from bot.slack.blockkit import option as _option
 from bot.slack.blockkit import plain_text as _text
 from bot.slack.ids import CallbackId, OnboardBlock
 from bot.slack.mrkdwn import escape
+from bot.slack.views import ServiceModal, problem_sentence
 
 __all__ = ["block_errors", "onboarding_modal", "read_declaration"]
 
@@ -105,12 +106,7 @@ def onboarding_modal(
     if spec is None:
         blocks.append(_input(B.NAME, "Service name", _plain(placeholder="checkout")))
     else:
-        blocks.append(
-            {
-                "type": "section",
-                "text": {"type": "mrkdwn", "text": f"*Service:* `{escape(spec.name)}`"},
-            }
-        )
+        blocks.append(section(f"*Service:* `{escape(spec.name)}`"))
     team_options = [*(_option(t, t) for t in teams[:99]), _option(NEW_TEAM, "A new team…")]
     team_select: dict[str, Any] = {"type": "static_select", "options": team_options}
     if spec is not None and spec.team in teams:
@@ -243,7 +239,7 @@ def onboarding_modal(
         "title": _text("Edit service" if spec else "Onboard a service"),
         "submit": _text("Save" if spec else "Onboard"),
         "close": _text("Cancel"),
-        "private_metadata": private_metadata(json.dumps({"service": spec.name} if spec else {})),
+        "private_metadata": ServiceModal(spec.name if spec else None).dump(),
         "blocks": blocks,
     }
 
@@ -298,6 +294,41 @@ def _approvers_select(spec: ServiceSpec | None) -> dict[str, Any]:
     return element
 
 
+# The blind-drill inputs (all optional: they count only when blind drills are allowed).
+_BLIND_FIELDS: dict[OnboardBlock, tuple[str, str | None]] = {
+    B.BLIND_ENABLED: ("Blind drills", None),
+    B.BLIND_DAYS: ("Drill days", None),
+    B.BLIND_HOURS: ("Drill hours", None),
+    B.BLIND_TIMEZONE: ("Timezone", None),
+    B.BLIND_EXPERIMENTS: (
+        "Experiments that may run blind",
+        "A drill runs one of them. At least one when blind drills are allowed.",
+    ),
+    B.BLIND_MEAN_DAYS: (
+        "Mean workdays between drills",
+        "1 to 365: on average one drill every this many drill days.",
+    ),
+    B.BLIND_MIN_SPACING: ("Minimum hours between drills", "0 to 2160."),
+    B.BLIND_HOLIDAY_COUNTRY: (
+        "Skip the public holidays of",
+        "A two-letter country code such as DE or US. Empty: no holidays are skipped.",
+    ),
+    B.BLIND_DURATION: (
+        "Drill duration (minutes)",
+        "5 to 240: the fault is rolled back then, even if nobody responds.",
+    ),
+    B.BLIND_FREEZE_WINDOWS: (
+        "Freeze windows (no drills)",
+        "One per line: a day (2026-12-24) or days (2026-12-21..2027-01-03), both included.",
+    ),
+}
+
+
+def _blind_input(block: OnboardBlock, element: dict[str, Any]) -> dict[str, Any]:
+    label, hint = _BLIND_FIELDS[block]
+    return _input(block, label, element, optional=True, hint=hint)
+
+
 def _blind_blocks(
     blind: BlindWindow | None, timezone: str, library: Sequence[tuple[str, str]]
 ) -> list[dict[str, Any]]:
@@ -306,79 +337,38 @@ def _blind_blocks(
     if blind is not None:
         checkbox["initial_options"] = [enabled_option]
     days = blind.weekdays if blind else WEEKDAYS[:5]
+    day_select = {
+        "type": "multi_static_select",
+        "options": [_option(d, n) for d, n in _DAY_NAMES.items()],
+        "initial_options": [_option(d, _DAY_NAMES[d]) for d in days],
+    }
+    freeze_windows = (
+        "\n".join(window_text(a, b) for a, b in blind.freeze_windows) if blind else None
+    )
     return [
-        _input(B.BLIND_ENABLED, "Blind drills", checkbox, optional=True),
-        _input(
-            B.BLIND_DAYS,
-            "Drill days",
-            {
-                "type": "multi_static_select",
-                "options": [_option(d, n) for d, n in _DAY_NAMES.items()],
-                "initial_options": [_option(d, _DAY_NAMES[d]) for d in days],
-            },
-            optional=True,
-        ),
-        _input(
-            B.BLIND_HOURS,
-            "Drill hours",
-            _plain(blind.hours if blind else "10:00-16:00"),
-            optional=True,
-        ),
-        _input(
-            B.BLIND_TIMEZONE,
-            "Timezone",
-            _plain(blind.timezone if blind else timezone),
-            optional=True,
-        ),
-        _input(
-            B.BLIND_EXPERIMENTS,
-            "Experiments that may run blind",
-            _experiments_select(blind, library),
-            optional=True,
-            hint="A drill runs one of them. At least one when blind drills are allowed.",
-        ),
-        _input(
+        _blind_input(B.BLIND_ENABLED, checkbox),
+        _blind_input(B.BLIND_DAYS, day_select),
+        _blind_input(B.BLIND_HOURS, _plain(blind.hours if blind else "10:00-16:00")),
+        _blind_input(B.BLIND_TIMEZONE, _plain(blind.timezone if blind else timezone)),
+        _blind_input(B.BLIND_EXPERIMENTS, _experiments_select(blind, library)),
+        _blind_input(
             B.BLIND_MEAN_DAYS,
-            "Mean workdays between drills",
             _plain(str(blind.mean_days_between if blind else DEFAULT_MEAN_DAYS_BETWEEN)),
-            optional=True,
-            hint="1 to 365: on average one drill every this many drill days.",
         ),
-        _input(
+        _blind_input(
             B.BLIND_MIN_SPACING,
-            "Minimum hours between drills",
             _plain(str(blind.min_spacing_hours if blind else DEFAULT_MIN_SPACING_HOURS)),
-            optional=True,
-            hint="0 to 2160.",
         ),
-        _input(
-            B.BLIND_HOLIDAY_COUNTRY,
-            "Skip the public holidays of",
-            _plain(blind.holiday_country if blind else None, "none"),
-            optional=True,
-            hint="A two-letter country code such as DE or US. Empty: no holidays are skipped.",
+        _blind_input(
+            B.BLIND_HOLIDAY_COUNTRY, _plain(blind.holiday_country if blind else None, "none")
         ),
-        _input(
+        _blind_input(
             B.BLIND_DURATION,
-            "Drill duration (minutes)",
             _plain(str(blind.duration_minutes if blind else DEFAULT_DURATION_MINUTES)),
-            optional=True,
-            hint="5 to 240: the fault is rolled back then, even if nobody responds.",
         ),
-        _input(
+        _blind_input(
             B.BLIND_FREEZE_WINDOWS,
-            "Freeze windows (no drills)",
-            {
-                **_plain(
-                    "\n".join(window_text(a, b) for a, b in blind.freeze_windows)
-                    if blind
-                    else None,
-                    "2026-12-21..2027-01-03",
-                ),
-                "multiline": True,
-            },
-            optional=True,
-            hint="One per line: a day (2026-12-24) or days (2026-12-21..2027-01-03), both included.",
+            {**_plain(freeze_windows, "2026-12-21..2027-01-03"), "multiline": True},
         ),
     ]
 
@@ -460,11 +450,9 @@ def read_declaration(values: Mapping[str, Any], *, editing: str | None = None) -
 
 def block_errors(errors: Sequence[FieldError]) -> dict[str, str]:
     """Field errors keyed by the block that shows them (first error per block wins)."""
-    shown: dict[str, str] = {}
-    for error in errors:
-        block = _block_for(error.path)
-        shown.setdefault(block.value, _sentence(error))
-    return shown
+    return views.block_errors(
+        (_block_for(error.path).value, problem_sentence(error.message)) for error in errors
+    )
 
 
 def _block_for(path: str) -> OnboardBlock:
@@ -472,14 +460,6 @@ def _block_for(path: str) -> OnboardBlock:
         if path == prefix or path.startswith((f"{prefix}.", f"{prefix}[")):
             return block
     return B.NAME
-
-
-def _sentence(error: FieldError) -> str:
-    # Slack shows the message under the field already named by its label.
-    message = error.message
-    if message.startswith("is required"):
-        return "This is required."
-    return message[0].upper() + message[1:] if message else message
 
 
 class _State:

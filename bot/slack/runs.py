@@ -12,8 +12,7 @@ from sqlalchemy.orm import Session
 from bot.audit.service import record
 from bot.catalog.access import check_may_freeze
 from bot.catalog.models import Member, ServiceOwner, Team
-from bot.catalog.service import NotAllowed, can_manage, find_service
-from bot.catalog.teams import team_of_channel
+from bot.catalog.service import NotAllowed, can_manage, find_service, team_of_channel
 from bot.context import BotContext
 from bot.drills.lifecycle import runs_under_way
 from bot.errors import ChaosbotError

@@ -37,13 +37,12 @@ from bot.slack.suite_blocks import (
     suite_message,
 )
 from bot.slack.suite_view import (
-    ParametersModal,
     block_errors,
     parameter_block,
     parameters_modal,
     read_parameters,
 )
-from bot.slack.views import view_key
+from bot.slack.views import ParametersModal, view_key
 
 __all__ = ["register"]
 

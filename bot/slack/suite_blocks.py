@@ -15,7 +15,14 @@ from bot.catalog.models import Service
 from bot.catalog.suite import effective_parameters, parameter_problems
 from bot.errors import ChaosbotError
 from bot.library.catalogue import Catalogue, ExperimentTemplate, Parameter
-from bot.slack.blockkit import MAX_OPTIONS, MESSAGE_BLOCKS, SECTION_TEXT, fit, option, plain_text
+from bot.slack.blockkit import (
+    MAX_OPTIONS,
+    MESSAGE_BLOCKS,
+    button,
+    mrkdwn,
+    option,
+    plain_text,
+)
 from bot.slack.blockkit import context as _context
 from bot.slack.blockkit import section as _section
 from bot.slack.ids import ActionId
@@ -257,12 +264,7 @@ def _title_line(template: ExperimentTemplate) -> str:
 
 
 def _edit_button(ref: SuiteRef) -> Block:
-    return {
-        "type": "button",
-        "action_id": ActionId.EDIT_SUITE_PARAMETERS.value,
-        "text": plain_text("Edit parameters"),
-        "value": ref.value,
-    }
+    return button(ActionId.EDIT_SUITE_PARAMETERS, "Edit parameters", ref.value)
 
 
 def _remove_button(ref: SuiteRef, title: str) -> Block:
@@ -274,14 +276,10 @@ def _remove_button(ref: SuiteRef, title: str) -> Block:
         "value": ref.value,
         "confirm": {
             "title": plain_text("Remove it from the suite?", limit=100),
-            "text": {
-                "type": "mrkdwn",
-                "text": fit(
-                    f"*{escape(title)}* will no longer be part of {escape(ref.service)}'s "
-                    "game days and drills. Its parameters are forgotten.",
-                    SECTION_TEXT,
-                ),
-            },
+            "text": mrkdwn(
+                f"*{escape(title)}* will no longer be part of {escape(ref.service)}'s "
+                "game days and drills. Its parameters are forgotten."
+            ),
             "confirm": plain_text("Remove"),
             "deny": plain_text("Keep it"),
         },

@@ -9,26 +9,24 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any
 
 from bot.catalog.suite import parameter_problems
-from bot.errors import ChaosbotError
 from bot.library.catalogue import ExperimentTemplate, Parameter
 from bot.library.render import ParameterInvalid, coerce_parameter
+from bot.slack import views
 from bot.slack.blockkit import (
     LABEL_TEXT,
     MAX_OPTIONS,
     option,
     plain_text,
-    private_metadata,
     section,
 )
 from bot.slack.ids import CallbackId, SuiteBlock
 from bot.slack.mrkdwn import escape
+from bot.slack.views import ParametersModal, problem_sentence
 
 __all__ = [
-    "ParametersModal",
     "block_errors",
     "parameter_block",
     "parameters_modal",
@@ -37,32 +35,6 @@ __all__ = [
 
 _CHECKED = "on"
 _REQUIRED = "is required"
-
-
-@dataclass(frozen=True)
-class ParametersModal:
-    """What the modal is about (its private_metadata): the entry, and the message it came from."""
-
-    service: str
-    experiment: str
-    response_url: str | None = None
-
-    def dump(self) -> str:
-        return json.dumps(
-            {
-                "service": self.service,
-                "experiment": self.experiment,
-                "response_url": self.response_url,
-            }
-        )
-
-    @classmethod
-    def load(cls, private_metadata: str | None) -> ParametersModal:
-        try:
-            raw = json.loads(private_metadata or "")
-            return cls(str(raw["service"]), str(raw["experiment"]), raw.get("response_url"))
-        except (ValueError, KeyError, TypeError):
-            raise ChaosbotError("This form is out of date: open it again.") from None
 
 
 def parameter_block(name: str) -> str:
@@ -100,7 +72,7 @@ def parameters_modal(
         "title": _plain("Experiment parameters"),
         "submit": _plain("Save"),
         "close": _plain("Cancel"),
-        "private_metadata": private_metadata(about.dump()),
+        "private_metadata": about.dump(),
         "blocks": blocks,
     }
 
@@ -139,7 +111,9 @@ def read_parameters(
 
 def block_errors(problems: Mapping[str, str]) -> dict[str, str]:
     """Problems by parameter, as `response_action: errors` wants them: by block, as sentences."""
-    return {parameter_block(name): _sentence(problem) for name, problem in problems.items()}
+    return views.block_errors(
+        (parameter_block(name), problem_sentence(problem)) for name, problem in problems.items()
+    )
 
 
 def _element(parameter: Parameter, value: Any) -> tuple[dict[str, Any], bool]:
@@ -185,12 +159,6 @@ def _hint(parameter: Parameter) -> str:
 def _number(value: Any) -> str:
     number = float(value)
     return str(int(number)) if number.is_integer() else str(value)
-
-
-def _sentence(problem: str) -> str:
-    if problem == _REQUIRED:
-        return "This is required."
-    return problem[:1].upper() + problem[1:]
 
 
 def _plain(text: str) -> dict[str, Any]:

@@ -10,8 +10,8 @@ from sqlalchemy.orm import Session
 from bot.catalog.access import check_may_assign_namespaces
 from bot.catalog.models import Team
 from bot.catalog.namespaces import assign_namespace, find_team, list_namespace_owners
-from bot.catalog.service import list_teams
-from bot.catalog.teams import ROLE_NAMES, grant_role, revoke_roles, roster, team_of_channel
+from bot.catalog.service import list_teams, team_of_channel
+from bot.catalog.teams import ROLE_NAMES, grant_role, revoke_roles, roster
 from bot.context import BotContext
 from bot.errors import ChaosbotError
 from bot.slack.commands import CommandRequest, CommandRouter, Subcommand

@@ -1,12 +1,139 @@
-"""What every modal handler needs: the idempotency key of a submitted view."""
+"""What every modal handler needs: the idempotency key of a submitted view, what each modal
+carries in its private_metadata (written and read in this one place), and its field errors placed
+on their blocks."""
 
 from __future__ import annotations
 
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["view_key"]
+from bot.errors import ChaosbotError
+from bot.slack.blockkit import private_metadata
+
+__all__ = [
+    "DrillFindingsModal",
+    "GameDayModal",
+    "ParametersModal",
+    "ServiceModal",
+    "block_errors",
+    "problem_sentence",
+    "view_key",
+]
 
 
 def view_key(view: dict[str, Any]) -> str:
     """The key that makes one submission of one view count once (Slack retries, double clicks)."""
     return f"view:{view['id']}:{view.get('callback_id', '')}"
+
+
+class _OutOfDate(ChaosbotError):
+    """A view's private_metadata this release cannot read: the modal was opened by an older one."""
+
+    def __init__(self) -> None:
+        super().__init__("This form is out of date: open it again.")
+
+
+def _fields(raw: str | None) -> dict[str, Any]:
+    """The JSON object a modal's private_metadata holds (nothing: an empty one)."""
+    try:
+        data = json.loads(raw or "{}")
+    except ValueError:
+        raise _OutOfDate() from None
+    if not isinstance(data, dict):
+        raise _OutOfDate()
+    return data
+
+
+@dataclass(frozen=True)
+class ServiceModal:
+    """The onboarding modal's private_metadata: the service it edits (None: a new one)."""
+
+    service: str | None = None
+
+    def dump(self) -> str:
+        return private_metadata(json.dumps({"service": self.service} if self.service else {}))
+
+    @classmethod
+    def load(cls, raw: str | None) -> ServiceModal:
+        return cls(_fields(raw).get("service"))
+
+
+@dataclass(frozen=True)
+class ParametersModal:
+    """The suite parameters modal's private_metadata: the entry, and the message it came from."""
+
+    service: str
+    experiment: str
+    response_url: str | None = None
+
+    def dump(self) -> str:
+        return private_metadata(
+            json.dumps(
+                {
+                    "service": self.service,
+                    "experiment": self.experiment,
+                    "response_url": self.response_url,
+                }
+            )
+        )
+
+    @classmethod
+    def load(cls, raw: str | None) -> ParametersModal:
+        data = _fields(raw)
+        try:
+            return cls(str(data["service"]), str(data["experiment"]), data.get("response_url"))
+        except KeyError:
+            raise _OutOfDate() from None
+
+
+@dataclass(frozen=True)
+class GameDayModal:
+    """A game-day modal's private_metadata: the service, the game day (once there is one), and
+    the message the modal was opened from."""
+
+    service: str
+    gameday: str | None = None
+    response_url: str | None = None
+
+    def dump(self) -> str:
+        return private_metadata(
+            json.dumps({"s": self.service, "g": self.gameday, "r": self.response_url})
+        )
+
+    @classmethod
+    def load(cls, raw: str | None) -> GameDayModal:
+        data = _fields(raw)
+        return cls(str(data.get("s") or ""), data.get("g"), data.get("r"))
+
+
+@dataclass(frozen=True)
+class DrillFindingsModal:
+    """The drill findings modal's private_metadata: the drill, and the channel it ran in."""
+
+    drill: str
+    channel: str | None = None
+
+    def dump(self) -> str:
+        return private_metadata(f"{self.drill}|{self.channel or ''}")
+
+    @classmethod
+    def load(cls, raw: str | None) -> DrillFindingsModal:
+        drill, _, channel = str(raw or "").partition("|")
+        return cls(drill, channel or None)
+
+
+def block_errors(problems: Iterable[tuple[str, str]]) -> dict[str, str]:
+    """(block id, problem) pairs as `response_action: errors` wants them: the first per block."""
+    shown: dict[str, str] = {}
+    for block, problem in problems:
+        shown.setdefault(block, problem)
+    return shown
+
+
+def problem_sentence(problem: str) -> str:
+    """A field's problem as a sentence; Slack shows it under the field its label names already."""
+    if problem.startswith("is required"):
+        return "This is required."
+    return problem[:1].upper() + problem[1:]

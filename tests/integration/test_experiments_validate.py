@@ -20,7 +20,8 @@ import pytest
 
 import bot
 from bot.catalog.service import save_service
-from bot.catalog.spec import CatalogPolicy, parse_service_spec
+from bot.catalog.spec import CatalogPolicy
+from bot.catalog.spec_parse import parse_service_spec
 from bot.db.engine import Database
 from bot.library.catalogue import load_catalogue
 from bot.library.render import render

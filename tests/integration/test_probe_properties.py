@@ -15,9 +15,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bot.catalog.spec import CatalogPolicy, SpecInvalid, parse_service_spec
-from bot.probes import ProbePolicy, ProbeRefused
+from bot.catalog.spec import CatalogPolicy, SpecInvalid
+from bot.catalog.spec_parse import parse_service_spec
 from bot.probes.http import ProbeFailed, get
+from bot.probes.target import ProbePolicy, ProbeRefused
 from tests.fixtures.canary import Canary, outbound_connections
 from tests.fixtures.declarations import checkout_declaration
 from tests.integration.test_probes import chaos_yaml_errors

@@ -19,8 +19,8 @@ from chaoslib.experiment import run_experiment
 from bot.catalog.chaosfile import ChaosfileInvalid, load_documents
 from bot.catalog.spec import CatalogPolicy
 from bot.config import load_settings
-from bot.probes import ProbePolicy, ProbeRefused, check_probe_url
 from bot.probes.http import ProbeFailed, get
+from bot.probes.target import ProbePolicy, ProbeRefused, check_probe_url
 from tests.fixtures.canary import BODY, REPORTED, Canary, outbound_connections
 
 CHAOS_YAML = """\

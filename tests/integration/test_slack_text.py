@@ -11,7 +11,9 @@ from sqlalchemy import select
 
 from bot.catalog.models import Service
 from bot.catalog.service import save_service
-from bot.catalog.spec import MAX_SELECTOR, CatalogPolicy, parse_service_spec
+from bot.catalog.spec import CatalogPolicy
+from bot.catalog.spec_fields import MAX_SELECTOR
+from bot.catalog.spec_parse import parse_service_spec
 from bot.drills.alert import symptom_of
 from bot.drills.models import Drill, DrillStatus
 from bot.slack.drill_conversation import post_alert

@@ -33,8 +33,8 @@ from bot.catalog.spec import (
     SpecInvalid,
     SuiteEntry,
     WorkloadRef,
-    parse_service_spec,
 )
+from bot.catalog.spec_parse import parse_service_spec
 from bot.config import BlastRadiusLimits
 
 DOCS = Path(__file__).parents[2] / "docs" / "chaos-yaml.md"

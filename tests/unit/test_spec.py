@@ -11,16 +11,10 @@ import pytest
 from bot.catalog.flows import check_experiments
 from bot.catalog.models import Service
 from bot.catalog.service import blind_window_of
-from bot.catalog.spec import (
-    BlindWindow,
-    CatalogPolicy,
-    SpecInvalid,
-    catalog_policy,
-    parse_service_spec,
-    to_document,
-)
+from bot.catalog.spec import BlindWindow, CatalogPolicy, SpecInvalid, catalog_policy, to_document
+from bot.catalog.spec_parse import parse_service_spec
 from bot.config import BlastRadiusLimits, load_settings
-from bot.probes import ProbePolicy
+from bot.probes.target import ProbePolicy
 from tests.fixtures.declarations import checkout_declaration
 
 POLICY = CatalogPolicy(
