@@ -30,7 +30,7 @@ from bot.config import Settings
 from bot.db.engine import Database
 from bot.db.migrate import upgrade
 from bot.gamedays.models import GameDay, GameDayApproval, GameDayStatus
-from bot.scheduling.schedule import Schedule
+from bot.schedule import Schedule
 from bot.slack.conversations import install as install_conversations
 
 NOW = datetime(2026, 11, 30, 9, 0, tzinfo=UTC)

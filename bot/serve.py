@@ -31,8 +31,8 @@ from bot.k8s.cluster import KubeCluster
 from bot.k8s.sweep import Action, sweep
 from bot.runs.janitor import Janitor
 from bot.runs.supervisor import WorkerLauncher
+from bot.schedule import Schedule
 from bot.scheduling.leader import LeaderElection, leader_lock_for
-from bot.scheduling.schedule import Schedule
 from bot.slack.outbox import OutboxPump
 from bot.slack.run_messages import SlackCleanupAlerts
 from bot.web import MAX_BODY_BYTES, SLACK_PATH, make_wsgi_app

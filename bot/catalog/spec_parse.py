@@ -32,8 +32,8 @@ from bot.catalog.spec import (
 )
 from bot.catalog.spec_fields import MAX_SELECTOR, FieldChecker, has_error
 from bot.config import BlastRadiusLimits
-from bot.k8s.selectors import SelectorError, parse_label_selector
 from bot.probes.target import ProbeRefused, check_probe_url
+from bot.selectors import SelectorError, parse_label_selector
 
 __all__ = ["parse_service_spec"]
 

@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from bot.clock import Clock
 from bot.db.engine import Database
-from bot.drills.lifecycle import active, due, fire, plan_ahead, redispatch, settle
+from bot.drills.flows import active, due, fire, plan_ahead, redispatch, settle
 from bot.drills.models import Drill, DrillStatus
 from bot.runs.events import RunObserver
 from bot.scheduling.reconciler import Alarm

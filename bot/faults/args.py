@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from chaoslib.exceptions import ActivityFailed
 
-from bot.k8s.selectors import SelectorError, parse_label_selector
+from bot.selectors import SelectorError, parse_label_selector
 
 if TYPE_CHECKING:  # the kubernetes client is not needed to check arguments (nor to render)
     from bot.faults.kube import Obj

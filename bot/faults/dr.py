@@ -39,7 +39,7 @@ from bot.faults.kube import (
 )
 from bot.faults.marks import Mark, claimed_by, created_metadata
 from bot.faults.workloads import is_rolled_out, workloads_of
-from bot.k8s.selectors import Requirement, labels_match
+from bot.selectors import Requirement, labels_match
 
 __all__ = [
     "delete_workload",

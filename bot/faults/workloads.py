@@ -24,7 +24,7 @@ from kubernetes.utils import parse_quantity
 from bot.faults.args import label_selector_object, run_label_value
 from bot.faults.kube import DEPLOYMENTS, PODS, STATEFULSETS, Kind, Kube, Obj, Secrets
 from bot.faults.marks import RUN_LABEL, Mark, claim, claimed_by, original_of, release
-from bot.k8s.selectors import labels_match, parse_label_selector
+from bot.selectors import labels_match, parse_label_selector
 
 __all__ = [
     "WORKLOAD_KINDS",

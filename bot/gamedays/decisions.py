@@ -24,7 +24,7 @@ from bot.gamedays.rules import (
     check_plan,
     deciders,
 )
-from bot.gamedays.store import audit, changed, locked, new_gameday_key, still_needed
+from bot.gamedays.service import audit, changed, locked, new_gameday_key, still_needed
 
 __all__ = ["approve", "cancel", "expire_due", "reject", "request_gameday", "reschedule"]
 

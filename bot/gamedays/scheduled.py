@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 from bot.clock import Clock
 from bot.db.engine import Database
 from bot.gamedays.decisions import expire_due
-from bot.gamedays.lifecycle import Started, advance, due_to_start, fire, remind_due, running
+from bot.gamedays.flows import Started, advance, due_to_start, fire, remind_due, running
 from bot.gamedays.models import GameDay, GameDayStatus
 from bot.gamedays.rules import REMINDERS
 from bot.runs.events import RunObserver

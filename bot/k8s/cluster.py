@@ -18,7 +18,7 @@ from bot.catalog.cluster import (
 )
 from bot.catalog.spec import WorkloadRef
 from bot.k8s.client import ClientFactory
-from bot.k8s.selectors import label_selector_requirements, labels_match, selector_string
+from bot.selectors import label_selector_requirements, labels_match, selector_string
 
 __all__ = ["KubeCluster"]
 

@@ -17,9 +17,9 @@ from chaoslib import substitute
 
 from bot.errors import ChaosbotError
 from bot.faults.args import RUN_ID_PATTERN
-from bot.k8s.selectors import SelectorError, parse_label_selector
 from bot.library.catalogue import PROBE_FUNC, PROBE_MODULE, ExperimentTemplate
 from bot.library.parameters import Parameter
+from bot.selectors import SelectorError, parse_label_selector
 
 __all__ = [
     "MAX_HOLD_SECONDS",

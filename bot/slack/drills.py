@@ -13,8 +13,8 @@ from sqlalchemy.exc import IntegrityError
 from bot.config import Settings
 from bot.context import BotContext
 from bot.db.idempotency import claim, was_claimed
-from bot.drills.lifecycle import acknowledge, escalate, resolve
-from bot.drills.store import find_drill, recent_drills, upcoming_drills
+from bot.drills.flows import acknowledge, escalate, resolve
+from bot.drills.service import find_drill, recent_drills, upcoming_drills
 from bot.errors import ChaosbotError
 from bot.findings.models import Severity
 from bot.findings.service import ActionItem, record_drill_findings

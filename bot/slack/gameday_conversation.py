@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from bot.gamedays.conversation import Change, GameDayChange
 from bot.gamedays.models import GameDay, GameDayStatus
-from bot.gamedays.store import minutes_text, still_needed
+from bot.gamedays.service import minutes_text, still_needed
 from bot.gamedays.timing import local_label
 from bot.outbox.service import posted_ts, ts_of
 from bot.runs.models import Run

@@ -30,7 +30,7 @@ from bot.gamedays.rules import (
     check_may_request,
     deciders,
 )
-from bot.gamedays.store import find_gameday, upcoming
+from bot.gamedays.service import find_gameday, upcoming
 from bot.library.catalogue import load_catalogue
 from bot.slack.commands import CommandRequest, CommandRouter, Subcommand
 from bot.slack.errors import ErrorReporter, ack_only

@@ -14,7 +14,7 @@ from bot.catalog.access import check_may_freeze
 from bot.catalog.models import Member, ServiceOwner, Team
 from bot.catalog.service import NotAllowed, can_manage, find_service, team_of_channel
 from bot.context import BotContext
-from bot.drills.lifecycle import runs_under_way
+from bot.drills.flows import runs_under_way
 from bot.errors import ChaosbotError
 from bot.gamedays.timing import local_label
 from bot.library.catalogue import load_catalogue

@@ -16,7 +16,7 @@ from bot.catalog.models import Environment, Service
 from bot.config import BlastRadiusLimits, Settings
 from bot.db.engine import Database
 from bot.gamedays.preview import preview_gameday
-from bot.gamedays.store import find_gameday
+from bot.gamedays.service import find_gameday
 from bot.k8s.client import ClientFactory
 from bot.k8s.cluster import KubeCluster
 from bot.k8s.runs import KubeRunCluster

@@ -16,7 +16,7 @@ from bot.catalog.service import find_service
 from bot.clock import FrozenClock
 from bot.config import Settings
 from bot.db.engine import Database
-from bot.drills.lifecycle import DrillOver, acknowledge, escalate, plan_ahead, resolve
+from bot.drills.flows import DrillOver, acknowledge, escalate, plan_ahead, resolve
 from bot.drills.models import Drill, DrillStatus
 from bot.drills.scheduled import DrillPass
 from bot.gamedays.decisions import approve
@@ -25,7 +25,7 @@ from bot.outbox.models import OutboxMessage
 from bot.runs.freezes import freeze
 from bot.runs.service import engage_kill_switch, transition
 from bot.runs.states import RunStatus, Trigger
-from bot.scheduling.schedule import Schedule
+from bot.schedule import Schedule
 from tests.fixtures.bot import ALICE, BOB, START
 from tests.fixtures.drills import opt_in
 from tests.fixtures.gamedays import ADMINS, ask, register_service

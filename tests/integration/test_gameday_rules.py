@@ -15,7 +15,7 @@ from bot.db.engine import Database
 from bot.gamedays.decisions import approve, cancel, expire_due, reject, request_gameday, reschedule
 from bot.gamedays.models import GameDay, GameDayApproval, GameDayStatus
 from bot.gamedays.rules import GameDayPlan, NotAllowedToDecide, RequestInvalid, check_plan
-from bot.gamedays.store import find_gameday
+from bot.gamedays.service import find_gameday
 from bot.outbox.models import OutboxMessage
 from bot.runs.models import Freeze
 from bot.slack.ids import ActionId

@@ -17,13 +17,13 @@ from bot.config import Settings
 from bot.db.engine import Database
 from bot.gamedays.decisions import approve, cancel
 from bot.gamedays.models import GameDay, GameDayStatus
-from bot.gamedays.store import find_gameday
+from bot.gamedays.service import find_gameday
 from bot.gamedays.timing import to_instant
 from bot.outbox.models import OutboxMessage
 from bot.runs.models import Run
 from bot.runs.service import transition
 from bot.runs.states import RunStatus, Trigger
-from bot.scheduling.schedule import Schedule
+from bot.schedule import Schedule
 from tests.fixtures.bot import ALICE, BOB, START
 from tests.fixtures.gamedays import ADMINS, ask, register_service
 

@@ -1,6 +1,6 @@
 """Label and field selectors, parsed and matched the way the Kubernetes API server does.
 
-Label selectors are chaosbot's own (bot.k8s.selectors); field selectors are the server's.
+Label selectors are chaosbot's own (bot.selectors); field selectors are the server's.
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from bot.k8s.selectors import (
+from bot.selectors import (
     Requirement,
     SelectorError,
     label_selector_requirements,

@@ -20,7 +20,7 @@ from bot.drills.conversation import DrillChange, DrillEvent, conversation
 from bot.drills.models import Drill, DrillStatus
 from bot.drills.planner import plan_day
 from bot.drills.policy import drills_of, in_window
-from bot.drills.store import audit, injected_at, locked, new_drill_key, responders
+from bot.drills.service import audit, injected_at, locked, new_drill_key, responders
 from bot.errors import ChaosbotError
 from bot.findings.auto import record_slow_response
 from bot.gamedays.models import GameDay, GameDayStatus

@@ -13,7 +13,7 @@ from bot.errors import ChaosbotError
 from bot.gamedays.conversation import Change, GameDayChange, conversation
 from bot.gamedays.models import GameDay, GameDayStatus
 from bot.gamedays.rules import REMINDERS
-from bot.gamedays.store import audit, changed, locked, minutes_text, runs_of
+from bot.gamedays.service import audit, changed, locked, minutes_text, runs_of
 from bot.runs.flows import record_run
 from bot.runs.service import transition
 from bot.runs.states import ACTIVE, RunStatus, Trigger

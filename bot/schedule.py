@@ -17,7 +17,7 @@ from bot.compliance.scheduled import DigestPass
 from bot.config import Settings
 from bot.db.engine import Database
 from bot.drills.scheduled import DrillPass, DrillReport
-from bot.gamedays.lifecycle import Started
+from bot.gamedays.flows import Started
 from bot.gamedays.scheduled import GameDayPass, GameDayReport
 from bot.runs.events import RunObserver, RunObservers
 from bot.runs.janitor import Janitor
