@@ -6,7 +6,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
 __all__ = ["Database"]
@@ -32,11 +32,6 @@ class Database:
         """A session that commits when the block ends and rolls back if it raises."""
         with self._sessions() as session, session.begin():
             yield session
-
-    def ping(self) -> None:
-        """Raise if the database cannot be reached."""
-        with self.engine.connect() as conn:
-            conn.execute(text("SELECT 1"))
 
     def dispose(self) -> None:
         """Close pooled connections (at shutdown, or in a child process)."""
