@@ -5,11 +5,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
-from bot.audit.service import record
+from bot.audit.service import Auditor, Subject
 from bot.catalog.access import check_may_manage_team
 from bot.catalog.models import Member, Role, Team
 from bot.errors import ChaosbotError
@@ -67,7 +68,7 @@ def grant_role(
     if held is not None:
         return False
     session.add(Member(team_id=team.id, slack_user_id=user_id, role=role))
-    _audit(session, "team.role_granted", team, user_id, [role], actor, now)
+    _audit(session, team, actor, now, "team.role_granted", _held(user_id, [role]))
     return True
 
 
@@ -103,25 +104,17 @@ def revoke_roles(
             )
     if rows:
         session.execute(delete(Member).where(Member.id.in_([r.id for r in rows])))
-        _audit(session, "team.role_revoked", team, user_id, taken, actor, now)
+        _audit(session, team, actor, now, "team.role_revoked", _held(user_id, taken))
     return taken
 
 
-def _audit(
-    session: Session,
-    action: str,
-    team: Team,
-    user_id: str,
-    roles: list[Role],
-    actor: str,
-    now: datetime,
-) -> None:
-    record(
-        session=session,
-        at=now,
-        actor=actor,
-        action=action,
-        subject_type="team",
-        subject_id=team.id,
-        detail={"team": team.name, "user": user_id, "roles": [role_name(r) for r in roles]},
-    )
+def _subject(team: Team) -> Subject:
+    return Subject("team", team.id, {"team": team.name})
+
+
+_audit = Auditor(_subject)
+
+
+def _held(user_id: str, roles: list[Role]) -> dict[str, Any]:
+    """The audit detail of a change of roles: whose, and which."""
+    return {"user": user_id, "roles": [role_name(r) for r in roles]}
