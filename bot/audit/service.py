@@ -47,6 +47,25 @@ class Subject:
     id: str | int
     detail: Mapping[str, Any] = field(default_factory=dict)
 
+    def record(
+        self,
+        session: Session,
+        actor: str,
+        now: datetime,
+        action: str,
+        detail: Mapping[str, Any] | None = None,
+    ) -> AuditEvent:
+        """Add an event about this subject (see `record`)."""
+        return record(
+            session=session,
+            at=now,
+            actor=actor,
+            action=action,
+            subject_type=self.type,
+            subject_id=self.id,
+            detail={**self.detail, **(detail or {})},
+        )
+
 
 @dataclass(frozen=True)
 class Auditor(Generic[_T]):
@@ -63,13 +82,4 @@ class Auditor(Generic[_T]):
         action: str,
         detail: Mapping[str, Any] | None = None,
     ) -> None:
-        about = self.subject(thing)
-        record(
-            session=session,
-            at=now,
-            actor=actor,
-            action=action,
-            subject_type=about.type,
-            subject_id=about.id,
-            detail={**about.detail, **(detail or {})},
-        )
+        self.subject(thing).record(session, actor, now, action, detail)
