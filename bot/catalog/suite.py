@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session, selectinload
 
-from bot.audit.service import record
+from bot.audit.service import Auditor, Subject
 from bot.catalog.flows import AlreadyDone
 from bot.catalog.models import Member, Role, Service, ServiceOwner, SuiteEntry
 from bot.catalog.service import NotAllowed, can_manage, diff_documents, find_service
@@ -132,7 +132,7 @@ def add_to_suite(
     position = max((e.position for e in found.suite), default=-1) + 1
     found.suite.append(SuiteEntry(experiment=template.id, parameters={}, position=position))
     session.flush()
-    _audit(session, found, actor, now, "suite.added", experiment=template.id)
+    _audit(session, found, actor, now, "suite.added", {"experiment": template.id})
     return True
 
 
@@ -176,8 +176,7 @@ def set_parameters(
             actor,
             now,
             "suite.parameters_changed",
-            experiment=template.id,
-            changes=changes,
+            {"experiment": template.id, "changes": changes},
         )
     return changes
 
@@ -195,7 +194,7 @@ def remove_from_suite(
         return False
     found.suite.remove(entry)
     session.flush()
-    _audit(session, found, actor, now, "suite.removed", experiment=experiment)
+    _audit(session, found, actor, now, "suite.removed", {"experiment": experiment})
     return True
 
 
@@ -206,15 +205,8 @@ def _managed(session: Session, name: str, actor: str, action: str) -> Service:
     return service
 
 
-def _audit(
-    session: Session, service: Service, actor: str, now: datetime, action: str, **detail: Any
-) -> None:
-    record(
-        session=session,
-        at=now,
-        actor=actor,
-        action=action,
-        subject_type="service",
-        subject_id=service.id,
-        detail={"name": service.name, **detail},
-    )
+def _subject(service: Service) -> Subject:
+    return Subject("service", service.id, {"name": service.name})
+
+
+_audit = Auditor(_subject)

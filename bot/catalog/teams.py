@@ -9,12 +9,12 @@ from datetime import datetime
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
-from bot.audit.service import record
+from bot.audit.service import Auditor, Subject
 from bot.catalog.access import check_may_manage_team
 from bot.catalog.models import Member, Role, Team
 from bot.errors import ChaosbotError
 
-__all__ = ["ROLE_NAMES", "Holder", "grant_role", "revoke_roles", "roster"]
+__all__ = ["ROLE_NAMES", "Holder", "RoleChange", "grant_role", "revoke_roles", "roster"]
 
 # How people name roles: a team's plain members hold the `owner` role (the one a team's first
 # service's owners get), so `member` names it.
@@ -46,19 +46,39 @@ def roster(*, session: Session, team: Team) -> Sequence[Holder]:
     return sorted(holders, key=lambda h: (order.index(h.roles[0]), h.user_id))
 
 
-def grant_role(
-    *,
-    session: Session,
-    team: Team,
-    user_id: str,
-    role: Role,
-    actor: str,
-    admins: frozenset[str],
-    now: datetime,
-) -> bool:
+def _subject(team: Team) -> Subject:
+    return Subject("team", team.id, {"team": team.name})
+
+
+_audit = Auditor(_subject)
+
+
+@dataclass(frozen=True, kw_only=True)
+class RoleChange:
+    """A change to one person's roles in a team: whose, in which team, by whom, and when."""
+
+    team: Team
+    user_id: str
+    actor: str
+    admins: frozenset[str]  # platform admins, who may change any team
+    now: datetime
+
+    def check_allowed(self, session: Session) -> None:
+        """Only the team's admins (or platform admins) change its roles."""
+        check_may_manage_team(
+            session=session, team=self.team, user_id=self.actor, admins=self.admins
+        )
+
+    def audit(self, session: Session, action: str, roles: list[Role]) -> None:
+        detail = {"user": self.user_id, "roles": [role_name(r) for r in roles]}
+        _audit(session, self.team, self.actor, self.now, action, detail)
+
+
+def grant_role(*, session: Session, change: RoleChange, role: Role) -> bool:
     """Give the person the role in the team (its admins or platform admins only); False when
     they already held it."""
-    check_may_manage_team(session=session, team=team, user_id=actor, admins=admins)
+    change.check_allowed(session)
+    team, user_id = change.team, change.user_id
     held = session.scalar(
         select(Member.id).where(
             Member.team_id == team.id, Member.slack_user_id == user_id, Member.role == role
@@ -67,29 +87,21 @@ def grant_role(
     if held is not None:
         return False
     session.add(Member(team_id=team.id, slack_user_id=user_id, role=role))
-    _audit(session, "team.role_granted", team, user_id, [role], actor, now)
+    change.audit(session, "team.role_granted", [role])
     return True
 
 
-def revoke_roles(
-    *,
-    session: Session,
-    team: Team,
-    user_id: str,
-    role: Role | None,
-    actor: str,
-    admins: frozenset[str],
-    now: datetime,
-) -> list[Role]:
+def revoke_roles(*, session: Session, change: RoleChange, role: Role | None) -> list[Role]:
     """Take the role (or, None, every role) from the person in the team; a team keeps at least
     one admin unless a platform admin removes the last. Returns the roles taken."""
-    check_may_manage_team(session=session, team=team, user_id=actor, admins=admins)
+    change.check_allowed(session)
+    team, user_id = change.team, change.user_id
     query = select(Member).where(Member.team_id == team.id, Member.slack_user_id == user_id)
     if role is not None:
         query = query.where(Member.role == role)
     rows = list(session.scalars(query))
     taken = [r.role for r in rows]
-    if Role.ADMIN in taken and actor not in admins:
+    if Role.ADMIN in taken and change.actor not in change.admins:
         others = session.scalar(
             select(func.count()).where(
                 Member.team_id == team.id,
@@ -103,25 +115,5 @@ def revoke_roles(
             )
     if rows:
         session.execute(delete(Member).where(Member.id.in_([r.id for r in rows])))
-        _audit(session, "team.role_revoked", team, user_id, taken, actor, now)
+        change.audit(session, "team.role_revoked", taken)
     return taken
-
-
-def _audit(
-    session: Session,
-    action: str,
-    team: Team,
-    user_id: str,
-    roles: list[Role],
-    actor: str,
-    now: datetime,
-) -> None:
-    record(
-        session=session,
-        at=now,
-        actor=actor,
-        action=action,
-        subject_type="team",
-        subject_id=team.id,
-        detail={"team": team.name, "user": user_id, "roles": [role_name(r) for r in roles]},
-    )

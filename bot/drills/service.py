@@ -5,14 +5,13 @@ from __future__ import annotations
 import secrets
 from collections.abc import Sequence
 from datetime import datetime, timedelta
-from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from bot.audit.service import record
+from bot.audit.service import Auditor, Subject
 from bot.catalog.models import Member, Role
-from bot.db.locking import lock_row
+from bot.db.refs import find_by_key, lock_by_ref
 from bot.drills.models import Drill, DrillStatus
 from bot.errors import ChaosbotError
 from bot.runs.models import Run, RunEvent
@@ -41,18 +40,12 @@ def new_drill_key() -> str:
 
 
 def find_drill(*, session: Session, ref: str) -> Drill:
-    drill = session.scalar(select(Drill).where(Drill.key == ref))
-    if drill is None:
-        raise DrillNotFound(ref)
-    return drill
+    return find_by_key(session, Drill, ref, DrillNotFound)
 
 
 def locked(session: Session, ref: str | int) -> Drill:
     """The drill, with its row locked for the rest of the transaction."""
-    drill = lock_row(session, Drill, Drill.id == ref if isinstance(ref, int) else Drill.key == ref)
-    if drill is None:
-        raise DrillNotFound(str(ref))
-    return drill
+    return lock_by_ref(session, Drill, ref, DrillNotFound)
 
 
 def upcoming_drills(*, session: Session, now: datetime, days: int = 7) -> Sequence[Drill]:
@@ -105,20 +98,8 @@ def responders(session: Session, drill: Drill) -> list[str]:
     return people + [a for a in admins if a not in people]
 
 
-def audit(
-    session: Session,
-    drill: Drill,
-    actor: str,
-    now: datetime,
-    action: str,
-    detail: dict[str, Any] | None = None,
-) -> None:
-    record(
-        session=session,
-        at=now,
-        actor=actor,
-        action=action,
-        subject_type="drill",
-        subject_id=drill.key,
-        detail={"service": drill.service.name, **(detail or {})},
-    )
+def _subject(drill: Drill) -> Subject:
+    return Subject("drill", drill.key, {"service": drill.service.name})
+
+
+audit = Auditor(_subject)

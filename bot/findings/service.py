@@ -9,7 +9,7 @@ from datetime import datetime
 from sqlalchemy import case, select
 from sqlalchemy.orm import Session
 
-from bot.audit.service import record
+from bot.audit.service import Auditor, Subject
 from bot.catalog.models import Service
 from bot.catalog.service import can_manage
 from bot.drills.models import Drill, DrillStatus
@@ -38,6 +38,13 @@ class DrillNotRevealed(ChaosbotError):
 class ActionItem:
     text: str
     owner: str
+
+
+def _subject(finding: Finding) -> Subject:
+    return Subject("finding", finding.key, {"service": finding.service.name})
+
+
+_audit = Auditor(_subject)
 
 
 def record_drill_findings(
@@ -73,19 +80,13 @@ def record_drill_findings(
     )
     session.add(finding)
     session.flush()
-    record(
-        session=session,
-        at=now,
-        actor=by,
-        action="finding.recorded",
-        subject_type="finding",
-        subject_id=finding.key,
-        detail={
-            "service": drill.service.name,
-            "drill": drill.key,
-            "severity": severity.value,
-            "action_items": len(action_items),
-        },
+    _audit(
+        session,
+        finding,
+        by,
+        now,
+        "finding.recorded",
+        {"drill": drill.key, "severity": severity.value, "action_items": len(action_items)},
     )
     return finding
 
@@ -157,13 +158,5 @@ def resolve_finding(
             now,
             user_id,
         )
-        record(
-            session=session,
-            at=now,
-            actor=user_id,
-            action="finding.resolved",
-            subject_type="finding",
-            subject_id=finding.key,
-            detail={"service": finding.service.name},
-        )
+        _audit(session, finding, user_id, now, "finding.resolved")
     return finding

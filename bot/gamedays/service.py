@@ -11,15 +11,14 @@ from __future__ import annotations
 import secrets
 from collections.abc import Sequence
 from datetime import datetime, timedelta
-from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from bot.audit.service import record
+from bot.audit.service import Auditor, Subject
 from bot.catalog.models import Service
 from bot.catalog.service import find_service
-from bot.db.locking import lock_row
+from bot.db.refs import find_by_key, lock_by_ref
 from bot.gamedays.conversation import GameDayChange, conversation
 from bot.gamedays.models import OPEN, GameDay
 from bot.gamedays.rules import GameDayNotFound, deciders
@@ -43,10 +42,7 @@ def new_gameday_key() -> str:
 
 
 def find_gameday(*, session: Session, ref: str) -> GameDay:
-    gameday = session.scalar(select(GameDay).where(GameDay.key == ref))
-    if gameday is None:
-        raise GameDayNotFound(ref)
-    return gameday
+    return find_by_key(session, GameDay, ref, GameDayNotFound)
 
 
 def upcoming(
@@ -77,11 +73,7 @@ def still_needed(gameday: GameDay) -> str:
 
 def locked(session: Session, ref: str | int) -> GameDay:
     """The game day, with its row locked for the rest of the transaction."""
-    where = GameDay.id == ref if isinstance(ref, int) else GameDay.key == ref
-    gameday = lock_row(session, GameDay, where)
-    if gameday is None:
-        raise GameDayNotFound(str(ref))
-    return gameday
+    return lock_by_ref(session, GameDay, ref, GameDayNotFound)
 
 
 def changed(
@@ -101,23 +93,13 @@ def changed(
     )
 
 
-def audit(
-    session: Session,
-    gameday: GameDay,
-    actor: str,
-    now: datetime,
-    action: str,
-    detail: dict[str, Any] | None = None,
-) -> None:
-    record(
-        session=session,
-        at=now,
-        actor=actor,
-        action=action,
-        subject_type="gameday",
-        subject_id=gameday.key,
-        detail={"service": gameday.service.name, "round": gameday.round, **(detail or {})},
+def _subject(gameday: GameDay) -> Subject:
+    return Subject(
+        "gameday", gameday.key, {"service": gameday.service.name, "round": gameday.round}
     )
+
+
+audit = Auditor(_subject)
 
 
 def minutes_text(delta: timedelta) -> str:

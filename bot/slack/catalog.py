@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from slack_bolt import Ack, App
+from slack_bolt import Ack
 from slack_sdk import WebClient
 
 from bot.catalog.cluster import ClusterUnreachable
@@ -29,14 +29,14 @@ from bot.errors import ChaosbotError
 from bot.library.catalogue import Catalogue, load_catalogue
 from bot.slack.blockkit import MAX_OPTIONS, option, section
 from bot.slack.catalog_blocks import onboarded_message, service_detail, services_list
-from bot.slack.commands import CommandRequest, CommandRouter, Subcommand
-from bot.slack.errors import ErrorReporter, ack_only
+from bot.slack.commands import CommandRequest
 from bot.slack.ids import ActionId, CallbackId, OnboardBlock
 from bot.slack.mrkdwn import escape
 from bot.slack.onboarding_view import block_errors, onboarding_modal, read_declaration
 from bot.slack.outbox import enqueue
 from bot.slack.replies import Reply
 from bot.slack.responder import Responder
+from bot.slack.surface import Surface
 from bot.slack.views import ServiceModal, view_key
 
 __all__ = ["register"]
@@ -48,29 +48,24 @@ class UsageError(ChaosbotError):
     """A subcommand was called with the wrong arguments."""
 
 
-def register(
-    app: App, *, router: CommandRouter, reporter: ErrorReporter, context: BotContext
-) -> None:
+def register(surface: Surface) -> None:
     """Add the catalogue's subcommands, modal submissions, options and buttons."""
-    catalog = _Catalog(context)
-    router.add(
-        Subcommand(
-            "onboard",
-            "/chaos onboard",
-            "register a service (opens a form)",
-            catalog.open_onboarding,
-        )
+    catalog = _Catalog(surface.context)
+    surface.subcommand(
+        "onboard", "/chaos onboard", "register a service (opens a form)", catalog.open_onboarding
     )
-    router.add(Subcommand("services", "/chaos services [TEAM]", "a team's services", catalog.list))
-    router.add(
-        Subcommand(
-            "service", "/chaos service NAME", "one service, with Edit and Offboard", catalog.show
-        )
+    surface.subcommand("services", "/chaos services [TEAM]", "a team's services", catalog.list)
+    surface.subcommand(
+        "service", "/chaos service NAME", "one service, with Edit and Offboard", catalog.show
     )
 
-    app.view(CallbackId.ONBOARD.value)(ack=catalog.submit_onboarding, lazy=[catalog.announce])
-    app.view(CallbackId.EDIT_SERVICE.value)(ack=catalog.submit_edit, lazy=[catalog.announce])
-    app.options(OnboardBlock.WORKLOAD.value)(catalog.workload_options)
+    surface.app.view(CallbackId.ONBOARD.value)(
+        ack=catalog.submit_onboarding, lazy=[catalog.announce]
+    )
+    surface.app.view(CallbackId.EDIT_SERVICE.value)(
+        ack=catalog.submit_edit, lazy=[catalog.announce]
+    )
+    surface.app.options(OnboardBlock.WORKLOAD.value)(catalog.workload_options)
 
     def edit(body: dict[str, Any], _respond: Responder, client: WebClient) -> None:
         catalog.open_edit(body, client)
@@ -78,8 +73,8 @@ def register(
     def offboard(body: dict[str, Any], respond: Responder, _client: WebClient) -> None:
         catalog.offboard(body, respond)
 
-    app.action(ActionId.EDIT_SERVICE.value)(ack=ack_only, lazy=[reporter.reported(edit)])
-    app.action(ActionId.OFFBOARD_SERVICE.value)(ack=ack_only, lazy=[reporter.reported(offboard)])
+    surface.button(ActionId.EDIT_SERVICE, edit)
+    surface.button(ActionId.OFFBOARD_SERVICE, offboard)
 
 
 class _Catalog:

@@ -18,7 +18,7 @@ from bot.slack.ids import SlashCommand
 from bot.slack.replies import Reply
 from bot.slack.templates import render
 
-__all__ = ["CommandRequest", "CommandRouter", "Subcommand", "register"]
+__all__ = ["CommandRequest", "CommandRouter", "Handler", "Subcommand", "register"]
 
 log = logging.getLogger(__name__)
 

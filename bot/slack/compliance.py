@@ -11,17 +11,19 @@ from bot.catalog.service import team_of_channel
 from bot.compliance.digest import digest_week
 from bot.compliance.gather import gather
 from bot.compliance.report import org_report, team_report
-from bot.context import BotContext
 from bot.errors import ChaosbotError
-from bot.slack.commands import CommandRequest, CommandRouter, Subcommand
+from bot.slack.commands import CommandRequest
 from bot.slack.digest import org_blocks, team_blocks
 from bot.slack.mrkdwn import escape
 from bot.slack.replies import Reply
+from bot.slack.surface import Surface
 
 __all__ = ["register"]
 
 
-def register(*, router: CommandRouter, context: BotContext) -> None:
+def register(surface: Surface) -> None:
+    context = surface.context
+
     def compliance_command(request: CommandRequest) -> Reply:
         if len(request.args) > 1:
             raise ChaosbotError("Usage: `/chaos compliance [TEAM|all]`.")
@@ -53,13 +55,11 @@ def register(*, router: CommandRouter, context: BotContext) -> None:
                 text = f"Compliance of team {escape(team.name)}"
         return Reply(text=text, blocks=blocks)
 
-    router.add(
-        Subcommand(
-            "compliance",
-            "/chaos compliance [TEAM|all]",
-            "where a team (or everyone) stands: compliance, scores, drills, findings",
-            compliance_command,
-        )
+    surface.subcommand(
+        "compliance",
+        "/chaos compliance [TEAM|all]",
+        "where a team (or everyone) stands: compliance, scores, drills, findings",
+        compliance_command,
     )
 
 

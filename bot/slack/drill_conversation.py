@@ -10,7 +10,8 @@ from sqlalchemy.orm import Session
 
 from bot.drills.conversation import DrillChange, DrillEvent
 from bot.drills.models import Drill
-from bot.outbox.service import posted_ts, ts_of
+from bot.outbox.service import ts_of
+from bot.slack.canonical import CanonicalMessage
 from bot.slack.drill_blocks import alert_message
 from bot.slack.mrkdwn import mentions
 from bot.slack.outbox import enqueue
@@ -18,57 +19,43 @@ from bot.slack.outbox import enqueue
 __all__ = ["SlackDrillConversation", "alert_ts", "post_alert", "thread_note", "update_alert"]
 
 
-def _alert_key(drill: Drill) -> str:
-    return f"drill:{drill.key}:alert"
+def _alert(drill: Drill) -> CanonicalMessage:
+    """The drill's incident alert, and its thread."""
+    return CanonicalMessage(drill.slack_channel, f"drill:{drill.key}:alert")
 
 
-def _alert(drill: Drill) -> dict[str, Any]:
-    """The alert's channel and content, as the row says now."""
-    return {
-        "channel": drill.slack_channel,
-        **alert_message(drill, timezone=drill.service.team.timezone, run=drill.run),
-    }
+def _content(drill: Drill) -> dict[str, Any]:
+    """The alert's content, as the row says now."""
+    return alert_message(drill, timezone=drill.service.team.timezone, run=drill.run)
 
 
 def post_alert(session: Session, drill: Drill, *, now: datetime) -> None:
-    enqueue(
-        session=session,
-        now=now,
-        method="chat.postMessage",
-        payload=_alert(drill),
-        dedupe_key=_alert_key(drill),
-    )
+    _alert(drill).post(session, _content(drill), now=now)
 
 
 def update_alert(session: Session, drill: Drill, *, now: datetime) -> None:
     """The alert as the row says now; bumps the drill's version so each render is sent once."""
     drill.version += 1
+    alert = _alert(drill)
+    # The alert's own order of fields (ts first), as it has always been queued.
     enqueue(
         session=session,
         now=now,
         method="chat.update",
-        payload={"ts": ts_of(_alert_key(drill)), **_alert(drill)},
+        payload={"ts": ts_of(alert.key), "channel": alert.channel, **_content(drill)},
         dedupe_key=f"drill:{drill.key}:v{drill.version}",
     )
 
 
 def thread_note(session: Session, drill: Drill, text: str, *, now: datetime, name: str) -> None:
     """A line in the alert's thread, sent once per `name`."""
-    enqueue(
-        session=session,
-        now=now,
-        method="chat.postMessage",
-        payload={
-            "channel": drill.slack_channel,
-            "thread_ts": ts_of(_alert_key(drill)),
-            "text": text,
-        },
-        dedupe_key=f"drill:{drill.key}:note:{name}",
+    _alert(drill).reply(
+        session, {"text": text}, now=now, dedupe_key=f"drill:{drill.key}:note:{name}"
     )
 
 
 def alert_ts(session: Session, drill: Drill) -> str | None:
-    return posted_ts(session=session, dedupe_key=_alert_key(drill))
+    return _alert(drill).ts(session)
 
 
 class SlackDrillConversation:

@@ -6,7 +6,7 @@ import logging
 from datetime import datetime
 from typing import Any
 
-from slack_bolt import Ack, App
+from slack_bolt import Ack
 from slack_sdk import WebClient
 from sqlalchemy.exc import IntegrityError
 
@@ -19,14 +19,14 @@ from bot.errors import ChaosbotError
 from bot.findings.models import Severity
 from bot.findings.service import ActionItem, record_drill_findings
 from bot.runs.supervisor import abort_run
-from bot.slack.commands import CommandRequest, CommandRouter, Subcommand
+from bot.slack.commands import CommandRequest
 from bot.slack.drill_blocks import ACTION_ROWS, drills_list, findings_modal
 from bot.slack.drill_conversation import thread_note
-from bot.slack.errors import ErrorReporter, ack_only
 from bot.slack.ids import ActionId, CallbackId, FindingsBlock
 from bot.slack.mrkdwn import escape
 from bot.slack.replies import Reply
 from bot.slack.responder import Responder
+from bot.slack.surface import Surface
 from bot.slack.views import DrillFindingsModal, view_key
 
 __all__ = ["check_may_see_plan", "read_findings", "register"]
@@ -55,29 +55,21 @@ def check_may_see_plan(settings: Settings, *, user: str, channel: str | None) ->
         raise NotTheAdminChannel(settings.admin_channel)
 
 
-def register(
-    app: App, *, router: CommandRouter, reporter: ErrorReporter, context: BotContext
-) -> None:
+def register(surface: Surface) -> None:
     """Add `/chaos drills`, the Acknowledge / Resolve / Escalate buttons and the findings modal."""
-    drills = _Drills(context)
-    router.add(
-        Subcommand(
-            "drills",
-            "/chaos drills",
-            "planned and recent blind drills (platform admins, in the admin channel)",
-            drills.list,
-        )
+    drills = _Drills(surface.context)
+    surface.subcommand(
+        "drills",
+        "/chaos drills",
+        "planned and recent blind drills (platform admins, in the admin channel)",
+        drills.list,
     )
 
-    reported = reporter.reported
-
-    app.action(ActionId.ACKNOWLEDGE_INCIDENT.value)(
-        ack=ack_only, lazy=[reported(drills.acknowledge)]
-    )
-    app.action(ActionId.RESOLVE_INCIDENT.value)(ack=ack_only, lazy=[reported(drills.resolve)])
-    app.action(ActionId.ESCALATE_INCIDENT.value)(ack=ack_only, lazy=[reported(drills.escalate)])
-    app.action(ActionId.RECORD_FINDINGS.value)(ack=ack_only, lazy=[reported(drills.open_findings)])
-    app.view(CallbackId.DRILL_FINDINGS.value)(drills.submit_findings)
+    surface.button(ActionId.ACKNOWLEDGE_INCIDENT, drills.acknowledge)
+    surface.button(ActionId.RESOLVE_INCIDENT, drills.resolve)
+    surface.button(ActionId.ESCALATE_INCIDENT, drills.escalate)
+    surface.button(ActionId.RECORD_FINDINGS, drills.open_findings)
+    surface.app.view(CallbackId.DRILL_FINDINGS.value)(drills.submit_findings)
 
 
 class _Drills:

@@ -17,7 +17,7 @@ from bot.slack.mrkdwn import escape
 from bot.slack.replies import Reply
 from bot.slack.responder import HomeNote, Responder
 
-__all__ = ["ErrorReporter"]
+__all__ = ["ActionHandler", "ErrorReporter", "ack_only"]
 
 log = logging.getLogger(__name__)
 

@@ -5,21 +5,19 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from slack_bolt import App
 from slack_sdk import WebClient
 
 from bot.catalog.service import find_service, team_of_channel
-from bot.context import BotContext
 from bot.errors import ChaosbotError
 from bot.findings.models import Finding, Severity
 from bot.findings.service import may_resolve, open_findings, resolve_finding
 from bot.slack.blockkit import button, context, section
-from bot.slack.commands import CommandRequest, CommandRouter, Subcommand
-from bot.slack.errors import ErrorReporter, ack_only
+from bot.slack.commands import CommandRequest
 from bot.slack.ids import ActionId
 from bot.slack.mrkdwn import escape
 from bot.slack.replies import Reply
 from bot.slack.responder import Responder
+from bot.slack.surface import Surface
 
 __all__ = ["findings_blocks", "register"]
 
@@ -57,9 +55,8 @@ def findings_blocks(
     return blocks
 
 
-def register(
-    app: App, *, router: CommandRouter, reporter: ErrorReporter, context: BotContext
-) -> None:
+def register(surface: Surface) -> None:
+    context = surface.context
     admins = context.settings.platform_admins
 
     def listing(user_id: str, service: str | None, channel_id: str) -> Reply:
@@ -86,13 +83,11 @@ def register(
         service = request.args[0] if request.args else None
         return listing(request.user_id, service, request.channel_id)
 
-    router.add(
-        Subcommand(
-            "findings",
-            "/chaos findings [SERVICE]",
-            "open findings (of this channel's team unless told), with Resolve",
-            findings_command,
-        )
+    surface.subcommand(
+        "findings",
+        "/chaos findings [SERVICE]",
+        "open findings (of this channel's team unless told), with Resolve",
+        findings_command,
     )
 
     def resolve(body: dict[str, Any], respond: Responder, _client: WebClient) -> None:
@@ -110,4 +105,4 @@ def register(
         reply = listing(user, service, channel)
         respond(**reply.as_response(), replace_original=True)
 
-    app.action(ActionId.RESOLVE_FINDING.value)(ack=ack_only, lazy=[reporter.reported(resolve)])
+    surface.button(ActionId.RESOLVE_FINDING, resolve)

@@ -14,11 +14,10 @@ from bot.gamedays.conversation import Change, GameDayChange
 from bot.gamedays.models import GameDay, GameDayStatus
 from bot.gamedays.service import minutes_text, still_needed
 from bot.gamedays.timing import local_label
-from bot.outbox.service import posted_ts, ts_of
 from bot.runs.models import Run
+from bot.slack.canonical import CanonicalMessage
 from bot.slack.gameday_blocks import gameday_message, reminder_text, results_text
 from bot.slack.mrkdwn import escape, mentions
-from bot.slack.outbox import enqueue
 
 __all__ = ["SlackGameDayConversation", "note"]
 
@@ -26,8 +25,9 @@ __all__ = ["SlackGameDayConversation", "note"]
 _BROADCAST = frozenset({Change.EXPIRED, Change.MISSED})
 
 
-def _message_key(gameday: GameDay) -> str:
-    return f"gameday:{gameday.key}:message"
+def _message(gameday: GameDay) -> CanonicalMessage:
+    """The game day's approval message, and its thread."""
+    return CanonicalMessage(gameday.slack_channel, f"gameday:{gameday.key}:message")
 
 
 class SlackGameDayConversation:
@@ -37,16 +37,7 @@ class SlackGameDayConversation:
         self, session: Session, gameday: GameDay, *, deciders: Sequence[str], now: datetime
     ) -> None:
         """The approval message, in the team's channel."""
-        enqueue(
-            session=session,
-            now=now,
-            method="chat.postMessage",
-            payload={
-                "channel": gameday.slack_channel,
-                **gameday_message(gameday, deciders, runs=[]),
-            },
-            dedupe_key=_message_key(gameday),
-        )
+        _message(gameday).post(session, gameday_message(gameday, deciders, runs=[]), now=now)
 
     def changed(
         self,
@@ -60,56 +51,37 @@ class SlackGameDayConversation:
     ) -> None:
         """The approval message as the row says now (queued after every change, in order),
         and a line in its thread saying what changed."""
-        enqueue(
-            session=session,
+        message = _message(gameday)
+        message.update(
+            session,
+            gameday_message(gameday, deciders, runs=runs),
             now=now,
-            method="chat.update",
-            payload={
-                "channel": gameday.slack_channel,
-                "ts": ts_of(_message_key(gameday)),
-                **gameday_message(gameday, deciders, runs=runs),
-            },
             dedupe_key=f"gameday:{gameday.key}:v{gameday.version}",
         )
-        payload: dict[str, Any] = {
-            "channel": gameday.slack_channel,
-            "thread_ts": ts_of(_message_key(gameday)),
-            "text": note(gameday, change, deciders=deciders, runs=runs),
-        }
+        fields: dict[str, Any] = {"text": note(gameday, change, deciders=deciders, runs=runs)}
         if change.kind in _BROADCAST or (
             change.kind is Change.SETTLED and gameday.status is GameDayStatus.HALTED
         ):
-            payload["reply_broadcast"] = True
-        enqueue(
-            session=session,
-            now=now,
-            method="chat.postMessage",
-            payload=payload,
-            dedupe_key=f"gameday:{gameday.key}:note:v{gameday.version}",
+            fields["reply_broadcast"] = True
+        message.reply(
+            session, fields, now=now, dedupe_key=f"gameday:{gameday.key}:note:v{gameday.version}"
         )
 
     def reminded(
         self, session: Session, gameday: GameDay, *, lead: timedelta, now: datetime
     ) -> None:
         approvers = [a.slack_user_id for a in gameday.current_approvals()]
-        enqueue(
-            session=session,
+        people = [gameday.requested_by, *approvers]
+        _message(gameday).reply(
+            session,
+            {"reply_broadcast": True, "text": reminder_text(gameday, lead=lead, people=people)},
             now=now,
-            method="chat.postMessage",
-            payload={
-                "channel": gameday.slack_channel,
-                "thread_ts": ts_of(_message_key(gameday)),
-                "reply_broadcast": True,
-                "text": reminder_text(
-                    gameday, lead=lead, people=[gameday.requested_by, *approvers]
-                ),
-            },
             dedupe_key=f"gameday:{gameday.key}:remind:{gameday.round}:{_lead_name(lead)}",
         )
 
     def thread_ts(self, session: Session, gameday: GameDay) -> str | None:
         """The ts of the approval message, once Slack has it (runs reply in its thread)."""
-        return posted_ts(session=session, dedupe_key=_message_key(gameday))
+        return _message(gameday).ts(session)
 
 
 def note(

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
-from slack_bolt import Ack, App
+from slack_bolt import Ack
 from slack_sdk import WebClient
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -18,7 +18,7 @@ from bot.context import BotContext
 from bot.db.idempotency import claim, was_claimed
 from bot.errors import ChaosbotError
 from bot.gamedays.decisions import approve, cancel, reject, request_gameday, reschedule
-from bot.gamedays.models import GameDayStatus
+from bot.gamedays.models import GameDay, GameDayStatus
 from bot.gamedays.preview import preview_gameday
 from bot.gamedays.rules import (
     Decision,
@@ -32,8 +32,7 @@ from bot.gamedays.rules import (
 )
 from bot.gamedays.service import find_gameday, upcoming
 from bot.library.catalogue import load_catalogue
-from bot.slack.commands import CommandRequest, CommandRouter, Subcommand
-from bot.slack.errors import ErrorReporter, ack_only
+from bot.slack.commands import CommandRequest
 from bot.slack.gameday_blocks import gamedays_list
 from bot.slack.gameday_view import (
     block_errors,
@@ -48,6 +47,7 @@ from bot.slack.ids import ActionId, CallbackId, GameDayBlock
 from bot.slack.mrkdwn import escape
 from bot.slack.replies import Reply
 from bot.slack.responder import Responder
+from bot.slack.surface import Surface
 from bot.slack.views import GameDayModal, view_key
 
 __all__ = ["register"]
@@ -55,39 +55,29 @@ __all__ = ["register"]
 log = logging.getLogger(__name__)
 
 
-def register(
-    app: App, *, router: CommandRouter, reporter: ErrorReporter, context: BotContext
-) -> None:
+def register(surface: Surface) -> None:
     """Add `/chaos gameday` and `/chaos gamedays`, the approval buttons and the modals."""
-    gamedays = _GameDays(context)
-    router.add(
-        Subcommand(
-            "gameday",
-            "/chaos gameday SERVICE",
-            "ask for a game day (opens a form; the owners approve it)",
-            gamedays.open_request,
-        )
+    gamedays = _GameDays(surface.context)
+    surface.subcommand(
+        "gameday",
+        "/chaos gameday SERVICE",
+        "ask for a game day (opens a form; the owners approve it)",
+        gamedays.open_request,
     )
-    router.add(
-        Subcommand(
-            "gamedays",
-            "/chaos gamedays [SERVICE|all]",
-            "upcoming game days, with Reschedule and Cancel",
-            gamedays.list,
-        )
+    surface.subcommand(
+        "gamedays",
+        "/chaos gamedays [SERVICE|all]",
+        "upcoming game days, with Reschedule and Cancel",
+        gamedays.list,
     )
 
-    reported = reporter.reported
-
-    app.view(CallbackId.REQUEST_GAMEDAY.value)(gamedays.submit_request)
-    app.view(CallbackId.REJECT_GAMEDAY.value)(gamedays.submit_reject)
-    app.view(CallbackId.RESCHEDULE_GAMEDAY.value)(gamedays.submit_reschedule)
-    app.action(ActionId.APPROVE_GAMEDAY.value)(ack=ack_only, lazy=[reported(gamedays.approve)])
-    app.action(ActionId.REJECT_GAMEDAY.value)(ack=ack_only, lazy=[reported(gamedays.open_reject)])
-    app.action(ActionId.CANCEL_GAMEDAY.value)(ack=ack_only, lazy=[reported(gamedays.cancel)])
-    app.action(ActionId.RESCHEDULE_GAMEDAY.value)(
-        ack=ack_only, lazy=[reported(gamedays.open_reschedule)]
-    )
+    surface.app.view(CallbackId.REQUEST_GAMEDAY.value)(gamedays.submit_request)
+    surface.app.view(CallbackId.REJECT_GAMEDAY.value)(gamedays.submit_reject)
+    surface.app.view(CallbackId.RESCHEDULE_GAMEDAY.value)(gamedays.submit_reschedule)
+    surface.button(ActionId.APPROVE_GAMEDAY, gamedays.approve)
+    surface.button(ActionId.REJECT_GAMEDAY, gamedays.open_reject)
+    surface.button(ActionId.CANCEL_GAMEDAY, gamedays.cancel)
+    surface.button(ActionId.RESCHEDULE_GAMEDAY, gamedays.open_reschedule)
 
 
 class _GameDays:
@@ -199,10 +189,7 @@ class _GameDays:
         self._decide(approve, body, respond)
 
     def open_reject(self, body: dict[str, Any], respond: Responder, client: WebClient) -> None:
-        ref = body["actions"][0]["value"]
-        user = body["user"]["id"]
-        with self.ctx.db.session() as session:
-            gameday = find_gameday(session=session, ref=ref)
+        def modal(session: Session, gameday: GameDay, user: str) -> dict[str, Any] | None:
             check_decider(session, gameday, user, self._admins)
             if gameday.status is not GameDayStatus.PENDING:
                 respond(
@@ -211,9 +198,10 @@ class _GameDays:
                     ).as_response(),
                     replace_original=False,
                 )
-                return
-            view = reject_modal(gameday)
-        client.views_open(trigger_id=body["trigger_id"], view=view)
+                return None
+            return reject_modal(gameday)
+
+        self._open_modal(body, client, modal)
 
     def submit_reject(self, ack: Ack, body: dict[str, Any], view: dict[str, Any]) -> None:
         about = GameDayModal.load(view.get("private_metadata"))
@@ -261,13 +249,11 @@ class _GameDays:
         self._decide(cancel, body, respond)
 
     def open_reschedule(self, body: dict[str, Any], respond: Responder, client: WebClient) -> None:
-        ref = body["actions"][0]["value"]
-        user = body["user"]["id"]
-        with self.ctx.db.session() as session:
-            gameday = find_gameday(session=session, ref=ref)
+        def modal(session: Session, gameday: GameDay, user: str) -> dict[str, Any]:
             check_may_change(session, gameday, user, self._admins, "reschedule")
-            view = reschedule_modal(gameday, response_url=body.get("response_url"))
-        client.views_open(trigger_id=body["trigger_id"], view=view)
+            return reschedule_modal(gameday, response_url=body.get("response_url"))
+
+        self._open_modal(body, client, modal)
 
     def submit_reschedule(self, ack: Ack, body: dict[str, Any], view: dict[str, Any]) -> None:
         about = GameDayModal.load(view.get("private_metadata"))
@@ -328,6 +314,20 @@ class _GameDays:
                 admins=self._admins,
             )
         self._decided(decision, respond)
+
+    def _open_modal(
+        self,
+        body: dict[str, Any],
+        client: WebClient,
+        modal: Callable[[Session, GameDay, str], dict[str, Any] | None],
+    ) -> None:
+        """A button that opens a modal about the game day it names (its value): `modal` checks
+        the person who clicked and builds the view, or answers them and gives None."""
+        with self.ctx.db.session() as session:
+            gameday = find_gameday(session=session, ref=body["actions"][0]["value"])
+            view = modal(session, gameday, body["user"]["id"])
+        if view is not None:
+            client.views_open(trigger_id=body["trigger_id"], view=view)
 
     def _ack_decision(
         self, ack: Ack, block: GameDayBlock, decide: Callable[[Session], Decision]

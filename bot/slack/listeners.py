@@ -21,6 +21,7 @@ from bot.slack import (
 )
 from bot.slack.commands import CommandRouter
 from bot.slack.errors import ErrorReporter
+from bot.slack.surface import Surface
 
 __all__ = ["home_tab", "register_listeners"]
 
@@ -52,14 +53,9 @@ def register_listeners(
     home_tab: home.HomeTab,
 ) -> None:
     """Wire up every surface; each adds its `/chaos` subcommands to the router."""
-    catalog.register(app, router=router, reporter=reporter, context=context)
-    runs.register(app, router=router, reporter=reporter, context=context)
-    suite.register(app, router=router, reporter=reporter, context=context)
-    gamedays.register(app, router=router, reporter=reporter, context=context)
-    drills.register(app, router=router, reporter=reporter, context=context)
-    findings.register(app, router=router, reporter=reporter, context=context)
-    compliance.register(router=router, context=context)
-    teams.register(router=router, context=context)
+    surface = Surface(app=app, router=router, reporter=reporter, context=context)
+    for each in (catalog, runs, suite, gamedays, drills, findings, compliance, teams):
+        each.register(surface)
     commands.register(app, router=router, reporter=reporter)
 
     approve_for, resolve_for = home.home_actions(

@@ -4,16 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from slack_bolt import App
 from slack_sdk import WebClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from bot.audit.service import record
+from bot.audit.service import Subject
 from bot.catalog.access import check_may_freeze
 from bot.catalog.models import Member, ServiceOwner, Team
 from bot.catalog.service import NotAllowed, can_manage, find_service, team_of_channel
-from bot.context import BotContext
 from bot.drills.flows import runs_under_way
 from bot.errors import ChaosbotError
 from bot.gamedays.timing import local_label
@@ -30,14 +28,16 @@ from bot.runs.freezes import (
 from bot.runs.service import engage_kill_switch, find_run, release_kill_switch
 from bot.runs.states import Trigger
 from bot.runs.supervisor import AbortResult, abort_all, abort_run
-from bot.slack.commands import CommandRequest, CommandRouter, Subcommand
-from bot.slack.errors import ErrorReporter, ack_only
+from bot.slack.commands import CommandRequest
 from bot.slack.ids import ActionId
 from bot.slack.mrkdwn import escape
 from bot.slack.replies import Reply
 from bot.slack.responder import Responder
+from bot.slack.surface import Surface
 
 __all__ = ["may_halt", "register"]
+
+_KILL_SWITCH = Subject("platform", "killswitch")
 
 MAX_HOLD_SECONDS = 3600
 
@@ -70,10 +70,9 @@ def may_halt(*, session: Session, user_id: str, admins: frozenset[str]) -> bool:
     return owner is not None or member is not None
 
 
-def register(
-    app: App, *, router: CommandRouter, reporter: ErrorReporter, context: BotContext
-) -> None:
+def register(surface: Surface) -> None:
     """`/chaos abort RUN|all` and the Abort button on every running run's message."""
+    context = surface.context
 
     def abort_command(request: CommandRequest) -> Reply:
         if len(request.args) != 1:
@@ -123,8 +122,8 @@ def register(
             in_channel=True,
         )
 
-    router.add(
-        Subcommand("abort", "/chaos abort RUN|all", "halt a run, or every run, now", abort_command)
+    surface.subcommand(
+        "abort", "/chaos abort RUN|all", "halt a run, or every run, now", abort_command
     )
 
     def kill_switch_command(request: CommandRequest) -> Reply:
@@ -139,14 +138,8 @@ def register(
         if action == "on" and reason:
             with context.db.session() as session:
                 engage_kill_switch(session=session, by=request.user_id, now=now, reason=reason)
-                record(
-                    session=session,
-                    at=now,
-                    actor=request.user_id,
-                    action="killswitch.engaged",
-                    subject_type="platform",
-                    subject_id="killswitch",
-                    detail={"reason": reason},
+                _KILL_SWITCH.record(
+                    session, request.user_id, now, "killswitch.engaged", {"reason": reason}
                 )
             halted = abort_all(
                 db=context.db, by=request.user_id, now=now, roll_back=context.roll_back
@@ -159,27 +152,18 @@ def register(
         if action == "off":
             with context.db.session() as session:
                 release_kill_switch(session=session, by=request.user_id, now=now)
-                record(
-                    session=session,
-                    at=now,
-                    actor=request.user_id,
-                    action="killswitch.released",
-                    subject_type="platform",
-                    subject_id="killswitch",
-                )
+                _KILL_SWITCH.record(session, request.user_id, now, "killswitch.released")
             return Reply.markdown(
                 f":large_green_circle: <@{request.user_id}> lifted the kill switch.",
                 in_channel=True,
             )
         raise ChaosbotError("Usage: `/chaos killswitch on REASON` or `/chaos killswitch off`.")
 
-    router.add(
-        Subcommand(
-            "killswitch",
-            "/chaos killswitch on REASON|off",
-            "stop every run and refuse new ones (platform admins)",
-            kill_switch_command,
-        )
+    surface.subcommand(
+        "killswitch",
+        "/chaos killswitch on REASON|off",
+        "stop every run and refuse new ones (platform admins)",
+        kill_switch_command,
     )
 
     def _channel_team(request: CommandRequest) -> Team:
@@ -288,13 +272,11 @@ def register(
             in_channel=True,
         )
 
-    router.add(
-        Subcommand(
-            "incident",
-            "/chaos incident [all] REASON",
-            "a real incident: pause runs, game days and drills (4 h) and roll back drills under way",
-            incident_command,
-        )
+    surface.subcommand(
+        "incident",
+        "/chaos incident [all] REASON",
+        "a real incident: pause runs, game days and drills (4 h) and roll back drills under way",
+        incident_command,
     )
 
     def _check_may_freeze(user_id: str, team: Team | None) -> None:
@@ -306,21 +288,14 @@ def register(
                 admins=context.settings.platform_admins,
             )
 
-    router.add(
-        Subcommand(
-            "freeze",
-            "/chaos freeze [all] DURATION REASON",
-            "pause runs, game days and drills of this channel's team (or all); no arguments: list",
-            freeze_command,
-        )
+    surface.subcommand(
+        "freeze",
+        "/chaos freeze [all] DURATION REASON",
+        "pause runs, game days and drills of this channel's team (or all); no arguments: list",
+        freeze_command,
     )
-    router.add(
-        Subcommand(
-            "unfreeze",
-            "/chaos unfreeze [all]",
-            "lift this channel's team's freeze",
-            unfreeze_command,
-        )
+    surface.subcommand(
+        "unfreeze", "/chaos unfreeze [all]", "lift this channel's team's freeze", unfreeze_command
     )
 
     def run_command(request: CommandRequest) -> Reply:
@@ -364,13 +339,11 @@ def register(
             f"follow it (and abort it) in <#{channel}>."
         )
 
-    router.add(
-        Subcommand(
-            "run",
-            "/chaos run SERVICE EXPERIMENT [name=value ...]",
-            "run one experiment now (owners)",
-            run_command,
-        )
+    surface.subcommand(
+        "run",
+        "/chaos run SERVICE EXPERIMENT [name=value ...]",
+        "run one experiment now (owners)",
+        run_command,
     )
 
     def abort_button(body: dict[str, Any], respond: Responder, _client: WebClient) -> None:
@@ -388,4 +361,4 @@ def register(
         )
         respond(**_halted(result, user).as_response(), replace_original=False)
 
-    app.action(ActionId.ABORT_RUN.value)(ack=ack_only, lazy=[reporter.reported(abort_button)])
+    surface.button(ActionId.ABORT_RUN, abort_button)

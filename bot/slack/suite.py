@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from slack_bolt import Ack, App, Respond
+from slack_bolt import Ack, Respond
 from slack_sdk import WebClient
 from sqlalchemy.exc import IntegrityError
 
@@ -23,8 +23,7 @@ from bot.context import BotContext
 from bot.db.idempotency import was_claimed
 from bot.errors import ChaosbotError
 from bot.library.catalogue import Catalogue, load_catalogue
-from bot.slack.commands import CommandRequest, CommandRouter, Subcommand
-from bot.slack.errors import ErrorReporter, ack_only
+from bot.slack.commands import CommandRequest
 from bot.slack.ids import ActionId, CallbackId
 from bot.slack.mrkdwn import escape
 from bot.slack.replies import Reply
@@ -36,12 +35,8 @@ from bot.slack.suite_blocks import (
     library_overview,
     suite_message,
 )
-from bot.slack.suite_view import (
-    block_errors,
-    parameter_block,
-    parameters_modal,
-    read_parameters,
-)
+from bot.slack.suite_view import block_errors, parameter_block, parameters_modal, read_parameters
+from bot.slack.surface import Surface
 from bot.slack.views import ParametersModal, view_key
 
 __all__ = ["register"]
@@ -49,39 +44,29 @@ __all__ = ["register"]
 log = logging.getLogger(__name__)
 
 
-def register(
-    app: App, *, router: CommandRouter, reporter: ErrorReporter, context: BotContext
-) -> None:
+def register(surface: Surface) -> None:
     """Add `/chaos experiments` and `/chaos suite`, their menus, buttons and the modal."""
-    suites = _Suites(context, load_catalogue())
-    router.add(
-        Subcommand(
-            "experiments",
-            "/chaos experiments [CATEGORY]",
-            "browse the experiment library and add experiments to a service's suite",
-            suites.browse,
-        )
+    suites = _Suites(surface.context, load_catalogue())
+    surface.subcommand(
+        "experiments",
+        "/chaos experiments [CATEGORY]",
+        "browse the experiment library and add experiments to a service's suite",
+        suites.browse,
     )
-    router.add(
-        Subcommand(
-            "suite",
-            "/chaos suite SERVICE",
-            "a service's experiments and their parameters, with Edit and Remove",
-            suites.show,
-        )
+    surface.subcommand(
+        "suite",
+        "/chaos suite SERVICE",
+        "a service's experiments and their parameters, with Edit and Remove",
+        suites.show,
     )
 
-    reported = reporter.reported
-
-    app.view(CallbackId.SUITE_PARAMETERS.value)(
+    surface.app.view(CallbackId.SUITE_PARAMETERS.value)(
         ack=suites.submit_parameters, lazy=[suites.refresh_after_edit]
     )
-    app.action(ActionId.LIBRARY_CATEGORY.value)(ack=ack_only, lazy=[reported(suites.pick)])
-    app.action(ActionId.ADD_TO_SUITE.value)(ack=ack_only, lazy=[reported(suites.add)])
-    app.action(ActionId.EDIT_SUITE_PARAMETERS.value)(
-        ack=ack_only, lazy=[reported(suites.open_parameters)]
-    )
-    app.action(ActionId.REMOVE_FROM_SUITE.value)(ack=ack_only, lazy=[reported(suites.remove)])
+    surface.button(ActionId.LIBRARY_CATEGORY, suites.pick)
+    surface.button(ActionId.ADD_TO_SUITE, suites.add)
+    surface.button(ActionId.EDIT_SUITE_PARAMETERS, suites.open_parameters)
+    surface.button(ActionId.REMOVE_FROM_SUITE, suites.remove)
 
 
 class _Suites:

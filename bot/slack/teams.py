@@ -11,12 +11,12 @@ from bot.catalog.access import check_may_assign_namespaces
 from bot.catalog.models import Team
 from bot.catalog.namespaces import assign_namespace, find_team, list_namespace_owners
 from bot.catalog.service import list_teams, team_of_channel
-from bot.catalog.teams import ROLE_NAMES, grant_role, revoke_roles, roster
-from bot.context import BotContext
+from bot.catalog.teams import ROLE_NAMES, RoleChange, grant_role, revoke_roles, roster
 from bot.errors import ChaosbotError
-from bot.slack.commands import CommandRequest, CommandRouter, Subcommand
+from bot.slack.commands import CommandRequest
 from bot.slack.mrkdwn import escape
 from bot.slack.replies import Reply
+from bot.slack.surface import Surface
 
 __all__ = ["register"]
 
@@ -29,8 +29,9 @@ _MENTION = re.compile(r"^<@([UW][A-Z0-9]{2,31})(?:\|[^>]*)?>$|^([UW][A-Z0-9]{2,3
 _NAMESPACE_USAGE = "Usage: `/chaos namespace` (list) or `/chaos namespace assign NAMESPACE TEAM`."
 
 
-def register(*, router: CommandRouter, context: BotContext) -> None:
+def register(surface: Surface) -> None:
     """Add `/chaos namespace` and `/chaos team`."""
+    context = surface.context
 
     def namespace_command(request: CommandRequest) -> Reply:
         if not request.args:
@@ -68,13 +69,11 @@ def register(*, router: CommandRouter, context: BotContext) -> None:
             lines.append(f"• `{escape(name)}`: {who}{note}")
         return Reply.markdown("*Namespaces*\n" + "\n".join(lines))
 
-    router.add(
-        Subcommand(
-            "namespace",
-            "/chaos namespace [assign NAMESPACE TEAM]",
-            "which team each namespace belongs to; platform admins assign them",
-            namespace_command,
-        )
+    surface.subcommand(
+        "namespace",
+        "/chaos namespace [assign NAMESPACE TEAM]",
+        "which team each namespace belongs to; platform admins assign them",
+        namespace_command,
     )
 
     def team_command(request: CommandRequest) -> Reply:
@@ -96,31 +95,18 @@ def register(*, router: CommandRouter, context: BotContext) -> None:
         admins, now = context.settings.platform_admins, context.clock.now()
         with context.db.session() as session:
             team = find_team(session=session, name=name)
+            change = RoleChange(
+                team=team, user_id=person, actor=request.user_id, admins=admins, now=now
+            )
             if role is not None and verb == "add":
-                done = grant_role(
-                    session=session,
-                    team=team,
-                    user_id=person,
-                    role=role,
-                    actor=request.user_id,
-                    admins=admins,
-                    now=now,
-                )
+                done = grant_role(session=session, change=change, role=role)
                 what = (
                     f"<@{person}> is now {role_word} of team *{escape(team.name)}*"
                     if done
                     else f"<@{person}> already was {role_word} of team *{escape(team.name)}*"
                 )
             else:
-                taken = revoke_roles(
-                    session=session,
-                    team=team,
-                    user_id=person,
-                    role=role,
-                    actor=request.user_id,
-                    admins=admins,
-                    now=now,
-                )
+                taken = revoke_roles(session=session, change=change, role=role)
                 what = (
                     f"<@{person}> is no longer in team *{escape(team.name)}*"
                     if taken and role is None
@@ -150,13 +136,11 @@ def register(*, router: CommandRouter, context: BotContext) -> None:
             f"*Team {escape(team.name)}* (<#{team.slack_channel_id}>)\n" + "\n".join(lines)
         )
 
-    router.add(
-        Subcommand(
-            "team",
-            "/chaos team [NAME] [add @person ROLE | remove @person [ROLE]]",
-            "a team's members and roles; its admins add and remove people",
-            team_command,
-        )
+    surface.subcommand(
+        "team",
+        "/chaos team [NAME] [add @person ROLE | remove @person [ROLE]]",
+        "a team's members and roles; its admins add and remove people",
+        team_command,
     )
 
 
