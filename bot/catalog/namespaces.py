@@ -17,7 +17,7 @@ import yaml
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
-from bot.audit.service import record
+from bot.catalog.audit import record_change
 from bot.catalog.models import NamespaceOwner, Team
 from bot.errors import ChaosbotError
 
@@ -101,15 +101,8 @@ def claim_namespace(
         return False
     session.add(NamespaceOwner(namespace=namespace, team=team, assigned_by=actor, assigned_at=now))
     session.flush()
-    record(
-        session=session,
-        at=now,
-        actor=actor,
-        action="namespace.claimed",
-        subject_type="namespace",
-        subject_id=namespace,
-        detail={"team": team.name},
-    )
+    subject = ("namespace", namespace)
+    record_change(session, subject, "namespace.claimed", actor=actor, now=now, team=team.name)
     return True
 
 
@@ -133,14 +126,15 @@ def assign_namespace(
         owner.assigned_by = actor
         owner.assigned_at = now
     session.flush()
-    record(
-        session=session,
-        at=now,
+    subject = ("namespace", namespace)
+    record_change(
+        session,
+        subject,
+        "namespace.assigned",
         actor=actor,
-        action="namespace.assigned",
-        subject_type="namespace",
-        subject_id=namespace,
-        detail={"team": team.name, "previous_team": previous},
+        now=now,
+        team=team.name,
+        previous_team=previous,
     )
     if previous is None:
         return f"{namespace} now belongs to team {team.name}"

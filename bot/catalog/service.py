@@ -10,8 +10,8 @@ from typing import Any
 from sqlalchemy import or_, select, true
 from sqlalchemy.orm import Session, selectinload
 
-from bot.audit.service import record
 from bot.catalog.access import may_join_team, may_manage_team
+from bot.catalog.audit import record_change
 from bot.catalog.models import (
     DEFAULT_TIMEZONE,
     Member,
@@ -50,6 +50,7 @@ __all__ = [
     "list_services",
     "list_teams",
     "offboard_service",
+    "record_service_change",
     "save_service",
     "sharing_services",
     "spec_of",
@@ -272,15 +273,8 @@ def save_service(
     if not created and not changes and previously_updated is not None:
         service.updated_at = previously_updated  # an unchanged declaration is not an update
     if created or changes:
-        record(
-            session=session,
-            at=now,
-            actor=actor,
-            action="service.onboarded" if created else "service.updated",
-            subject_type="service",
-            subject_id=service.id,
-            detail={"name": spec.name, "changes": changes},
-        )
+        action = "service.onboarded" if created else "service.updated"
+        record_service_change(session, service, actor, now, action, changes=changes)
     return SaveResult(service_id=service.id, created=created, changes=changes)
 
 
@@ -288,15 +282,15 @@ def offboard_service(*, session: Session, service: Service, actor: str, now: dat
     """Retire a service: no more experiments or drills, its history kept."""
     service.offboarded_at = now
     service.updated_at = now
-    record(
-        session=session,
-        at=now,
-        actor=actor,
-        action="service.offboarded",
-        subject_type="service",
-        subject_id=service.id,
-        detail={"name": service.name},
-    )
+    record_service_change(session, service, actor, now, "service.offboarded")
+
+
+def record_service_change(
+    session: Session, service: Service, actor: str, now: datetime, action: str, **detail: Any
+) -> None:
+    """Add the audit event of a change to the service (its name, then `detail`)."""
+    subject = ("service", service.id)
+    record_change(session, subject, action, actor=actor, now=now, name=service.name, **detail)
 
 
 def diff_documents(before: dict[str, Any], after: dict[str, Any], prefix: str = "") -> list[str]:

@@ -9,8 +9,8 @@ from datetime import datetime
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
-from bot.audit.service import record
 from bot.catalog.access import check_may_manage_team
+from bot.catalog.audit import record_change
 from bot.catalog.models import Member, Role, Team
 from bot.errors import ChaosbotError
 
@@ -116,12 +116,5 @@ def _audit(
     actor: str,
     now: datetime,
 ) -> None:
-    record(
-        session=session,
-        at=now,
-        actor=actor,
-        action=action,
-        subject_type="team",
-        subject_id=team.id,
-        detail={"team": team.name, "user": user_id, "roles": [role_name(r) for r in roles]},
-    )
+    detail = {"team": team.name, "user": user_id, "roles": [role_name(r) for r in roles]}
+    record_change(session, ("team", team.id), action, actor=actor, now=now, **detail)
