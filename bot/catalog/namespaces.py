@@ -17,7 +17,7 @@ import yaml
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
-from bot.audit.service import record
+from bot.audit.service import Subject
 from bot.catalog.models import NamespaceOwner, Team
 from bot.errors import ChaosbotError
 
@@ -101,14 +101,8 @@ def claim_namespace(
         return False
     session.add(NamespaceOwner(namespace=namespace, team=team, assigned_by=actor, assigned_at=now))
     session.flush()
-    record(
-        session=session,
-        at=now,
-        actor=actor,
-        action="namespace.claimed",
-        subject_type="namespace",
-        subject_id=namespace,
-        detail={"team": team.name},
+    Subject("namespace", namespace).record(
+        session, actor, now, "namespace.claimed", {"team": team.name}
     )
     return True
 
@@ -133,15 +127,8 @@ def assign_namespace(
         owner.assigned_by = actor
         owner.assigned_at = now
     session.flush()
-    record(
-        session=session,
-        at=now,
-        actor=actor,
-        action="namespace.assigned",
-        subject_type="namespace",
-        subject_id=namespace,
-        detail={"team": team.name, "previous_team": previous},
-    )
+    detail = {"team": team.name, "previous_team": previous}
+    Subject("namespace", namespace).record(session, actor, now, "namespace.assigned", detail)
     if previous is None:
         return f"{namespace} now belongs to team {team.name}"
     return f"{namespace} moved from team {previous} to team {team.name}"

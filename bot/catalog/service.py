@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, time
 from typing import Any
@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import or_, select, true
 from sqlalchemy.orm import Session, selectinload
 
-from bot.audit.service import record
+from bot.audit.service import Subject
 from bot.catalog.access import may_join_team, may_manage_team
 from bot.catalog.models import (
     DEFAULT_TIMEZONE,
@@ -50,6 +50,7 @@ __all__ = [
     "list_services",
     "list_teams",
     "offboard_service",
+    "record_service_change",
     "save_service",
     "sharing_services",
     "spec_of",
@@ -272,15 +273,8 @@ def save_service(
     if not created and not changes and previously_updated is not None:
         service.updated_at = previously_updated  # an unchanged declaration is not an update
     if created or changes:
-        record(
-            session=session,
-            at=now,
-            actor=actor,
-            action="service.onboarded" if created else "service.updated",
-            subject_type="service",
-            subject_id=service.id,
-            detail={"name": spec.name, "changes": changes},
-        )
+        action = "service.onboarded" if created else "service.updated"
+        record_service_change(session, service, actor, now, action, {"changes": changes})
     return SaveResult(service_id=service.id, created=created, changes=changes)
 
 
@@ -288,14 +282,20 @@ def offboard_service(*, session: Session, service: Service, actor: str, now: dat
     """Retire a service: no more experiments or drills, its history kept."""
     service.offboarded_at = now
     service.updated_at = now
-    record(
-        session=session,
-        at=now,
-        actor=actor,
-        action="service.offboarded",
-        subject_type="service",
-        subject_id=service.id,
-        detail={"name": service.name},
+    record_service_change(session, service, actor, now, "service.offboarded")
+
+
+def record_service_change(
+    session: Session,
+    service: Service,
+    actor: str,
+    now: datetime,
+    action: str,
+    detail: Mapping[str, Any] | None = None,
+) -> None:
+    """Add the audit event of a change to the service (its name, then `detail`)."""
+    Subject("service", service.id, {"name": service.name}).record(
+        session, actor, now, action, detail
     )
 
 

@@ -16,10 +16,15 @@ from typing import Any
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session, selectinload
 
-from bot.audit.service import Auditor, Subject
 from bot.catalog.flows import AlreadyDone
 from bot.catalog.models import Member, Role, Service, ServiceOwner, SuiteEntry
-from bot.catalog.service import NotAllowed, can_manage, diff_documents, find_service
+from bot.catalog.service import (
+    NotAllowed,
+    can_manage,
+    diff_documents,
+    find_service,
+    record_service_change,
+)
 from bot.db.idempotency import claim, was_claimed
 from bot.errors import ChaosbotError
 from bot.library.catalogue import Catalogue, ExperimentTemplate
@@ -132,7 +137,7 @@ def add_to_suite(
     position = max((e.position for e in found.suite), default=-1) + 1
     found.suite.append(SuiteEntry(experiment=template.id, parameters={}, position=position))
     session.flush()
-    _audit(session, found, actor, now, "suite.added", {"experiment": template.id})
+    record_service_change(session, found, actor, now, "suite.added", {"experiment": template.id})
     return True
 
 
@@ -170,7 +175,7 @@ def set_parameters(
     }
     changes = diff_documents(before, after)
     if changes:
-        _audit(
+        record_service_change(
             session,
             found,
             actor,
@@ -194,7 +199,7 @@ def remove_from_suite(
         return False
     found.suite.remove(entry)
     session.flush()
-    _audit(session, found, actor, now, "suite.removed", {"experiment": experiment})
+    record_service_change(session, found, actor, now, "suite.removed", {"experiment": experiment})
     return True
 
 
@@ -203,10 +208,3 @@ def _managed(session: Session, name: str, actor: str, action: str) -> Service:
     if not can_manage(session=session, service=service, user_id=actor):
         raise NotAllowed(action, name)
     return service
-
-
-def _subject(service: Service) -> Subject:
-    return Subject("service", service.id, {"name": service.name})
-
-
-_audit = Auditor(_subject)

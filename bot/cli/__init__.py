@@ -9,10 +9,11 @@ from collections.abc import Callable, Sequence
 
 from bot import __version__
 from bot.cli import runs as runs_cli
+from bot.cli.experiments import add_parser as add_experiments_parser
+from bot.cli.options import add_actor, add_file
 from bot.config import Settings, load_settings
 from bot.db.engine import Database
 from bot.errors import ChaosbotError, SettingsError
-from bot.library.cli import add_parser as add_experiments_parser
 from bot.logs import configure_logging
 
 __all__ = ["main"]
@@ -76,24 +77,13 @@ def _parser() -> argparse.ArgumentParser:
         "FILE:LINE: FIELD: MESSAGE, with exit code 1.",
         epilog="Reference of the file: docs/chaos-yaml.md. `chaosbot export` writes one.",
     )
-    apply.add_argument(
-        "-f",
-        "--file",
-        required=True,
-        metavar="FILE",
-        help="the chaos.yaml to apply (one or more Service documents separated by ---)",
-    )
+    add_file(apply, "the chaos.yaml to apply (one or more Service documents separated by ---)")
     apply.add_argument(
         "--dry-run",
         action="store_true",
         help="show what would be created or changed, and write nothing",
     )
-    apply.add_argument(
-        "--actor",
-        metavar="NAME",
-        default=f"cli:{os.environ.get('USER') or 'unknown'}",
-        help="who the audit trail names as making the change (default: %(default)s)",
-    )
+    add_actor(apply)
     apply.set_defaults(command=_apply)
 
     export = sub.add_parser(
@@ -122,13 +112,8 @@ def _parser() -> argparse.ArgumentParser:
     namespaces_apply = namespaces_sub.add_parser(
         "apply", help="assign the file's namespaces to their teams"
     )
-    namespaces_apply.add_argument("-f", "--file", required=True, metavar="FILE")
-    namespaces_apply.add_argument(
-        "--actor",
-        metavar="NAME",
-        default=f"cli:{os.environ.get('USER') or 'unknown'}",
-        help="who the audit trail names as making the change (default: %(default)s)",
-    )
+    add_file(namespaces_apply)
+    add_actor(namespaces_apply)
     namespaces_apply.set_defaults(command=_namespaces_apply)
 
     demo = sub.add_parser(

@@ -9,7 +9,8 @@ from datetime import timedelta
 from typing import Any
 
 from bot.app import build_client
-from bot.clock import SystemClock, clock_from_env
+from bot.cli.options import add_hold_seconds, add_values, parameter_overrides
+from bot.clock import Clock, SystemClock, clock_from_env
 from bot.config import Settings, load_settings
 from bot.db.engine import Database
 from bot.k8s.client import ClientFactory
@@ -55,17 +56,8 @@ def add_parsers(sub: Any) -> None:
     run.add_argument(
         "--experiment", required=True, help="an experiment id (`chaosbot experiments list`)"
     )
-    run.add_argument(
-        "--set",
-        dest="values",
-        action="append",
-        default=[],
-        metavar="NAME=VALUE",
-        help="a parameter (repeatable)",
-    )
-    run.add_argument(
-        "--hold-seconds", type=float, default=30.0, help="how long the fault is held (default: 30)"
-    )
+    add_values(run, "a parameter (repeatable)")
+    add_hold_seconds(run, 30.0)
     run.add_argument(
         "--dry-run", action="store_true", help="list the pods and nodes it would touch, and stop"
     )
@@ -78,9 +70,22 @@ def _observer(settings: Settings, db: Database) -> Observer:
     return run_observers(db=db, client=client)
 
 
+def _execute(
+    run_id: int, *, settings: Settings, db: Database, clock: Clock, clients: ClientFactory
+) -> RunStatus:
+    """Execute the recorded run here, against the cluster the settings name."""
+    return execute_run(
+        run_id,
+        db=db,
+        clock=clock,
+        cluster=KubeRunCluster(clients),
+        policy=settings,
+        observer=_observer(settings, db),
+    )
+
+
 def _run(args: argparse.Namespace) -> int:
     from bot.library.catalogue import load_catalogue
-    from bot.library.render import coerce_parameter
     from bot.runs.flows import plan_run
     from bot.runs.service import find_run
 
@@ -89,10 +94,7 @@ def _run(args: argparse.Namespace) -> int:
         "WARNING" if settings.log_level == "INFO" else settings.log_level, settings.secrets()
     )
     template = load_catalogue().get(args.experiment)
-    overrides: dict[str, Any] = {}
-    for item in args.values:
-        name, _, text = item.partition("=")
-        overrides[name] = coerce_parameter(template, name, text)
+    overrides = parameter_overrides(template, args.values)
     db = Database(settings.database_url)
     clock = SystemClock()
     clients = ClientFactory.from_settings(settings)
@@ -110,14 +112,7 @@ def _run(args: argparse.Namespace) -> int:
             dry_run=args.dry_run,
         )
         print(f"run {planned.key}: {template.id} against {args.service}", flush=True)
-        status = execute_run(
-            planned.run_id,
-            db=db,
-            clock=clock,
-            cluster=KubeRunCluster(clients),
-            policy=settings,
-            observer=_observer(settings, db),
-        )
+        status = _execute(planned.run_id, settings=settings, db=db, clock=clock, clients=clients)
         with db.session() as session:
             run = find_run(session=session, ref=planned.run_id)
             print(f"run {run.key}: {status.value}: {run.reason}")
@@ -146,14 +141,7 @@ def _worker(args: argparse.Namespace) -> int:
                 retry_base=timedelta(seconds=settings.janitor_seconds),
             )
         else:
-            status = execute_run(
-                args.run_id,
-                db=db,
-                clock=clock,
-                cluster=KubeRunCluster(clients),
-                policy=settings,
-                observer=_observer(settings, db),
-            )
+            status = _execute(args.run_id, settings=settings, db=db, clock=clock, clients=clients)
     finally:
         clients.close()
         db.dispose()

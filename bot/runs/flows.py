@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any, NotRequired, TypedDict
 
 from sqlalchemy.orm import Session
 
@@ -19,7 +19,10 @@ from bot.runs.models import Run
 from bot.runs.service import create_run, new_run_key
 from bot.runs.states import Trigger
 
-__all__ = ["PlannedRun", "plan_run", "record_run", "render_for"]
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
+
+__all__ = ["PlannedRun", "RunRequest", "plan_run", "record_run", "render_for"]
 
 DEFAULT_HOLD_SECONDS = 60.0
 
@@ -59,35 +62,24 @@ def render_for(
     return parameters, document
 
 
-def plan_run(
-    db: Database,
-    *,
-    service: str,
-    experiment: str,
-    trigger: Trigger,
-    requested_by: str,
-    now: datetime,
-    overrides: Mapping[str, Any] | None = None,
-    hold_seconds: float = DEFAULT_HOLD_SECONDS,
-    default_context: str | None = None,
-    dry_run: bool = False,
-    scheduled_for: datetime | None = None,
-) -> PlannedRun:
+class RunRequest(TypedDict):
+    """What a run is asked for, besides the service (see record_run for the defaults)."""
+
+    experiment: str
+    trigger: Trigger
+    requested_by: str
+    now: datetime
+    overrides: NotRequired[Mapping[str, Any] | None]
+    hold_seconds: NotRequired[float]
+    default_context: NotRequired[str | None]
+    dry_run: NotRequired[bool]
+    scheduled_for: NotRequired[datetime | None]
+
+
+def plan_run(db: Database, *, service: str, **request: Unpack[RunRequest]) -> PlannedRun:
     """Record a scheduled run of `experiment` against `service`, ready for a worker."""
     with db.session() as session:
-        run = record_run(
-            session,
-            service=find_service(session=session, name=service),
-            experiment=experiment,
-            trigger=trigger,
-            requested_by=requested_by,
-            now=now,
-            overrides=overrides,
-            hold_seconds=hold_seconds,
-            default_context=default_context,
-            dry_run=dry_run,
-            scheduled_for=scheduled_for,
-        )
+        run = record_run(session, service=find_service(session=session, name=service), **request)
         return PlannedRun(run.id, run.key)
 
 

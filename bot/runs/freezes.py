@@ -10,11 +10,12 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from bot.audit.service import record
+from bot.audit.service import Subject
 from bot.catalog.models import Team
 from bot.errors import ChaosbotError
 from bot.runs.models import Freeze
@@ -74,14 +75,8 @@ def freeze(
     )
     session.add(row)
     session.flush()
-    record(
-        session=session,
-        at=now,
-        actor=by,
-        action="freeze.started",
-        subject_type="team" if team else "platform",
-        subject_id=team.name if team else "all",
-        detail={"until": row.ends_at.isoformat(), "reason": row.reason},
+    _audit(
+        session, "freeze.started", team, by, now, until=row.ends_at.isoformat(), reason=row.reason
     )
     return row
 
@@ -95,15 +90,7 @@ def end_freezes(*, session: Session, team: Team | None, by: str, now: datetime) 
         .values(ends_at=now)
     ).rowcount  # type: ignore[attr-defined]
     if ended:
-        record(
-            session=session,
-            at=now,
-            actor=by,
-            action="freeze.ended",
-            subject_type="team" if team else "platform",
-            subject_id=team.name if team else "all",
-            detail={"freezes": ended},
-        )
+        _audit(session, "freeze.ended", team, by, now, freezes=ended)
     return int(ended)
 
 
@@ -112,3 +99,11 @@ def active_freezes(*, session: Session, now: datetime) -> Sequence[Freeze]:
     return session.scalars(
         select(Freeze).where(Freeze.starts_at <= now, Freeze.ends_at > now).order_by(Freeze.ends_at)
     ).all()
+
+
+def _audit(
+    session: Session, action: str, team: Team | None, by: str, now: datetime, **detail: Any
+) -> None:
+    """Record a freeze change of the team, or of the platform (`team` None)."""
+    subject = Subject("team", team.name) if team else Subject("platform", "all")
+    subject.record(session, by, now, action, detail)

@@ -5,10 +5,10 @@ from __future__ import annotations
 import argparse
 import json
 from pathlib import Path
-from typing import Any
 
 import yaml
 
+from bot.cli.options import add_hold_seconds, add_values, parameter_overrides
 from bot.library.catalogue import (
     Catalogue,
     ExperimentTemplate,
@@ -53,18 +53,9 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     )
     rendering.add_argument("experiment", metavar="ID")
     rendering.add_argument("--service", required=True, metavar="NAME")
-    rendering.add_argument(
-        "--set",
-        dest="values",
-        action="append",
-        default=[],
-        metavar="NAME=VALUE",
-        help="a parameter value (repeatable)",
-    )
+    add_values(rendering, "a parameter value (repeatable)")
     rendering.add_argument("--run-id", default="manual", help="the run label (default: manual)")
-    rendering.add_argument(
-        "--hold-seconds", type=float, default=60.0, help="how long the fault is held (default: 60)"
-    )
+    add_hold_seconds(rendering, 60.0)
     rendering.add_argument(
         "-o", "--output", type=Path, help="write to FILE (.yaml/.yml: YAML, else JSON)"
     )
@@ -141,14 +132,10 @@ def _render(args: argparse.Namespace) -> int:
     from bot.config import load_settings
     from bot.db.engine import Database
     from bot.db.migrate import ensure_migrated
-    from bot.library.render import coerce_parameter
     from bot.runs.flows import render_for
 
     template = load_catalogue().get(args.experiment)
-    overrides: dict[str, Any] = {}
-    for item in args.values:
-        name, _, text = item.partition("=")
-        overrides[name] = coerce_parameter(template, name, text)
+    overrides = parameter_overrides(template, args.values)
     settings = load_settings()
     db = Database(settings.database_url)
     try:
