@@ -20,11 +20,11 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+# bench/ is not a package: its scripts share the set-up and arithmetic in bench/_setup.py.
+from _setup import save_checkout
 from sqlalchemy import event
 
-from bot.catalog.service import find_service, save_service
-from bot.catalog.spec import CatalogPolicy
-from bot.catalog.spec_parse import parse_service_spec
+from bot.catalog.service import find_service
 from bot.clock import FrozenClock
 from bot.config import Settings
 from bot.db.engine import Database
@@ -48,22 +48,12 @@ class Statements:
 
 
 def _fill(db: Database, count: int) -> None:
-    spec = parse_service_spec(
-        {
-            "name": "checkout",
-            "team": "payments",
-            "teamChannel": "C0PAYMENTS",
-            "tier": 2,
-            "namespace": "payments",
-            "selector": "app=checkout",
-            "owners": ["U0BENCH"],
-            "probes": [{"url": "http://checkout.payments.svc/healthz"}],
-            "suite": [{"experiment": "pod-kill"}],
-        },
-        policy=CatalogPolicy(allowed_namespaces=frozenset({"payments"})),
+    save_checkout(
+        db,
+        at=NOW,
+        probes=[{"url": "http://checkout.payments.svc/healthz"}],
+        suite=[{"experiment": "pod-kill"}],
     )
-    with db.session() as session:
-        save_service(session=session, spec=spec, selector="app=checkout", actor="bench", now=NOW)
     with db.session() as session:
         service = find_service(session=session, name="checkout")
         for index in range(count + 1):

@@ -21,34 +21,34 @@ import signal
 import sys
 import tempfile
 import time
-from collections.abc import Callable
-from pathlib import Path
+from functools import partial
 
-# bench/ is not a package: its scripts share the halt benchmark's set-up and arithmetic.
-from halt_latency import (
+# bench/ is not a package: its scripts share the set-up and arithmetic in bench/_setup.py.
+from _setup import (
     READY_TIMEOUT,
     HaltFailed,
-    _now,
-    _percentile,
-    _register_checkout,
-    _row,
-    _stop,
+    fault_present,
+    percentile,
+    plan_blackhole,
+    register_checkout,
+    row,
+    wait,
+    worker_env,
 )
 
 from bot.clock import SystemClock
 from bot.db.engine import Database
 from bot.db.migrate import upgrade
-from bot.runs.flows import plan_run
+from bot.faults.marks import RUN_LABEL
 from bot.runs.janitor import Janitor
-from bot.runs.states import TERMINAL, RunStatus, Trigger
+from bot.runs.states import TERMINAL, RunStatus
 from bot.runs.supervisor import WorkerLauncher, start_worker
 from bot.scheduling.reconciler import Reconciler
 from bot.testing.kube.api import KubeApiServer
 from bot.testing.kube.health import health_endpoint
+from bot.testing.processes import stop_process
 
-ROOT = Path(__file__).resolve().parent.parent
 POLL = 0.02  # how often the API server is asked whether the fault is still there
-RUN_LABEL = "chaosbot.io/run-id"
 REASON = "its worker stopped while holding; chaosbot rolled back: nothing left behind"
 
 
@@ -64,14 +64,6 @@ class NoticedRollBack:
         return self._launcher.roll_back(run_id)
 
 
-def _wait(condition: Callable[[], bool], timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise HaltFailed(f"{what} not within {timeout:.0f} s")
-        time.sleep(POLL)
-
-
 def _one_run(
     db: Database,
     kube: KubeApiServer,
@@ -82,44 +74,34 @@ def _one_run(
     timeout: float,
 ) -> dict[str, float]:
     """One worker killed while holding: seconds from its death to each milestone."""
-    planned = plan_run(
-        db,
-        service="checkout",
-        experiment="blackhole",
-        trigger=Trigger.ADHOC,
-        requested_by="U0BENCH",
-        now=_now(),
-        hold_seconds=600,
-    )
-    run_id, selector = planned.run_id, f"{RUN_LABEL}={planned.key}"
-
-    def fault_present() -> bool:
-        return bool(kube.list("networkpolicies", "payments", label_selector=selector))
+    planned = plan_blackhole(db, hold_seconds=600)
+    run_id, present = planned.run_id, partial(fault_present, kube, planned)
 
     worker = start_worker(run_id, env=env)
     try:
-        _wait(
-            lambda: _row(db, run_id).status is RunStatus.HOLDING and fault_present(),
+        wait(
+            lambda: row(db, run_id).status is RunStatus.HOLDING and present(),
             READY_TIMEOUT,
             "holding",
+            every=POLL,
         )
         time.sleep(delay)
         killed = time.perf_counter()
         os.kill(worker.pid, signal.SIGKILL)
         worker.wait(timeout=10)
-        _wait(lambda: not fault_present(), timeout, "fault removed")
+        wait(lambda: not present(), timeout, "fault removed", every=POLL)
         gone = time.perf_counter() - killed
-        _wait(lambda: _row(db, run_id).status in TERMINAL, timeout, "run ended")
+        wait(lambda: row(db, run_id).status in TERMINAL, timeout, "run ended", every=POLL)
         ended = time.perf_counter() - killed
     except HaltFailed as failure:
-        run = _row(db, run_id)
+        run = row(db, run_id)
         raise HaltFailed(
             f"run {planned.key}: {failure}; row said {run.status.value} ({run.reason}), "
             f"leftovers {run.leftovers}"
         ) from failure
     finally:
-        _stop(worker)
-    run = _row(db, run_id)
+        stop_process(worker)
+    run = row(db, run_id)
     if run.status is not RunStatus.FAILED or run.reason != REASON:
         raise HaltFailed(f"run {planned.key} ended {run.status.value}: {run.reason}")
     noticed = roll_back.noticed[run_id] - killed
@@ -134,11 +116,11 @@ def _one_run(
 def _report(runs: list[dict[str, float]], period: float) -> None:
     for name in runs[0]:
         values = [run[name] * 1000 for run in runs]
-        p50, p99 = _percentile(values, 50), _percentile(values, 99)
+        p50, p99 = percentile(values, 50), percentile(values, 99)
         print(f"  {name:26s} p50 {p50:8.1f}   p99 {p99:8.1f}   max {max(values):8.1f}")
     gone = [run["death -> fault gone"] for run in runs]
     print(f"  janitor period             {period * 1000:8.1f}")
-    print(f"  ratio fault gone p99 / period: {_percentile(gone, 99) / period:.2f}x")
+    print(f"  ratio fault gone p99 / period: {percentile(gone, 99) / period:.2f}x")
 
 
 def main() -> int:
@@ -159,15 +141,7 @@ def main() -> int:
     failures: list[str] = []
     with tempfile.TemporaryDirectory() as tmp, KubeApiServer() as kube, health_endpoint() as url:
         db = Database(args.database_url or f"sqlite:///{tmp}/bench.db")
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "CHAOSBOT_"))}
-        env.update(
-            CHAOSBOT_DATABASE_URL=db.url,
-            KUBECONFIG=str(kube.write_kubeconfig(Path(tmp) / "kubeconfig")),
-            CHAOSBOT_ALLOWED_NAMESPACES="payments",
-            CHAOSBOT_JANITOR_SECONDS=str(args.period),
-            CHAOSBOT_LOG_LEVEL="ERROR",
-            PYTHONPATH=str(ROOT),
-        )
+        env = worker_env(db, kube, tmp, CHAOSBOT_JANITOR_SECONDS=str(args.period))
         roll_back = NoticedRollBack(WorkerLauncher(env))
         janitor = Reconciler(
             clock=SystemClock(),
@@ -175,7 +149,7 @@ def main() -> int:
         )
         try:
             upgrade(db)
-            _register_checkout(db, kube, url)
+            register_checkout(db, kube, url)
             janitor.start()
             for _ in range(args.runs):
                 delay = rng.uniform(0, args.period)

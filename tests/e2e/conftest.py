@@ -56,10 +56,16 @@ def bot_env(slack_api: SlackApiServer, signing_secret: str, database_url: str) -
 
 
 def run_chaosbot(
-    *args: str, env: dict[str, str], timeout: float = 60
+    *args: str, env: dict[str, str], timeout: float = 60, cwd: Path | None = None
 ) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [*CHAOSBOT, *args], env=env, capture_output=True, text=True, timeout=timeout, check=False
+        [*CHAOSBOT, *args],
+        env=env,
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
     )
 
 

@@ -12,23 +12,19 @@ from sqlalchemy import select
 from bot.audit.models import AuditEvent
 from bot.db.engine import Database
 from bot.testing.kube.api import KubeApiServer
-from tests.e2e.conftest import CHAOSBOT, run_chaosbot
+from tests.e2e.conftest import run_chaosbot
+from tests.fixtures.declarations import CHECKOUT_YAML_HEAD
 
-CHAOS_YAML = """\
-apiVersion: chaosbot.io/v1
-kind: Service
-metadata:
-  name: checkout
-spec:
-  team: payments
-  teamChannel: C0PAYMENTS
-  tier: 2
+CHAOS_YAML = (
+    CHECKOUT_YAML_HEAD
+    + """\
   namespace: payments
   workload: {kind: Deployment, name: checkout}
   owners: [U0ALICE, U0BOB]
   probes:
     - url: http://checkout.payments.svc/healthz
 """
+)
 
 
 @pytest.fixture
@@ -57,15 +53,7 @@ def chaos_yaml(tmp_path: Path) -> Path:
 
 def chaosbot(*args: str, env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:
     """Run `chaosbot ARGS` in `cwd`; whatever happens, it never prints a traceback."""
-    result = subprocess.run(
-        [*CHAOSBOT, *args],
-        env=env,
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    result = run_chaosbot(*args, env=env, cwd=cwd)
     assert "Traceback" not in result.stderr
     return result
 

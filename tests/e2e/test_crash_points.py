@@ -37,6 +37,7 @@ from bot.runs.states import TERMINAL, RunStatus
 from bot.runs.supervisor import start_worker
 from bot.slack.ids import ActionId
 from bot.testing.kube.api import KubeApiServer
+from bot.testing.processes import stop_process
 from bot.testing.slack.api import SlackApiServer
 from bot.testing.slack.requests import SlackSimulator
 from tests.e2e.conftest import CHAOSBOT, bot_env, listening_url, wait_until_healthy
@@ -86,13 +87,7 @@ class Bot:
 
     def stop(self) -> None:
         for process in self.started:
-            if process.poll() is None:
-                process.terminate()
-                try:
-                    process.wait(timeout=15)
-                except subprocess.TimeoutExpired:
-                    process.kill()
-                    process.wait(timeout=10)
+            stop_process(process, timeout=15)
 
 
 class Crash:

@@ -20,6 +20,7 @@ from bot.gamedays.models import GameDay, GameDayStatus
 from bot.runs.models import Run, RunEvent
 from bot.runs.states import RunStatus
 from bot.testing.kube.api import KubeApiServer
+from bot.testing.processes import stop_process
 from bot.testing.slack.api import SlackApiServer
 from tests.e2e.conftest import CHAOSBOT, bot_env, listening_url, wait_until_healthy
 from tests.fixtures.bot import BOB
@@ -45,12 +46,7 @@ class Replica:
         return ELECTED in self.log.read_text()
 
     def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
+        stop_process(self.process, timeout=15)
         self.stderr.close()
 
 

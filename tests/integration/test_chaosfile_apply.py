@@ -25,19 +25,14 @@ from bot.db.engine import Database
 from bot.k8s.client import ClientFactory
 from bot.k8s.cluster import KubeCluster
 from bot.testing.kube.api import KubeApiServer
+from tests.fixtures.declarations import CHECKOUT_YAML_HEAD
 
 NOW = datetime(2026, 11, 25, 9, 30, tzinfo=UTC)
 POLICY = CatalogPolicy(allowed_namespaces=frozenset({"payments"}))
 
-CHECKOUT = """\
-apiVersion: chaosbot.io/v1
-kind: Service
-metadata:
-  name: checkout
-spec:
-  team: payments
-  teamChannel: C0PAYMENTS
-  tier: 2
+CHECKOUT = (
+    CHECKOUT_YAML_HEAD
+    + """\
   cluster: chaosbot-test
   namespace: payments
   workload: {kind: Deployment, name: checkout}
@@ -50,6 +45,7 @@ spec:
     - experiment: pod-kill
       parameters: {count: 1}
 """
+)
 
 LEDGER = """\
 apiVersion: chaosbot.io/v1

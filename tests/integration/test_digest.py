@@ -181,18 +181,18 @@ def test_the_organisation_summary_goes_to_the_platform_channel(seeded: Database)
 
 
 def test_a_429_delays_the_digest_and_loses_nothing(
-    seeded: Database, slack_api: SlackApiServer
+    seeded: Database, slack_api: SlackApiServer, slack_client: WebClient
 ) -> None:
     with seeded.session() as session:
         send_digests(session, now=NOW, policy=DEFAULT_POLICY, admin_channel=None)
-    client = WebClient(token=slack_api.bot_token, base_url=slack_api.base_url)
     clock = FrozenClock(NOW)
     slack_api.fail_next("chat.postMessage", error="ratelimited", retry_after=60)
-    first = deliver_due(db=seeded, client=client, clock=clock)
+    first = deliver_due(db=seeded, client=slack_client, clock=clock)
     assert first.sent == 0 and slack_api.messages("C0PAYMENTS") == []
     clock.advance(timedelta(seconds=60))
-    deliver_due(db=seeded, client=client, clock=clock)
-    deliver_due(db=seeded, client=client, clock=clock)  # the chart, once the message has its ts
+    deliver_due(db=seeded, client=slack_client, clock=clock)
+    # The chart, once the message has its ts.
+    deliver_due(db=seeded, client=slack_client, clock=clock)
     digests = [m for m in slack_api.messages("C0PAYMENTS") if "digest" in str(m.get("text"))]
     assert [m["text"] for m in digests] == ["Weekly chaos digest of team payments, 2026-W49"]
     assert len(slack_api.calls_to("chat.postMessage")) == 2  # the refused one, then the one

@@ -14,7 +14,6 @@ from sqlalchemy import select
 from bot.audit.models import AuditEvent
 from bot.catalog.service import find_service
 from bot.clock import FrozenClock
-from bot.config import Settings
 from bot.db.engine import Database
 from bot.drills.flows import DrillOver, acknowledge, escalate, plan_ahead, resolve
 from bot.drills.models import Drill, DrillStatus
@@ -25,10 +24,9 @@ from bot.outbox.models import OutboxMessage
 from bot.runs.freezes import freeze
 from bot.runs.service import engage_kill_switch, transition
 from bot.runs.states import RunStatus, Trigger
-from bot.schedule import Schedule
 from tests.fixtures.bot import ALICE, BOB, START
 from tests.fixtures.drills import opt_in
-from tests.fixtures.gamedays import ADMINS, ask, register_service
+from tests.fixtures.gamedays import ADMINS, ask, manual_scheduler, register_service
 from tests.fixtures.runs import plan_adhoc
 
 BERLIN = zone("Europe/Berlin")
@@ -48,14 +46,7 @@ class Harness:
             start_run=self.started.append,
             rng=random.Random(seed),
         )
-        self.scheduler = Schedule.from_settings(
-            db=db,
-            clock=self.clock,
-            settings=Settings(platform_admins=ADMINS, gameday_grace_minutes=30),
-            start_run=self.started.append,
-            reconcile_every=3600,
-            drills=self.drills,
-        )
+        self.scheduler = manual_scheduler(db, self.clock, self.started.append, drills=self.drills)
 
     def at(self, moment: datetime) -> None:
         self.clock.advance(moment - self.clock.now())

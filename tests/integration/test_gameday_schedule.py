@@ -13,7 +13,6 @@ from sqlalchemy import select
 
 from bot.catalog.service import find_service
 from bot.clock import FrozenClock
-from bot.config import Settings
 from bot.db.engine import Database
 from bot.gamedays.decisions import approve, cancel
 from bot.gamedays.models import GameDay, GameDayStatus
@@ -25,7 +24,7 @@ from bot.runs.service import transition
 from bot.runs.states import RunStatus, Trigger
 from bot.schedule import Schedule
 from tests.fixtures.bot import ALICE, BOB, START
-from tests.fixtures.gamedays import ADMINS, ask, register_service
+from tests.fixtures.gamedays import ADMINS, ask, manual_scheduler, register_service
 
 DAY = START + timedelta(days=1)
 
@@ -37,13 +36,7 @@ class Harness:
         self.db = db
         self.clock = FrozenClock(START)
         self.started: list[int] = []
-        self.scheduler = Schedule.from_settings(
-            db=db,
-            clock=self.clock,
-            settings=Settings(platform_admins=ADMINS, gameday_grace_minutes=30),
-            start_run=self.started.append,
-            reconcile_every=3600,
-        )
+        self.scheduler = manual_scheduler(db, self.clock, self.started.append)
 
     def at(self, moment: Any) -> None:
         self.clock.advance(moment - self.clock.now())

@@ -16,7 +16,15 @@ from bot.outbox.models import OutboxMessage
 from bot.slack.ids import CallbackId
 from bot.slack.ids import OnboardBlock as B
 from bot.testing.slack.api import ApiCall, SlackApiServer
-from bot.testing.slack.forms import choice, onboarding_form, picked, text
+from bot.testing.slack.forms import (
+    choice,
+    conversation,
+    number,
+    onboarding_form,
+    picked,
+    text,
+    users,
+)
 from bot.testing.slack.requests import SlackHttpResponse
 from tests.fixtures.bot import ALICE, BOB, CAROL, TEAM_CHANNEL, RunningBot, seed_payments
 from tests.fixtures.canary import REPORTED
@@ -43,14 +51,6 @@ def _open(bot: RunningBot) -> str:
     assert response.status == 200
     assert response.text == ""  # acked at once; the modal opens right after
     return str(bot.opened_view(CallbackId.ONBOARD, opened + 1).response["view"]["id"])
-
-
-def _users(*user_ids: str) -> dict[str, object]:
-    return {"type": "multi_users_select", "selected_users": list(user_ids)}
-
-
-def _number(value: str | None) -> dict[str, object]:
-    return {"type": "number_input", "value": value}
 
 
 def _block(view: dict[str, Any], block: B) -> dict[str, Any]:
@@ -140,7 +140,7 @@ def test_the_modal_opens_with_every_field(running_bot: RunningBot) -> None:
         (
             {
                 B.TIER: choice("1"),
-                B.OWNERS: {"type": "multi_users_select", "selected_users": [ALICE]},
+                B.OWNERS: users(ALICE),
             },
             B.OWNERS,
             "at least two owners",
@@ -158,7 +158,7 @@ def test_the_modal_opens_with_every_field(running_bot: RunningBot) -> None:
         ({B.PROBE_URL: text("ftp://checkout/")}, B.PROBE_URL, "http:// or https://"),
         ({B.NEW_TEAM: text(None)}, B.TEAM, "required"),
         (
-            {B.TEAM_CHANNEL: {"type": "conversations_select", "selected_conversation": None}},
+            {B.TEAM_CHANNEL: conversation(None)},
             B.TEAM_CHANNEL,
             "new team",
         ),
@@ -166,9 +166,9 @@ def test_the_modal_opens_with_every_field(running_bot: RunningBot) -> None:
         ({B.BLIND_TIMEZONE: text("Mars/Olympus")}, B.BLIND_TIMEZONE, "IANA timezone"),
         ({B.TEAM_TIMEZONE: text("Mars/Olympus")}, B.TEAM_TIMEZONE, "IANA timezone"),
         ({B.TEAM_TIMEZONE: text("Europe")}, B.TEAM_TIMEZONE, "IANA timezone"),
-        ({B.APPROVERS: _users(CAROL, BOB)}, B.APPROVERS, "U0BOB is already an owner"),
+        ({B.APPROVERS: users(CAROL, BOB)}, B.APPROVERS, "U0BOB is already an owner"),
         (
-            {B.PROBE_STATUS: {"type": "number_input", "value": "999"}},
+            {B.PROBE_STATUS: number("999")},
             B.PROBE_STATUS,
             "between 100 and 599",
         ),
@@ -182,9 +182,9 @@ def test_the_modal_opens_with_every_field(running_bot: RunningBot) -> None:
             B.BLIND_EXPERIMENTS,
             "There is no experiment pod-explode in the library",
         ),
-        ({B.BLAST_RADIUS: _number("0")}, B.BLAST_RADIUS, "Must be between 1 and 100, got 0"),
-        ({B.BLAST_RADIUS: _number("101")}, B.BLAST_RADIUS, "between 1 and 100, got 101"),
-        ({B.BLAST_RADIUS: _number("12.5")}, B.BLAST_RADIUS, "'12.5' is not a whole number"),
+        ({B.BLAST_RADIUS: number("0")}, B.BLAST_RADIUS, "Must be between 1 and 100, got 0"),
+        ({B.BLAST_RADIUS: number("101")}, B.BLAST_RADIUS, "between 1 and 100, got 101"),
+        ({B.BLAST_RADIUS: number("12.5")}, B.BLAST_RADIUS, "'12.5' is not a whole number"),
         ({B.BLIND_MEAN_DAYS: text("0")}, B.BLIND_MEAN_DAYS, "between 1 and 365, got 0"),
         ({B.BLIND_MIN_SPACING: text("3000")}, B.BLIND_MIN_SPACING, "between 0 and 2160"),
         ({B.BLIND_MIN_SPACING: text("1.5")}, B.BLIND_MIN_SPACING, "not a whole number"),
@@ -290,7 +290,7 @@ def test_a_valid_submission_is_stored_once_and_announced_with_risks(
 def test_approvers_and_the_team_timezone_are_stored(running_bot: RunningBot) -> None:
     bot = running_bot
     seed_payments(bot.kube)
-    fields = {B.APPROVERS: _users(CAROL), B.TEAM_TIMEZONE: text("America/New_York")}
+    fields = {B.APPROVERS: users(CAROL), B.TEAM_TIMEZONE: text("America/New_York")}
     assert _submit(bot, _open(bot), **fields) == {}
     with bot.db.session() as session:
         service = session.scalars(select(Service)).one()
@@ -483,7 +483,7 @@ def test_the_edit_modal_shows_and_changes_approvers_and_the_teams_timezone(
 ) -> None:
     bot = running_bot
     seed_payments(bot.kube)
-    fields = {B.APPROVERS: _users(CAROL), B.TEAM_TIMEZONE: text("Asia/Tokyo")}
+    fields = {B.APPROVERS: users(CAROL), B.TEAM_TIMEZONE: text("Asia/Tokyo")}
     assert _submit(bot, _open(bot), **fields) == {}
     bot.command("service checkout")
     detail = bot.reply(1)
@@ -492,7 +492,7 @@ def test_the_edit_modal_shows_and_changes_approvers_and_the_teams_timezone(
     # The team's own timezone, not Alice's.
     assert _block(view, B.TEAM_TIMEZONE)["element"]["initial_value"] == "Asia/Tokyo"
     assert _block(view, B.APPROVERS)["element"]["initial_users"] == [CAROL]
-    fields = {B.TEAM_TIMEZONE: text("Europe/Berlin"), B.APPROVERS: _users(CAROL, "U0DAVE")}
+    fields = {B.TEAM_TIMEZONE: text("Europe/Berlin"), B.APPROVERS: users(CAROL, "U0DAVE")}
     response = _send_edit(bot, opened, ALICE, **fields)
     assert response.status == 200 and response.text == ""
     with bot.db.session() as session:
@@ -599,12 +599,12 @@ def _stored_cap(bot: RunningBot) -> int:
 def test_the_cap_chosen_in_the_form_is_stored_shown_and_edited(running_bot: RunningBot) -> None:
     bot = running_bot
     seed_payments(bot.kube)
-    assert _submit(bot, _open(bot), **{B.BLAST_RADIUS: _number("100")}) == {}
+    assert _submit(bot, _open(bot), **{B.BLAST_RADIUS: number("100")}) == {}
     assert _stored_cap(bot) == 100
     assert "*Blast radius cap*: 100% of pods\n" in _detail(bot)
     view_id, view = _edit(bot)
     assert _block(view, B.BLAST_RADIUS)["element"]["initial_value"] == "100"
-    assert _save_edit(bot, view_id, **{B.BLAST_RADIUS: _number("30")}) == {}
+    assert _save_edit(bot, view_id, **{B.BLAST_RADIUS: number("30")}) == {}
     assert _stored_cap(bot) == 30
     shown = _detail(bot)
     assert (
@@ -619,7 +619,7 @@ def test_the_cap_chosen_in_the_form_is_stored_shown_and_edited(running_bot: Runn
 
 def test_a_cap_left_empty_is_chaos_yamls_default(running_bot: RunningBot) -> None:
     seed_payments(running_bot.kube)
-    assert _submit(running_bot, _open(running_bot), **{B.BLAST_RADIUS: _number(None)}) == {}
+    assert _submit(running_bot, _open(running_bot), **{B.BLAST_RADIUS: number(None)}) == {}
     assert _stored_cap(running_bot) == 50
 
 
@@ -641,7 +641,7 @@ def test_a_cap_above_the_platforms_maximum_is_refused_on_its_field(
     assert cap["element"]["initial_value"] == "30"
     assert "This platform allows at most 100% in staging, 30% in production." in cap["hint"]["text"]
     production = {B.ENVIRONMENT: choice("production", "radio_buttons")}
-    answer = _submit(bot, view_id, **production, **{B.BLAST_RADIUS: _number("50")})
+    answer = _submit(bot, view_id, **production, **{B.BLAST_RADIUS: number("50")})
     assert answer == {
         "response_action": "errors",
         "errors": {
@@ -651,7 +651,7 @@ def test_a_cap_above_the_platforms_maximum_is_refused_on_its_field(
     }
     assert _count(bot, Service) == 0
     # Staging allows it.
-    assert _submit(bot, view_id, **{B.BLAST_RADIUS: _number("50")}) == {}
+    assert _submit(bot, view_id, **{B.BLAST_RADIUS: number("50")}) == {}
     assert _stored_cap(bot) == 50
 
 
@@ -665,7 +665,7 @@ def test_a_stored_cap_above_a_lowered_maximum_is_shown_and_must_come_down_on_edi
     lowered staging's maximum to 40%."""
     bot = running_bot
     seed_payments(bot.kube)
-    assert _submit(bot, _open(bot), **{B.BLAST_RADIUS: _number("40")}) == {}
+    assert _submit(bot, _open(bot), **{B.BLAST_RADIUS: number("40")}) == {}
     with bot.db.session() as session:
         session.scalars(select(Service)).one().blast_radius_percent = 80
     assert (
@@ -674,11 +674,11 @@ def test_a_stored_cap_above_a_lowered_maximum_is_shown_and_must_come_down_on_edi
     ) in _detail(bot)
     view_id, view = _edit(bot)
     assert _block(view, B.BLAST_RADIUS)["element"]["initial_value"] == "80"
-    answer = _save_edit(bot, view_id, **{B.BLAST_RADIUS: _number("80")})
+    answer = _save_edit(bot, view_id, **{B.BLAST_RADIUS: number("80")})
     assert answer["errors"] == {
         B.BLAST_RADIUS.value: "Must be at most 40 in staging, the platform's maximum "
         "(CHAOSBOT_MAX_BLAST_RADIUS_PERCENT), got 80"
     }
     assert _stored_cap(bot) == 80
-    assert _save_edit(bot, view_id, **{B.BLAST_RADIUS: _number("40")}) == {}
+    assert _save_edit(bot, view_id, **{B.BLAST_RADIUS: number("40")}) == {}
     assert _stored_cap(bot) == 40

@@ -22,7 +22,7 @@ from bot.runs.service import find_run
 from bot.runs.states import RunStatus
 from bot.slack.ids import OnboardBlock as B
 from bot.testing.kube.api import KubeApiServer
-from bot.testing.slack.forms import choice, text
+from bot.testing.slack.forms import choice, conversation, text, users
 from tests.fixtures.bot import ADMIN, ALICE, CAROL, START, RunningBot, onboard, seed_payments
 from tests.fixtures.gamedays import register_service
 from tests.fixtures.runs import plan_adhoc, preflight_refusals
@@ -41,10 +41,10 @@ ORDERS_CHANNEL = "C0ORDERS"
 INTRUDER_FORM = {
     B.NAME: text("payments-api"),
     B.NEW_TEAM: text("orders"),
-    B.TEAM_CHANNEL: {"type": "conversations_select", "selected_conversation": ORDERS_CHANNEL},
+    B.TEAM_CHANNEL: conversation(ORDERS_CHANNEL),
     B.WORKLOAD: choice(None, "external_select"),
     B.SELECTOR: text("app=payments-api"),
-    B.OWNERS: {"type": "multi_users_select", "selected_users": [CAROL]},
+    B.OWNERS: users(CAROL),
 }
 
 

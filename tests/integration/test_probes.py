@@ -22,22 +22,18 @@ from bot.config import load_settings
 from bot.probes.http import ProbeFailed, get
 from bot.probes.target import ProbePolicy, ProbeRefused, check_probe_url
 from tests.fixtures.canary import BODY, REPORTED, Canary, outbound_connections
+from tests.fixtures.declarations import CHECKOUT_YAML_HEAD
 
-CHAOS_YAML = """\
-apiVersion: chaosbot.io/v1
-kind: Service
-metadata:
-  name: checkout
-spec:
-  team: payments
-  teamChannel: C0PAYMENTS
-  tier: 2
+CHAOS_YAML = (
+    CHECKOUT_YAML_HEAD
+    + """\
   namespace: payments
   selector: app=checkout
   owners: [U0ALICE]
   probes:
     - url: URL
 """
+)
 
 
 def chaos_yaml_errors(url: str, policy: ProbePolicy) -> list[str]:

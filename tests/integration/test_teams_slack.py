@@ -13,7 +13,7 @@ from bot.audit.models import AuditEvent
 from bot.catalog.models import Member, Role, Team
 from bot.runs.models import Freeze
 from bot.slack.ids import OnboardBlock as B
-from bot.testing.slack.forms import choice, text
+from bot.testing.slack.forms import choice, conversation, text, users
 from tests.fixtures.bot import (
     ADMIN,
     ALICE,
@@ -34,9 +34,9 @@ LEDGER_FORM = {
     B.NAME: text("ledger"),
     B.TEAM: choice("payments"),
     B.NEW_TEAM: text(None),
-    B.TEAM_CHANNEL: {"type": "conversations_select", "selected_conversation": ORDERS_CHANNEL},
+    B.TEAM_CHANNEL: conversation(ORDERS_CHANNEL),
     B.WORKLOAD: choice("Deployment/ledger", "external_select"),
-    B.OWNERS: {"type": "multi_users_select", "selected_users": [CAROL]},
+    B.OWNERS: users(CAROL),
 }
 
 
@@ -73,7 +73,7 @@ def _roles(bot: RunningBot) -> set[tuple[str, Role]]:
 
 
 def test_only_a_teams_members_add_services_to_it(bot: RunningBot) -> None:
-    quiet = {"type": "conversations_select", "selected_conversation": None}
+    quiet = conversation(None)
     answer = onboard(bot, CAROL, **{**LEDGER_FORM, B.TEAM_CHANNEL: quiet})
     assert answer["response_action"] == "errors"
     errors = answer["errors"]
@@ -98,7 +98,7 @@ def test_onboarding_into_an_existing_team_does_not_move_its_channel(bot: Running
             CAROL,
             **{
                 **LEDGER_FORM,
-                B.TEAM_CHANNEL: {"type": "conversations_select", "selected_conversation": None},
+                B.TEAM_CHANNEL: conversation(None),
             },
         )
         == {}

@@ -27,6 +27,12 @@ OUTCOME_CONTROL = {
 }
 HALTING_CONTROL = {"name": "halt", "provider": {"type": "python", "module": ACTIVITIES}}
 UNSET: Any = object()
+# chaostoolkit-lib's own status, with chaosbot's outcome control and without it.
+with_and_without_the_outcome_control = pytest.mark.parametrize(
+    ("controls", "journal_status"),
+    [([OUTCOME_CONTROL], "failed"), ([], "completed")],
+    ids=["with-outcome-control", "chaostoolkit-lib-alone"],
+)
 
 
 @pytest.fixture(autouse=True)
@@ -83,11 +89,7 @@ def test_a_steady_state_held_before_and_after_is_completed() -> None:
     assert PLAYED == ["health", "inject", "health", "undo"]
 
 
-@pytest.mark.parametrize(
-    ("controls", "journal_status"),
-    [([OUTCOME_CONTROL], "failed"), ([], "completed")],
-    ids=["with-outcome-control", "chaostoolkit-lib-alone"],
-)
+@with_and_without_the_outcome_control
 def test_a_service_unhealthy_before_the_fault_is_not_started_and_nothing_is_injected(
     controls: list[dict[str, Any]], journal_status: str
 ) -> None:
@@ -101,30 +103,36 @@ def test_a_service_unhealthy_before_the_fault_is_not_started_and_nothing_is_inje
     assert PLAYED == ["health", "undo"]  # no method action; the rollbacks still run
 
 
-def test_a_probe_that_raises_before_the_fault_is_not_started() -> None:
-    journal, judged = _run(_experiment(probes=[_probe("unreachable")]))
+@pytest.mark.parametrize(
+    ("document", "reason", "played"),
+    [
+        pytest.param(
+            _experiment(probes=[_probe("unreachable")]),
+            "not started: the steady state did not hold "
+            "(service-answers failed: ConnectionRefusedError: connection refused)",
+            ["unreachable", "undo"],
+            id="a-probe-that-raises-before-the-fault",
+        ),
+        # The rollback found a sick service (a readiness wait times out): nothing was injected, so
+        # it is not a failed run with a critical "rollback failed" finding, but it is said.
+        pytest.param(
+            _experiment(
+                probes=[_probe(answer=503)], rollbacks=[_activity("action", "undo", "refused")]
+            ),
+            "not started: the steady state did not hold (service-answers: got 503); "
+            "rollbacks that failed: undo",
+            ["health", "refused"],
+            id="stays-aborted-when-a-rollback-fails-too",
+        ),
+    ],
+)
+def test_a_steady_state_that_did_not_hold_before_the_fault_is_not_started(
+    document: dict[str, Any], reason: str, played: list[str]
+) -> None:
+    journal, judged = _run(document)
     assert journal["status"] == "failed"
-    assert judged == Verdict(
-        RunStatus.ABORTED,
-        "not started: the steady state did not hold "
-        "(service-answers failed: ConnectionRefusedError: connection refused)",
-    )
-    assert PLAYED == ["unreachable", "undo"]
-
-
-def test_not_started_stays_aborted_when_a_rollback_fails_too() -> None:
-    """The rollback found a sick service (a readiness wait times out): nothing was injected, so
-    it is not a failed run with a critical "rollback failed" finding, but it is said."""
-    journal, judged = _run(
-        _experiment(probes=[_probe(answer=503)], rollbacks=[_activity("action", "undo", "refused")])
-    )
-    assert journal["status"] == "failed"
-    assert judged == Verdict(
-        RunStatus.ABORTED,
-        "not started: the steady state did not hold (service-answers: got 503); "
-        "rollbacks that failed: undo",
-    )
-    assert PLAYED == ["health", "refused"]
+    assert judged == Verdict(RunStatus.ABORTED, reason)
+    assert played == PLAYED
 
 
 def test_a_steady_state_lost_after_the_fault_is_deviated() -> None:
@@ -146,11 +154,7 @@ def test_a_probe_that_raises_after_the_fault_is_deviated() -> None:
     )
 
 
-@pytest.mark.parametrize(
-    ("controls", "journal_status"),
-    [([OUTCOME_CONTROL], "failed"), ([], "completed")],
-    ids=["with-outcome-control", "chaostoolkit-lib-alone"],
-)
+@with_and_without_the_outcome_control
 def test_a_fault_that_could_not_be_injected_fails_the_run(
     controls: list[dict[str, Any]], journal_status: str
 ) -> None:

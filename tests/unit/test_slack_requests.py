@@ -230,9 +230,12 @@ def test_slash_command_response_url_reaches_the_api_server(
 
 
 def test_block_action_clicks_the_button_of_the_latest_message(
-    simulator: SlackSimulator, fake_bot: FakeBot, slack_api: SlackApiServer, signing_secret: str
+    simulator: SlackSimulator,
+    fake_bot: FakeBot,
+    slack_api: SlackApiServer,
+    slack_client: WebClient,
+    signing_secret: str,
 ) -> None:
-    client = WebClient(token=slack_api.bot_token, base_url=slack_api.base_url)
     button = {
         "type": "button",
         "action_id": "approve",
@@ -240,7 +243,7 @@ def test_block_action_clicks_the_button_of_the_latest_message(
         "text": {"type": "plain_text", "text": "Approve"},
     }
     blocks = [{"type": "actions", "block_id": "decision", "elements": [button]}]
-    posted = client.chat_postMessage(channel="C1", text="Approve run 42?", blocks=blocks)
+    posted = slack_client.chat_postMessage(channel="C1", text="Approve run 42?", blocks=blocks)
 
     simulator.block_action("approve", user_id="U7", channel_id="C1")
 
@@ -300,9 +303,8 @@ def test_block_action_with_explicit_message_value_and_select(
 
 
 def test_block_action_in_a_view_uses_the_stored_view(
-    simulator: SlackSimulator, fake_bot: FakeBot, slack_api: SlackApiServer
+    simulator: SlackSimulator, fake_bot: FakeBot, slack_api: SlackApiServer, slack_client: WebClient
 ) -> None:
-    client = WebClient(token=slack_api.bot_token, base_url=slack_api.base_url)
     modal = {
         "type": "modal",
         "callback_id": "experiment",
@@ -321,7 +323,7 @@ def test_block_action_in_a_view_uses_the_stored_view(
             }
         ],
     }
-    view_id = client.views_open(trigger_id="T.1", view=modal)["view"]["id"]
+    view_id = slack_client.views_open(trigger_id="T.1", view=modal)["view"]["id"]
 
     simulator.block_action("refresh", user_id="U1", view={"id": view_id})
 
@@ -343,9 +345,8 @@ def test_block_action_needs_a_message_or_a_view(simulator: SlackSimulator) -> No
 
 
 def test_view_submission_submits_the_stored_view_with_values(
-    simulator: SlackSimulator, fake_bot: FakeBot, slack_api: SlackApiServer, signing_secret: str
+    simulator: SlackSimulator, fake_bot: FakeBot, slack_client: WebClient, signing_secret: str
 ) -> None:
-    client = WebClient(token=slack_api.bot_token, base_url=slack_api.base_url)
     modal = {
         "type": "modal",
         "callback_id": "experiment",
@@ -353,7 +354,7 @@ def test_view_submission_submits_the_stored_view_with_values(
         "title": {"type": "plain_text", "text": "Experiment"},
         "blocks": [{"type": "divider"}],
     }
-    opened = client.views_open(trigger_id="T.1", view=modal)["view"]
+    opened = slack_client.views_open(trigger_id="T.1", view=modal)["view"]
     values = {"target": {"namespace": {"type": "plain_text_input", "value": "shop"}}}
 
     simulator.view_submission("experiment", values=values, user_id="U1", view_id=opened["id"])

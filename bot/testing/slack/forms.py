@@ -22,6 +22,18 @@ def picked(*values: str) -> dict[str, Any]:
     return {"type": "multi_static_select", "selected_options": [{"value": v} for v in values]}
 
 
+def users(*user_ids: str) -> dict[str, Any]:
+    return {"type": "multi_users_select", "selected_users": list(user_ids)}
+
+
+def conversation(channel_id: str | None) -> dict[str, Any]:
+    return {"type": "conversations_select", "selected_conversation": channel_id}
+
+
+def number(value: str | None) -> dict[str, Any]:
+    return {"type": "number_input", "value": value}
+
+
 def onboarding_form(
     fields: Mapping[str, dict[str, Any]] | None = None,
     *,
@@ -33,7 +45,7 @@ def onboarding_form(
         B.NAME: text("checkout"),
         B.TEAM: choice("__new__"),
         B.NEW_TEAM: text("payments"),
-        B.TEAM_CHANNEL: {"type": "conversations_select", "selected_conversation": channel_id},
+        B.TEAM_CHANNEL: conversation(channel_id),
         B.TEAM_TIMEZONE: text("UTC"),
         B.TIER: choice("2"),
         B.ENVIRONMENT: choice("staging", "radio_buttons"),
@@ -41,12 +53,12 @@ def onboarding_form(
         B.NAMESPACE: text("payments"),
         B.WORKLOAD: choice("Deployment/checkout", "external_select"),
         B.SELECTOR: text(None),
-        B.BLAST_RADIUS: {"type": "number_input", "value": "50"},
-        B.OWNERS: {"type": "multi_users_select", "selected_users": list(owner_ids)},
-        B.APPROVERS: {"type": "multi_users_select", "selected_users": []},
+        B.BLAST_RADIUS: number("50"),
+        B.OWNERS: users(*owner_ids),
+        B.APPROVERS: users(),
         B.PROBE_URL: text("http://checkout.payments.svc/healthz"),
-        B.PROBE_STATUS: {"type": "number_input", "value": "200"},
-        B.PROBE_LATENCY: {"type": "number_input", "value": "300"},
+        B.PROBE_STATUS: number("200"),
+        B.PROBE_LATENCY: number("300"),
         B.BLIND_ENABLED: {"type": "checkboxes", "selected_options": [{"value": "enabled"}]},
         B.BLIND_DAYS: picked("mon", "tue", "wed"),
         B.BLIND_HOURS: text("10:00-16:00"),

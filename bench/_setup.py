@@ -1,0 +1,123 @@
+"""What the benchmarks share: the service `checkout` they run against, a `blackhole` run of it in
+a worker process, and the arithmetic of their reports.
+
+bench/ is not a package: its scripts import this module by name (`from _setup import ...`), as
+Python puts the script's own folder first on the path.
+"""
+
+from __future__ import annotations
+
+import os
+import statistics
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from bot.catalog.service import save_service
+from bot.catalog.spec import CatalogPolicy
+from bot.catalog.spec_parse import parse_service_spec
+from bot.db.engine import Database
+from bot.faults.marks import RUN_LABEL
+from bot.runs.flows import PlannedRun, plan_run
+from bot.runs.models import Run
+from bot.runs.states import Trigger
+from bot.testing.kube.api import KubeApiServer
+
+ROOT = Path(__file__).resolve().parent.parent
+READY_TIMEOUT = 60.0  # worker start, preflight, steady state, injection
+BENCH_USER = "U0BENCH"
+# checkout's chaos.yaml without probes: each benchmark adds what it needs.
+CHECKOUT = {
+    "name": "checkout",
+    "team": "payments",
+    "teamChannel": "C0PAYMENTS",
+    "tier": 2,
+    "namespace": "payments",
+    "selector": "app=checkout",
+    "owners": [BENCH_USER],
+}
+
+
+class HaltFailed(Exception):
+    """A run that did not end cleanly: listed at the end, left out of the figures."""
+
+
+def now() -> datetime:
+    return datetime.now(UTC)
+
+
+def save_checkout(db: Database, *, at: datetime, **fields: Any) -> None:
+    """Declare `checkout` of team payments, with `fields` added to its chaos.yaml."""
+    spec = parse_service_spec(
+        {**CHECKOUT, **fields}, policy=CatalogPolicy(allowed_namespaces=frozenset({"payments"}))
+    )
+    with db.session() as session:
+        save_service(session=session, spec=spec, selector="app=checkout", actor="bench", now=at)
+
+
+def register_checkout(db: Database, kube: KubeApiServer, probe_url: str) -> None:
+    """checkout running in three zones (3 pods), declared with one probe and all its pods in reach."""
+    for index, zone in enumerate(("eu-1a", "eu-1b", "eu-1c")):
+        kube.add_node(f"node-{index}", zone=zone)
+    kube.add_namespace("payments")
+    kube.add_deployment("payments", "checkout", replicas=3, labels={"app": "checkout"})
+    save_checkout(db, at=now(), probes=[{"url": probe_url}], blastRadiusPercent=100)
+
+
+def worker_env(db: Database, kube: KubeApiServer, tmp: str, **settings: str) -> dict[str, str]:
+    """A worker's environment: the machine's, minus anything chaosbot reads, plus ours."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "CHAOSBOT_"))}
+    env.update(
+        CHAOSBOT_DATABASE_URL=db.url,
+        KUBECONFIG=str(kube.write_kubeconfig(Path(tmp) / "kubeconfig")),
+        CHAOSBOT_ALLOWED_NAMESPACES="payments",
+        CHAOSBOT_LOG_LEVEL="ERROR",
+        PYTHONPATH=str(ROOT),
+        **settings,
+    )
+    return env
+
+
+def plan_blackhole(db: Database, *, hold_seconds: float) -> PlannedRun:
+    """An ad-hoc run of the library's `blackhole` against checkout, holding `hold_seconds`."""
+    return plan_run(
+        db,
+        service="checkout",
+        experiment="blackhole",
+        trigger=Trigger.ADHOC,
+        requested_by=BENCH_USER,
+        now=now(),
+        hold_seconds=hold_seconds,
+    )
+
+
+def fault_present(kube: KubeApiServer, planned: PlannedRun) -> bool:
+    """Whether the run's NetworkPolicy is in the cluster."""
+    selector = f"{RUN_LABEL}={planned.key}"
+    return bool(kube.list("networkpolicies", "payments", label_selector=selector))
+
+
+def row(db: Database, run_id: int) -> Run:
+    """The run's row with its timeline loaded, to read after the session."""
+    with db.session() as session:
+        run = session.get(Run, run_id)
+        assert run is not None
+        _ = [event.at for event in run.events]  # load the timeline inside the session
+        return run
+
+
+def wait(condition: Callable[[], bool], timeout: float, what: str, every: float = 0.001) -> None:
+    """Poll `condition` every `every` seconds; `HaltFailed` if it is not true within `timeout`."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise HaltFailed(f"{what} not within {timeout:.0f} s")
+        time.sleep(every)
+
+
+def percentile(values: list[float], q: int) -> float:
+    if len(values) < 2:
+        return values[0]
+    return statistics.quantiles(values, n=100, method="inclusive")[q - 1]
