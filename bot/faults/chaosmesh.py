@@ -48,6 +48,17 @@ CHAOS_KINDS = {
 }
 CHAOS_MESH = {plural: Kind(f"/apis/{GROUP}/{VERSION}", plural) for plural in CHAOS_KINDS}
 _DIRECTIONS = ("to", "from", "both")
+# The kind of each fault's object, by the fault's name (the object's: chaosbot-{fault}-{run}).
+_FAULTS = {
+    "container-kill": "podchaos",
+    "cpu": "stresschaos",
+    "memory": "stresschaos",
+    **{f"delay-{direction}": "networkchaos" for direction in _DIRECTIONS},
+    "loss": "networkchaos",
+    "dns": "dnschaos",
+    "io-latency": "iochaos",
+    "time": "timechaos",
+}
 
 
 def kill_containers(
@@ -69,14 +80,10 @@ def kill_containers(
         if not pods:
             raise ActivityFailed(f"no pod in {namespace} matches {label_selector}")
         container = pods[0]["spec"]["containers"][0]["name"]
-    spec = {
-        "action": "container-kill",
-        "containerNames": [container],
-        "selector": chaos_mesh_selector(namespace, label_selector),
-        "mode": "fixed",
-        "value": str(as_int(count, "count")),
-    }
-    return _create("podchaos", "container-kill", namespace, mark, spec, secrets)
+    kill = {"action": "container-kill", "containerNames": [container]}
+    selector = chaos_mesh_selector(namespace, label_selector)
+    fixed = {"selector": selector, "mode": "fixed", "value": str(as_int(count, "count"))}
+    return _inject("container-kill", namespace, mark, kill, fixed, secrets=secrets)
 
 
 def stress_cpu(
@@ -92,8 +99,8 @@ def stress_cpu(
     """Run CPU burners (`workers` of them, each at `load` %) in the service's containers."""
     mark = Mark.held(run_id, hold_seconds)
     cpu = {"workers": as_int(workers, "workers"), "load": as_int(load, "load")}
-    spec = {**_pods(namespace, label_selector, percent), "stressors": {"cpu": cpu}}
-    return _create("stresschaos", "cpu", namespace, mark, spec, secrets)
+    pods = _pods(namespace, label_selector, percent)
+    return _inject("cpu", namespace, mark, pods, {"stressors": {"cpu": cpu}}, secrets=secrets)
 
 
 def stress_memory(
@@ -109,11 +116,10 @@ def stress_memory(
     """Allocate `size` (e.g. 256MB, or 80% of the container's limit) per worker in the pods."""
     mark = Mark.held(run_id, hold_seconds)
     memory = {"workers": as_int(workers, "workers"), "size": str(size)}
-    spec = {
-        **_pods(namespace, label_selector, percent),
-        "stressors": {"memory": memory},
-    }
-    return _create("stresschaos", "memory", namespace, mark, spec, secrets)
+    pods = _pods(namespace, label_selector, percent)
+    return _inject(
+        "memory", namespace, mark, pods, {"stressors": {"memory": memory}}, secrets=secrets
+    )
 
 
 def delay_network(
@@ -136,16 +142,11 @@ def delay_network(
         "latency": f"{as_int(latency_ms, 'latency_ms')}ms",
         "jitter": f"{as_int(jitter_ms, 'jitter_ms')}ms",
     }
-    spec = _network(
-        "delay",
-        namespace,
-        label_selector,
-        direction=direction,
-        peers=(peer_selector, peer_namespace, external_targets),
-        percent=percent,
+    peers = (peer_selector, peer_namespace, external_targets)
+    network = _network("delay", namespace, label_selector, direction, peers, percent)
+    return _inject(
+        f"delay-{direction}", namespace, mark, network, {"delay": delay}, secrets=secrets
     )
-    spec["delay"] = delay
-    return _create("networkchaos", f"delay-{direction}", namespace, mark, spec, secrets)
 
 
 def lose_packets(
@@ -168,16 +169,9 @@ def lose_packets(
         "loss": str(as_int(loss_percent, "loss_percent")),
         "correlation": str(as_int(correlation, "correlation")),
     }
-    spec = _network(
-        "loss",
-        namespace,
-        label_selector,
-        direction=direction,
-        peers=(peer_selector, peer_namespace, external_targets),
-        percent=percent,
-    )
-    spec["loss"] = loss
-    return _create("networkchaos", "loss", namespace, mark, spec, secrets)
+    peers = (peer_selector, peer_namespace, external_targets)
+    network = _network("loss", namespace, label_selector, direction, peers, percent)
+    return _inject("loss", namespace, mark, network, {"loss": loss}, secrets=secrets)
 
 
 def fail_dns(
@@ -194,11 +188,10 @@ def fail_dns(
     mark = Mark.held(run_id, hold_seconds)
     if action not in ("error", "random"):
         raise ActivityFailed(f"action must be error or random, not {action}")
-    spec = {**_pods(namespace, label_selector, percent), "action": action}
+    pods = _pods(namespace, label_selector, percent)
     patterns = [d.strip() for d in domains.split(",") if d.strip()]
-    if patterns:
-        spec["patterns"] = patterns
-    return _create("dnschaos", "dns", namespace, mark, spec, secrets)
+    dns = {"action": action, **({"patterns": patterns} if patterns else {})}
+    return _inject("dns", namespace, mark, pods, dns, secrets=secrets)
 
 
 def delay_io(
@@ -215,16 +208,15 @@ def delay_io(
 ) -> Obj:
     """Delay `io_percent` % of file operations under `volume_path` (a mounted volume)."""
     mark = Mark.held(run_id, hold_seconds)
-    spec = {
-        **_pods(namespace, label_selector, percent),
+    pods = _pods(namespace, label_selector, percent)
+    io = {
         "action": "latency",
         "volumePath": volume_path,
         "delay": f"{as_int(delay_ms, 'delay_ms')}ms",
         "percent": as_int(io_percent, "io_percent"),
+        **({"path": path} if path else {}),
     }
-    if path:
-        spec["path"] = path
-    return _create("iochaos", "io-latency", namespace, mark, spec, secrets)
+    return _inject("io-latency", namespace, mark, pods, io, secrets=secrets)
 
 
 def skew_time(
@@ -238,18 +230,16 @@ def skew_time(
 ) -> Obj:
     """Shift the clock the service's processes see by `offset_seconds` (negative: the past)."""
     mark = Mark.held(run_id, hold_seconds)
-    spec = {
-        **_pods(namespace, label_selector, percent),
-        "timeOffset": f"{as_int(offset_seconds, 'offset_seconds')}s",
-        "clockIds": ["CLOCK_REALTIME"],
-    }
-    return _create("timechaos", "time", namespace, mark, spec, secrets)
+    pods = _pods(namespace, label_selector, percent)
+    offset = f"{as_int(offset_seconds, 'offset_seconds')}s"
+    time = {"timeOffset": offset, "clockIds": ["CLOCK_REALTIME"]}
+    return _inject("time", namespace, mark, pods, time, secrets=secrets)
 
 
 def remove_chaos(namespace: str, run_id: str, secrets: Secrets = None) -> list[str]:
     """Delete every Chaos Mesh object of any kind this run created in the namespace."""
     run = run_label_value(run_id)
-    api = client.CustomObjectsApi(create_k8s_api_client(dict(secrets or {})))
+    api = _api(secrets)
     removed = []
     for plural in CHAOS_KINDS:
         try:
@@ -290,7 +280,6 @@ def _network(
     action: str,
     namespace: str,
     label_selector: str,
-    *,
     direction: str,
     peers: tuple[str, str, str],
     percent: Any,
@@ -316,17 +305,23 @@ def _network(
     return spec
 
 
-def _create(
-    plural: str, suffix: str, namespace: str, mark: Mark, spec: Obj, secrets: Secrets
-) -> Obj:
-    """Create the chaos object; it lifts itself when the run's writes expire."""
+def _inject(fault: str, namespace: str, mark: Mark, *parts: Obj, secrets: Secrets) -> Obj:
+    """Create the fault's object, its spec the parts in order; it lifts itself when the run's
+    writes expire. The parts are built by the caller, so their checks run in the caller's order.
+    """
+    plural = _FAULTS[fault]
+    spec: Obj = {key: value for part in parts for key, value in part.items()}
     spec["duration"] = f"{mark.lifetime_seconds}s"
     body: Obj = {
         "apiVersion": f"{GROUP}/{VERSION}",
         "kind": CHAOS_KINDS[plural],
-        "metadata": created_metadata(f"chaosbot-{suffix}-{mark.run}", namespace, mark),
+        "metadata": created_metadata(f"chaosbot-{fault}-{mark.run}", namespace, mark),
         "spec": spec,
     }
-    api = client.CustomObjectsApi(create_k8s_api_client(dict(secrets or {})))
-    api.create_namespaced_custom_object(GROUP, VERSION, namespace, plural, body)
+    _api(secrets).create_namespaced_custom_object(GROUP, VERSION, namespace, plural, body)
     return {"kind": body["kind"], "name": body["metadata"]["name"], "spec": spec}
+
+
+def _api(secrets: Secrets) -> client.CustomObjectsApi:
+    """The custom objects API of the cluster the secrets name."""
+    return client.CustomObjectsApi(create_k8s_api_client(dict(secrets or {})))
