@@ -22,6 +22,7 @@ from bot.gamedays.scheduled import GameDayPass, GameDayReport
 from bot.runs.events import RunObserver, RunObservers
 from bot.runs.janitor import Janitor
 from bot.scheduling.reconciler import Pass, Reconciler
+from bot.scheduling.steps import RunPassArgs
 
 __all__ = ["ReconcileReport", "Schedule"]
 
@@ -61,21 +62,23 @@ class Schedule:
         settings: Settings,
         start_run: Callable[[int], None],
         reconcile_every: float = 30.0,
-        drills: DrillPass | None = None,
+        drills: DrillPass | bool | None = None,
         janitor: Janitor | None = None,
     ) -> Schedule:
-        """Game days and the weekly digest from the settings, with the drills and janitor given."""
+        """Game days and the weekly digest from the settings, with the janitor given; `drills`
+        True builds the drill pass from the settings too, a pass is taken as it is (a test's,
+        with its own rng), None or False leaves drills out."""
+        run_pass: RunPassArgs = {
+            "db": db,
+            "clock": clock,
+            "start_run": start_run,
+            "grace": timedelta(minutes=settings.gameday_grace_minutes),
+            "default_context": settings.kube_context,
+        }
         return cls(
             clock=clock,
-            gamedays=GameDayPass(
-                db=db,
-                clock=clock,
-                start_run=start_run,
-                grace=timedelta(minutes=settings.gameday_grace_minutes),
-                admins=settings.platform_admins,
-                default_context=settings.kube_context,
-            ),
-            drills=drills,
+            gamedays=GameDayPass(admins=settings.platform_admins, **run_pass),
+            drills=DrillPass(**run_pass) if drills is True else drills or None,
             digest=DigestPass(
                 db=db,
                 clock=clock,

@@ -24,7 +24,6 @@ from bot.config import Settings, settings_env
 from bot.context import BotContext
 from bot.db.engine import Database
 from bot.db.migrate import ensure_migrated
-from bot.drills.scheduled import DrillPass
 from bot.errors import ChaosbotError
 from bot.k8s.client import ClientFactory
 from bot.k8s.cluster import KubeCluster
@@ -83,13 +82,7 @@ class Server:
             clock=clock,
             settings=settings,
             start_run=self._start_run,
-            drills=DrillPass(
-                db=db,
-                clock=clock,
-                start_run=self._start_run,
-                grace=timedelta(minutes=settings.gameday_grace_minutes),
-                default_context=settings.kube_context,
-            ),
+            drills=True,
             janitor=Janitor(
                 db=db,
                 clock=clock,

@@ -8,25 +8,20 @@ locks the drill's row, so a job and a tick racing each other fire it once.
 from __future__ import annotations
 
 import random
-from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
-from typing import TypeVar
+from datetime import datetime
+from typing import Unpack
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
 
-from bot.clock import Clock
-from bot.db.engine import Database
 from bot.drills.flows import active, due, fire, plan_ahead, redispatch, settle
 from bot.drills.models import Drill, DrillStatus
 from bot.runs.events import RunObserver
 from bot.scheduling.reconciler import Alarm
-from bot.scheduling.steps import guarded, hand_out
+from bot.scheduling.steps import RunPass, RunPassArgs
 
 __all__ = ["JOB_PREFIX", "DrillPass", "DrillReport"]
 
-_T = TypeVar("_T")
 JOB_PREFIX = "drill:"
 
 
@@ -40,25 +35,14 @@ class DrillReport:
     revealed: list[str] = field(default_factory=list)
 
 
-class DrillPass(RunObserver):
+class DrillPass(RunPass, RunObserver):
     """Blind drills as the reconciler sees them: a tick's work, and an alarm at each drill; as
     a run observer, it reveals a drill when its run's process exits."""
 
     name = "drills"
-    every: float | None = None  # on the reconciler's tick, and when woken
 
-    def __init__(
-        self,
-        *,
-        db: Database,
-        clock: Clock,
-        start_run: Callable[[int], None],
-        grace: timedelta,
-        default_context: str | None = None,
-        rng: random.Random | None = None,
-    ) -> None:
-        self._db, self._clock, self._start_run = db, clock, start_run
-        self.grace, self._default_context = grace, default_context
+    def __init__(self, *, rng: random.Random | None = None, **args: Unpack[RunPassArgs]) -> None:
+        super().__init__(**args)
         # Unpredictable unless a test seeds it: teams must not be able to guess the next drill.
         self.rng = rng or random.SystemRandom()
 
@@ -101,8 +85,7 @@ class DrillPass(RunObserver):
                 default_context=self._default_context,
             ),
         )
-        if run_id is not None:
-            self._hand_out(run_id)
+        self._hand_out(run_id)
         return run_id
 
     def run_ended(self, run_id: int) -> None:
@@ -126,9 +109,6 @@ class DrillPass(RunObserver):
             for drill_id, key, at in rows
         }
 
-    def _hand_out(self, run_id: int) -> None:
-        hand_out(self._start_run, run_id)
-
     def _skipped(self, drill_id: int) -> list[str]:
         with self._db.session() as session:
             drill = session.get(Drill, drill_id)
@@ -137,6 +117,3 @@ class DrillPass(RunObserver):
     def _keys(self, ids: list[int]) -> list[str]:
         with self._db.session() as session:
             return list(session.scalars(select(Drill.key).where(Drill.id.in_(ids))).all())
-
-    def _step(self, what: str, work: Callable[[Session], _T]) -> _T | None:
-        return guarded(self._db, f"drills: {what}", work)

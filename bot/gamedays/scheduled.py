@@ -9,16 +9,12 @@ is a conditional change of its row, so a trigger and a tick racing each other st
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
-from typing import TypeVar
+from datetime import datetime
+from typing import Unpack
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
 
-from bot.clock import Clock
-from bot.db.engine import Database
 from bot.gamedays.decisions import expire_due
 from bot.gamedays.flows import Started, advance, due_to_start, fire, remind_due, running
 from bot.gamedays.models import GameDay, GameDayStatus
@@ -26,11 +22,9 @@ from bot.gamedays.rules import REMINDERS
 from bot.runs.events import RunObserver
 from bot.runs.models import Run
 from bot.scheduling.reconciler import Alarm
-from bot.scheduling.steps import guarded, hand_out
+from bot.scheduling.steps import RunPass, RunPassArgs
 
 __all__ = ["JOB_PREFIX", "GameDayPass", "GameDayReport"]
-
-_T = TypeVar("_T")
 
 JOB_PREFIX = "gameday:"
 
@@ -46,25 +40,15 @@ class GameDayReport:
     settled: list[int] = field(default_factory=list)
 
 
-class GameDayPass(RunObserver):
+class GameDayPass(RunPass, RunObserver):
     """Game days as the reconciler sees them: a tick's work, and an alarm at each moment; as a
     run observer, it goes on with a game day's next experiment when a run's process exits."""
 
     name = "game days"
-    every: float | None = None  # on the reconciler's tick, and when woken
 
-    def __init__(
-        self,
-        *,
-        db: Database,
-        clock: Clock,
-        start_run: Callable[[int], None],
-        grace: timedelta,
-        admins: frozenset[str],
-        default_context: str | None,
-    ) -> None:
-        self._db, self._clock, self._start_run = db, clock, start_run
-        self.grace, self._admins, self._default_context = grace, admins, default_context
+    def __init__(self, *, admins: frozenset[str], **args: Unpack[RunPassArgs]) -> None:
+        super().__init__(**args)
+        self._admins = admins
 
     def run(self) -> GameDayReport:
         """Do everything that is due now."""
@@ -108,7 +92,7 @@ class GameDayPass(RunObserver):
                 default_context=self._default_context,
             ),
         )
-        self._hand_out(started)
+        self._hand_out(started.run_id if started is not None else None)
         return started
 
     def advance_gameday(self, gameday_id: int, *, now: datetime | None = None) -> Started | None:
@@ -117,7 +101,7 @@ class GameDayPass(RunObserver):
             f"advance game day {gameday_id}",
             lambda s: advance(session=s, gameday_id=gameday_id, now=moment, admins=self._admins),
         )
-        self._hand_out(started)
+        self._hand_out(started.run_id if started is not None else None)
         return started
 
     def run_ended(self, run_id: int) -> None:
@@ -150,10 +134,3 @@ class GameDayPass(RunObserver):
                     if getattr(gameday, f"reminded_{name}_at") is None:
                         wanted[f"{prefix}:remind-{name}"] = (gameday.starts_at - before, None)
         return wanted
-
-    def _hand_out(self, started: Started | None) -> None:
-        if started is not None and started.run_id is not None:
-            hand_out(self._start_run, started.run_id)
-
-    def _step(self, what: str, work: Callable[[Session], _T]) -> _T | None:
-        return guarded(self._db, f"game days: {what}", work)

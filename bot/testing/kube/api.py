@@ -49,13 +49,12 @@ from bot.testing.kube.model import ApiError, JsonObject, resource_by_plural
 from bot.testing.kube.seed import (
     DEFAULT_IMAGE,
     container,
-    deployment_manifest,
     namespace_manifest,
     node_manifest,
     pdb_manifest,
     pod_manifest,
     secret_manifest,
-    statefulset_manifest,
+    workload_manifest,
 )
 from bot.testing.kube.validation import latest_kube_version
 
@@ -232,7 +231,8 @@ class KubeApiServer:
                 liveness_probe=liveness_probe,
             )
         ]
-        manifest = deployment_manifest(
+        manifest = workload_manifest(
+            "Deployment",
             namespace,
             name,
             replicas=replicas,
@@ -255,7 +255,8 @@ class KubeApiServer:
         pods_ready: bool = True,
     ) -> JsonObject:
         """Create a StatefulSet selecting `labels`; pods <name>-0..n-1 appear at once."""
-        manifest = statefulset_manifest(
+        manifest = workload_manifest(
+            "StatefulSet",
             namespace,
             name,
             replicas=replicas,

@@ -12,14 +12,13 @@ from bot.testing.kube.model import JsonObject, now_rfc3339
 __all__ = [
     "DEFAULT_IMAGE",
     "container",
-    "deployment_manifest",
     "label_selector",
     "namespace_manifest",
     "node_manifest",
     "pdb_manifest",
     "pod_manifest",
     "secret_manifest",
-    "statefulset_manifest",
+    "workload_manifest",
 ]
 
 DEFAULT_IMAGE = "nginx:1.27"
@@ -163,52 +162,28 @@ def pod_manifest(
     }
 
 
-def deployment_manifest(
+def workload_manifest(
+    kind: str,
     namespace: str,
     name: str,
     *,
     replicas: int,
     labels: Mapping[str, str],
     containers: Sequence[Mapping[str, Any]],
-    annotations: Mapping[str, str] | None,
+    annotations: Mapping[str, str] | None = None,
+    service_name: str | None = None,
 ) -> JsonObject:
-    """A Deployment selecting its pods by exactly `labels`."""
+    """A Deployment or StatefulSet (`kind`) selecting its pods by exactly `labels`; a
+    StatefulSet names its governing service."""
     metadata = _metadata(name, namespace, labels)
     if annotations:
         metadata["annotations"] = dict(annotations)
-    return {
-        "apiVersion": "apps/v1",
-        "kind": "Deployment",
-        "metadata": metadata,
-        "spec": {
-            "replicas": replicas,
-            "selector": {"matchLabels": dict(labels)},
-            "template": _template(labels, containers),
-        },
-    }
-
-
-def statefulset_manifest(
-    namespace: str,
-    name: str,
-    *,
-    replicas: int,
-    labels: Mapping[str, str],
-    containers: Sequence[Mapping[str, Any]],
-    service_name: str,
-) -> JsonObject:
-    """A StatefulSet selecting its pods by exactly `labels`."""
-    return {
-        "apiVersion": "apps/v1",
-        "kind": "StatefulSet",
-        "metadata": _metadata(name, namespace, labels),
-        "spec": {
-            "replicas": replicas,
-            "serviceName": service_name,
-            "selector": {"matchLabels": dict(labels)},
-            "template": _template(labels, containers),
-        },
-    }
+    spec: JsonObject = {"replicas": replicas}
+    if service_name is not None:
+        spec["serviceName"] = service_name
+    spec["selector"] = {"matchLabels": dict(labels)}
+    spec["template"] = _template(labels, containers)
+    return {"apiVersion": "apps/v1", "kind": kind, "metadata": metadata, "spec": spec}
 
 
 def pdb_manifest(
