@@ -84,6 +84,9 @@ class Reconciler:
         # The moment, on our clock, each date job stands for (APScheduler keeps wall-clock times).
         self._alarms: dict[str, datetime] = {}
         self._in_job = threading.local()
+        # Jobs under way, which stop() waits for (see there).
+        self._running = threading.Condition()
+        self._jobs_running = 0
 
     @property
     def passes(self) -> tuple[Pass, ...]:
@@ -132,9 +135,16 @@ class Reconciler:
         """Stop scheduling; a pass under way finishes first (unless it is the one asking)."""
         with self._guard:
             aps, self._aps = self._aps, None
-        if aps is not None:
-            aps.shutdown(wait=not getattr(self._in_job, "yes", False))
-            log.info("this replica no longer runs the game-day scheduler")
+        if aps is None:
+            return
+        # Never shutdown(wait=True): APScheduler holds its job-store lock while it waits, and a
+        # running tick asks that lock for the jobs (get_jobs), so both would wait forever. Stop
+        # the triggers, then wait for the jobs under way here.
+        aps.shutdown(wait=False)
+        if not getattr(self._in_job, "yes", False):
+            with self._running:
+                self._running.wait_for(lambda: self._jobs_running == 0)
+        log.info("this replica no longer runs the game-day scheduler")
 
     def wake(self) -> None:
         """Something changed (an approval, a cancellation): tick now, if we schedule."""
@@ -184,10 +194,15 @@ class Reconciler:
     def _job(self, func: Callable[[], object]) -> Callable[[], None]:
         def job() -> None:
             self._in_job.yes = True
+            with self._running:
+                self._jobs_running += 1
             try:
                 func()
             finally:
                 self._in_job.yes = False
+                with self._running:
+                    self._jobs_running -= 1
+                    self._running.notify_all()
 
         return job
 
