@@ -127,8 +127,10 @@ class Reconciler:
                         id=f"every:{each.name}",
                         next_run_time=now,
                     )
-            aps.start()
+            # Known before it starts: the first tick runs at once, in APScheduler's own threads,
+            # and brings the date jobs in line only if it finds the scheduler here.
             self._aps = aps
+            aps.start()
         log.info("this replica now runs the game-day scheduler (%s)", self._names())
 
     def stop(self) -> None:
