@@ -33,15 +33,7 @@ def enqueue(
         )
         if existing is not None:
             return None
-    message = OutboxMessage(
-        created_at=now,
-        method=method,
-        payload=payload,
-        dedupe_key=dedupe_key,
-        status=OutboxStatus.PENDING,
-        attempts=0,
-        not_before=now,
-    )
+    message = OutboxMessage(**_pending(now=now, method=method, payload=payload, key=dedupe_key))
     session.add(message)
     return message
 
@@ -59,18 +51,25 @@ def enqueue_many(
     session.execute(
         insert(OutboxMessage).execution_options(insertmanyvalues_page_size=BULK_PAGE),
         [
-            {
-                "created_at": now,
-                "method": method,
-                "payload": payload,
-                "dedupe_key": key,
-                "status": OutboxStatus.PENDING,
-                "attempts": 0,
-                "not_before": now,
-            }
+            _pending(now=now, method=method, payload=payload, key=key)
             for method, payload, key in calls
         ],
     )
+
+
+def _pending(
+    *, now: datetime, method: str, payload: dict[str, Any], key: str | None
+) -> dict[str, Any]:
+    """The columns of a call queued at `now`: pending, never tried, due at once."""
+    return {
+        "created_at": now,
+        "method": method,
+        "payload": payload,
+        "dedupe_key": key,
+        "status": OutboxStatus.PENDING,
+        "attempts": 0,
+        "not_before": now,
+    }
 
 
 def ts_of(dedupe_key: str) -> dict[str, str]:
