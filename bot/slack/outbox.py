@@ -33,7 +33,6 @@ __all__ = [
     "deliver_due",
     "enqueue",
     "enqueue_many",
-    "enqueue_upload",
     "upload_payload",
 ]
 
@@ -80,33 +79,6 @@ def enqueue(
     )
 
 
-def enqueue_upload(
-    *,
-    session: Session,
-    now: datetime,
-    channel: str,
-    filename: str,
-    title: str,
-    content: bytes,
-    initial_comment: str | None = None,
-    thread_ts: str | dict[str, str] | None = None,
-    dedupe_key: str | None = None,
-) -> OutboxMessage | None:
-    """Queue a file shared to a channel (a thread with `thread_ts`, which may be a `ts_of`) in
-    the caller's transaction; None if dedupe_key was queued before."""
-    payload = upload_payload(
-        channel=channel,
-        filename=filename,
-        title=title,
-        content=content,
-        initial_comment=initial_comment,
-        thread_ts=thread_ts,
-    )
-    return enqueue(
-        session=session, now=now, method=UPLOAD_METHOD, payload=payload, dedupe_key=dedupe_key
-    )
-
-
 def upload_payload(
     *,
     channel: str,
@@ -116,7 +88,8 @@ def upload_payload(
     initial_comment: str | None = None,
     thread_ts: str | dict[str, str] | None = None,
 ) -> dict[str, Any]:
-    """The payload of a queued file upload (method UPLOAD_METHOD)."""
+    """The payload of a file shared to a channel (a thread with `thread_ts`, which may be a
+    `ts_of`), queued with method UPLOAD_METHOD by `enqueue` or `enqueue_many`."""
     payload: dict[str, Any] = {
         "channel": channel,
         "filename": filename,

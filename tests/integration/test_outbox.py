@@ -14,7 +14,7 @@ from bot.clock import FrozenClock
 from bot.db.engine import Database
 from bot.outbox.models import OutboxMessage, OutboxStatus
 from bot.outbox.service import posted_ts, ts_of
-from bot.slack.outbox import deliver_due, enqueue, enqueue_upload
+from bot.slack.outbox import UPLOAD_METHOD, deliver_due, enqueue, upload_payload
 from bot.testing.slack.api import SlackApiServer
 
 START = datetime(2026, 11, 30, 9, 0, tzinfo=UTC)
@@ -48,16 +48,16 @@ def _queue_upload(
     thread_ts: str | dict[str, str] | None = None,
 ) -> bool:
     with db.session() as session:
-        queued = enqueue_upload(
-            session=session,
-            now=START,
+        payload = upload_payload(
             channel="C0TEAM",
             filename="resilience-trend.png",
             title="Resilience score, last 12 weeks",
             content=content,
             initial_comment="This week's trend",
             thread_ts=thread_ts,
-            dedupe_key=dedupe_key,
+        )
+        queued = enqueue(
+            session=session, now=START, method=UPLOAD_METHOD, payload=payload, dedupe_key=dedupe_key
         )
         return queued is not None
 
