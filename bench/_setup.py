@@ -22,7 +22,7 @@ from bot.db.engine import Database
 from bot.faults.marks import RUN_LABEL
 from bot.runs.flows import PlannedRun, plan_run
 from bot.runs.models import Run
-from bot.runs.states import Trigger
+from bot.runs.states import RunStatus, Trigger
 from bot.testing.kube.api import KubeApiServer
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -99,6 +99,18 @@ def fault_present(kube: KubeApiServer, planned: PlannedRun) -> bool:
     return bool(kube.list("networkpolicies", "payments", label_selector=selector))
 
 
+def wait_holding(db: Database, kube: KubeApiServer, planned: PlannedRun, *, every: float) -> None:
+    """Wait until the run holds with its fault in the cluster; `HaltFailed` after READY_TIMEOUT."""
+    wait(
+        lambda: (
+            row(db, planned.run_id).status is RunStatus.HOLDING and fault_present(kube, planned)
+        ),
+        READY_TIMEOUT,
+        "holding",
+        every=every,
+    )
+
+
 def row(db: Database, run_id: int) -> Run:
     """The run's row with its timeline loaded, to read after the session."""
     with db.session() as session:
@@ -121,3 +133,11 @@ def percentile(values: list[float], q: int) -> float:
     if len(values) < 2:
         return values[0]
     return statistics.quantiles(values, n=100, method="inclusive")[q - 1]
+
+
+def print_percentiles(runs: list[dict[str, float]], width: int) -> None:
+    """One line a measure of `runs` (seconds): its p50, p99 and max in ms, names `width` wide."""
+    for name in runs[0]:
+        values = [run[name] * 1000 for run in runs]
+        p50, p99 = percentile(values, 50), percentile(values, 99)
+        print(f"  {name:{width}s} p50 {p50:8.1f}   p99 {p99:8.1f}   max {max(values):8.1f}")

@@ -26,9 +26,11 @@ from _setup import (
     now,
     percentile,
     plan_blackhole,
+    print_percentiles,
     register_checkout,
     row,
     wait,
+    wait_holding,
     worker_env,
 )
 from sqlalchemy import update
@@ -51,12 +53,9 @@ def _one_run(db: Database, kube: KubeApiServer, env: dict[str, str], path: str) 
     planned = plan_blackhole(db, hold_seconds=60)
     run_id, present = planned.run_id, partial(fault_present, kube, planned)
 
-    def holding() -> bool:
-        return row(db, run_id).status is RunStatus.HOLDING and present()
-
     worker = start_worker(run_id, env=env)
     try:
-        wait(holding, READY_TIMEOUT, "holding", every=0.01)
+        wait_holding(db, kube, planned, every=0.01)
         aborted_at, started = now(), time.perf_counter()
         if path == SIGNAL:
             abort_run(db=db, ref=run_id, by="U0BENCH", now=aborted_at)
@@ -95,10 +94,7 @@ def _one_run(db: Database, kube: KubeApiServer, env: dict[str, str], path: str) 
 
 def _report(path: str, runs: list[dict[str, float]]) -> None:
     print(f"{path} path, {len(runs)} runs:")
-    for name in runs[0]:
-        values = [run[name] * 1000 for run in runs]
-        p50, p99 = percentile(values, 50), percentile(values, 99)
-        print(f"  {name:22s} p50 {p50:8.1f}   p99 {p99:8.1f}   max {max(values):8.1f}")
+    print_percentiles(runs, 22)
     gone, alone = (
         [run[name] for run in runs] for name in ("abort -> fault gone", "rollback alone")
     )

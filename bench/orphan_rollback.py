@@ -25,14 +25,15 @@ from functools import partial
 
 # bench/ is not a package: its scripts share the set-up and arithmetic in bench/_setup.py.
 from _setup import (
-    READY_TIMEOUT,
     HaltFailed,
     fault_present,
     percentile,
     plan_blackhole,
+    print_percentiles,
     register_checkout,
     row,
     wait,
+    wait_holding,
     worker_env,
 )
 
@@ -79,12 +80,7 @@ def _one_run(
 
     worker = start_worker(run_id, env=env)
     try:
-        wait(
-            lambda: row(db, run_id).status is RunStatus.HOLDING and present(),
-            READY_TIMEOUT,
-            "holding",
-            every=POLL,
-        )
+        wait_holding(db, kube, planned, every=POLL)
         time.sleep(delay)
         killed = time.perf_counter()
         os.kill(worker.pid, signal.SIGKILL)
@@ -114,10 +110,7 @@ def _one_run(
 
 
 def _report(runs: list[dict[str, float]], period: float) -> None:
-    for name in runs[0]:
-        values = [run[name] * 1000 for run in runs]
-        p50, p99 = percentile(values, 50), percentile(values, 99)
-        print(f"  {name:26s} p50 {p50:8.1f}   p99 {p99:8.1f}   max {max(values):8.1f}")
+    print_percentiles(runs, 26)
     gone = [run["death -> fault gone"] for run in runs]
     print(f"  janitor period             {period * 1000:8.1f}")
     print(f"  ratio fault gone p99 / period: {percentile(gone, 99) / period:.2f}x")
