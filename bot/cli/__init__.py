@@ -10,8 +10,7 @@ from collections.abc import Callable, Sequence
 from bot import __version__
 from bot.cli import runs as runs_cli
 from bot.cli.experiments import add_parser as add_experiments_parser
-from bot.cli.options import add_actor, add_file
-from bot.config import Settings, load_settings
+from bot.cli.options import add_actor, add_file, configured_settings
 from bot.db.engine import Database
 from bot.errors import ChaosbotError, SettingsError
 from bot.logs import configure_logging
@@ -161,22 +160,10 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _settings(*, quiet: bool = False) -> Settings:
-    """The settings, with logging configured.
-
-    `quiet` is for commands whose output is their result: the default level INFO becomes
-    WARNING, so only problems are logged (CHAOSBOT_LOG_LEVEL=DEBUG still shows everything).
-    """
-    settings = load_settings()
-    level = "WARNING" if quiet and settings.log_level == "INFO" else settings.log_level
-    configure_logging(level, settings.secrets())
-    return settings
-
-
 def _serve(_args: argparse.Namespace) -> int:
     from bot.serve import serve
 
-    settings = _settings()
+    settings = configured_settings()
     settings.require_slack()
     serve(settings, db=Database(settings.database_url))
     return 0
@@ -185,7 +172,7 @@ def _serve(_args: argparse.Namespace) -> int:
 def _migrate(_args: argparse.Namespace) -> int:
     from bot.db.migrate import upgrade
 
-    settings = _settings()
+    settings = configured_settings()
     db = Database(settings.database_url)
     try:
         revision = upgrade(db)
@@ -204,7 +191,7 @@ def _apply(args: argparse.Namespace) -> int:
     from bot.k8s.client import ClientFactory
     from bot.k8s.cluster import KubeCluster
 
-    settings = _settings(quiet=True)
+    settings = configured_settings(quiet=True)
     db = Database(settings.database_url)
     clients = ClientFactory.from_settings(settings)
     try:
@@ -241,7 +228,7 @@ def _namespaces_apply(args: argparse.Namespace) -> int:
     from bot.clock import SystemClock
     from bot.db.migrate import ensure_migrated
 
-    settings = _settings(quiet=True)
+    settings = configured_settings(quiet=True)
     try:
         text = Path(args.file).read_text(encoding="utf-8")
     except OSError as exc:
@@ -266,7 +253,7 @@ def _export(args: argparse.Namespace) -> int:
     from bot.catalog.service import find_service, spec_of
     from bot.db.migrate import ensure_migrated
 
-    settings = _settings(quiet=True)
+    settings = configured_settings(quiet=True)
     db = Database(settings.database_url)
     try:
         ensure_migrated(db)
@@ -292,7 +279,7 @@ def _cleanup(args: argparse.Namespace) -> int:
     from bot.k8s.client import ClientFactory
     from bot.k8s.sweep import SweepRecord, sweep
 
-    settings = _settings(quiet=True)
+    settings = configured_settings(quiet=True)
     namespaces = sorted(set(args.namespaces or settings.allowed_namespaces))
     if not namespaces:
         print(

@@ -1,4 +1,5 @@
-"""The options several `chaosbot` commands share, declared once (same flags, same help)."""
+"""What several `chaosbot` commands share, declared once: their options (same flags, same help)
+and their settings, with logging configured."""
 
 from __future__ import annotations
 
@@ -7,10 +8,19 @@ import os
 from collections.abc import Iterable
 from typing import Any
 
+from bot.config import Settings, load_settings
 from bot.library.catalogue import ExperimentTemplate
 from bot.library.render import coerce_parameter
+from bot.logs import configure_logging
 
-__all__ = ["add_actor", "add_file", "add_hold_seconds", "add_values", "parameter_overrides"]
+__all__ = [
+    "add_actor",
+    "add_file",
+    "add_hold_seconds",
+    "add_values",
+    "configured_settings",
+    "parameter_overrides",
+]
 
 
 def add_file(parser: argparse.ArgumentParser, help: str | None = None) -> None:
@@ -52,3 +62,15 @@ def parameter_overrides(template: ExperimentTemplate, values: Iterable[str]) -> 
         name, _, text = item.partition("=")
         overrides[name] = coerce_parameter(template, name, text)
     return overrides
+
+
+def configured_settings(*, quiet: bool = False) -> Settings:
+    """The settings, with logging configured.
+
+    `quiet` is for commands whose output is their result: the default level INFO becomes
+    WARNING, so only problems are logged (CHAOSBOT_LOG_LEVEL=DEBUG still shows everything).
+    """
+    loaded = load_settings()
+    level = "WARNING" if quiet and loaded.log_level == "INFO" else loaded.log_level
+    configure_logging(level, loaded.secrets())
+    return loaded

@@ -9,13 +9,17 @@ from datetime import timedelta
 from typing import Any
 
 from bot.app import build_client
-from bot.cli.options import add_hold_seconds, add_values, parameter_overrides
+from bot.cli.options import (
+    add_hold_seconds,
+    add_values,
+    configured_settings,
+    parameter_overrides,
+)
 from bot.clock import Clock, SystemClock, clock_from_env
-from bot.config import Settings, load_settings
+from bot.config import Settings
 from bot.db.engine import Database
 from bot.k8s.client import ClientFactory
 from bot.k8s.runs import KubeRunCluster
-from bot.logs import configure_logging
 from bot.runs.rollback import replay_rollbacks
 from bot.runs.states import RunStatus, Trigger
 from bot.runs.worker import Observer, execute_run
@@ -89,10 +93,7 @@ def _run(args: argparse.Namespace) -> int:
     from bot.runs.flows import plan_run
     from bot.runs.service import find_run
 
-    settings = load_settings()
-    configure_logging(
-        "WARNING" if settings.log_level == "INFO" else settings.log_level, settings.secrets()
-    )
+    settings = configured_settings(quiet=True)
     template = load_catalogue().get(args.experiment)
     overrides = parameter_overrides(template, args.values)
     db = Database(settings.database_url)
@@ -125,8 +126,7 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _worker(args: argparse.Namespace) -> int:
-    settings = load_settings()
-    configure_logging(settings.log_level, settings.secrets())
+    settings = configured_settings()
     db = Database(settings.database_url)
     clock = clock_from_env()
     clients = ClientFactory.from_settings(settings)
