@@ -83,6 +83,19 @@ def _plain(initial: str | None = None, placeholder: str | None = None) -> dict[s
     return element
 
 
+def _whole_number(
+    initial: int, *, minimum: int | None = None, maximum: int | None = None
+) -> dict[str, Any]:
+    """A number input that takes whole numbers only, starting at `initial`."""
+    element: dict[str, Any] = {"type": "number_input", "is_decimal_allowed": False}
+    if minimum is not None:
+        element["min_value"] = str(minimum)
+    if maximum is not None:
+        element["max_value"] = str(maximum)
+    element["initial_value"] = str(initial)
+    return element
+
+
 def onboarding_modal(
     *,
     teams: Sequence[str],
@@ -213,21 +226,13 @@ def onboarding_modal(
         _input(
             B.PROBE_STATUS,
             "Expected status",
-            {
-                "type": "number_input",
-                "is_decimal_allowed": False,
-                "initial_value": str(probe.expected_status if probe else 200),
-            },
+            _whole_number(probe.expected_status if probe else 200),
             optional=True,
         ),
         _input(
             B.PROBE_LATENCY,
             "Latency budget (ms)",
-            {
-                "type": "number_input",
-                "is_decimal_allowed": False,
-                "initial_value": str(probe.latency_budget_ms if probe else 1000),
-            },
+            _whole_number(probe.latency_budget_ms if probe else 1000),
             optional=True,
         ),
     ]
@@ -264,13 +269,7 @@ def _blast_radius_block(
     return _input(
         B.BLAST_RADIUS,
         "Blast radius cap (% of pods)",
-        {
-            "type": "number_input",
-            "is_decimal_allowed": False,
-            "min_value": "1",
-            "max_value": "100",
-            "initial_value": str(initial),
-        },
+        _whole_number(initial, minimum=1, maximum=100),
         hint=hint,
     )
 
