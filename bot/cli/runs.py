@@ -29,6 +29,7 @@ EXIT_CODES = {
     RunStatus.FAILED: 1,
     RunStatus.DEVIATED: 3,
     RunStatus.ABORTED: 4,
+    RunStatus.HALTED: 5,
 }
 
 
