@@ -59,6 +59,7 @@ def test_a_healthy_run_is_watched_to_the_end_and_completes(engine: Engine) -> No
     assert engine.run(run_id) == 0
     run = engine.row(run_id)
     assert run.status is RunStatus.COMPLETED
+    assert engine.policies(key) == []
     checks = _measurements(engine, run_id)
     assert len(checks) >= 4  # 1.5 s of hold, a check every 0.2 s
     assert all(ok and detail.startswith("got 200 in ") for ok, detail in checks)

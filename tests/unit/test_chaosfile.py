@@ -659,9 +659,7 @@ def test_a_steady_state_watch_out_of_bounds_is_refused_by_the_schema_and_the_par
     value: dict[str, int], spec_path: str
 ) -> None:
     raw = {**_raw(CHECKOUT), "steadyState": value}
-    assert [p.path for p in schema_problems(_as_document(raw))] == [
-        ("spec", *spec_path.split("."))
-    ]
+    assert [p.path for p in schema_problems(_as_document(raw))] == [("spec", *spec_path.split("."))]
     with pytest.raises(SpecInvalid) as caught:
         parse_service_spec(raw, policy=POLICY)
     assert [e.path for e in caught.value.errors] == [spec_path]
