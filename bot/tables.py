@@ -15,7 +15,7 @@ from bot.drills.models import Drill
 from bot.findings.models import Finding
 from bot.gamedays.models import GameDay, GameDayApproval
 from bot.outbox.models import OutboxMessage
-from bot.runs.models import Freeze, KillSwitch, Run, RunEvent
+from bot.runs.models import Freeze, KillSwitch, Run, RunEvent, RunMeasurement
 
 __all__ = [
     "AuditEvent",
@@ -33,6 +33,7 @@ __all__ = [
     "OutboxMessage",
     "Run",
     "RunEvent",
+    "RunMeasurement",
     "Service",
     "ServiceOwner",
     "SuiteEntry",

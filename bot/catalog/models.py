@@ -118,6 +118,9 @@ class Service(Base):
     workload_kind: Mapped[str | None] = mapped_column(String(32))
     workload_name: Mapped[str | None] = mapped_column(String(253))
     probes: Mapped[list[dict[str, Any]]] = mapped_column(JSONDocument, default=list)
+    # How the probes are watched while a fault is in place ({intervalSeconds, failAfter});
+    # None for a service stored before the watch existed (it gets the defaults).
+    steady_state: Mapped[dict[str, Any] | None] = mapped_column(JSONDocument)
     # Slack user ids of the people besides the owners who may approve its game days.
     approvers: Mapped[list[str]] = mapped_column(JSONDocument, default=list, server_default="[]")
     blast_radius_percent: Mapped[int] = mapped_column(Integer, default=50)

@@ -32,6 +32,7 @@ from bot.catalog.spec import (
     HttpProbe,
     ServiceSpec,
     SpecInvalid,
+    SteadyStateWatch,
     WorkloadRef,
     parse_freeze_window,
     to_document,
@@ -198,6 +199,7 @@ def spec_of(service: Service) -> ServiceSpec:
             )
             for p in service.probes
         ),
+        steady_state=SteadyStateWatch.from_document(service.steady_state),
         blast_radius_percent=service.blast_radius_percent,
         blind=blind_window_of(service),
         suite=tuple(
@@ -371,6 +373,8 @@ def _apply(service: Service, spec: ServiceSpec, team: Team, selector: str, now: 
     service.workload_kind = spec.workload.kind if spec.workload else None
     service.workload_name = spec.workload.name if spec.workload else None
     service.probes = [p.as_document() for p in spec.probes]
+    if spec.steady_state is not None or service.steady_state is None:
+        service.steady_state = (spec.steady_state or SteadyStateWatch()).as_document()
     service.blast_radius_percent = spec.blast_radius_percent
     service.blind_enabled = spec.blind is not None
     service.blind_window = spec.blind.as_document() if spec.blind else None

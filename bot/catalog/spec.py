@@ -31,6 +31,7 @@ __all__ = [
     "HttpProbe",
     "ServiceSpec",
     "SpecInvalid",
+    "SteadyStateWatch",
     "SuiteEntry",
     "WorkloadRef",
     "catalog_policy",
@@ -104,6 +105,29 @@ class HttpProbe:
 
 
 @dataclass(frozen=True, kw_only=True)
+class SteadyStateWatch:
+    """How the probes are watched while the fault is in place: every interval_seconds; after
+    fail_after failed checks in a row the run halts (bot.probes.watch)."""
+
+    interval_seconds: int = 10
+    fail_after: int = 2
+
+    def as_document(self) -> dict[str, Any]:
+        """The watch as chaos.yaml's `steadyState` (and the services table) writes it."""
+        return {"intervalSeconds": self.interval_seconds, "failAfter": self.fail_after}
+
+    @classmethod
+    def from_document(cls, document: Mapping[str, Any] | None) -> SteadyStateWatch:
+        """The stored watch; a service stored before it existed gets the defaults."""
+        document = document or {}
+        default = cls()
+        return cls(
+            interval_seconds=int(document.get("intervalSeconds", default.interval_seconds)),
+            fail_after=int(document.get("failAfter", default.fail_after)),
+        )
+
+
+@dataclass(frozen=True, kw_only=True)
 class BlindWindow:
     """A service's blind-drill opt-in: when drills may happen, how often, and which experiments.
 
@@ -173,6 +197,9 @@ class ServiceSpec:
     # The people besides the owners who may approve the service's game days.
     approvers: tuple[str, ...] = ()
     probes: tuple[HttpProbe, ...]
+    # None: the declaration says nothing about it (the onboarding form), so saving it keeps
+    # the stored one (or the defaults for a new service).
+    steady_state: SteadyStateWatch | None = None
     blast_radius_percent: int = DEFAULT_BLAST_RADIUS_PERCENT
     blind: BlindWindow | None = None
     # None: the declaration says nothing about the suite (the onboarding form), so saving it
@@ -220,6 +247,8 @@ def to_document(spec: ServiceSpec) -> dict[str, Any]:
     document["owners"] = list(spec.owners)
     document["approvers"] = list(spec.approvers)
     document["probes"] = [p.as_document() for p in spec.probes]
+    if spec.steady_state is not None:
+        document["steadyState"] = spec.steady_state.as_document()
     document["blastRadiusPercent"] = spec.blast_radius_percent
     if spec.blind is not None:
         blind = {"enabled": True, **spec.blind.as_document()}

@@ -26,6 +26,7 @@ from bot.catalog.spec import (
     HttpProbe,
     ServiceSpec,
     SpecInvalid,
+    SteadyStateWatch,
     SuiteEntry,
     WorkloadRef,
     parse_freeze_window,
@@ -83,6 +84,7 @@ def parse_service_spec(raw: Mapping[str, Any], *, policy: CatalogPolicy) -> Serv
         errors.append(FieldError("owners", "a tier-1 service needs at least two owners"))
     approvers = _approvers(checker, owners or ())
     probes = _probes(checker, policy)
+    steady_state = _steady_state(checker) if "steadyState" in raw else None
     blast_radius = _blast_radius(checker, policy, environment)
     blind = _blind(checker)
     suite = _suite(checker) if "suite" in raw else None
@@ -104,6 +106,7 @@ def parse_service_spec(raw: Mapping[str, Any], *, policy: CatalogPolicy) -> Serv
         owners=owners,
         approvers=approvers,
         probes=probes,
+        steady_state=steady_state,
         blast_radius_percent=blast_radius or DEFAULT_BLAST_RADIUS_PERCENT,
         blind=blind,
         suite=suite,
@@ -222,6 +225,18 @@ def _probes(checker: FieldChecker, policy: CatalogPolicy) -> tuple[HttpProbe, ..
         if not problem and status and budget:
             probes.append(HttpProbe(url=str(url), expected_status=status, latency_budget_ms=budget))
     return tuple(probes)
+
+
+def _steady_state(checker: FieldChecker) -> SteadyStateWatch | None:
+    default = SteadyStateWatch()
+    sub = checker.child("steadyState")
+    if sub is None:
+        return default if checker.raw.get("steadyState") is None else None
+    interval = sub.integer("intervalSeconds", 1, 300, default=default.interval_seconds)
+    fail_after = sub.integer("failAfter", 1, 20, default=default.fail_after)
+    if interval is None or fail_after is None:
+        return None
+    return SteadyStateWatch(interval_seconds=interval, fail_after=fail_after)
 
 
 def _probe_url_problem(url: object, policy: CatalogPolicy) -> str | None:

@@ -33,6 +33,7 @@ EXIT_CODES = {
     RunStatus.FAILED: 1,
     RunStatus.DEVIATED: 3,
     RunStatus.ABORTED: 4,
+    RunStatus.HALTED: 5,
 }
 
 

@@ -29,7 +29,12 @@ __all__ = ["DrillTimes", "Landscape", "ServiceFacts", "UpcomingGameDay", "by_tea
 
 HISTORY = timedelta(days=400)  # verdicts and game days older than this no longer count
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-_VERDICTS = {RunStatus.COMPLETED: True, RunStatus.DEVIATED: False, RunStatus.FAILED: False}
+_VERDICTS = {
+    RunStatus.COMPLETED: True,
+    RunStatus.DEVIATED: False,
+    RunStatus.HALTED: False,
+    RunStatus.FAILED: False,
+}
 
 
 @dataclass(frozen=True)

@@ -47,12 +47,13 @@ def record_run_findings(session: Session, run: Run, *, now: datetime) -> list[Fi
     if run.dry_run:
         return []
     found: list[tuple[FindingKind, Severity, str, str]] = []
-    if run.status is RunStatus.DEVIATED:
+    if run.status in (RunStatus.DEVIATED, RunStatus.HALTED):
+        broke = "broke while the fault held" if run.status is RunStatus.HALTED else "did not hold"
         found.append(
             (
                 FindingKind.DEVIATED,
                 Severity.HIGH if run.service.tier == 1 else Severity.MEDIUM,
-                f"{run.experiment}: the steady state did not hold",
+                f"{run.experiment}: the steady state {broke}",
                 run.reason or "",
             )
         )

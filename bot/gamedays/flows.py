@@ -23,6 +23,8 @@ __all__ = ["Started", "advance", "due_to_start", "fire", "remind_due", "running"
 # A run handed to a worker that has not left `scheduled` after this long is handed out again
 # (the bot died between recording the hand-over and starting the worker).
 REDISPATCH_AFTER = timedelta(minutes=2)
+# A run ending so stops the experiments after it.
+_HALTS_THE_GAMEDAY = frozenset({RunStatus.ABORTED, RunStatus.HALTED, RunStatus.FAILED})
 
 
 def remind_due(*, session: Session, now: datetime, admins: frozenset[str]) -> list[str]:
@@ -142,7 +144,8 @@ def fire(
 def advance(*, session: Session, gameday_id: int, now: datetime, admins: frozenset[str]) -> Started:
     """After a run: hand out the next one, or settle the game day when none is left.
 
-    A run that was aborted or failed halts the game day: the experiments after it are not run.
+    A run that was aborted, halted by its steady state or failed halts the game day: the
+    experiments after it are not run.
     """
     gameday = locked(session, gameday_id)
     if gameday.status is not GameDayStatus.RUNNING:
@@ -157,7 +160,7 @@ def advance(*, session: Session, gameday_id: int, now: datetime, admins: frozens
     if current is not None and current.status in ACTIVE:
         return Started(None, gameday.status)
     waiting = [r for r in runs if r.status is RunStatus.SCHEDULED]
-    if current is not None and current.status in (RunStatus.ABORTED, RunStatus.FAILED):
+    if current is not None and current.status in _HALTS_THE_GAMEDAY:
         for run in waiting:
             transition(
                 session=session,

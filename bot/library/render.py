@@ -19,6 +19,7 @@ from bot.errors import ChaosbotError
 from bot.faults.args import RUN_ID_PATTERN
 from bot.library.catalogue import PROBE_FUNC, PROBE_MODULE, ExperimentTemplate
 from bot.library.parameters import Parameter
+from bot.probes import watch
 from bot.selectors import SelectorError, parse_label_selector
 
 __all__ = [
@@ -65,13 +66,17 @@ def render(
     hold_seconds: float,
     parameters: Mapping[str, Any] | None = None,
     context: str | None = None,
+    interval_seconds: int = watch.DEFAULT_INTERVAL_SECONDS,
+    fail_after: int = watch.DEFAULT_FAIL_AFTER,
 ) -> dict[str, Any]:
     """The template as one service's experiment, with parameters checked against their bounds.
 
     probes are the service's steady-state probes ({url, expectedStatus, latencyBudgetMs}); each
     becomes a chaosbot probe (bot.probes.http, which checks where it may go and keeps only the
-    status and latency) whose timeout is its latency budget. context pins the kubeconfig
-    context (as the `kubernetes` secret every cluster-touching provider reads).
+    status and latency) whose timeout is its latency budget. They are checked before and after
+    the method as usual, and every interval_seconds while the fault is in place: fail_after
+    failed checks in a row halt the run (the bot.probes.watch control). context pins the
+    kubeconfig context (as the `kubernetes` secret every cluster-touching provider reads).
     """
     _check_target(template.id, namespace, label_selector, run_id, hold_seconds)
     hypothesis = _hypothesis(template.id, probes)
@@ -89,6 +94,10 @@ def render(
         **values,
     )
     document["steady-state-hypothesis"] = hypothesis
+    document["controls"] = [
+        *(document.get("controls") or []),
+        watch.control(interval_seconds=interval_seconds, fail_after=fail_after),
+    ]
     if context:
         document["secrets"] = {"kubernetes": {"KUBERNETES_CONTEXT": context}}
     return document

@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 
 from bot.catalog.models import Service
 from bot.catalog.service import find_service
+from bot.catalog.spec import SteadyStateWatch
 from bot.db.engine import Database
 from bot.library.catalogue import ExperimentTemplate, load_catalogue
 from bot.library.render import created_kinds, render, resolve_parameters, rollback_plan
@@ -48,6 +49,7 @@ def render_for(
     )
     chosen.update(overrides)
     parameters = resolve_parameters(template, chosen)
+    watching = SteadyStateWatch.from_document(service.steady_state)
     document = render(
         template,
         namespace=service.namespace,
@@ -58,6 +60,8 @@ def render_for(
         hold_seconds=hold_seconds,
         parameters=parameters,
         context=service.cluster_context or default_context,
+        interval_seconds=watching.interval_seconds,
+        fail_after=watching.fail_after,
     )
     return parameters, document
 

@@ -1,11 +1,12 @@
-"""Tables of the run engine: runs and their timelines, the kill switch and freeze windows."""
+"""Tables of the run engine: runs, their timelines and measurements, the kill switch and freeze
+windows."""
 
 from __future__ import annotations
 
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Boolean, ForeignKey, Integer, String, Text, false
+from sqlalchemy import Boolean, Float, ForeignKey, Integer, String, Text, false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from bot.catalog.models import Service
@@ -13,7 +14,7 @@ from bot.db.base import Base
 from bot.db.types import JSONDocument, UTCDateTime, string_enum
 from bot.runs.states import RunStatus, Trigger
 
-__all__ = ["Freeze", "KillSwitch", "Run", "RunEvent"]
+__all__ = ["Freeze", "KillSwitch", "Run", "RunEvent", "RunMeasurement"]
 
 
 class Run(Base):
@@ -85,6 +86,21 @@ class RunEvent(Base):
     detail: Mapped[dict[str, Any]] = mapped_column(JSONDocument, default=dict)
 
     run: Mapped[Run] = relationship(back_populates="events")
+
+
+class RunMeasurement(Base):
+    """One steady-state check while the fault was in place: a point of the run's time series."""
+
+    __tablename__ = "run_measurements"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    run_id: Mapped[int] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"), index=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime())
+    probe: Mapped[str] = mapped_column(String(128))
+    ok: Mapped[bool] = mapped_column(Boolean)
+    # The number measured (an HTTP probe's latency in ms, a query's value); None on an error.
+    value: Mapped[float | None] = mapped_column(Float)
+    detail: Mapped[str] = mapped_column(String(200))
 
 
 class KillSwitch(Base):

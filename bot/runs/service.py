@@ -15,7 +15,7 @@ from bot.catalog.models import Service
 from bot.errors import ChaosbotError
 from bot.faults.marks import RUN_LABEL
 from bot.runs.events import RunObserver
-from bot.runs.models import Freeze, KillSwitch, Run, RunEvent
+from bot.runs.models import Freeze, KillSwitch, Run, RunEvent, RunMeasurement
 from bot.runs.states import ACTIVE, TERMINAL, TRANSITIONS, RunStatus, Trigger
 
 __all__ = [
@@ -28,6 +28,8 @@ __all__ = [
     "find_run",
     "freezes_covering",
     "kill_switch_engaged",
+    "measurements_of",
+    "record_measurement",
     "release_kill_switch",
     "transition",
 ]
@@ -173,6 +175,31 @@ def _event(
     session.add(
         RunEvent(run_id=run_id, at=now, status=status, message=message, detail=detail or {})
     )
+
+
+def record_measurement(
+    *,
+    session: Session,
+    run_id: int,
+    at: datetime,
+    probe: str,
+    ok: bool,
+    value: float | None,
+    detail: str,
+) -> None:
+    """Add one steady-state check to the run's time series."""
+    session.add(
+        RunMeasurement(
+            run_id=run_id, at=at, probe=probe[:128], ok=ok, value=value, detail=detail[:200]
+        )
+    )
+
+
+def measurements_of(*, session: Session, run_id: int) -> Sequence[RunMeasurement]:
+    """The run's steady-state checks, in the order they were made."""
+    return session.scalars(
+        select(RunMeasurement).where(RunMeasurement.run_id == run_id).order_by(RunMeasurement.id)
+    ).all()
 
 
 def active_runs(*, session: Session, statuses: Iterable[RunStatus] = ACTIVE) -> Sequence[Run]:

@@ -17,6 +17,7 @@ class RunStatus(enum.StrEnum):
     ROLLING_BACK = "rolling_back"
     COMPLETED = "completed"  # the steady state held before and after
     DEVIATED = "deviated"  # the steady state did not hold: a finding
+    HALTED = "halted"  # the steady state broke while the fault held: stopped at once, a finding
     ABORTED = "aborted"  # halted by a person (or refused by preflight before any write)
     FAILED = "failed"  # the run itself broke (API errors, a rollback failed, the worker died)
 
@@ -30,7 +31,15 @@ class Trigger(enum.StrEnum):
     CI = "ci"
 
 
-TERMINAL = frozenset({RunStatus.COMPLETED, RunStatus.DEVIATED, RunStatus.ABORTED, RunStatus.FAILED})
+TERMINAL = frozenset(
+    {
+        RunStatus.COMPLETED,
+        RunStatus.DEVIATED,
+        RunStatus.HALTED,
+        RunStatus.ABORTED,
+        RunStatus.FAILED,
+    }
+)
 ACTIVE = frozenset(RunStatus) - TERMINAL - {RunStatus.SCHEDULED}
 # States in which the cluster may hold a fault of this run.
 IN_CLUSTER = frozenset({RunStatus.INJECTING, RunStatus.HOLDING, RunStatus.ROLLING_BACK})

@@ -24,10 +24,11 @@ from chaoslib.run import RunEventHandler
 from bot.clock import Clock
 from bot.db.engine import Database
 from bot.faults.outcome import failed_actions, not_started
+from bot.probes import watch
 from bot.runs.events import NOBODY, RunObserver
 from bot.runs.models import Run
 from bot.runs.preflight import LivePods, PreflightPolicy, check_preflight
-from bot.runs.service import find_run, note, transition
+from bot.runs.service import find_run, note, record_measurement, transition
 from bot.runs.signals import catching_lost_exits
 from bot.runs.states import RunStatus
 
@@ -115,7 +116,7 @@ def execute_run(
     if dry_run:
         return _dry_run(life, document, cluster)
     life.move(RunStatus.INJECTING, "injecting")
-    with catching_lost_exits() as lost:
+    with catching_lost_exits() as lost, watch.listening(_Measurements(db, run_id, clock)):
         watcher = _AbortWatcher(db, run_id, clock, lost=lost)
         watcher.start()
         try:
@@ -195,6 +196,10 @@ def verdict(journal: dict[str, Any]) -> Verdict:
 
 def _judge(journal: dict[str, Any]) -> tuple[RunStatus, str]:
     ended = journal.get("status")
+    breach = _breach(journal)
+    if breach is not None and breach.get("halted") is True:
+        # The watch interrupted the method (bot.probes.watch): the rollbacks played at once.
+        return RunStatus.HALTED, f"halted: steady state broke ({_short(breach.get('reason'))})"
     if ended == "interrupted":
         return RunStatus.ABORTED, "aborted: rolled back on request"
     states = journal.get("steady_states")
@@ -214,9 +219,21 @@ def _judge(journal: dict[str, Any]) -> tuple[RunStatus, str]:
         return _unreadable(f"no steady-state check after the method; the journal says {ended}")
     if after.get("steady_state_met") is False:
         return RunStatus.DEVIATED, "deviated: the steady state did not hold" + _broken(after)
+    if breach is not None:
+        # It broke while the rollbacks ran (too late to halt) and came back by the end.
+        return (
+            RunStatus.DEVIATED,
+            f"deviated: the steady state broke ({_short(breach.get('reason'))})",
+        )
     if after.get("steady_state_met") is True and ended == "completed":
         return RunStatus.COMPLETED, "completed: the steady state held"
     return _unreadable(f"the steady state held but the journal says {ended}")
+
+
+def _breach(journal: dict[str, Any]) -> dict[str, Any] | None:
+    watched = journal.get(watch.JOURNAL_KEY)
+    breach = watched.get("breach") if isinstance(watched, dict) else None
+    return breach if isinstance(breach, dict) else None
 
 
 def _unreadable(why: str) -> tuple[RunStatus, str]:
@@ -293,6 +310,26 @@ class _Recorder(RunEventHandler):  # type: ignore[misc]
     ) -> None:
         met = bool(state and state.get("steady_state_met"))
         self._life.note("steady state after: " + ("met" if met else "NOT met"))
+
+
+class _Measurements:
+    """Stores each check of the steady-state watch as a point of the run's time series."""
+
+    def __init__(self, db: Database, run_id: int, clock: Clock) -> None:
+        self._db, self._run_id, self._clock = db, run_id, clock
+
+    def __call__(self, check: watch.Check) -> None:
+        # On the bot's clock, like the run's timeline (the check's own time is the wall clock).
+        with self._db.session() as session:
+            record_measurement(
+                session=session,
+                run_id=self._run_id,
+                at=self._clock.now(),
+                probe=check.probe,
+                ok=check.ok,
+                value=check.value,
+                detail=check.detail,
+            )
 
 
 class _AbortWatcher:

@@ -41,6 +41,7 @@ SEVERITIES = (("low", "Low"), ("medium", "Medium"), ("high", "High"), ("critical
 _OUTCOME = {
     RunStatus.COMPLETED: "the steady state held before and after",
     RunStatus.DEVIATED: "the steady state did not hold: a finding",
+    RunStatus.HALTED: "the steady state broke while the fault held: halted at once, a finding",
     RunStatus.ABORTED: "halted, and rolled back",
     RunStatus.FAILED: "the run itself failed; check its rollback",
 }

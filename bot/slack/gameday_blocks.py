@@ -31,6 +31,7 @@ _STATUS = {
 _RUN_ICONS = {
     RunStatus.COMPLETED: ":white_check_mark:",
     RunStatus.DEVIATED: ":warning:",
+    RunStatus.HALTED: ":rotating_light:",
     RunStatus.ABORTED: ":octagonal_sign:",
     RunStatus.FAILED: ":x:",
 }

@@ -11,6 +11,7 @@ from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 from bot.db.engine import Database
+from bot.probes import watch
 from bot.runs.events import RunObserver
 from bot.runs.models import Run
 from bot.runs.states import TERMINAL, RunStatus
@@ -37,6 +38,7 @@ _ICONS = {
     RunStatus.ROLLING_BACK: ":rewind:",
     RunStatus.COMPLETED: ":white_check_mark:",
     RunStatus.DEVIATED: ":warning:",
+    RunStatus.HALTED: ":rotating_light:",
     RunStatus.ABORTED: ":octagonal_sign:",
     RunStatus.FAILED: ":x:",
 }
@@ -54,6 +56,9 @@ def run_message(run: Run) -> dict[str, Any]:
         section(headline),
         context(details),
     ]
+    plan = watch.plan_of(run.document or {})
+    if plan is not None and plan.probes:
+        blocks.append(context(_watched(plan)))
     if run.reason and run.status in TERMINAL:
         blocks.append(section(escape(run.reason)))
     if run.leftovers:
@@ -83,6 +88,15 @@ def run_message(run: Run) -> dict[str, Any]:
             }
         )
     return message(f"{experiment} on {service}: {run.status.value}", blocks)
+
+
+def _watched(plan: watch.WatchPlan) -> str:
+    """What the run watches while its fault is in place, and when it halts."""
+    probes = "; ".join(escape(p) for p in plan.probes)
+    return (
+        f"Steady state watched every {plan.interval_seconds:g} s from the injection to the end "
+        f"of the rollback ({plan.fail_after} failed checks in a row halt the run): {probes}"
+    )
 
 
 def timeline_line(status: RunStatus, message: str) -> str:

@@ -19,7 +19,7 @@ from bot.catalog.chaosfile import ChaosfileInvalid, dump_documents, load_documen
 from bot.catalog.flows import store_service
 from bot.catalog.models import Service, Team
 from bot.catalog.service import find_service, spec_of
-from bot.catalog.spec import CatalogPolicy, to_document
+from bot.catalog.spec import CatalogPolicy, SteadyStateWatch, to_document
 from bot.config import BlastRadiusLimits
 from bot.db.engine import Database
 from bot.k8s.client import ClientFactory
@@ -196,8 +196,11 @@ def test_an_exported_file_applies_unchanged_and_records_nothing(
     exported = export(db, "checkout", "ledger")
     [checkout, ledger] = load_documents(exported, source="exported.yaml", policy=POLICY)
     [declared] = load_documents(CHECKOUT, source="chaos.yaml", policy=POLICY)
-    # The team's timezone is written too: UTC, as CHECKOUT gave none for the new team.
-    assert checkout.spec == replace(declared.spec, team_timezone="UTC")
+    # The team's timezone is written too (UTC, as CHECKOUT gave none for the new team), and the
+    # steady-state watch a new service gets when the file says nothing of it.
+    assert checkout.spec == replace(
+        declared.spec, team_timezone="UTC", steady_state=SteadyStateWatch()
+    )
     assert ledger.spec.team_channel == "C0PAYMENTS"  # not in LEDGER: its team's
     assert (
         "  blindDrills:\n    enabled: true\n    weekdays:\n    - mon\n    - tue\n"

@@ -31,6 +31,7 @@ from bot.catalog.spec import (
     HttpProbe,
     ServiceSpec,
     SpecInvalid,
+    SteadyStateWatch,
     SuiteEntry,
     WorkloadRef,
 )
@@ -585,7 +586,7 @@ def test_the_schema_is_a_draft_2020_12_schema() -> None:
 
 def test_every_field_of_the_schema_is_described_and_unknown_fields_are_refused() -> None:
     fields = {"": chaos_schema(), **dict(_fields(chaos_schema()))}
-    assert len(fields) == 45
+    assert len(fields) == 48
     assert [path for path, field in fields.items() if not field.get("description")] == []
     objects = {path for path, field in fields.items() if "properties" in field}
     assert objects == {
@@ -594,6 +595,7 @@ def test_every_field_of_the_schema_is_described_and_unknown_fields_are_refused()
         "spec",
         "spec.workload",
         "spec.probes[]",
+        "spec.steadyState",
         "spec.blindDrills",
         "spec.suite[]",
     }
@@ -609,7 +611,10 @@ def test_the_docs_describe_every_field_of_the_schema() -> None:
 def test_the_docs_example_is_a_valid_file() -> None:
     [example] = re.findall(r"```yaml\n(.*?)```", DOCS.read_text(), re.DOTALL)
     assert load(example)[0].spec == replace(
-        CHECKOUT, team_timezone="Europe/Berlin", approvers=("U0CAROL",)
+        CHECKOUT,
+        team_timezone="Europe/Berlin",
+        approvers=("U0CAROL",),
+        steady_state=SteadyStateWatch(interval_seconds=10, fail_after=2),
     )
 
 
@@ -639,6 +644,42 @@ def test_a_bad_tier_or_probe_url_is_refused_by_the_schema_and_the_parser(
     with pytest.raises(SpecInvalid) as caught:
         parse_service_spec(raw, policy=POLICY)
     assert [e.path for e in caught.value.errors] == [spec_path]
+
+
+@pytest.mark.parametrize(
+    ("value", "spec_path"),
+    [
+        ({"intervalSeconds": 0}, "steadyState.intervalSeconds"),
+        ({"intervalSeconds": 301}, "steadyState.intervalSeconds"),
+        ({"failAfter": 0}, "steadyState.failAfter"),
+        ({"failAfter": 21}, "steadyState.failAfter"),
+    ],
+)
+def test_a_steady_state_watch_out_of_bounds_is_refused_by_the_schema_and_the_parser(
+    value: dict[str, int], spec_path: str
+) -> None:
+    raw = {**_raw(CHECKOUT), "steadyState": value}
+    assert [p.path for p in schema_problems(_as_document(raw))] == [("spec", *spec_path.split("."))]
+    with pytest.raises(SpecInvalid) as caught:
+        parse_service_spec(raw, policy=POLICY)
+    assert [e.path for e in caught.value.errors] == [spec_path]
+
+
+def test_a_steady_state_watch_is_read_with_its_defaults_and_written_back() -> None:
+    raw = {**_raw(CHECKOUT), "steadyState": {"failAfter": 3}}
+    spec = parse_service_spec(raw, policy=POLICY)
+    assert spec.steady_state == SteadyStateWatch(interval_seconds=10, fail_after=3)
+    assert load(dump_documents([spec]))[0].spec == spec
+    # A declaration that says nothing of it (the onboarding form) keeps what is stored.
+    silent = {k: v for k, v in _raw(CHECKOUT).items() if k != "steadyState"}
+    assert parse_service_spec(silent, policy=POLICY).steady_state is None
+
+
+def test_a_steady_state_error_names_its_line() -> None:
+    text = edit("  tier: 2\n", "  tier: 2\n  steadyState:\n    failAfter: 0\n")
+    assert errors_of(text) == [
+        "chaos.yaml:10: spec.steadyState.failAfter: must be between 1 and 20, got 0"
+    ]
 
 
 def test_an_unknown_key_is_refused_by_the_schema_and_so_by_the_loader() -> None:

@@ -1,9 +1,10 @@
-"""A stand-in for a service's health endpoint (demo and tests): it answers 200 on 127.0.0.1."""
+"""A stand-in for a service's health endpoint (demo and tests): it answers 200 on 127.0.0.1, or
+whatever status its `answer` gives at the moment it is asked."""
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -11,9 +12,11 @@ from typing import Any
 __all__ = ["health_endpoint"]
 
 
-class _Healthy(BaseHTTPRequestHandler):
+class _Health(BaseHTTPRequestHandler):
+    answer: Callable[[], int] = staticmethod(lambda: 200)
+
     def do_GET(self) -> None:
-        self.send_response(200)
+        self.send_response(self.answer())
         self.send_header("Content-Length", "2")
         self.end_headers()
         self.wfile.write(b"ok")
@@ -23,9 +26,11 @@ class _Healthy(BaseHTTPRequestHandler):
 
 
 @contextmanager
-def health_endpoint() -> Iterator[str]:
-    """Serve /healthz on a free loopback port; yields its URL."""
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Healthy)
+def health_endpoint(answer: Callable[[], int] = lambda: 200) -> Iterator[str]:
+    """Serve /healthz on a free loopback port, answering the status `answer()` returns; yields
+    its URL."""
+    handler = type("Health", (_Health,), {"answer": staticmethod(answer)})
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
     thread = threading.Thread(target=server.serve_forever, name="demo-health", daemon=True)
     thread.start()
     try:
