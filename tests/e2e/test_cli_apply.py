@@ -132,7 +132,7 @@ def test_an_invalid_file_lists_every_error_on_its_own_line(
         "got 'checkout.payments.svc/healthz'",
         f"{chaos_yaml}:21: spec.colour: unknown field (expected one of: approvers, "
         "blastRadiusPercent, blindDrills, cluster, environment, namespace, owners, probes, "
-        "selector, suite, team, teamChannel, teamTimezone, tier, workload)",
+        "selector, steadyState, suite, team, teamChannel, teamTimezone, tier, workload)",
         f"chaosbot: {chaos_yaml} was not applied",
     ]
 
