@@ -44,6 +44,7 @@ VALID = [
             "team": "storefront",
             "teamTimezone": "America/New_York",
             "approvers": ["U0ALICE", "U0BOB"],
+            "steadyState": {"intervalSeconds": 5, "failAfter": 3},
         },
     },
     {
@@ -151,6 +152,11 @@ _PLAUSIBLE: dict[str, st.SearchStrategy[Any]] = {
     "url": _PROBE.map(lambda probe: probe["url"]),
     "expectedStatus": st.integers(99, 600),
     "latencyBudgetMs": st.integers(0, 60_001),
+    "steadyState": st.fixed_dictionaries(
+        {}, optional={"intervalSeconds": st.integers(0, 301), "failAfter": st.integers(0, 21)}
+    ),
+    "intervalSeconds": st.integers(0, 301),
+    "failAfter": st.integers(0, 21),
     "blastRadiusPercent": st.integers(0, 101),
     "enabled": st.booleans(),
     "weekdays": st.lists(_DAY, max_size=3),
@@ -288,6 +294,9 @@ def check_apply(
             if spec.suite is None:
                 # A file without `suite:` keeps whatever suite the service had.
                 stored_document.pop("suite")
+            if spec.steady_state is None:
+                # Nor does one without `steadyState:` change how the service is watched.
+                stored_document.pop("steadyState")
             assert stored_document == _comparable(spec)
     # A team's channel and timezone are the team's: the file's last word on each, for every
     # service of the team; a new team's timezone is UTC unless the file names one.
