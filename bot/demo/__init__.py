@@ -45,6 +45,16 @@ class DemoNeedsExtra(ChaosbotError):
         )
 
 
+class Health:
+    """What checkout's health endpoint answers: 200, until a scene breaks it."""
+
+    def __init__(self) -> None:
+        self.status = 200
+
+    def answer(self) -> int:
+        return self.status
+
+
 @dataclass
 class DemoWorld:
     """Everything a scene needs: the running bot, the stand-ins, and the transcript."""
@@ -57,6 +67,7 @@ class DemoWorld:
     health_url: str
     server: Server
     clock: ShiftedClock
+    health: Health
 
 
 def run_demo(*, out: TextIO) -> int:
@@ -85,7 +96,7 @@ def demo_world(out: TextIO) -> Iterator[DemoWorld]:
         tempfile.TemporaryDirectory(prefix="chaosbot-demo-") as tmp,
         SlackApiServer(bot_token=DEMO_TOKEN) as slack,
         KubeApiServer() as kube,
-        health_endpoint() as health_url,
+        health_endpoint((health := Health()).answer) as health_url,
     ):
         _seed_cluster(kube)
         kubeconfig = kube.write_kubeconfig(Path(tmp) / "kubeconfig")
@@ -123,7 +134,9 @@ def demo_world(out: TextIO) -> Iterator[DemoWorld]:
                 ADMIN_CHANNEL: "platform",
             }
             transcript = Transcript(out, people=people)
-            yield DemoWorld(settings, slack, kube, simulator, transcript, health_url, server, clock)
+            yield DemoWorld(
+                settings, slack, kube, simulator, transcript, health_url, server, clock, health
+            )
         finally:
             server.close()
 

@@ -110,11 +110,18 @@ def _run(world: DemoWorld, who: str, user: str, command: str) -> None:
     world.transcript.bot("#payments", started.body, only_visible_to=who)
 
 
-def _run_message(world: DemoWorld, experiment: str, state: str) -> dict[str, Any]:
-    """The canonical message of the latest run of `experiment` once it says `state`."""
+def _run_message(
+    world: DemoWorld, experiment: str, state: str, *, key: str | None = None
+) -> dict[str, Any]:
+    """The canonical message of the latest run of `experiment` (or of run `key`) once it says
+    `state`."""
     world.slack.wait_for(
         "chat.update",
-        where=lambda c: experiment in str(c.body.get("text")) and state in str(c.body.get("text")),
+        where=lambda c: (
+            experiment in str(c.body.get("text"))
+            and state in str(c.body.get("text"))
+            and (key is None or key in str(c.body.get("blocks")))
+        ),
         timeout=WAIT,
     )
     return next(
@@ -122,6 +129,15 @@ def _run_message(world: DemoWorld, experiment: str, state: str) -> dict[str, Any
         for m in reversed(world.slack.messages(TEAM_CHANNEL))
         if experiment in m.get("text", "") and not m.get("thread_ts")
     )
+
+
+def _latest_run_key(world: DemoWorld, experiment: str) -> str:
+    with world.server.db.session() as session:
+        key = session.scalar(
+            select(Run.key).where(Run.experiment == experiment).order_by(Run.id.desc()).limit(1)
+        )
+    assert key is not None
+    return key
 
 
 def _thread(world: DemoWorld, message: dict[str, Any]) -> str:
@@ -158,6 +174,30 @@ def run_and_abort(world: DemoWorld) -> None:
     t.note("its thread: " + _thread(world, message))
     left = world.kube.list("networkchaos", "payments")
     t.note(f"in the cluster now: {len(left)} NetworkChaos objects")
+
+
+def steady_state_halt(world: DemoWorld) -> None:
+    """checkout starts failing while a fault holds: the watch halts the run and rolls it back."""
+    t = world.transcript
+    t.scene("A run halted by its steady state")
+    t.note(
+        "alice has checkout's probe checked every 2 s while a fault holds, halting after 2 "
+        "failed checks in a row: steadyState in its chaos.yaml"
+    )
+    _apply_chaos_yaml(world, {"steadyState": {"intervalSeconds": 2, "failAfter": 2}})
+    _run(world, "alice", ALICE, "run checkout upstream-latency latency_ms=300 percent=30 hold=300")
+    key = _latest_run_key(world, "upstream-latency")
+    message = _run_message(world, "upstream-latency", "holding", key=key)
+    t.bot("#payments", message)
+    world.health.status = 503
+    t.note("checkout's health endpoint starts answering 503 while the latency holds")
+    t.bot("#payments", _run_message(world, "upstream-latency", "halted", key=key))
+    t.note("its thread: " + _thread(world, message))
+    left = world.kube.list("networkchaos", "payments")
+    t.note(f"in the cluster now: {len(left)} NetworkChaos objects")
+    world.health.status = 200
+    t.note("checkout recovers; alice puts the watch back to every 10 s")
+    _apply_chaos_yaml(world, {"steadyState": {"intervalSeconds": 10, "failAfter": 2}})
 
 
 def worker_killed(world: DemoWorld) -> None:
@@ -466,6 +506,7 @@ SCENES: list[Callable[[DemoWorld], None]] = [
     asking_for_help,
     onboarding,
     run_and_abort,
+    steady_state_halt,
     worker_killed,
     game_day,
     blind_drill,

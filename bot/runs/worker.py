@@ -40,6 +40,8 @@ HOLD_PROVIDER = "bot.faults.hold"
 POLL_SECONDS = 0.05
 LOST_SIGNAL = timedelta(seconds=2)
 SHORT = 80  # characters of a probe's answer or error quoted in a reason
+# A broken steady state is quoted whole: its probe's name says what was measured.
+BREACH = 300
 _ACTIVITY_FAILED = "chaoslib.exceptions.ActivityFailed: "
 _INTERRUPTIBLE = frozenset({RunStatus.INJECTING, RunStatus.HOLDING})
 # Hears every transition: in its transaction (the automatic findings), then after the commit
@@ -199,7 +201,10 @@ def _judge(journal: dict[str, Any]) -> tuple[RunStatus, str]:
     breach = _breach(journal)
     if breach is not None and breach.get("halted") is True:
         # The watch interrupted the method (bot.probes.watch): the rollbacks played at once.
-        return RunStatus.HALTED, f"halted: steady state broke ({_short(breach.get('reason'))})"
+        return (
+            RunStatus.HALTED,
+            f"halted: steady state broke ({_short(breach.get('reason'), BREACH)})",
+        )
     if ended == "interrupted":
         return RunStatus.ABORTED, "aborted: rolled back on request"
     states = journal.get("steady_states")
@@ -223,7 +228,7 @@ def _judge(journal: dict[str, Any]) -> tuple[RunStatus, str]:
         # It broke while the rollbacks ran (too late to halt) and came back by the end.
         return (
             RunStatus.DEVIATED,
-            f"deviated: the steady state broke ({_short(breach.get('reason'))})",
+            f"deviated: the steady state broke ({_short(breach.get('reason'), BREACH)})",
         )
     if after.get("steady_state_met") is True and ended == "completed":
         return RunStatus.COMPLETED, "completed: the steady state held"
@@ -258,9 +263,9 @@ def _broken(state: dict[str, Any]) -> str:
     return f" ({name}: got {_short(got)})"
 
 
-def _short(value: Any) -> str:
+def _short(value: Any, limit: int = SHORT) -> str:
     text = " ".join(str(value).split())
-    return text if len(text) <= SHORT else text[: SHORT - 1] + "…"
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def _json_safe(value: Any) -> Any:

@@ -30,6 +30,13 @@ def test_demo_runs_offline_and_prints_the_conversation() -> None:
     assert "aborted: rolled back on request" in out
     assert "Leftover check: nothing left behind." in out
     assert "in the cluster now: 0 NetworkChaos objects" in out
+    # checkout breaks while a latency holds: the steady-state watch halts the run and rolls back
+    halted = out[out.index("=== A run halted by its steady state") : out.index("=== A worker")]
+    assert "Steady state watched every 2 s from the injection to the end of the rollback" in halted
+    assert ":rotating_light: *upstream-latency* on *checkout*: halted" in halted
+    assert "halted: steady state broke (GET http://127.0.0.1:" in halted
+    assert "got 503 in " in halted and "expected 200)" in halted
+    assert "in the cluster now: 0 NetworkChaos objects" in halted
     # a worker killed while it holds a blackhole; the running bot's janitor rolls the fault back
     killed = out[out.index("=== A worker killed mid-hold") : out.index("=== A game day")]
     assert "@alice: /chaos run checkout blackhole direction=ingress hold=300" in killed
