@@ -23,6 +23,7 @@ __all__ = [
     "NETWORKPOLICIES",
     "NODES",
     "PODS",
+    "REPLICASETS",
     "SECRETS",
     "SERVICES",
     "STATEFULSETS",
@@ -68,6 +69,7 @@ SECRETS = Kind("/api/v1", "secrets")
 CONFIGMAPS = Kind("/api/v1", "configmaps")
 SERVICES = Kind("/api/v1", "services")
 DEPLOYMENTS = Kind("/apis/apps/v1", "deployments")
+REPLICASETS = Kind("/apis/apps/v1", "replicasets")
 STATEFULSETS = Kind("/apis/apps/v1", "statefulsets")
 NETWORKPOLICIES = Kind("/apis/networking.k8s.io/v1", "networkpolicies")
 

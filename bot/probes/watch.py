@@ -32,6 +32,8 @@ from chaoslib.activity import run_activity
 from chaoslib.exit import exit_gracefully
 from chaoslib.hypothesis import within_tolerance
 
+from bot.probes.readings import pods_reading
+
 __all__ = [
     "DEFAULT_FAIL_AFTER",
     "DEFAULT_INTERVAL_SECONDS",
@@ -67,7 +69,8 @@ class Check:
     at: datetime
     probe: str
     ok: bool
-    # The number the probe measured (an HTTP probe's latency in ms, a query's value), if any.
+    # The number the probe measured (an HTTP probe's latency in ms, a pods probe's percent
+    # ready, a query's value), if any.
     value: float | None
     # What it got against what was expected: "got 503, expected 200", or the error.
     detail: str
@@ -319,11 +322,20 @@ def _reading(output: Any) -> tuple[float | None, str]:
         value = float(latency) if isinstance(latency, int | float) else None
         suffix = f" in {latency} ms" if value is not None else ""
         return value, f"{output['status']}{suffix}"
+    if isinstance(output, dict) and _number(output.get("percent")):  # bot.probes.pods
+        percent = float(output["percent"])
+        if _number(output.get("ready")) and _number(output.get("desired")):
+            return percent, pods_reading(int(output["ready"]), int(output["desired"]), percent)
+        return percent, f"{percent:g}%"
     if isinstance(output, bool):
         return float(output), str(output).lower()
     if isinstance(output, int | float):
         return float(output), f"{output:g}"
     return None, str(output)
+
+
+def _number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
 
 
 def _expected(tolerance: Any, configuration: Any) -> str:

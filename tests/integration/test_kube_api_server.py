@@ -408,6 +408,67 @@ def test_deleting_a_pod_honours_the_grace_period_in_the_answer(
     assert record.status == 200
 
 
+MERGE = "application/merge-patch+json"
+
+
+def test_a_finalizer_keeps_a_deleted_pod_terminating_until_it_is_removed(
+    kube_api: KubeApiServer, core: Any, apps: Any, nodes: list[str]
+) -> None:
+    kube_api.add_deployment(NS, "web", replicas=3, labels={"app": "web"})
+    victim = sorted(names(pods_of(kube_api)))[0]
+    hold = {"metadata": {"finalizers": ["example.com/hold"]}}
+    core.patch_namespaced_pod(victim, NS, hold, _content_type=MERGE)
+    deleted = core.delete_namespaced_pod(victim, NS, grace_period_seconds=7)
+    assert deleted.metadata.deletion_grace_period_seconds == 7
+    assert deleted.metadata.deletion_timestamp is not None
+    terminating = core.read_namespaced_pod(victim, NS)
+    assert terminating.metadata.deletion_timestamp == deleted.metadata.deletion_timestamp
+    # Inside its grace period the pod still reports what it did; its ReplicaSet counts it out
+    # and has replaced it.
+    assert {c.type: c.status for c in terminating.status.conditions}["Ready"] == "True"
+    assert len(pods_of(kube_api)) == 4
+    [replica_set] = kube_api.list("replicasets", NS)
+    status = apps.read_namespaced_replica_set(replica_set["metadata"]["name"], NS).status
+    assert (status.replicas, status.ready_replicas) == (3, 3)
+    # Deleting it again changes nothing; no finalizer may be added while it terminates.
+    again = core.delete_namespaced_pod(victim, NS, grace_period_seconds=1)
+    assert again.metadata.deletion_grace_period_seconds == 7
+    more = {"metadata": {"finalizers": ["example.com/hold", "example.com/more"]}}
+    error = api_error(lambda: core.patch_namespaced_pod(victim, NS, more, _content_type=MERGE))
+    assert error.status == 422
+    assert "no new finalizers can be added" in status_of(error)["message"]
+    # Removing the last finalizer completes the deletion.
+    core.patch_namespaced_pod(victim, NS, {"metadata": {"finalizers": None}}, _content_type=MERGE)
+    assert kube_api.get("pods", NS, victim) is None
+    assert len(pods_of(kube_api)) == 3
+
+
+def test_a_finalizer_holds_any_object_and_its_owned_pods_are_collected_the_same_way(
+    kube_api: KubeApiServer, core: Any, apps: Any, nodes: list[str]
+) -> None:
+    core.create_namespaced_config_map(
+        NS,
+        client.V1ConfigMap(
+            metadata=client.V1ObjectMeta(name="held", finalizers=["example.com/hold"]),
+            data={"k": "v"},
+        ),
+    )
+    answer = core.delete_namespaced_config_map("held", NS)
+    assert answer["metadata"]["deletionGracePeriodSeconds"] == 0
+    assert answer["metadata"]["deletionTimestamp"]
+    kept = kube_api.get("configmaps", NS, "held")
+    assert kept is not None and kept["metadata"]["deletionTimestamp"]
+    # A pod of a deleted Deployment goes with it, unless a finalizer holds it.
+    kube_api.add_deployment(NS, "web", replicas=2, labels={"app": "web"})
+    victim = sorted(names(pods_of(kube_api)))[0]
+    hold = {"metadata": {"finalizers": ["example.com/hold"]}}
+    core.patch_namespaced_pod(victim, NS, hold, _content_type=MERGE)
+    apps.delete_namespaced_deployment("web", NS)
+    [left] = pods_of(kube_api)
+    assert left["metadata"]["name"] == victim
+    assert left["metadata"]["deletionTimestamp"]
+
+
 def test_deletecollection_removes_only_the_selected_pods(
     kube_api: KubeApiServer, core: Any
 ) -> None:

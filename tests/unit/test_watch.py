@@ -36,9 +36,10 @@ def _probe(name: str = "health", tolerance: Any = 200) -> dict[str, Any]:
     }
 
 
-def _watching(*answers: Any, fail_after: int = 2) -> watch._Watch:
+def _watching(*answers: Any, fail_after: int = 2, tolerance: Any = 200) -> watch._Watch:
     ANSWERS[:] = list(answers)
-    return watch._Watch(probes=[_probe()], interval_seconds=1, fail_after=fail_after)
+    probes = [_probe(tolerance=tolerance)]
+    return watch._Watch(probes=probes, interval_seconds=1, fail_after=fail_after)
 
 
 def test_a_check_records_the_status_and_latency_an_http_probe_got() -> None:
@@ -59,6 +60,40 @@ def test_an_error_is_a_failed_check_with_its_reason() -> None:
     [check] = watched.checks
     assert (check.ok, check.value) == (False, None)
     assert check.detail == "no answer (127.0.0.1: ConnectionRefusedError)"
+
+
+# How a pods probe's tolerance may read its output: the percent ready within a range.
+PERCENT_AT_LEAST_66 = {"type": "range", "target": "percent", "range": [66, 1000]}
+
+
+def test_a_check_records_the_percent_of_ready_pods_a_pods_probe_got() -> None:
+    watched = _watching(
+        {"ready": 3, "desired": 3, "percent": 100.0},
+        {"ready": 2, "desired": 3, "percent": 66.7},
+        {"ready": 1, "desired": 3, "percent": 33.3},
+        # What bot.probes.pods raises below its minimum.
+        ActivityFailed("3 of 6 pods ready (50%), below 66%"),
+        tolerance=PERCENT_AT_LEAST_66,
+    )
+    watched.rolling_back()
+    for _ in range(4):
+        watched._check(None, None)
+    [full, enough, short, failed] = watched.checks
+    assert (full.ok, full.value, full.detail) == (True, 100.0, "got 3 of 3 pods ready (100%)")
+    assert (enough.ok, enough.value, enough.detail) == (True, 66.7, "got 2 of 3 pods ready (66.7%)")
+    assert (short.ok, short.value) == (False, 33.3)
+    assert short.detail.startswith("got 1 of 3 pods ready (33.3%), expected {")
+    assert (failed.ok, failed.value) == (False, None)
+    assert failed.detail == "3 of 6 pods ready (50%), below 66%"
+
+
+def test_a_percent_without_counts_still_reads_as_the_value() -> None:
+    watched = _watching({"percent": 50}, tolerance=PERCENT_AT_LEAST_66)
+    watched.rolling_back()
+    watched._check(None, None)
+    [check] = watched.checks
+    assert (check.ok, check.value) == (False, 50.0)
+    assert check.detail.startswith("got 50%, expected")
 
 
 def test_only_fail_after_failed_checks_in_a_row_break_the_steady_state() -> None:

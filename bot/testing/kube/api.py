@@ -19,7 +19,12 @@ Deliberate differences from a real API server:
 
 - Deletion is immediate. A pod DELETE answers the pod with deletionTimestamp and
   deletionGracePeriodSeconds set (as a graceful delete would) but the pod is already gone and,
-  for a workload, already replaced; a namespace DELETE removes its contents at once.
+  for a workload, already replaced; a namespace DELETE removes its contents at once. Only
+  metadata.finalizers hold an object, as in the real server: a DELETE (or the garbage
+  collector, or a scale-down) then marks it terminating (deletionTimestamp, plus a pod's grace
+  period, and deletionGracePeriodSeconds), its controller counts it out and replaces it, its
+  status stays as it was (a pod inside its grace period), no finalizer can be added, and the
+  update that removes the last finalizer deletes it.
 - Controllers run synchronously inside the write, and new pods are Running and Ready at once
   (unless pinned otherwise), so the answer to a write already shows the cluster's reaction.
 - No watch, no server-side apply (``application/apply-patch+yaml`` answers 415), no

@@ -32,6 +32,7 @@ from bot.testing.kube.objects import (
     decode,
     deleted_view,
     desired_state,
+    grace_seconds,
     place,
     scale_of,
 )
@@ -44,7 +45,7 @@ from bot.testing.kube.selectors import (
     parse_field_selector,
     parse_label_selector,
 )
-from bot.testing.kube.store import ObjectStore, stamp_new
+from bot.testing.kube.store import ObjectStore, delete_object, is_terminating, stamp_new
 from bot.testing.kube.validation import EVICTION, SCALE, Validator
 from bot.testing.kube.workloads import SAFE_CHARS
 
@@ -203,14 +204,18 @@ class Cluster:
         *,
         dry_run: bool = False,
     ) -> JsonObject:
-        """DELETE: remove an object at once (graceful deletion is not simulated; see the docs)."""
+        """DELETE: remove an object at once, or mark it terminating while finalizers hold it (the
+        answer is then the object as it stays); graceful deletion alone is not simulated."""
         with self.lock:
             current = self._stored(rt, namespace, name)
             check_preconditions(rt, current, options)
             response = deleted_view(rt, current, options)
             if not dry_run:
-                self._remove(rt, current, options)
+                kept = self._remove(rt, current, options)
                 self.controllers.reconcile()
+                if kept is not None:
+                    stored = self.store.get(rt.plural, namespace if rt.namespaced else None, name)
+                    response = deep_copy(stored or kept)
             return response
 
     def delete_collection(
@@ -328,9 +333,31 @@ class Cluster:
     ) -> JsonObject:
         check_version(rt, current, new)
         metadata, current_meta = new["metadata"], current["metadata"]
-        for server_owned in ("uid", "creationTimestamp", "generation", "deletionTimestamp"):
+        for server_owned in (
+            "uid",
+            "creationTimestamp",
+            "generation",
+            "deletionTimestamp",
+            "deletionGracePeriodSeconds",
+        ):
             if server_owned in current_meta:
                 metadata[server_owned] = current_meta[server_owned]
+            else:
+                metadata.pop(server_owned, None)
+        if is_terminating(current):
+            added = [f for f in metadata.get("finalizers") or [] if f not in _finalizers(current)]
+            if added:
+                raise ApiError.invalid(
+                    rt,
+                    current_meta["name"],
+                    [
+                        (
+                            "metadata.finalizers",
+                            "Forbidden: no new finalizers can be added if the object is being "
+                            f"deleted, found new finalizers {added}",
+                        )
+                    ],
+                )
         if rt.has_status:
             new.pop("status", None)
             if "status" in current:
@@ -348,6 +375,9 @@ class Cluster:
         if dry_run:
             return new
         self.store.update(rt.plural, new)
+        if is_terminating(new) and not metadata.get("finalizers"):
+            # The last finalizer is gone: the deletion that was waiting for it completes.
+            self._remove(rt, new, DeleteOptions())
         return self._after_write(rt, new)
 
     def _after_write(self, rt: ResourceType, written: JsonObject) -> JsonObject:
@@ -356,9 +386,14 @@ class Cluster:
         stored = self.store.get(rt.plural, metadata.get("namespace"), metadata["name"])
         return deep_copy(stored if stored is not None else written)
 
-    def _remove(self, rt: ResourceType, obj: JsonObject, options: DeleteOptions) -> None:
+    def _remove(
+        self, rt: ResourceType, obj: JsonObject, options: DeleteOptions
+    ) -> JsonObject | None:
+        """Delete obj; the object marked terminating if finalizers keep it, else None."""
         metadata = obj["metadata"]
-        self.store.remove(rt.plural, metadata.get("namespace"), metadata["name"])
+        kept = delete_object(self.store, rt.plural, obj, grace_seconds(rt, obj, options))
+        if kept is not None:
+            return kept
         self.controllers.forget(obj)
         if options.propagation_policy == "Orphan":
             self._orphan_dependents(metadata["uid"])
@@ -367,6 +402,7 @@ class Cluster:
                 for item in self.store.objects(namespaced.plural, metadata["name"]):
                     self.store.remove(namespaced.plural, metadata["name"], item["metadata"]["name"])
                     self.controllers.forget(item)
+        return None
 
     def _orphan_dependents(self, owner_uid: str) -> None:
         for rt in RESOURCES:
@@ -388,3 +424,7 @@ class Cluster:
         workload = deep_copy(current)
         workload["spec"]["replicas"] = (scale.get("spec") or {}).get("replicas") or 0
         return scale_of(self._update(rt, current, workload, dry_run=dry_run))
+
+
+def _finalizers(obj: JsonObject) -> list[str]:
+    return list(obj["metadata"].get("finalizers") or [])

@@ -14,7 +14,7 @@ from bot.testing.kube.disruption import DisruptionController
 from bot.testing.kube.model import JsonObject
 from bot.testing.kube.pods import PodOverride
 from bot.testing.kube.scheduling import Kubelets, Scheduler
-from bot.testing.kube.store import ObjectStore
+from bot.testing.kube.store import ObjectStore, delete_object, is_terminating
 from bot.testing.kube.workloads import WorkloadControllers
 
 __all__ = ["Controllers"]
@@ -72,8 +72,7 @@ class Controllers:
                 for obj in self.store.objects(plural):
                     owners = obj["metadata"].get("ownerReferences") or []
                     if owners and all(owner["uid"] not in uids for owner in owners):
-                        self._remove(plural, obj)
-                        removed = True
+                        removed = self._remove(plural, obj) or removed
 
     def _remove_pods_of_missing_nodes(self) -> None:
         """Pod GC: pods bound to a node that no longer exists are deleted (and then replaced)."""
@@ -83,7 +82,10 @@ class Controllers:
             if node_name and node_name not in nodes:
                 self._remove("pods", pod)
 
-    def _remove(self, plural: str, obj: JsonObject) -> None:
-        metadata = obj["metadata"]
-        self.store.remove(plural, metadata.get("namespace"), metadata["name"])
-        self.forget(obj)
+    def _remove(self, plural: str, obj: JsonObject) -> bool:
+        """Delete obj (a finalizer keeps it, terminating); whether that changed anything."""
+        if is_terminating(obj):
+            return False
+        if delete_object(self.store, plural, obj) is None:
+            self.forget(obj)
+        return True

@@ -24,6 +24,7 @@ __all__ = [
     "decode",
     "deleted_view",
     "desired_state",
+    "grace_seconds",
     "place",
     "scale_of",
 ]
@@ -145,9 +146,7 @@ def deleted_view(rt: ResourceType, obj: JsonObject, options: DeleteOptions) -> J
         return deep_copy(obj)
     if rt.kind == "Pod":
         view = deep_copy(obj)
-        grace = options.grace_period_seconds
-        if grace is None:
-            grace = int(view["spec"].get("terminationGracePeriodSeconds", 30))
+        grace = grace_seconds(rt, obj, options)
         if grace > 0:
             deadline = now + timedelta(seconds=grace)
             view["metadata"]["deletionTimestamp"] = deadline.strftime("%Y-%m-%dT%H:%M:%SZ")
@@ -161,6 +160,16 @@ def deleted_view(rt: ResourceType, obj: JsonObject, options: DeleteOptions) -> J
     details = object_details(rt, obj["metadata"]["name"])
     details["uid"] = obj["metadata"]["uid"]
     return status_object(None, details=details)
+
+
+def grace_seconds(rt: ResourceType, obj: JsonObject, options: DeleteOptions) -> int:
+    """The grace period a delete gives the object: a pod's own (or the request's), else 0."""
+    if rt.kind != "Pod":
+        return 0
+    grace = options.grace_period_seconds
+    if grace is None:
+        grace = int(obj["spec"].get("terminationGracePeriodSeconds", 30))
+    return grace
 
 
 def desired_state(obj: JsonObject) -> JsonObject:

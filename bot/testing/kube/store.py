@@ -2,13 +2,22 @@
 
 from __future__ import annotations
 
+import copy
 import threading
 import uuid
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from bot.testing.kube.model import RESOURCES, JsonObject, now_rfc3339
 
-__all__ = ["ObjectStore", "controller_uid", "is_terminating", "owner_reference", "stamp_new"]
+__all__ = [
+    "ObjectStore",
+    "controller_uid",
+    "delete_object",
+    "is_terminating",
+    "owner_reference",
+    "stamp_new",
+]
 
 
 class ObjectStore:
@@ -107,3 +116,26 @@ def controller_uid(obj: JsonObject) -> str | None:
 def is_terminating(obj: JsonObject) -> bool:
     """Whether the object has been asked to go away."""
     return bool(obj["metadata"].get("deletionTimestamp"))
+
+
+def delete_object(
+    store: ObjectStore, plural: str, obj: JsonObject, grace_seconds: int = 0
+) -> JsonObject | None:
+    """Delete obj as the API server does: at once, or, while metadata.finalizers hold it, by
+    marking it terminating (deletionTimestamp now plus the grace period, and
+    deletionGracePeriodSeconds) and returning the marked object.
+
+    A second delete of an object already terminating changes nothing. The object goes when an
+    update empties its finalizers (the simulated kubelet's part of a graceful delete is instant).
+    """
+    metadata = obj["metadata"]
+    if not metadata.get("finalizers"):
+        store.remove(plural, metadata.get("namespace"), metadata["name"])
+        return None
+    if is_terminating(obj):
+        return obj
+    marked = copy.deepcopy(obj)
+    deadline = datetime.now(UTC) + timedelta(seconds=max(0, grace_seconds))
+    marked["metadata"]["deletionTimestamp"] = deadline.strftime("%Y-%m-%dT%H:%M:%SZ")
+    marked["metadata"]["deletionGracePeriodSeconds"] = max(0, grace_seconds)
+    return store.put(plural, marked)

@@ -19,6 +19,7 @@ from bot.testing.kube.pods import (
 from bot.testing.kube.store import (
     ObjectStore,
     controller_uid,
+    delete_object,
     is_terminating,
     owner_reference,
     stamp_new,
@@ -196,8 +197,9 @@ class WorkloadControllers:
         self.store.put("pods", pod)
 
     def _remove_pod(self, pod: JsonObject) -> None:
-        self.store.remove("pods", pod["metadata"]["namespace"], pod["metadata"]["name"])
-        self.overrides.pop(pod["metadata"]["uid"], None)
+        grace = int(pod["spec"].get("terminationGracePeriodSeconds", 30))
+        if delete_object(self.store, "pods", pod, grace) is None:
+            self.overrides.pop(pod["metadata"]["uid"], None)
 
     # --- statuses -------------------------------------------------------------------------------
 
