@@ -104,10 +104,8 @@ def layout_of(probes: Sequence[ProbeSeries], phases: Sequence[Phase]) -> RunChar
     """The geometry of the chart of these probes and phases."""
     panels = max(1, min(len(probes), MAX_PANELS))
     top = _TITLE + _STRIP
-    plots = tuple(
-        (_LEFT, top + i * (_HEAD + _PLOT + _GAP) + _HEAD, WIDTH - _RIGHT, 0) for i in range(panels)
-    )
-    plots = tuple((left, y, right, y + _PLOT) for left, y, right, _ in plots)
+    tops = [top + i * (_HEAD + _PLOT + _GAP) + _HEAD for i in range(panels)]
+    plots = tuple((_LEFT, y, WIDTH - _RIGHT, y + _PLOT) for y in tops)
     height = plots[-1][3] + _AXIS
     moments = [p.seconds for s in probes for p in s.points] + [
         t for phase in phases for t in (phase.start, phase.end)
