@@ -13,6 +13,7 @@ from slack_sdk import WebClient
 from bot.db.engine import Database
 from bot.findings.auto import AutomaticFindings
 from bot.runs.events import RunObserver, RunObservers
+from bot.slack.run_chart import SlackRunChart
 from bot.slack.run_messages import SlackRunPublisher
 
 __all__ = ["run_observers"]
@@ -26,11 +27,11 @@ def run_observers(
 ) -> RunObservers:
     """Who hears a run change, in every process that changes runs (bot, worker, `chaosbot run`).
 
-    The automatic findings (in the transaction that ends a run), the run's Slack message when
-    Slack is configured, and the `follow_ups` of the bot's scheduler: a game day's next
-    experiment, a drill's reveal.
+    The automatic findings (in the transaction that ends a run), the run's Slack message and
+    the chart of its steady state in its thread (when it has ended) when Slack is configured,
+    and the `follow_ups` of the bot's scheduler: a game day's next experiment, a drill's reveal.
     """
     observers: list[RunObserver] = [AutomaticFindings()]
     if client is not None:
-        observers.append(SlackRunPublisher(db=db, client=client))
+        observers += [SlackRunPublisher(db=db, client=client), SlackRunChart(db=db)]
     return RunObservers([*observers, *follow_ups])

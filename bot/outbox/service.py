@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from bot.outbox.models import OutboxMessage, OutboxStatus
 
-__all__ = ["TS_OF", "enqueue", "enqueue_many", "posted_ts", "ts_of"]
+__all__ = ["TS_OF", "enqueue", "enqueue_many", "posted_ts", "queued", "ts_of"]
 
 BULK_PAGE = 2000  # rows per INSERT statement of enqueue_many
 # The key of a payload value that stands for the ts of another queued message (see ts_of).
@@ -76,6 +76,13 @@ def ts_of(dedupe_key: str) -> dict[str, str]:
     """A payload value (`ts`, `thread_ts`) filled in at delivery with the ts of the message
     queued under `dedupe_key`: an update or a reply can be queued before its message is sent."""
     return {TS_OF: dedupe_key}
+
+
+def queued(*, session: Session, dedupe_key: str) -> bool:
+    """Whether a call was queued under `dedupe_key` (whatever became of it): costly payloads are
+    made only when they are still to be queued."""
+    found = session.scalar(select(OutboxMessage.id).where(OutboxMessage.dedupe_key == dedupe_key))
+    return found is not None
 
 
 def posted_ts(*, session: Session, dedupe_key: str) -> str | None:

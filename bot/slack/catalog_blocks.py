@@ -16,6 +16,7 @@ from bot.slack.blockkit import context as _context
 from bot.slack.blockkit import section as _section
 from bot.slack.ids import ActionId
 from bot.slack.mrkdwn import escape
+from bot.slack.steady_state import probe_line
 
 __all__ = ["onboarded_message", "service_detail", "services_list"]
 
@@ -163,13 +164,7 @@ def service_detail(
         if s.workload_kind
         else f"`{escape(s.selector)}`"
     )
-    probes = (
-        "\n".join(
-            f"• `{escape(p['url'])}` answers {p['expectedStatus']} within {p['latencyBudgetMs']} ms"
-            for p in s.probes
-        )
-        or "• none"
-    )
+    probes = "\n".join(f"• {probe_line(p)}" for p in s.probes) or "• none"
     blind = _blind(blind_window_of(s))
     blocks: Blocks = [
         _section(

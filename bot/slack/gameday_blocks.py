@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from datetime import timedelta
 from typing import Any
 
+from bot.catalog.spec import SteadyStateWatch
 from bot.gamedays.models import GameDay, GameDayStatus
 from bot.gamedays.timing import local_label
 from bot.runs.models import Run
@@ -13,6 +14,7 @@ from bot.runs.states import RunStatus
 from bot.slack.blockkit import button, context, section
 from bot.slack.ids import ActionId
 from bot.slack.mrkdwn import escape
+from bot.slack.steady_state import watch_text
 
 __all__ = ["gameday_message", "gamedays_list", "reminder_text", "results_text"]
 
@@ -48,7 +50,8 @@ def when(gameday: GameDay) -> str:
 def gameday_message(
     gameday: GameDay, deciders: Sequence[str], *, runs: Sequence[Run]
 ) -> dict[str, Any]:
-    """The approval message: the plan, what it would hit, the rollbacks, the decision so far."""
+    """The approval message: the plan, what it would hit, the rollbacks, the steady state and
+    when it stops a run, the decision so far."""
     service = escape(gameday.service.name)
     headline = (
         f":calendar: *Game day `{gameday.key}` for {service}* (tier {gameday.service.tier})\n"
@@ -59,6 +62,10 @@ def gameday_message(
     if gameday.notes:
         blocks.append(context(f"Notes: {escape(gameday.notes)}"))
     blocks.extend(_plan(gameday))
+    # What the approvers approve besides the faults: when each run is stopped. Read from the
+    # service, as each run is rendered from it when it starts.
+    steady = SteadyStateWatch.from_document(gameday.service.steady_state)
+    blocks.append(section(watch_text(gameday.service.probes, steady)))
     blocks.append(section(_state(gameday, deciders, runs)))
     if gameday.status is GameDayStatus.PENDING:
         blocks.append(

@@ -19,6 +19,7 @@ from bot.slack.blockkit import button, context, message, section
 from bot.slack.ids import ActionId
 from bot.slack.mrkdwn import escape
 from bot.slack.outbox import enqueue
+from bot.slack.steady_state import stop_conditions
 
 __all__ = [
     "SlackCleanupAlerts",
@@ -93,10 +94,8 @@ def run_message(run: Run) -> dict[str, Any]:
 def _watched(plan: watch.WatchPlan) -> str:
     """What the run watches while its fault is in place, and when it halts."""
     probes = "; ".join(escape(p) for p in plan.probes)
-    return (
-        f"Steady state watched every {plan.interval_seconds:g} s from the injection to the end "
-        f"of the rollback ({plan.fail_after} failed checks in a row halt the run): {probes}"
-    )
+    when = stop_conditions(interval_seconds=plan.interval_seconds, fail_after=plan.fail_after)
+    return f"Steady state watched {when}: {probes}"
 
 
 def timeline_line(status: RunStatus, message: str) -> str:

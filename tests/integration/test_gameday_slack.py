@@ -134,6 +134,10 @@ def test_request_two_approvals_run_and_results_in_the_thread(bot: RunningBot) ->
     assert "checkout-" in shown and "node-" in shown
     assert "`wait-for-pods-ready`" in shown
     assert "Watch the checkout dashboard" in shown
+    # The stop conditions being approved: the service's probe, how often, after how many.
+    assert "answers 200 within 2000 ms" in shown
+    assert "every 10 s from the injection to the end of the rollback" in shown
+    assert "2 failed checks in a row halt the run" in shown
     for decider in (BOB, CAROL, ADMIN):
         assert f"<@{decider}>" in shown
 
@@ -179,6 +183,24 @@ def test_request_two_approvals_run_and_results_in_the_thread(bot: RunningBot) ->
         "chat.update",
         where=lambda c: "Completed" in str(c.body.get("blocks")) and c.body.get("ts") == ts,
     )
+
+
+def test_the_approval_shows_the_services_own_steady_state_escaped(
+    running_bot: RunningBot, checkout: Checkout
+) -> None:
+    url = f"{checkout.url}?from=chaosbot&deep=1"
+    register_service(
+        running_bot.db,
+        tier=1,
+        probe_url=url,
+        steady_state={"intervalSeconds": 5, "failAfter": 3},
+    )
+    _ask(running_bot)
+    shown = str(_approval_message(running_bot)["blocks"])
+    assert f"`{url.replace('&', '&amp;')}` answers 200 within 2000 ms" in shown
+    assert "every 5 s from the injection" in shown
+    assert "3 failed checks in a row halt the run" in shown
+    assert "?from=chaosbot&deep" not in shown  # a bare & would be Slack markup
 
 
 def test_concurrent_clicks_and_retries_make_one_decision_and_one_run(bot: RunningBot) -> None:
