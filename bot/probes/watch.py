@@ -319,6 +319,11 @@ def _reading(output: Any) -> tuple[float | None, str]:
         value = float(latency) if isinstance(latency, int | float) else None
         suffix = f" in {latency} ms" if value is not None else ""
         return value, f"{output['status']}{suffix}"
+    if isinstance(output, dict) and "percent" in output:  # bot.probes.pods
+        percent = output.get("percent")
+        value = float(percent) if isinstance(percent, int | float) else None
+        shown = f" ({percent:g}%)" if value is not None else ""
+        return value, f"{output.get('ready')}/{output.get('desired')} ready{shown}"
     if isinstance(output, bool):
         return float(output), str(output).lower()
     if isinstance(output, int | float):
@@ -327,6 +332,11 @@ def _reading(output: Any) -> tuple[float | None, str]:
 
 
 def _expected(tolerance: Any, configuration: Any) -> str:
+    if isinstance(tolerance, dict) and tolerance.get("type") == "probe" and tolerance.get("name"):
+        return str(tolerance["name"])  # bot.probes.tolerance names it by what it expects
+    if isinstance(tolerance, dict) and tolerance.get("type") == "range":
+        low, high = tolerance.get("range") or (None, None)
+        return f"between {low} and {high}"
     if (
         isinstance(tolerance, str)
         and tolerance.startswith("${")

@@ -9,8 +9,16 @@ from bot.catalog.cluster import WorkloadReport
 from bot.catalog.models import Service
 from bot.catalog.risks import Risk, Suggestion
 from bot.catalog.service import blind_window_of
-from bot.catalog.spec import BlindWindow, ServiceSpec, window_text
+from bot.catalog.spec import (
+    BlindWindow,
+    HttpProbe,
+    PrometheusProbe,
+    ServiceSpec,
+    probe_from_stored,
+    window_text,
+)
 from bot.config import BlastRadiusLimits
+from bot.probes.tolerance import bounds_text
 from bot.slack.blockkit import button, message, mrkdwn, plain_text
 from bot.slack.blockkit import context as _context
 from bot.slack.blockkit import section as _section
@@ -163,13 +171,7 @@ def service_detail(
         if s.workload_kind
         else f"`{escape(s.selector)}`"
     )
-    probes = (
-        "\n".join(
-            f"• `{escape(p['url'])}` answers {p['expectedStatus']} within {p['latencyBudgetMs']} ms"
-            for p in s.probes
-        )
-        or "• none"
-    )
+    probes = "\n".join(_probe_line(entry) for entry in s.probes) or "• none"
     blind = _blind(blind_window_of(s))
     blocks: Blocks = [
         _section(
@@ -207,3 +209,16 @@ def service_detail(
             }
         )
     return message(f"{escape(s.name)}: tier {s.tier}, team {escape(s.team.name)}", blocks)
+
+
+def _probe_line(entry: dict[str, Any]) -> str:
+    """One steady-state probe of a service, as its detail lists it."""
+    probe, _ = probe_from_stored(entry)
+    if isinstance(probe, HttpProbe):
+        return (
+            f"• `{escape(probe.url)}` answers {probe.expected_status} within "
+            f"{probe.latency_budget_ms} ms"
+        )
+    if isinstance(probe, PrometheusProbe):
+        return f"• Prometheus `{escape(probe.query)}` {bounds_text(probe.min, probe.max)}"
+    return f"• pods ready {bounds_text(probe.min_ready_percent, None, '%')}"
