@@ -190,8 +190,9 @@ def hypothesis(
     - pods {minReadyPercent}: bot.probes.pods, the ready pods of the service against its desired
       replicas, within a `range` tolerance on the percentage.
 
-    Each probe's name says what healthy is ("GET ... answers 200 within 300 ms", "prometheus
-    sum(rate(...)) <= 0.01"): the watch quotes it when the steady state breaks.
+    Each probe's name says what it watches ("GET ... answers 200 within 300 ms", "prometheus
+    sum(rate(...", "pods ready >= 66%"): the watch quotes it, with what it got and what it
+    expected, when the steady state breaks.
     """
     if not probes:
         raise RenderInvalid(experiment, "probes", "are missing: a service needs a steady state")
@@ -247,10 +248,11 @@ def _prometheus_probe(experiment: str, index: int, probe: Mapping[str, Any]) -> 
     low, high = bounds["min"], bounds["max"]
     if low is None and high is None:
         raise RenderInvalid(experiment, f"probes[{index}]", "needs min, max or both")
-    expected = tolerance.bounds_text(low, high)
     return {
         "type": "probe",
-        "name": f"prometheus {prometheus.short_query(query)} {expected}",
+        # Short, without the bounds: a halt reason quotes it with what it got and expected
+        # ("prometheus sum(rate(...: got 0.042, expected <= 0.01").
+        "name": f"prometheus {prometheus.short_query(query)}",
         "tolerance": tolerance.tolerance(low, high),
         "provider": {
             "type": "python",

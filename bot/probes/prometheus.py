@@ -13,6 +13,7 @@ fails the probe instead of stalling the run. The URL comes from the settings whe
 from __future__ import annotations
 
 import json
+import logging
 import math
 import threading
 from typing import Any
@@ -35,7 +36,7 @@ __all__ = [
 MODULE = "bot.probes.prometheus"
 FUNC = "probe_prometheus"
 DEFAULT_TIMEOUT_SECONDS = 5.0
-SHORT_QUERY = 40  # characters of a query quoted in a probe's name
+SHORT_QUERY = 32  # characters of a query quoted in a probe's name: a halt reason quotes it
 _REASON = 300  # characters of Prometheus' own error kept
 
 
@@ -71,6 +72,8 @@ class Prometheus:
         # processes that query need.
         from chaosprometheus.probes import query as prometheus_query
 
+        # Its logzero logger writes every query at DEBUG to stderr.
+        logging.getLogger("logzero_default").setLevel(logging.INFO)
         answer: dict[str, Any] = {}
 
         def ask() -> None:
@@ -151,6 +154,7 @@ def _refusal(error: Exception) -> str:
             reason = json.loads(body).get("error") or body
         except (ValueError, AttributeError):
             reason = body
+        reason = str(reason).removeprefix('invalid parameter "query": ')
         return f"Prometheus refused it: {_shorten(str(reason), _REASON)}"
     return f"Prometheus could not be asked: {type(error).__name__}: {_shorten(text, _REASON)}"
 

@@ -19,7 +19,7 @@ FUNC = "within_bounds"
 
 
 def within_bounds(
-    value: Any,
+    value: Any = None,  # chaostoolkit-lib passes it; the default lets `chaos validate` pass
     min: float | None = None,
     max: float | None = None,
     target: str | None = None,
