@@ -15,15 +15,16 @@ from chaoslib.exceptions import ActivityFailed
 
 from bot.catalog.apply import apply_documents
 from bot.catalog.chaosfile import ChaosfileInvalid, dump_documents, load_documents
-from bot.catalog.service import find_service, spec_of
+from bot.catalog.service import find_service, save_service, spec_of
 from bot.catalog.spec import CatalogPolicy, PodsProbe, PrometheusProbe
+from bot.catalog.spec_parse import parse_service_spec
 from bot.db.engine import Database
 from bot.library.render import hypothesis
 from bot.probes.prometheus import Prometheus, QueryRefused, probe_prometheus
 from bot.runs.service import measurements_of
 from bot.runs.states import TERMINAL, RunStatus
 from bot.testing.kube.api import KubeApiServer
-from tests.fixtures.declarations import CHECKOUT_YAML_HEAD
+from tests.fixtures.declarations import CHECKOUT_YAML_HEAD, checkout_declaration
 from tests.fixtures.engine import Engine
 from tests.fixtures.prometheus import ERROR_RATIO, Exporter, PrometheusServer
 from tests.integration.test_chaosfile_apply import seeded_cluster
@@ -225,3 +226,30 @@ def test_a_healthy_error_ratio_lets_the_run_complete(
         ]
     assert len(checks) >= 3
     assert all(ok and value == 0 and detail == "got 0" for ok, value, detail in checks)
+
+
+@pytest.mark.storage
+def test_a_declaration_without_a_steady_state_keeps_the_stored_probes(db: Database) -> None:
+    """The onboarding modal's Edit says nothing of `steadyState`: saving it keeps the probes
+    chaos.yaml declared there, and replaces only `probes`."""
+    declared = [{"pods": {"minReadyPercent": 50}}, {"prometheus": {"query": "sum(up)", "min": 1}}]
+    first = parse_service_spec(
+        checkout_declaration(teamChannel="C0PAYMENTS", steadyState={"probes": declared}),
+        policy=POLICY,
+    )
+    edited = parse_service_spec(
+        checkout_declaration(probes=[{"url": "http://checkout.payments.svc/ready"}]),
+        policy=POLICY,
+    )
+    assert edited.steady_state is None
+    for spec in (first, edited):
+        with db.session() as session:
+            save_service(session=session, spec=spec, selector="app=checkout", actor="t", now=NOW)
+    with db.session() as session:
+        stored = spec_of(find_service(session=session, name="checkout"))
+    assert stored.probes == edited.probes
+    assert stored.steady_state is not None
+    assert stored.steady_state.probes == (
+        PodsProbe(min_ready_percent=50),
+        PrometheusProbe(query="sum(up)", min=1),
+    )
