@@ -6,10 +6,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from bot.catalog.cluster import ClusterView
+from bot.catalog.metrics import MetricsView
 from bot.catalog.spec import CatalogPolicy, catalog_policy
 from bot.clock import Clock, SystemClock
 from bot.config import Settings
 from bot.db.engine import Database
+from bot.probes.prometheus import Prometheus
 
 __all__ = ["BotContext"]
 
@@ -39,3 +41,8 @@ class BotContext:
     @property
     def policy(self) -> CatalogPolicy:
         return catalog_policy(self.settings)
+
+    @property
+    def metrics(self) -> MetricsView | None:
+        """The platform's Prometheus, which checks prometheus probes' queries at onboarding."""
+        return Prometheus.from_settings(self.settings)

@@ -16,7 +16,8 @@ from sqlalchemy.orm import Session
 
 from bot.catalog.chaosfile import ChaosDocument, ChaosfileInvalid, LocatedError
 from bot.catalog.cluster import ClusterView
-from bot.catalog.flows import check_experiments, check_pods_not_shared, locate_pods
+from bot.catalog.flows import check_experiments, check_pods_not_shared, check_queries, locate_pods
+from bot.catalog.metrics import MetricsView
 from bot.catalog.service import save_service
 from bot.catalog.spec import SpecInvalid
 from bot.db.engine import Database
@@ -59,6 +60,7 @@ def apply_documents(
     documents: Sequence[ChaosDocument],
     *,
     cluster: ClusterView,
+    metrics: MetricsView | None = None,
     actor: str,
     now: datetime,
     dry_run: bool,
@@ -66,7 +68,8 @@ def apply_documents(
 ) -> list[ApplyOutcome]:
     """Create or update the documents' services, all of them or none.
 
-    Every document is checked against its cluster before anything is written; then all are
+    Every document is checked against its cluster (and its prometheus probes' queries against
+    `metrics`, the platform's Prometheus) before anything is written; then all are
     saved in one transaction. A dry run saves them the same way and rolls back, so the changes
     it reports are exactly those a real run would make. Raises ChaosfileInvalid listing every
     problem, with nothing written.
@@ -76,6 +79,7 @@ def apply_documents(
     for document in documents:
         try:
             check_experiments(document.spec)
+            check_queries(document.spec, metrics)
             selectors.append(locate_pods(document.spec, cluster))
         except SpecInvalid as exc:
             errors.extend(document.locate(e) for e in exc.errors)

@@ -8,8 +8,9 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from bot.catalog.cluster import ClusterUnreachable, ClusterView, WorkloadNotFound
+from bot.catalog.metrics import MetricsView, QueryRefused
 from bot.catalog.service import SaveResult, save_service, sharing_services
-from bot.catalog.spec import FieldError, ServiceSpec, SpecInvalid
+from bot.catalog.spec import FieldError, PrometheusProbe, ServiceSpec, SpecInvalid
 from bot.db.engine import Database
 from bot.db.idempotency import claim, was_claimed
 from bot.library.catalogue import UnknownExperiment, load_catalogue
@@ -19,6 +20,7 @@ __all__ = [
     "AlreadyDone",
     "check_experiments",
     "check_pods_not_shared",
+    "check_queries",
     "locate_pods",
     "store_service",
 ]
@@ -57,6 +59,26 @@ def check_experiments(spec: ServiceSpec) -> None:
 def _not_in_library(path: str, experiment: str) -> FieldError:
     # Worded so that the modal, which capitalises a message, does not change the id.
     return FieldError(path, f"there is no experiment {experiment} in the library")
+
+
+def check_queries(spec: ServiceSpec, metrics: MetricsView | None) -> None:
+    """Every `prometheus` probe's query parses and returns one number on the platform's
+    Prometheus now; otherwise a field error on that probe's query."""
+    probes = spec.steady_state.probes if spec.steady_state is not None else ()
+    errors: list[FieldError] = []
+    for index, probe in enumerate(probes):
+        if not isinstance(probe, PrometheusProbe):
+            continue
+        path = f"steadyState.probes[{index}].prometheus.query"
+        if metrics is None:
+            errors.append(FieldError(path, "this platform has no Prometheus to ask"))
+            continue
+        try:
+            metrics.instant_value(probe.query)
+        except QueryRefused as refused:
+            errors.append(FieldError(path, refused.reason))
+    if errors:
+        raise SpecInvalid(errors)
 
 
 def locate_pods(spec: ServiceSpec, cluster: ClusterView) -> str:
@@ -134,14 +156,15 @@ def store_service(
     spec: ServiceSpec,
     *,
     cluster: ClusterView,
+    metrics: MetricsView | None = None,
     actor: str,
     now: datetime,
     create_only: bool,
     idempotency_key: str | None = None,
     platform_admins: frozenset[str] = frozenset(),
 ) -> SaveResult:
-    """Check the declaration against the library and the cluster, and store it in one
-    transaction.
+    """Check the declaration against the library, the cluster and the platform's Prometheus
+    (`metrics`, for its prometheus probes), and store it in one transaction.
 
     With an idempotency key, a second call with the same key raises AlreadyDone and writes
     nothing (Slack's retries, double submissions).
@@ -151,6 +174,7 @@ def store_service(
             if was_claimed(session=session, key=idempotency_key):
                 raise AlreadyDone(idempotency_key)
     check_experiments(spec)
+    check_queries(spec, metrics)
     selector = locate_pods(spec, cluster)
     try:
         with db.session() as session:

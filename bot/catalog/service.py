@@ -35,6 +35,8 @@ from bot.catalog.spec import (
     SteadyStateWatch,
     WorkloadRef,
     parse_freeze_window,
+    probe_from_stored,
+    stored_probes,
     to_document,
 )
 from bot.catalog.spec import SuiteEntry as SuiteEntrySpec
@@ -174,6 +176,7 @@ def can_manage(*, session: Session, service: Service, user_id: str) -> bool:
 
 def spec_of(service: Service) -> ServiceSpec:
     """The declaration a stored service corresponds to (what `chaosbot export` writes)."""
+    stored = [probe_from_stored(entry) for entry in service.probes or ()]
     return ServiceSpec(
         name=service.name,
         team=service.team.name,
@@ -191,15 +194,10 @@ def spec_of(service: Service) -> ServiceSpec:
         selector=None if service.workload_kind else service.selector,
         owners=tuple(o.slack_user_id for o in service.owners),
         approvers=tuple(service.approvers),
-        probes=tuple(
-            HttpProbe(
-                url=p["url"],
-                expected_status=p["expectedStatus"],
-                latency_budget_ms=p["latencyBudgetMs"],
-            )
-            for p in service.probes
+        probes=tuple(p for p, steady in stored if not steady and isinstance(p, HttpProbe)),
+        steady_state=SteadyStateWatch.from_document(
+            service.steady_state, probes=[p for p, steady in stored if steady]
         ),
-        steady_state=SteadyStateWatch.from_document(service.steady_state),
         blast_radius_percent=service.blast_radius_percent,
         blind=blind_window_of(service),
         suite=tuple(
@@ -372,9 +370,13 @@ def _apply(service: Service, spec: ServiceSpec, team: Team, selector: str, now: 
     service.selector = selector
     service.workload_kind = spec.workload.kind if spec.workload else None
     service.workload_name = spec.workload.name if spec.workload else None
-    service.probes = [p.as_document() for p in spec.probes]
+    if spec.steady_state is not None:
+        steady_probes = list(spec.steady_state.probes)
+    else:  # the declaration says nothing of it (the modal): keep the stored steady state
+        steady_probes = [p for p, steady in map(probe_from_stored, service.probes or ()) if steady]
+    service.probes = stored_probes(spec.probes, steady_probes)
     if spec.steady_state is not None or service.steady_state is None:
-        service.steady_state = (spec.steady_state or SteadyStateWatch()).as_document()
+        service.steady_state = (spec.steady_state or SteadyStateWatch()).settings_document()
     service.blast_radius_percent = spec.blast_radius_percent
     service.blind_enabled = spec.blind is not None
     service.blind_window = spec.blind.as_document() if spec.blind else None

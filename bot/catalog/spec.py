@@ -29,13 +29,19 @@ __all__ = [
     "CatalogPolicy",
     "FieldError",
     "HttpProbe",
+    "PodsProbe",
+    "PrometheusProbe",
     "ServiceSpec",
     "SpecInvalid",
+    "SteadyProbe",
     "SteadyStateWatch",
     "SuiteEntry",
     "WorkloadRef",
     "catalog_policy",
+    "kind_of",
     "parse_freeze_window",
+    "probe_from_stored",
+    "stored_probes",
     "to_document",
     "window_text",
 ]
@@ -79,6 +85,8 @@ class CatalogPolicy:
     max_blast_radius: BlastRadiusLimits = field(default_factory=BlastRadiusLimits)
     # Where probes may not go: chaosbot itself, metadata, outside the allowed networks.
     probes: ProbePolicy = field(default_factory=ProbePolicy)
+    # Whether the platform has a Prometheus (CHAOSBOT_PROMETHEUS_URL) for `prometheus` probes.
+    prometheus: bool = False
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -105,26 +113,114 @@ class HttpProbe:
 
 
 @dataclass(frozen=True, kw_only=True)
+class PrometheusProbe:
+    """A steady-state probe: an instant query against the platform's Prometheus returns one
+    number, at most `max` and at least `min` (one or both are given)."""
+
+    query: str
+    max: float | None = None
+    min: float | None = None
+
+    def as_document(self) -> dict[str, Any]:
+        """The probe as chaos.yaml (and the services table) writes it."""
+        document: dict[str, Any] = {"query": self.query}
+        if self.max is not None:
+            document["max"] = self.max
+        if self.min is not None:
+            document["min"] = self.min
+        return document
+
+
+@dataclass(frozen=True, kw_only=True)
+class PodsProbe:
+    """A steady-state probe: at least min_ready_percent of the service's desired replicas are
+    ready pods."""
+
+    min_ready_percent: float = 66
+
+    def as_document(self) -> dict[str, Any]:
+        """The probe as chaos.yaml (and the services table) writes it."""
+        return {"minReadyPercent": self.min_ready_percent}
+
+
+SteadyProbe = HttpProbe | PrometheusProbe | PodsProbe
+# How chaos.yaml's `steadyState.probes` and the services table name each kind.
+_KINDS: dict[str, type[HttpProbe] | type[PrometheusProbe] | type[PodsProbe]] = {
+    "http": HttpProbe,
+    "prometheus": PrometheusProbe,
+    "pods": PodsProbe,
+}
+# The mark of a stored probe declared under `steadyState.probes` rather than `probes`.
+_STEADY_STATE = "steadyState"
+
+
+def kind_of(probe: SteadyProbe) -> str:
+    """`http`, `prometheus` or `pods`."""
+    return next(kind for kind, cls in _KINDS.items() if isinstance(probe, cls))
+
+
+@dataclass(frozen=True, kw_only=True)
 class SteadyStateWatch:
     """How the probes are watched while the fault is in place: every interval_seconds; after
-    fail_after failed checks in a row the run halts (bot.probes.watch)."""
+    fail_after failed checks in a row the run halts (bot.probes.watch). probes are the ones
+    declared under `steadyState` (besides the service's `probes`)."""
 
     interval_seconds: int = 10
     fail_after: int = 2
+    probes: tuple[SteadyProbe, ...] = ()
 
     def as_document(self) -> dict[str, Any]:
-        """The watch as chaos.yaml's `steadyState` (and the services table) writes it."""
+        """The watch as chaos.yaml's `steadyState` writes it."""
+        document = self.settings_document()
+        if self.probes:
+            document["probes"] = [{kind_of(p): p.as_document()} for p in self.probes]
+        return document
+
+    def settings_document(self) -> dict[str, Any]:
+        """The interval and threshold, as the services table's `steady_state` keeps them (the
+        probes live in its `probes`, with the others)."""
         return {"intervalSeconds": self.interval_seconds, "failAfter": self.fail_after}
 
     @classmethod
-    def from_document(cls, document: Mapping[str, Any] | None) -> SteadyStateWatch:
+    def from_document(
+        cls, document: Mapping[str, Any] | None, *, probes: Sequence[SteadyProbe] = ()
+    ) -> SteadyStateWatch:
         """The stored watch; a service stored before it existed gets the defaults."""
         document = document or {}
         default = cls()
         return cls(
             interval_seconds=int(document.get("intervalSeconds", default.interval_seconds)),
             fail_after=int(document.get("failAfter", default.fail_after)),
+            probes=tuple(probes),
         )
+
+
+def stored_probes(
+    probes: Sequence[HttpProbe], steady_state: Sequence[SteadyProbe]
+) -> list[dict[str, Any]]:
+    """The services table's `probes`: every probe of the service's steady state with its
+    `kind`, those declared under `steadyState.probes` marked so the declaration round-trips."""
+    return [{"kind": "http", **p.as_document()} for p in probes] + [
+        {"kind": kind_of(p), "declared": _STEADY_STATE, **p.as_document()} for p in steady_state
+    ]
+
+
+def probe_from_stored(entry: Mapping[str, Any]) -> tuple[SteadyProbe, bool]:
+    """A stored probe (an entry without `kind` is HTTP: rows stored before there were kinds),
+    and whether it was declared under `steadyState.probes`."""
+    kind = entry.get("kind", "http")
+    probe: SteadyProbe
+    if kind == "prometheus":
+        probe = PrometheusProbe(query=entry["query"], max=entry.get("max"), min=entry.get("min"))
+    elif kind == "pods":
+        probe = PodsProbe(min_ready_percent=entry["minReadyPercent"])
+    else:
+        probe = HttpProbe(
+            url=entry["url"],
+            expected_status=entry.get("expectedStatus", 200),
+            latency_budget_ms=entry.get("latencyBudgetMs", 1000),
+        )
+    return probe, entry.get("declared") == _STEADY_STATE
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -271,4 +367,5 @@ def catalog_policy(settings: Settings) -> CatalogPolicy:
         allow_production=settings.allow_production,
         max_blast_radius=settings.max_blast_radius_percent,
         probes=ProbePolicy.from_settings(settings),
+        prometheus=settings.prometheus_url is not None,
     )

@@ -8,10 +8,11 @@ on the right block and chaos.yaml on the right line.
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Mapping
 from datetime import date, time
-from typing import Any
+from typing import Any, Literal
 
 from bot.catalog.models import Environment
 from bot.catalog.spec import (
@@ -24,8 +25,11 @@ from bot.catalog.spec import (
     CatalogPolicy,
     FieldError,
     HttpProbe,
+    PodsProbe,
+    PrometheusProbe,
     ServiceSpec,
     SpecInvalid,
+    SteadyProbe,
     SteadyStateWatch,
     SuiteEntry,
     WorkloadRef,
@@ -40,6 +44,8 @@ __all__ = ["parse_service_spec"]
 
 WORKLOAD_KINDS = ("Deployment", "StatefulSet")
 MAX_FREEZE_WINDOWS = 50
+MAX_QUERY = 2000
+STEADY_PROBE_KINDS = ("http", "prometheus", "pods")
 _SLACK_CHANNEL = re.compile(r"^[CG][A-Z0-9]{2,31}$")
 _EXPERIMENT_ID = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
 _HOURS = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)-([01]\d|2[0-4]):([0-5]\d)$")
@@ -84,7 +90,7 @@ def parse_service_spec(raw: Mapping[str, Any], *, policy: CatalogPolicy) -> Serv
         errors.append(FieldError("owners", "a tier-1 service needs at least two owners"))
     approvers = _approvers(checker, owners or ())
     probes = _probes(checker, policy)
-    steady_state = _steady_state(checker) if "steadyState" in raw else None
+    steady_state = _steady_state(checker, policy) if "steadyState" in raw else None
     blast_radius = _blast_radius(checker, policy, environment)
     blind = _blind(checker)
     suite = _suite(checker) if "suite" in raw else None
@@ -215,28 +221,122 @@ def _probes(checker: FieldChecker, policy: CatalogPolicy) -> tuple[HttpProbe, ..
         if not isinstance(value, Mapping):
             checker.fail(f"probes[{index}]", "must be a mapping with a url")
             continue
-        sub = FieldChecker(value, checker.errors, f"probes[{index}].")
-        url = value.get("url")
-        problem = _probe_url_problem(url, policy)
-        if problem:
-            sub.fail("url", problem)
-        status = sub.integer("expectedStatus", 100, 599, default=200)
-        budget = sub.integer("latencyBudgetMs", 1, 60_000, default=1000)
-        if not problem and status and budget:
-            probes.append(HttpProbe(url=str(url), expected_status=status, latency_budget_ms=budget))
+        probe = _http_probe(FieldChecker(value, checker.errors, f"probes[{index}]."), policy)
+        if probe is not None:
+            probes.append(probe)
     return tuple(probes)
 
 
-def _steady_state(checker: FieldChecker) -> SteadyStateWatch | None:
+def _http_probe(sub: FieldChecker, policy: CatalogPolicy) -> HttpProbe | None:
+    url = sub.raw.get("url")
+    problem = _probe_url_problem(url, policy)
+    if problem:
+        sub.fail("url", problem)
+    status = sub.integer("expectedStatus", 100, 599, default=200)
+    budget = sub.integer("latencyBudgetMs", 1, 60_000, default=1000)
+    if problem or not status or not budget:
+        return None
+    return HttpProbe(url=str(url), expected_status=status, latency_budget_ms=budget)
+
+
+def _steady_state(checker: FieldChecker, policy: CatalogPolicy) -> SteadyStateWatch | None:
     default = SteadyStateWatch()
     sub = checker.child("steadyState")
     if sub is None:
         return default if checker.raw.get("steadyState") is None else None
     interval = sub.integer("intervalSeconds", 1, 300, default=default.interval_seconds)
     fail_after = sub.integer("failAfter", 1, 20, default=default.fail_after)
-    if interval is None or fail_after is None:
+    probes = _steady_probes(sub, policy)
+    if interval is None or fail_after is None or probes is None:
         return None
-    return SteadyStateWatch(interval_seconds=interval, fail_after=fail_after)
+    return SteadyStateWatch(interval_seconds=interval, fail_after=fail_after, probes=probes)
+
+
+def _steady_probes(sub: FieldChecker, policy: CatalogPolicy) -> tuple[SteadyProbe, ...] | None:
+    """`steadyState.probes`: each item one `http`, `prometheus` or `pods` mapping."""
+    probes: list[SteadyProbe] = []
+    failed = False
+    for index, value in sub.items("probes"):
+        path = f"probes[{index}]"
+        kinds = [k for k in STEADY_PROBE_KINDS if isinstance(value, Mapping) and k in value]
+        if not isinstance(value, Mapping) or len(kinds) != 1 or len(value) != 1:
+            sub.fail(
+                path, f"must be one of {', '.join(STEADY_PROBE_KINDS)}, such as http: {{url: ...}}"
+            )
+            failed = True
+            continue
+        kind = kinds[0]
+        body = value[kind] if value[kind] is not None else {}
+        if not isinstance(body, Mapping):
+            sub.fail(f"{path}.{kind}", "must be a mapping")
+            failed = True
+            continue
+        probe_checker = FieldChecker(body, sub.errors, f"{sub.path(path)}.{kind}.")
+        probe: SteadyProbe | None
+        if kind == "http":
+            probe = _http_probe(probe_checker, policy)
+        elif kind == "prometheus":
+            probe = _prometheus_probe(probe_checker, policy)
+        else:
+            probe = _pods_probe(probe_checker)
+        if probe is None:
+            failed = True
+        else:
+            probes.append(probe)
+    return None if failed else tuple(probes)
+
+
+def _prometheus_probe(sub: FieldChecker, policy: CatalogPolicy) -> PrometheusProbe | None:
+    query = sub.raw.get("query")
+    query_ok = False
+    if not isinstance(query, str) or not query.strip():
+        sub.fail("query", "is required: a PromQL query that returns one number")
+    elif len(query) > MAX_QUERY:
+        sub.fail("query", f"must be at most {MAX_QUERY} characters long")
+    elif not policy.prometheus:
+        sub.fail(
+            "query",
+            "this platform has no Prometheus to ask (CHAOSBOT_PROMETHEUS_URL is not set)",
+        )
+    else:
+        query_ok = True
+    high, low = _number(sub, "max"), _number(sub, "min")
+    if high is False or low is False:
+        return None
+    if high is None and low is None:
+        sub.fail("max", "give max, min or both: the values a healthy service's query returns")
+        return None
+    if high is not None and low is not None and low > high:
+        sub.fail("min", f"must not be above max ({low:g} > {high:g})")
+        return None
+    if not query_ok:
+        return None
+    assert isinstance(query, str)
+    return PrometheusProbe(query=query.strip(), max=high, min=low)
+
+
+def _number(sub: FieldChecker, key: str) -> float | Literal[False] | None:
+    """A finite number, None when left out, or False (recorded as an error) when not one."""
+    value = sub.raw.get(key)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        sub.fail(key, f"{value!r} is not a number")
+        return False
+    return value
+
+
+def _pods_probe(sub: FieldChecker) -> PodsProbe | None:
+    value = sub.raw.get("minReadyPercent", PodsProbe().min_ready_percent)
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, int | float)
+        or not math.isfinite(value)
+        or not 1 <= value <= 100
+    ):
+        sub.fail("minReadyPercent", f"must be a number between 1 and 100, got {value!r}")
+        return None
+    return PodsProbe(min_ready_percent=value)
 
 
 def _probe_url_problem(url: object, policy: CatalogPolicy) -> str | None:

@@ -190,6 +190,7 @@ def _apply(args: argparse.Namespace) -> int:
     from bot.db.migrate import ensure_migrated
     from bot.k8s.client import ClientFactory
     from bot.k8s.cluster import KubeCluster
+    from bot.probes.prometheus import Prometheus
 
     settings = configured_settings(quiet=True)
     db = Database(settings.database_url)
@@ -201,6 +202,7 @@ def _apply(args: argparse.Namespace) -> int:
             db,
             documents,
             cluster=KubeCluster(clients),
+            metrics=Prometheus.from_settings(settings),
             actor=args.actor,
             now=SystemClock().now(),
             dry_run=args.dry_run,

@@ -124,6 +124,9 @@ class Settings:
     public_url: str | None = None
     # Probes may reach only these networks when set (CHAOSBOT_PROBE_ALLOWED_NETWORKS).
     probe_allowed_networks: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...] = ()
+    # The platform's Prometheus, which steady-state `prometheus` probes query (teams give
+    # queries, never URLs). Unset: such probes are refused.
+    prometheus_url: str | None = None
     kubeconfig: str | None = None
     kube_context: str | None = None
     log_level: str = "INFO"
@@ -181,6 +184,7 @@ def settings_env(settings: Settings) -> dict[str, str]:
         "CHAOSBOT_KUBE_CONTEXT": settings.kube_context,
         "CHAOSBOT_PUBLIC_URL": settings.public_url,
         "CHAOSBOT_ADMIN_CHANNEL": settings.admin_channel,
+        "CHAOSBOT_PROMETHEUS_URL": settings.prometheus_url,
     }
     env.update({k: v for k, v in optional.items() if v})
     return env
@@ -208,8 +212,9 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         platform_admins=_user_ids(env, "CHAOSBOT_PLATFORM_ADMINS"),
         admin_channel=_channel_id(env, "CHAOSBOT_ADMIN_CHANNEL"),
         compliance_policy=load_policy(env),
-        public_url=_public_url(env),
+        public_url=_http_url(env, "CHAOSBOT_PUBLIC_URL"),
         probe_allowed_networks=_networks(env, "CHAOSBOT_PROBE_ALLOWED_NETWORKS"),
+        prometheus_url=(_http_url(env, "CHAOSBOT_PROMETHEUS_URL") or "").rstrip("/") or None,
         kubeconfig=_kubeconfig(env),
         kube_context=_get(env, "CHAOSBOT_KUBE_CONTEXT"),
         log_level=_log_level(env),
@@ -351,13 +356,13 @@ def _flag(env: Mapping[str, str], name: str) -> bool:
     return value in ("true", "1", "yes")
 
 
-def _public_url(env: Mapping[str, str]) -> str | None:
-    value = _get(env, "CHAOSBOT_PUBLIC_URL")
+def _http_url(env: Mapping[str, str], name: str) -> str | None:
+    value = _get(env, name)
     if value is None:
         return None
     parts = urlsplit(value)
     if parts.scheme not in ("http", "https") or not parts.netloc:
-        raise SettingsError("CHAOSBOT_PUBLIC_URL", f"must be an http(s) URL, got {value!r}")
+        raise SettingsError(name, f"must be an http(s) URL, got {value!r}")
     return value
 
 

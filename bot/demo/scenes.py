@@ -258,6 +258,7 @@ def _apply_chaos_yaml(world: DemoWorld, changes: dict[str, Any]) -> None:
             yaml.safe_dump(document), source="chaos.yaml", policy=catalog_policy(world.settings)
         ),
         cluster=world.server.context.cluster,
+        metrics=world.server.context.metrics,
         actor=ALICE,
         now=world.clock.now(),
         dry_run=False,

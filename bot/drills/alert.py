@@ -16,9 +16,10 @@ def severity_of(tier: int) -> str:
 
 def symptom_of(probes: Sequence[dict[str, Any]], namespace: str) -> str:
     """What the alert says is wrong: the first steady-state probe's promise, broken."""
-    if not probes:
+    http = [p for p in probes if p.get("kind", "http") == "http"]
+    if not http:
         return f"pods of the service in {namespace} are not ready"
-    probe = probes[0]
+    probe = http[0]
     return (
         f"steady-state probe failing: GET {probe['url']} should answer "
         f"{probe.get('expectedStatus', 200)} within {probe.get('latencyBudgetMs', 1000)} ms"

@@ -339,6 +339,11 @@ def _number(value: Any) -> bool:
 
 
 def _expected(tolerance: Any, configuration: Any) -> str:
+    if isinstance(tolerance, dict) and tolerance.get("type") == "probe" and tolerance.get("name"):
+        return str(tolerance["name"])  # bot.probes.tolerance names it by what it expects
+    if isinstance(tolerance, dict) and tolerance.get("type") == "range":
+        low, high = tolerance.get("range") or (None, None)
+        return f"between {low} and {high}"
     if (
         isinstance(tolerance, str)
         and tolerance.startswith("${")

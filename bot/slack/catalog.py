@@ -171,6 +171,7 @@ class _Catalog:
                 self.ctx.db,
                 spec,
                 cluster=self.ctx.cluster,
+                metrics=self.ctx.metrics,
                 actor=body["user"]["id"],
                 now=self.ctx.clock.now(),
                 create_only=editing is None,

@@ -9,7 +9,11 @@ from bot.catalog.cluster import WorkloadReport
 from bot.catalog.models import Service
 from bot.catalog.risks import Risk, Suggestion
 from bot.catalog.service import blind_window_of
-from bot.catalog.spec import BlindWindow, ServiceSpec, window_text
+from bot.catalog.spec import (
+    BlindWindow,
+    ServiceSpec,
+    window_text,
+)
 from bot.config import BlastRadiusLimits
 from bot.slack.blockkit import button, message, mrkdwn, plain_text
 from bot.slack.blockkit import context as _context

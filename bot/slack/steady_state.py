@@ -6,21 +6,25 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from bot.catalog.spec import SteadyStateWatch
+from bot.catalog.spec import HttpProbe, PrometheusProbe, SteadyStateWatch, probe_from_stored
+from bot.probes.tolerance import bounds_text
 from bot.slack.mrkdwn import escape
 
 __all__ = ["probe_line", "stop_conditions", "watch_text"]
 
 
-def probe_line(probe: Mapping[str, Any]) -> str:
-    """One of a service's probes as stored ({url, expectedStatus, latencyBudgetMs}), in mrkdwn
-    with its URL escaped; a probe of another shape is quoted field by field, escaped."""
-    if "url" in probe:
+def probe_line(stored: Mapping[str, Any]) -> str:
+    """One of a service's probes as stored (services.probes), in mrkdwn with what a person
+    wrote (a URL, a query) escaped."""
+    probe, _ = probe_from_stored(stored)
+    if isinstance(probe, HttpProbe):
         return (
-            f"`{escape(str(probe['url']))}` answers {probe.get('expectedStatus', 200)} "
-            f"within {probe.get('latencyBudgetMs', 1000)} ms"
+            f"`{escape(probe.url)}` answers {probe.expected_status} within "
+            f"{probe.latency_budget_ms} ms"
         )
-    return escape(", ".join(f"{key}: {value}" for key, value in probe.items()))
+    if isinstance(probe, PrometheusProbe):
+        return f"Prometheus `{escape(probe.query)}` {bounds_text(probe.min, probe.max)}"
+    return f"pods ready {bounds_text(probe.min_ready_percent, None, '%')}"
 
 
 def stop_conditions(*, interval_seconds: float, fail_after: int) -> str:

@@ -29,6 +29,8 @@ from bot.catalog.spec import (
     BlindWindow,
     CatalogPolicy,
     HttpProbe,
+    PodsProbe,
+    PrometheusProbe,
     ServiceSpec,
     SpecInvalid,
     SteadyStateWatch,
@@ -564,16 +566,22 @@ def test_an_exported_file_points_errors_at_its_own_lines() -> None:
 # --- the schema and the parser --------------------------------------------------------------
 
 
+def _resolved(schema: dict[str, Any]) -> dict[str, Any]:
+    """The schema with the definition it refers to ($ref) merged in."""
+    if "$ref" in schema:
+        return {**chaos_schema()["$defs"][schema["$ref"].removeprefix("#/$defs/")], **schema}
+    return schema
+
+
 def _fields(schema: dict[str, Any], path: str = "") -> Iterator[tuple[str, dict[str, Any]]]:
     """Every property and list item the schema documents, as (`spec.probes[]`, its schema)."""
-    if "$ref" in schema:
-        schema = {**chaos_schema()["$defs"][schema["$ref"].removeprefix("#/$defs/")], **schema}
+    schema = _resolved(schema)
     children = [
-        (f"{path}.{key}" if path else key, child)
+        (f"{path}.{key}" if path else key, _resolved(child))
         for key, child in schema.get("properties", {}).items()
     ]
     if "items" in schema:
-        children.append((f"{path}[]", schema["items"]))
+        children.append((f"{path}[]", _resolved(schema["items"])))
     for child_path, child in children:
         yield child_path, child
         yield from _fields(child, child_path)
@@ -586,7 +594,7 @@ def test_the_schema_is_a_draft_2020_12_schema() -> None:
 
 def test_every_field_of_the_schema_is_described_and_unknown_fields_are_refused() -> None:
     fields = {"": chaos_schema(), **dict(_fields(chaos_schema()))}
-    assert len(fields) == 48
+    assert len(fields) == 60
     assert [path for path, field in fields.items() if not field.get("description")] == []
     objects = {path for path, field in fields.items() if "properties" in field}
     assert objects == {
@@ -596,6 +604,10 @@ def test_every_field_of_the_schema_is_described_and_unknown_fields_are_refused()
         "spec.workload",
         "spec.probes[]",
         "spec.steadyState",
+        "spec.steadyState.probes[]",
+        "spec.steadyState.probes[].http",
+        "spec.steadyState.probes[].prometheus",
+        "spec.steadyState.probes[].pods",
         "spec.blindDrills",
         "spec.suite[]",
     }
@@ -610,11 +622,25 @@ def test_the_docs_describe_every_field_of_the_schema() -> None:
 
 def test_the_docs_example_is_a_valid_file() -> None:
     [example] = re.findall(r"```yaml\n(.*?)```", DOCS.read_text(), re.DOTALL)
-    assert load(example)[0].spec == replace(
+    [document] = load_documents(
+        example, source="chaos.yaml", policy=replace(POLICY, prometheus=True)
+    )
+    assert document.spec == replace(
         CHECKOUT,
         team_timezone="Europe/Berlin",
         approvers=("U0CAROL",),
-        steady_state=SteadyStateWatch(interval_seconds=10, fail_after=2),
+        steady_state=SteadyStateWatch(
+            interval_seconds=10,
+            fail_after=2,
+            probes=(
+                PrometheusProbe(
+                    query='sum(rate(http_requests_total{service="checkout",code=~"5.."}[1m])) '
+                    '/ sum(rate(http_requests_total{service="checkout"}[1m]))',
+                    max=0.01,
+                ),
+                PodsProbe(min_ready_percent=66),
+            ),
+        ),
     )
 
 
