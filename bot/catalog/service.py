@@ -27,6 +27,7 @@ from bot.catalog.spec import (
     DEFAULT_MEAN_DAYS_BETWEEN,
     DEFAULT_MIN_SPACING_HOURS,
     SLACK_USER,
+    Alerting,
     BlindWindow,
     FieldError,
     HttpProbe,
@@ -200,6 +201,7 @@ def spec_of(service: Service) -> ServiceSpec:
             for p in service.probes
         ),
         steady_state=SteadyStateWatch.from_document(service.steady_state),
+        alerting=Alerting.from_document(service.alerting),
         blast_radius_percent=service.blast_radius_percent,
         blind=blind_window_of(service),
         suite=tuple(
@@ -375,6 +377,8 @@ def _apply(service: Service, spec: ServiceSpec, team: Team, selector: str, now: 
     service.probes = [p.as_document() for p in spec.probes]
     if spec.steady_state is not None or service.steady_state is None:
         service.steady_state = (spec.steady_state or SteadyStateWatch()).as_document()
+    if spec.alerting is not None:
+        service.alerting = spec.alerting.as_document()
     service.blast_radius_percent = spec.blast_radius_percent
     service.blind_enabled = spec.blind is not None
     service.blind_window = spec.blind.as_document() if spec.blind else None
