@@ -11,4 +11,5 @@ pytest_plugins = [
     "tests.fixtures.engine",
     "tests.fixtures.gamedays",
     "tests.fixtures.canary",
+    "tests.fixtures.alertmanager",
 ]

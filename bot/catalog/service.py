@@ -201,7 +201,8 @@ def spec_of(service: Service) -> ServiceSpec:
             for p in service.probes
         ),
         steady_state=SteadyStateWatch.from_document(service.steady_state),
-        alerting=Alerting.from_document(service.alerting),
+        # A service that names no alerts exports none (and applying that keeps none).
+        alerting=Alerting.from_document(service.alerting) if service.alerting else None,
         blast_radius_percent=service.blast_radius_percent,
         blind=blind_window_of(service),
         suite=tuple(

@@ -25,8 +25,8 @@ from bot.catalog.chaosfile import (
 )
 from bot.catalog.models import Environment
 from bot.catalog.spec import (
-    Alerting,
     WEEKDAYS,
+    Alerting,
     BlindWindow,
     CatalogPolicy,
     HttpProbe,
