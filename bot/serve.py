@@ -18,6 +18,7 @@ from sqlalchemy.exc import OperationalError
 from waitress import wasyncore
 from waitress.server import create_server
 
+from bot.alerts.service import ReceivedAlert, record_alerts
 from bot.app import build_app, build_client
 from bot.clock import Clock, SystemClock
 from bot.config import Settings, settings_env
@@ -34,7 +35,7 @@ from bot.schedule import Schedule
 from bot.scheduling.leader import LeaderElection, leader_lock_for
 from bot.slack.outbox import OutboxPump
 from bot.slack.run_messages import SlackCleanupAlerts
-from bot.web import MAX_BODY_BYTES, SLACK_PATH, make_wsgi_app
+from bot.web import MAX_BODY_BYTES, SLACK_PATH, AlertmanagerWebhook, make_wsgi_app
 from bot.wiring import run_observers
 
 __all__ = ["DatabaseUnreachable", "Server", "serve"]
@@ -128,6 +129,7 @@ class Server:
             bolt_app=None if self._socket_mode else self.bolt_app,
             signing_secret=secret.reveal() if secret is not None else None,
             readiness=self._readiness,
+            alertmanager=_alert_webhook(settings, db, clock),
         )
         self._http = create_server(
             wsgi,
@@ -243,6 +245,19 @@ def serve(settings: Settings, *, db: Database) -> None:
 
     signal.signal(signal.SIGTERM, stop)
     server.run()
+
+
+def _alert_webhook(settings: Settings, db: Database, clock: Clock) -> AlertmanagerWebhook | None:
+    """/alertmanager, storing each delivery in a transaction of its own; None without a token."""
+    token = settings.alertmanager_webhook_token
+    if token is None:
+        return None
+
+    def record(alerts: list[ReceivedAlert]) -> int:
+        with db.session() as session:
+            return record_alerts(session=session, alerts=alerts, now=clock.now())
+
+    return AlertmanagerWebhook(token=token.reveal(), record=record)
 
 
 def _scheduler_lock_name(db: Database) -> str:

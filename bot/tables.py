@@ -6,6 +6,7 @@ it, because Alembic has to see every table."""
 
 from __future__ import annotations
 
+from bot.alerts.models import AlertEvent
 from bot.audit.models import AuditEvent
 from bot.catalog.models import Member, NamespaceOwner, Service, ServiceOwner, SuiteEntry, Team
 from bot.compliance.models import DigestDelivery
@@ -18,6 +19,7 @@ from bot.outbox.models import OutboxMessage
 from bot.runs.models import Freeze, KillSwitch, Run, RunEvent, RunMeasurement
 
 __all__ = [
+    "AlertEvent",
     "AuditEvent",
     "Base",
     "DigestDelivery",

@@ -1,10 +1,14 @@
-"""The HTTP side: Slack's endpoint plus health and readiness probes, served by waitress.
+"""The HTTP side: Slack's endpoint, Alertmanager's webhook, and health and readiness probes,
+served by waitress.
 
 Every request to /slack/events is verified here, before Bolt sees it: nothing of a request is
 parsed, logged or acted on until its timestamp is recent and its signature is the signing
 secret's HMAC of exactly the bytes received. Bolt verifies again (it is never switched off), but
 its verifier trusts the headers to be well-formed and its parser guesses at the body, so it only
 ever gets requests that have passed here, with the body already parsed.
+
+/alertmanager takes the team's alerts (Alertmanager's webhook, payload version 4) when a webhook
+token is configured: the bearer token is compared in constant time before the body is read.
 """
 
 from __future__ import annotations
@@ -24,14 +28,25 @@ from slack_bolt import App, BoltContext, BoltRequest
 from slack_bolt.adapter.wsgi.http_response import WsgiHttpResponse
 from slack_bolt.request.internals import build_context
 
+from bot.alertmanager import WebhookInvalid, read_webhook
+from bot.alerts.service import ReceivedAlert
+
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
 
-__all__ = ["MAX_BODY_BYTES", "MAX_REQUEST_AGE_SECONDS", "SLACK_PATH", "make_wsgi_app"]
+__all__ = [
+    "ALERTMANAGER_PATH",
+    "MAX_BODY_BYTES",
+    "MAX_REQUEST_AGE_SECONDS",
+    "SLACK_PATH",
+    "AlertmanagerWebhook",
+    "make_wsgi_app",
+]
 
 log = logging.getLogger(__name__)
 
 SLACK_PATH = "/slack/events"
+ALERTMANAGER_PATH = "/alertmanager"
 # Slack's payloads are a few kilobytes (a large modal's state, a few hundred); anything bigger
 # is refused before it is read, let alone hashed.
 MAX_BODY_BYTES = 1024 * 1024
@@ -55,8 +70,10 @@ def make_wsgi_app(
     readiness: ReadinessCheck,
     signing_secret: str | None = None,
     wall_clock: Callable[[], float] = time.time,
+    alertmanager: AlertmanagerWebhook | None = None,
 ) -> WSGIApplication:
-    """Route /slack/events to Bolt (absent in Socket Mode), and answer /healthz and /readyz.
+    """Route /slack/events to Bolt (absent in Socket Mode) and /alertmanager to `alertmanager`
+    (absent without a webhook token), and answer /healthz and /readyz.
 
     `wall_clock` is the Unix time that request timestamps are checked against (Slack signs with
     the real time, so this is never the bot's movable Clock).
@@ -78,6 +95,8 @@ def make_wsgi_app(
             return _json(start_response, 503, {"status": problem})
         if slack is not None and path == SLACK_PATH:
             return slack(environ, start_response)
+        if alertmanager is not None and path == ALERTMANAGER_PATH:
+            return alertmanager(environ, start_response)
         return _json(start_response, 404, {"status": "not found"})
 
     return application
@@ -143,6 +162,54 @@ class _SlackEndpoint:
         if not hmac.compare_digest(expected, signature):
             raise _Refused(401, "unverifiable: the signature does not match")
         return raw
+
+
+# Stores one delivery's alerts; returns how many were new.
+AlertSink = Callable[[list[ReceivedAlert]], int]
+
+
+class AlertmanagerWebhook:
+    """/alertmanager: authenticate the bearer token, read the payload, store its alerts.
+
+    Nothing is read, parsed or stored before the token matches; an unauthenticated post changes
+    nothing and is answered 401.
+    """
+
+    def __init__(self, *, token: str, record: AlertSink) -> None:
+        if len(token) < 16:
+            raise ValueError("the webhook token must be at least 16 characters")
+        self._expected = b"Bearer " + token.encode("ascii")
+        self._record = record
+
+    def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        try:
+            if environ.get("REQUEST_METHOD") != "POST":
+                raise _Refused(405, "only POST is served")
+            raw = self._authenticated_body(environ)
+            try:
+                alerts = read_webhook(json.loads(raw.decode("utf-8")))
+            except (UnicodeDecodeError, ValueError, RecursionError) as bad:
+                reason = str(bad) if isinstance(bad, WebhookInvalid) else "the body is not JSON"
+                raise _Refused(400, reason) from None
+        except _Refused as refused:
+            level = logging.WARNING if refused.status == 400 else logging.INFO
+            log.log(level, "refused a request to %s: %s", ALERTMANAGER_PATH, refused.reason)
+            return _json(start_response, refused.status, {"error": refused.reason})
+        stored = self._record(alerts)
+        log.info("stored %d new of %d alerts from Alertmanager", stored, len(alerts))
+        return _json(start_response, 200, {"status": "stored", "new": str(stored)})
+
+    def _authenticated_body(self, environ: WSGIEnvironment) -> bytes:
+        """The body, read only once the token matches and the size is sane."""
+        given = str(environ.get("HTTP_AUTHORIZATION", "")).encode("latin-1", "replace")
+        if not hmac.compare_digest(given, self._expected):
+            raise _Refused(401, "unauthenticated: no matching bearer token")
+        length = str(environ.get("CONTENT_LENGTH") or "0")
+        if not _LENGTH.fullmatch(length):
+            raise _Refused(411, "no readable Content-Length")
+        if int(length) > MAX_BODY_BYTES:
+            raise _Refused(413, f"the body is larger than {MAX_BODY_BYTES} bytes")
+        return environ["wsgi.input"].read(int(length)) if int(length) else b""
 
 
 def _parse(raw: bytes, content_type: str) -> tuple[str, dict[str, Any]]:

@@ -12,4 +12,5 @@ pytest_plugins = [
     "tests.fixtures.gamedays",
     "tests.fixtures.canary",
     "tests.fixtures.prometheus",
+    "tests.fixtures.alertmanager",
 ]

@@ -121,6 +121,9 @@ class Service(Base):
     # How the probes are watched while a fault is in place ({intervalSeconds, failAfter});
     # None for a service stored before the watch existed (it gets the defaults).
     steady_state: Mapped[dict[str, Any] | None] = mapped_column(JSONDocument)
+    # Which of the team's Alertmanager alerts are the service's ({matchers, announceAfterMinutes});
+    # None when it names none.
+    alerting: Mapped[dict[str, Any] | None] = mapped_column(JSONDocument)
     # Slack user ids of the people besides the owners who may approve its game days.
     approvers: Mapped[list[str]] = mapped_column(JSONDocument, default=list, server_default="[]")
     blast_radius_percent: Mapped[int] = mapped_column(Integer, default=50)

@@ -27,6 +27,7 @@ from bot.catalog.spec import (
     DEFAULT_MEAN_DAYS_BETWEEN,
     DEFAULT_MIN_SPACING_HOURS,
     SLACK_USER,
+    Alerting,
     BlindWindow,
     FieldError,
     HttpProbe,
@@ -198,6 +199,8 @@ def spec_of(service: Service) -> ServiceSpec:
         steady_state=SteadyStateWatch.from_document(
             service.steady_state, probes=[p for p, steady in stored if steady]
         ),
+        # A service that names no alerts exports none (and applying that keeps none).
+        alerting=Alerting.from_document(service.alerting) if service.alerting else None,
         blast_radius_percent=service.blast_radius_percent,
         blind=blind_window_of(service),
         suite=tuple(
@@ -377,6 +380,8 @@ def _apply(service: Service, spec: ServiceSpec, team: Team, selector: str, now: 
     service.probes = stored_probes(spec.probes, steady_probes)
     if spec.steady_state is not None or service.steady_state is None:
         service.steady_state = (spec.steady_state or SteadyStateWatch()).settings_document()
+    if spec.alerting is not None:
+        service.alerting = spec.alerting.as_document()
     service.blast_radius_percent = spec.blast_radius_percent
     service.blind_enabled = spec.blind is not None
     service.blind_window = spec.blind.as_document() if spec.blind else None

@@ -25,6 +25,7 @@ __all__ = [
     "DEFAULT_MIN_SPACING_HOURS",
     "SLACK_USER",
     "WEEKDAYS",
+    "Alerting",
     "BlindWindow",
     "CatalogPolicy",
     "FieldError",
@@ -224,6 +225,36 @@ def probe_from_stored(entry: Mapping[str, Any]) -> tuple[SteadyProbe, bool]:
 
 
 @dataclass(frozen=True, kw_only=True)
+class Alerting:
+    """Which of the team's own Alertmanager alerts are the service's: those carrying every
+    matcher's label with its value. While one fires no run starts; a blind drill measures
+    whether one fired, and with announce_after_minutes chaosbot raises its own alert only if
+    none did that long after the fault."""
+
+    matchers: Mapping[str, str] = field(default_factory=dict)
+    announce_after_minutes: int | None = None
+
+    def as_document(self) -> dict[str, Any] | None:
+        """As chaos.yaml's `alerting` (and the services table) writes it; None names none."""
+        if not self.matchers:
+            return None
+        document: dict[str, Any] = {"matchers": dict(sorted(self.matchers.items()))}
+        if self.announce_after_minutes is not None:
+            document["announceAfterMinutes"] = self.announce_after_minutes
+        return document
+
+    @classmethod
+    def from_document(cls, document: Mapping[str, Any] | None) -> Alerting:
+        """The stored alerting; a service that names no alerts gets no matchers."""
+        document = document or {}
+        after = document.get("announceAfterMinutes")
+        return cls(
+            matchers={str(k): str(v) for k, v in (document.get("matchers") or {}).items()},
+            announce_after_minutes=None if after is None else int(after),
+        )
+
+
+@dataclass(frozen=True, kw_only=True)
 class BlindWindow:
     """A service's blind-drill opt-in: when drills may happen, how often, and which experiments.
 
@@ -296,6 +327,8 @@ class ServiceSpec:
     # None: the declaration says nothing about it (the onboarding form), so saving it keeps
     # the stored one (or the defaults for a new service).
     steady_state: SteadyStateWatch | None = None
+    # None: the declaration says nothing about it (the onboarding form): saving keeps it.
+    alerting: Alerting | None = None
     blast_radius_percent: int = DEFAULT_BLAST_RADIUS_PERCENT
     blind: BlindWindow | None = None
     # None: the declaration says nothing about the suite (the onboarding form), so saving it
@@ -345,6 +378,8 @@ def to_document(spec: ServiceSpec) -> dict[str, Any]:
     document["probes"] = [p.as_document() for p in spec.probes]
     if spec.steady_state is not None:
         document["steadyState"] = spec.steady_state.as_document()
+    if spec.alerting is not None:
+        document["alerting"] = spec.alerting.as_document() or {"matchers": {}}
     document["blastRadiusPercent"] = spec.blast_radius_percent
     if spec.blind is not None:
         blind = {"enabled": True, **spec.blind.as_document()}

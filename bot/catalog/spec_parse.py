@@ -21,6 +21,7 @@ from bot.catalog.spec import (
     DEFAULT_MEAN_DAYS_BETWEEN,
     DEFAULT_MIN_SPACING_HOURS,
     WEEKDAYS,
+    Alerting,
     BlindWindow,
     CatalogPolicy,
     FieldError,
@@ -91,6 +92,7 @@ def parse_service_spec(raw: Mapping[str, Any], *, policy: CatalogPolicy) -> Serv
     approvers = _approvers(checker, owners or ())
     probes = _probes(checker, policy)
     steady_state = _steady_state(checker, policy) if "steadyState" in raw else None
+    alerting = _alerting(checker) if "alerting" in raw else None
     blast_radius = _blast_radius(checker, policy, environment)
     blind = _blind(checker)
     suite = _suite(checker) if "suite" in raw else None
@@ -113,6 +115,7 @@ def parse_service_spec(raw: Mapping[str, Any], *, policy: CatalogPolicy) -> Serv
         approvers=approvers,
         probes=probes,
         steady_state=steady_state,
+        alerting=alerting,
         blast_radius_percent=blast_radius or DEFAULT_BLAST_RADIUS_PERCENT,
         blind=blind,
         suite=suite,
@@ -337,6 +340,38 @@ def _pods_probe(sub: FieldChecker) -> PodsProbe | None:
         sub.fail("minReadyPercent", f"must be a number between 1 and 100, got {value!r}")
         return None
     return PodsProbe(min_ready_percent=value)
+
+
+_LABEL_NAME = re.compile(r"[a-zA-Z_][a-zA-Z0-9_]{0,99}")
+MAX_MATCHERS = 10
+
+
+def _alerting(checker: FieldChecker) -> Alerting | None:
+    """`alerting: {matchers: {label: value}, announceAfterMinutes}`; empty matchers name none."""
+    sub = checker.child("alerting")
+    if sub is None:
+        return Alerting() if checker.raw.get("alerting") is None else None
+    raw = sub.raw.get("matchers")
+    if not isinstance(raw, Mapping):
+        sub.fail("matchers", "must be a mapping of label to value, like {service: checkout}")
+        return None
+    if len(raw) > MAX_MATCHERS:
+        sub.fail("matchers", f"at most {MAX_MATCHERS} labels")
+        return None
+    matchers: dict[str, str] = {}
+    for label, value in raw.items():
+        if not isinstance(label, str) or not _LABEL_NAME.fullmatch(label):
+            sub.fail("matchers", f"{label!r} is not a Prometheus label name")
+        elif not isinstance(value, str) or not 1 <= len(value) <= 200:
+            sub.fail(f"matchers.{label}", "must be a label value of 1 to 200 characters")
+        else:
+            matchers[label] = value
+    after = None
+    if sub.raw.get("announceAfterMinutes") is not None:
+        after = sub.integer("announceAfterMinutes", 1, 120)
+        if after is not None and not raw:
+            sub.fail("announceAfterMinutes", "needs matchers: which alerts are the service's")
+    return Alerting(matchers=matchers, announce_after_minutes=after)
 
 
 def _probe_url_problem(url: object, policy: CatalogPolicy) -> str | None:

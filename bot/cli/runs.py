@@ -8,6 +8,7 @@ import os
 from datetime import timedelta
 from typing import Any
 
+from bot.alertmanager import AlertmanagerClient
 from bot.app import build_client
 from bot.cli.options import (
     add_hold_seconds,
@@ -78,15 +79,23 @@ def _observer(settings: Settings, db: Database) -> Observer:
 def _execute(
     run_id: int, *, settings: Settings, db: Database, clock: Clock, clients: ClientFactory
 ) -> RunStatus:
-    """Execute the recorded run here, against the cluster the settings name."""
-    return execute_run(
-        run_id,
-        db=db,
-        clock=clock,
-        cluster=KubeRunCluster(clients),
-        policy=settings,
-        observer=_observer(settings, db),
-    )
+    """Execute the recorded run here, against the cluster the settings name, gated by the
+    team's Alertmanager when the platform has one."""
+    url = settings.alertmanager_url
+    alerts = AlertmanagerClient(url) if url else None
+    try:
+        return execute_run(
+            run_id,
+            db=db,
+            clock=clock,
+            cluster=KubeRunCluster(clients),
+            policy=settings,
+            observer=_observer(settings, db),
+            alerts=alerts,
+        )
+    finally:
+        if alerts is not None:
+            alerts.close()
 
 
 def _run(args: argparse.Namespace) -> int:

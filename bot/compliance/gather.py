@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 from bot.catalog.models import Service, ServiceOwner, SuiteEntry, Team
 from bot.compliance.policy import Evidence
 from bot.compliance.score import Verdict
-from bot.drills.models import Drill, DrillStatus
+from bot.drills.models import Detection, Drill, DrillStatus
 from bot.findings.models import Finding, FindingStatus, Severity
 from bot.gamedays.models import OPEN, GameDay, GameDayStatus
 from bot.library.catalogue import load_catalogue
@@ -40,9 +40,11 @@ _VERDICTS = {
 @dataclass(frozen=True)
 class DrillTimes:
     key: str
-    fired_at: datetime
+    fired_at: datetime  # when it started (its alert may have waited, or never gone out)
     to_acknowledge: timedelta | None
     to_resolve: timedelta | None
+    alerted: bool = True  # chaosbot raised its own alert (so there was something to acknowledge)
+    detection: Detection | None = None  # whether the team's monitoring noticed
 
 
 @dataclass(frozen=True)
@@ -189,29 +191,45 @@ def gather(
             facts.critical_open_since.append(created)
 
     drills_from = drills_since or now - timedelta(days=7)
-    for service_id, drill_key, fired, acknowledged, injected, resolved in session.execute(
+    # A drill that waited for the team's monitoring may never have raised chaosbot's alert:
+    # it counts from when it started.
+    started = func.coalesce(Drill.fired_at, Drill.dispatched_at)
+    for (
+        service_id,
+        drill_key,
+        fired,
+        begun,
+        acknowledged,
+        injected,
+        resolved,
+        detection,
+    ) in session.execute(
         select(
             Drill.service_id,
             Drill.key,
             Drill.fired_at,
+            started,
             Drill.acknowledged_at,
             Drill.injected_at,
             Drill.resolved_at,
+            Drill.detection,
         ).where(
             Drill.service_id.in_(ids),
             Drill.status == DrillStatus.REVEALED,
-            Drill.fired_at >= drills_from,
-            Drill.fired_at < now,
+            started >= drills_from,
+            started < now,
         )
     ):
-        if fired is None:
+        if begun is None:
             continue
         services[service_id].drills.append(
             DrillTimes(
                 key=drill_key,
-                fired_at=fired,
-                to_acknowledge=acknowledged - fired if acknowledged else None,
+                fired_at=fired or begun,
+                to_acknowledge=acknowledged - fired if acknowledged and fired else None,
                 to_resolve=resolved - injected if resolved and injected else None,
+                alerted=fired is not None,
+                detection=detection,
             )
         )
 

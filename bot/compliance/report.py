@@ -13,6 +13,7 @@ from bot.compliance.gather import Landscape, ServiceFacts, UpcomingGameDay
 from bot.compliance.policy import ComplianceState, Standing, evaluate
 from bot.compliance.score import score, trend
 from bot.config.compliance_policy import CompliancePolicy
+from bot.drills.models import Detection
 from bot.findings.models import Severity
 
 __all__ = ["OrgReport", "ServiceReport", "TeamReport", "org_report", "team_report", "week_ends"]
@@ -47,6 +48,9 @@ class TeamReport:
     trend: list[float | None]  # the mean score of the team's scored services, week by week
     drills: int
     unacknowledged: int
+    # Drills of services that name their alerts, and how many of them their monitoring noticed.
+    monitored: int
+    detected: int
     median_to_acknowledge: timedelta | None
     median_to_resolve: timedelta | None
     upcoming: list[tuple[str, UpcomingGameDay]]
@@ -122,7 +126,9 @@ def team_report(landscape: Landscape, team_id: int, policy: CompliancePolicy) ->
         week_labels=[f"W{end.isocalendar().week:02d}" for end in ends],
         trend=weekly,
         drills=len(drills),
-        unacknowledged=len(drills) - len(acknowledged),
+        unacknowledged=sum(1 for d in drills if d.alerted and d.to_acknowledge is None),
+        monitored=sum(1 for d in drills if d.detection is not None),
+        detected=sum(1 for d in drills if d.detection is Detection.DETECTED),
         median_to_acknowledge=_median(acknowledged),
         median_to_resolve=_median(resolved),
         upcoming=upcoming,

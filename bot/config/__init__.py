@@ -130,6 +130,11 @@ class Settings:
     kubeconfig: str | None = None
     kube_context: str | None = None
     log_level: str = "INFO"
+    # The team's own alerts (CHAOSBOT_ALERTMANAGER_URL): the gate asks Alertmanager's API
+    # whether any alert of a service fires before a run injects. The webhook token
+    # authenticates Alertmanager's POST /alertmanager (drills measure detection with it).
+    alertmanager_url: str | None = None
+    alertmanager_webhook_token: Secret | None = None
 
     @property
     def socket_mode(self) -> bool:
@@ -138,7 +143,12 @@ class Settings:
 
     def secrets(self) -> list[str]:
         """The credential values, so log output can be scrubbed of them."""
-        found = (self.slack_bot_token, self.slack_signing_secret, self.slack_app_token)
+        found = (
+            self.slack_bot_token,
+            self.slack_signing_secret,
+            self.slack_app_token,
+            self.alertmanager_webhook_token,
+        )
         return [s.reveal() for s in found if s is not None]
 
     def require_slack(self) -> tuple[Secret, Secret | None]:
@@ -185,6 +195,8 @@ def settings_env(settings: Settings) -> dict[str, str]:
         "CHAOSBOT_PUBLIC_URL": settings.public_url,
         "CHAOSBOT_ADMIN_CHANNEL": settings.admin_channel,
         "CHAOSBOT_PROMETHEUS_URL": settings.prometheus_url,
+        # The worker's preflight asks Alertmanager; it receives no webhook, so no token.
+        "CHAOSBOT_ALERTMANAGER_URL": settings.alertmanager_url,
     }
     env.update({k: v for k, v in optional.items() if v})
     return env
@@ -218,6 +230,8 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         kubeconfig=_kubeconfig(env),
         kube_context=_get(env, "CHAOSBOT_KUBE_CONTEXT"),
         log_level=_log_level(env),
+        alertmanager_url=_service_url(env, "CHAOSBOT_ALERTMANAGER_URL"),
+        alertmanager_webhook_token=_webhook_token(env, "CHAOSBOT_ALERTMANAGER_WEBHOOK_TOKEN"),
     )
 
 
@@ -364,6 +378,28 @@ def _http_url(env: Mapping[str, str], name: str) -> str | None:
     if parts.scheme not in ("http", "https") or not parts.netloc:
         raise SettingsError(name, f"must be an http(s) URL, got {value!r}")
     return value
+
+
+def _service_url(env: Mapping[str, str], name: str) -> str | None:
+    """The base URL of a platform service (Alertmanager), without a trailing slash."""
+    value = _get(env, name)
+    if value is None:
+        return None
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.netloc or parts.query:
+        raise SettingsError(name, f"must be an http(s) base URL, got {value!r}")
+    return value.rstrip("/")
+
+
+def _webhook_token(env: Mapping[str, str], name: str) -> Secret | None:
+    value = _get(env, name)
+    if value is None:
+        return None
+    # Alertmanager sends it in an Authorization header: printable ASCII without spaces. Say
+    # what is wrong without echoing any of it.
+    if len(value) < 16 or not all(33 <= ord(c) < 127 for c in value):
+        raise SettingsError(name, "must be at least 16 printable ASCII characters, no spaces")
+    return Secret(value)
 
 
 def _networks(

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from datetime import timedelta
-from typing import Any
+
+from bot.runs.models import RunMeasurement
 
 __all__ = ["duration_text", "severity_of", "symptom_of"]
 
@@ -14,15 +14,19 @@ def severity_of(tier: int) -> str:
     return f"SEV{min(tier + 1, 4)}"
 
 
-def symptom_of(probes: Sequence[dict[str, Any]], namespace: str) -> str:
-    """What the alert says is wrong: the first steady-state probe's promise, broken."""
-    http = [p for p in probes if p.get("kind", "http") == "http"]
-    if not http:
-        return f"pods of the service in {namespace} are not ready"
-    probe = http[0]
+def symptom_of(latest: RunMeasurement | None, namespace: str) -> str:
+    """What the alert says is wrong: only what was measured by the moment it is raised.
+
+    A drill that alerts as it starts has measured nothing yet, so it claims no symptom; one
+    that waited (alerting.announceAfterMinutes) quotes the latest steady-state check.
+    """
+    if latest is None:
+        # Nor may it name chaosbot: until the reveal, it is an incident like any other.
+        return f"the service in {namespace} needs a look; no symptom measured yet"
+    verdict = "passing" if latest.ok else "failing"
     return (
-        f"steady-state probe failing: GET {probe['url']} should answer "
-        f"{probe.get('expectedStatus', 200)} within {probe.get('latencyBudgetMs', 1000)} ms"
+        f"latest steady-state check at {latest.at:%H:%M:%S} UTC: {latest.probe} {verdict} "
+        f"({latest.detail})"
     )
 
 

@@ -14,26 +14,29 @@ from datetime import datetime, timedelta
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
+from bot.alerts.service import first_matching
 from bot.catalog.models import Service
+from bot.catalog.spec import Alerting
 from bot.drills.alert import duration_text, severity_of, symptom_of
 from bot.drills.conversation import DrillChange, DrillEvent, conversation
-from bot.drills.models import Drill, DrillStatus
+from bot.drills.models import Detection, Drill, DrillStatus
 from bot.drills.planner import plan_day
 from bot.drills.policy import drills_of, in_window
 from bot.drills.service import audit, injected_at, locked, new_drill_key, responders
 from bot.errors import ChaosbotError
-from bot.findings.auto import record_slow_response
+from bot.findings.auto import record_slow_response, record_undetected
 from bot.gamedays.models import GameDay, GameDayStatus
 from bot.gamedays.timing import zone
 from bot.runs.flows import record_run
-from bot.runs.models import Freeze, Run
-from bot.runs.service import freezes_covering, kill_switch_engaged
+from bot.runs.models import Freeze, Run, RunMeasurement
+from bot.runs.service import freezes_covering, kill_switch_engaged, measurements_of
 from bot.runs.states import ACTIVE, TERMINAL, RunStatus, Trigger
 
 __all__ = [
     "DrillOver",
     "acknowledge",
     "active",
+    "announce",
     "due",
     "escalate",
     "fire",
@@ -180,11 +183,15 @@ def fire(
         return None
     run.slack_channel = None  # the run's own messages would give the drill away
     drill.run_id, drill.run = run.id, run
-    drill.status, drill.fired_at, drill.dispatched_at = DrillStatus.ACTIVE, now, now
+    drill.status, drill.dispatched_at = DrillStatus.ACTIVE, now
     drill.severity = severity_of(service.tier)
-    drill.symptom = symptom_of(service.probes, service.namespace)
     drill.slack_channel = service.team.slack_channel_id
-    conversation.get().fired(session, drill, now=now)
+    alerting = Alerting.from_document(service.alerting)
+    if alerting.matchers and alerting.announce_after_minutes is not None:
+        # The team's monitoring gets the first chance: chaosbot's alert waits (announce).
+        drill.announce_after_minutes = alerting.announce_after_minutes
+    else:
+        _raise_alert(session, drill, now=now, latest=None)
     audit(
         session,
         drill,
@@ -194,6 +201,57 @@ def fire(
         {"run": run.key, "experiment": run.experiment},
     )
     return run.id
+
+
+def _raise_alert(
+    session: Session, drill: Drill, *, now: datetime, latest: RunMeasurement | None
+) -> None:
+    """chaosbot's own incident alert, quoting only what was measured by now."""
+    drill.fired_at = now
+    drill.symptom = symptom_of(latest, drill.service.namespace)
+    conversation.get().fired(session, drill, now=now)
+
+
+def announce(*, session: Session, drill_id: int, now: datetime) -> bool:
+    """Raise the alert of a drill that waited for the team's monitoring, once its time has come
+    and only if no alert of the service fired by then; True when it was raised.
+
+    An alert of the team's that fired first is the drill's detection, and chaosbot stays silent.
+    """
+    drill = locked(session, drill_id)
+    run = drill.run
+    waiting = drill.announce_after_minutes is not None and drill.fired_at is None
+    if drill.status is not DrillStatus.ACTIVE or not waiting or drill.detection is not None:
+        return False
+    assert drill.announce_after_minutes is not None and run is not None
+    injected = injected_at(session, run)
+    if injected is None:
+        return False  # no fault yet, so nothing to notice yet
+    deadline = injected + timedelta(minutes=drill.announce_after_minutes)
+    if now < deadline:
+        return False
+    if _detect(session, drill, since=injected, until=deadline, now=now):
+        return False
+    checks = measurements_of(session=session, run_id=run.id)
+    _raise_alert(session, drill, now=now, latest=checks[-1] if checks else None)
+    return True
+
+
+def _detect(
+    session: Session, drill: Drill, *, since: datetime, until: datetime, now: datetime
+) -> bool:
+    """Record whether an alert of the service started firing from `since` to `until` (the
+    first one is the detection); False, and nothing recorded, when the service names none."""
+    matchers = Alerting.from_document(drill.service.alerting).matchers
+    if not matchers:
+        return False
+    alert = first_matching(session=session, matchers=matchers, since=since, until=until)
+    if alert is None:
+        return False
+    drill.detection = Detection.DETECTED
+    drill.detected_alert, drill.detected_at = alert.alertname, alert.starts_at
+    audit(session, drill, "chaosbot", now, "drill.detected", alert.as_fact())
+    return True
 
 
 def _ineligible(session: Session, drill: Drill, *, now: datetime, grace: timedelta) -> str | None:
@@ -277,19 +335,35 @@ def settle(*, session: Session, drill_id: int, now: datetime) -> bool:
     drill.injected_at = injected_at(session, run)
     drill.rolled_back_at = run.finished_at or now
     drill.status, drill.revealed_at = DrillStatus.REVEALED, now
-    conversation.get().changed(session, drill, DrillChange(event=DrillEvent.REVEALED), now=now)
+    injected = drill.injected_at
+    monitored = bool(Alerting.from_document(drill.service.alerting).matchers)
+    # Whether the team's monitoring noticed the fault while it was in place.
+    if (
+        monitored
+        and injected is not None
+        and drill.detection is None
+        and not _detect(session, drill, since=injected, until=drill.rolled_back_at, now=now)
+    ):
+        drill.detection = Detection.MISSED
+        record_undetected(session, run, drill_key=drill.key, drill_id=drill.id, now=now)
+    if drill.fired_at is None:
+        # chaosbot never raised its alert (the team's monitoring did): the reveal is new.
+        conversation.get().fired(session, drill, now=now)
+    else:
+        conversation.get().changed(session, drill, DrillChange(event=DrillEvent.REVEALED), now=now)
     audit(session, drill, "chaosbot", now, "drill.revealed", _measures(drill))
-    acknowledged_after = (
-        drill.acknowledged_at - drill.fired_at if drill.acknowledged_at and drill.fired_at else None
-    )
-    record_slow_response(
-        session,
-        run,
-        acknowledged_after=acknowledged_after,
-        drill_key=drill.key,
-        drill_id=drill.id,
-        now=now,
-    )
+    if drill.fired_at is not None:
+        acknowledged_after = (
+            drill.acknowledged_at - drill.fired_at if drill.acknowledged_at else None
+        )
+        record_slow_response(
+            session,
+            run,
+            acknowledged_after=acknowledged_after,
+            drill_key=drill.key,
+            drill_id=drill.id,
+            now=now,
+        )
     return True
 
 
@@ -302,6 +376,8 @@ def _measures(drill: Drill) -> dict[str, int | str | None]:
         "time_to_acknowledge_s": seconds(drill.acknowledged_at, drill.fired_at),
         "time_to_detect_s": seconds(drill.acknowledged_at, drill.injected_at),
         "time_to_resolve_s": seconds(drill.resolved_at, drill.injected_at),
+        "monitoring": drill.detection.value if drill.detection else None,
+        "time_to_alert_s": seconds(drill.detected_at, drill.injected_at),
     }
 
 

@@ -13,7 +13,7 @@ from bot.db.base import Base
 from bot.db.types import UTCDateTime, string_enum
 from bot.runs.models import Run
 
-__all__ = ["Drill", "DrillStatus"]
+__all__ = ["Detection", "Drill", "DrillStatus"]
 
 
 class DrillStatus(enum.StrEnum):
@@ -24,6 +24,14 @@ class DrillStatus(enum.StrEnum):
     SKIPPED = "skipped"  # not eligible when it came due (skip_reason says why)
     ACTIVE = "active"  # the alert is out and the run is under way
     REVEALED = "revealed"  # the run ended; the alert now says it was a drill
+
+
+class Detection(enum.StrEnum):
+    """Whether the team's own monitoring noticed the drill (measured for services that name
+    their alerts, spec.alerting)."""
+
+    DETECTED = "detected"  # an alert of the service started firing after the fault
+    MISSED = "missed"  # none did while the drill lasted
 
 
 class Drill(Base):
@@ -63,6 +71,13 @@ class Drill(Base):
     resolved_by: Mapped[str | None] = mapped_column(String(64))
     rolled_back_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     revealed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # alerting.announceAfterMinutes when it fired: chaosbot's own alert waits that long after
+    # the fault, and is never raised when the team's monitoring fires first (fired_at stays
+    # None until the alert is out).
+    announce_after_minutes: Mapped[int | None] = mapped_column(Integer)
+    detection: Mapped[Detection | None] = mapped_column(string_enum(Detection))
+    detected_alert: Mapped[str | None] = mapped_column(String(200))  # its alertname
+    detected_at: Mapped[datetime | None] = mapped_column(UTCDateTime())  # its startsAt
     # Bumped by every change of the alert, so each re-render is its own outbox message.
     version: Mapped[int] = mapped_column(Integer, default=0)
 

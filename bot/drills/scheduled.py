@@ -1,6 +1,8 @@
-"""The drill pass of the reconciler (bot/scheduling/reconciler.py): plan, fire, reveal.
+"""The drill pass of the reconciler (bot/scheduling/reconciler.py): plan, fire, announce,
+reveal.
 
-Each tick plans the days ahead, fires what is due, and reveals what ended; each planned drill
+Each tick plans the days ahead, fires what is due, raises the alerts of drills that waited for
+the team's monitoring (alerting.announceAfterMinutes) and found none, and reveals what ended; each planned drill
 has a date job at its minute, so it fires on that minute and not at the next tick. Every step
 locks the drill's row, so a job and a tick racing each other fire it once.
 """
@@ -14,7 +16,7 @@ from typing import Unpack
 
 from sqlalchemy import select
 
-from bot.drills.flows import active, due, fire, plan_ahead, redispatch, settle
+from bot.drills.flows import active, announce, due, fire, plan_ahead, redispatch, settle
 from bot.drills.models import Drill, DrillStatus
 from bot.runs.events import RunObserver
 from bot.scheduling.reconciler import Alarm
@@ -32,6 +34,7 @@ class DrillReport:
     planned: list[str] = field(default_factory=list)
     fired: list[int] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
+    announced: list[str] = field(default_factory=list)  # alerts raised after waiting
     revealed: list[str] = field(default_factory=list)
 
 
@@ -66,11 +69,18 @@ class DrillPass(RunPass, RunObserver):
             else:
                 report.skipped.extend(self._skipped(drill_id))
         for drill_id in under_way:
-            if self._step("reveal", lambda s, d=drill_id: settle(session=s, drill_id=d, now=now)):  # type: ignore[misc]
-                report.revealed.extend(self._keys([drill_id]))
+            self._follow(drill_id, now=now, report=report)
         for run_id in self._step("redispatch", lambda s: redispatch(session=s, now=now)) or []:
             self._hand_out(run_id)
         return report
+
+    def _follow(self, drill_id: int, *, now: datetime, report: DrillReport) -> None:
+        """A drill under way: its alert, if it waited and none of the team's fired; its reveal,
+        if its run ended."""
+        if self._step("announce", lambda s: announce(session=s, drill_id=drill_id, now=now)):
+            report.announced.extend(self._keys([drill_id]))
+        if self._step("reveal", lambda s: settle(session=s, drill_id=drill_id, now=now)):
+            report.revealed.extend(self._keys([drill_id]))
 
     def fire_drill(self, drill_id: int, *, now: datetime | None = None) -> int | None:
         """The date job at a drill's minute (and the tick's way to fire a due one)."""

@@ -24,6 +24,7 @@ __all__ = [
     "new_finding_key",
     "record_run_findings",
     "record_slow_response",
+    "record_undetected",
 ]
 
 # A blind drill acknowledged later than this is a finding (of medium severity; never: high).
@@ -107,6 +108,27 @@ def record_slow_response(
         title,
         f"incident {drill_key.upper()} ({run.experiment}): check that the alert reaches whoever "
         "is on call",
+        now,
+    )
+    if finding is not None:
+        finding.source, finding.drill_id = FindingSource.DRILL, drill_id
+    return finding
+
+
+def record_undetected(
+    session: Session, run: Run, *, drill_key: str, drill_id: int, now: datetime
+) -> Finding | None:
+    """No alert of the team's own fired while a blind drill's fault was in place."""
+    service = run.service
+    finding = _once(
+        session,
+        run,
+        FindingKind.UNDETECTED,
+        Severity.HIGH if service.tier == 1 else Severity.MEDIUM,
+        f"No alert fired during a blind drill ({run.experiment})",
+        f"incident {drill_key.upper()} ({run.experiment}): none of the service's alerts "
+        "(spec.alerting.matchers) fired while the fault was in place; check that monitoring "
+        "covers this failure",
         now,
     )
     if finding is not None:

@@ -36,6 +36,7 @@ class FindingKind(enum.StrEnum):
     LEFTOVER = "leftover"  # something of the run was still in the cluster after its rollback
     ROLLBACK_FAILED = "rollback_failed"
     SLOW_RESPONSE = "slow_response"  # a blind drill acknowledged late, or never
+    UNDETECTED = "undetected"  # no alert of the team's own fired during a blind drill
     DRILL_REVIEW = "drill_review"  # what people recorded after a drill
     MANUAL = "manual"
 

@@ -8,9 +8,11 @@ from typing import Protocol
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from bot.alerts.gate import FiringAlerts, alert_refusal
 from bot.catalog.models import Environment, Service
 from bot.catalog.namespaces import foreign_namespace_problem
 from bot.catalog.service import sharing_services
+from bot.catalog.spec import Alerting
 from bot.config import BlastRadiusLimits
 from bot.library.reach import affected_pods
 from bot.runs.models import Run
@@ -45,9 +47,19 @@ class LivePods(Protocol):
 
 
 def check_preflight(
-    *, session: Session, run: Run, cluster: LivePods, policy: PreflightPolicy, now: datetime
+    *,
+    session: Session,
+    run: Run,
+    cluster: LivePods,
+    policy: PreflightPolicy,
+    now: datetime,
+    alerts: FiringAlerts | None = None,
 ) -> list[str]:
-    """Every reason the run may not inject now; empty means go."""
+    """Every reason the run may not inject now; empty means go.
+
+    `alerts` is the team's Alertmanager (None when the platform has none): a run of a service
+    that names its alerts (spec.alerting) does not start while one of them fires.
+    """
     service = run.service
     refusals: list[str] = []
     if run.abort_requested_at is not None:
@@ -68,6 +80,9 @@ def check_preflight(
         refusals.append(f"the kill switch is engaged by {switch.changed_by}: {switch.reason}")
     for freeze in freezes_covering(session=session, team_id=service.team_id, at=now):
         refusals.append(f"frozen until {freeze.ends_at:%Y-%m-%d %H:%M} UTC: {freeze.reason}")
+    firing = alert_refusal(alerts, Alerting.from_document(service.alerting).matchers)
+    if firing is not None:
+        refusals.append(firing)
     others = (
         select(func.count()).select_from(Run).where(Run.status.in_(list(ACTIVE)), Run.id != run.id)
     )

@@ -21,6 +21,7 @@ from typing import Any, NamedTuple, Protocol
 from chaoslib.experiment import run_experiment
 from chaoslib.run import RunEventHandler
 
+from bot.alerts.gate import FiringAlerts
 from bot.clock import Clock
 from bot.db.engine import Database
 from bot.faults.outcome import failed_actions, not_started
@@ -94,8 +95,13 @@ def execute_run(
     cluster: RunCluster,
     policy: PreflightPolicy,
     observer: Observer = NOBODY,
+    alerts: FiringAlerts | None = None,
 ) -> RunStatus:
-    """Take the run from scheduled to a terminal state; returns that state."""
+    """Take the run from scheduled to a terminal state; returns that state.
+
+    `alerts` answers the gate's question (is an alert of the service firing?); None when the
+    platform has no Alertmanager.
+    """
     # chaostoolkit-lib handles SIGUSR1 while the experiment runs and restores this afterwards:
     # an abort signal outside that window is ignored instead of killing the worker (the
     # watcher re-sends a signal that was lost before chaostoolkit-lib listened).
@@ -108,7 +114,12 @@ def execute_run(
     with db.session() as session:
         run = find_run(session=session, ref=run_id)
         refusals = check_preflight(
-            session=session, run=run, cluster=cluster, policy=policy, now=clock.now()
+            session=session,
+            run=run,
+            cluster=cluster,
+            policy=policy,
+            now=clock.now(),
+            alerts=alerts,
         )
         dry_run, document, key, context = run.dry_run, run.document, run.key, run.cluster_context
     if refusals:

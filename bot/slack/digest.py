@@ -123,6 +123,8 @@ def team_blocks(report: TeamReport, *, week: str) -> list[dict[str, Any]]:
         to_acknowledge=_maybe(report.median_to_acknowledge),
         to_resolve=_maybe(report.median_to_resolve),
         unacknowledged=report.unacknowledged,
+        monitored=report.monitored,
+        detected=report.detected,
         findings=_findings(report.open_findings),
         upcoming=[
             (name, g.key, local_label(g.starts_at, report.timezone)) for name, g in report.upcoming

@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import Any
 
 from bot.drills.alert import duration_text
-from bot.drills.models import Drill, DrillStatus
+from bot.drills.models import Detection, Drill, DrillStatus
 from bot.gamedays.timing import local_label, zone
 from bot.runs.models import Run
 from bot.runs.states import RunStatus
@@ -108,17 +108,38 @@ def _incident(drill: Drill, *, timezone: str) -> dict[str, Any]:
 
 
 def timeline(drill: Drill, *, timezone: str) -> list[str]:
-    """The drill's lines: injected, acknowledged, mitigated, rolled back, with the measures."""
-    assert drill.fired_at is not None
-    lines = [
-        f"• {_at(drill.fired_at, timezone)}: alert raised ({_clock(drill.fired_at, timezone)})"
-    ]
+    """The drill's lines: injected, detected, alerted, acknowledged, mitigated, rolled back,
+    with the measures, in the order they happened."""
+    timed: list[tuple[datetime, str]] = []
     injected = drill.injected_at
     if injected:
-        lines.append(
-            f"• {_at(injected, timezone)}: fault injected ({escape(drill.experiment or '')})"
+        timed.append(
+            (
+                injected,
+                f"• {_at(injected, timezone)}: fault injected ({escape(drill.experiment or '')})",
+            )
         )
-    if drill.acknowledged_at:
+    if drill.detection is Detection.DETECTED and drill.detected_at:
+        after = (
+            f" ({duration_text(drill.detected_at - injected)} after the fault)" if injected else ""
+        )
+        timed.append(
+            (
+                drill.detected_at,
+                f"• {_at(drill.detected_at, timezone)}: your monitoring fired "
+                f"`{escape(drill.detected_alert or '')}`{after}",
+            )
+        )
+    if drill.fired_at:
+        timed.append(
+            (
+                drill.fired_at,
+                f"• {_at(drill.fired_at, timezone)}: alert raised by chaosbot "
+                f"({_clock(drill.fired_at, timezone)})",
+            )
+        )
+    lines = [line for _, line in sorted(timed, key=lambda pair: pair[0])]
+    if drill.acknowledged_at and drill.fired_at:
         measures = f"time to acknowledge {duration_text(drill.acknowledged_at - drill.fired_at)}"
         if injected:
             measures += f", time to detect {duration_text(drill.acknowledged_at - injected)}"
@@ -150,7 +171,12 @@ def _revealed(drill: Drill, *, timezone: str, run: Run | None) -> dict[str, Any]
         f":test_tube: *This was a blind drill* of {service}: `{escape(drill.experiment or '')}` "
         f"(incident `{incident_id(drill)}`, {drill.severity})."
     )
-    if drill.acknowledged_at is None:
+    if drill.fired_at is None:
+        verdict = (
+            ":mute: chaosbot raised no alert of its own: your monitoring fired first. The fault "
+            f"was rolled back after its {minutes} minutes."
+        )
+    elif drill.acknowledged_at is None:
         verdict = (
             f":warning: Nobody acknowledged it within its {minutes} minutes: the fault was "
             "rolled back anyway."
@@ -162,8 +188,9 @@ def _revealed(drill: Drill, *, timezone: str, run: Run | None) -> dict[str, Any]
         )
     else:
         verdict = ":white_check_mark: Acknowledged and resolved."
+    monitoring = _monitoring(drill)
     blocks = [
-        section(f"{head}\n{verdict}"),
+        section(f"{head}\n{verdict}" + (f"\n{monitoring}" if monitoring else "")),
         section("*Timeline*\n" + "\n".join(timeline(drill, timezone=timezone))),
     ]
     if run is not None:
@@ -179,6 +206,18 @@ def _revealed(drill: Drill, *, timezone: str, run: Run | None) -> dict[str, Any]
         }
     )
     return message(f"That {drill.severity} incident on {service} was a blind drill.", blocks)
+
+
+def _monitoring(drill: Drill) -> str | None:
+    """Whether the team's own monitoring noticed (services that name their alerts only)."""
+    if drill.detection is Detection.DETECTED and drill.detected_at and drill.injected_at:
+        return (
+            f":bell: Your monitoring fired `{escape(drill.detected_alert or '')}` "
+            f"{duration_text(drill.detected_at - drill.injected_at)} after the fault."
+        )
+    if drill.detection is Detection.MISSED:
+        return ":no_bell: No alert of yours fired during the drill: a finding."
+    return None
 
 
 def findings_modal(drill: Drill, *, channel: str | None) -> dict[str, Any]:

@@ -130,7 +130,7 @@ def test_an_invalid_file_lists_every_error_on_its_own_line(
         f"{chaos_yaml}:8: spec.tier: must be between 1 and 4, got 5",
         f"{chaos_yaml}:13: spec.probes[0].url: must be an http:// or https:// URL, "
         "got 'checkout.payments.svc/healthz'",
-        f"{chaos_yaml}:21: spec.colour: unknown field (expected one of: approvers, "
+        f"{chaos_yaml}:21: spec.colour: unknown field (expected one of: alerting, approvers, "
         "blastRadiusPercent, blindDrills, cluster, environment, namespace, owners, probes, "
         "selector, steadyState, suite, team, teamChannel, teamTimezone, tier, workload)",
         f"chaosbot: {chaos_yaml} was not applied",

@@ -16,6 +16,7 @@ from bot.catalog.spec_fields import MAX_SELECTOR
 from bot.catalog.spec_parse import parse_service_spec
 from bot.drills.alert import symptom_of
 from bot.drills.models import Drill, DrillStatus
+from bot.runs.models import RunMeasurement
 from bot.slack.drill_conversation import post_alert
 from bot.slack.ids import CallbackId, FindingsBlock
 from bot.testing.slack.validation import message_problem
@@ -49,7 +50,17 @@ def _drill(bot: RunningBot, status: DrillStatus) -> str:
             experiment="pod-kill",
             policy="test",
             severity="SEV3",
-            symptom=symptom_of(service.probes, service.namespace),
+            # A measured symptom quotes the probe's failure, which names its URL.
+            symptom=symptom_of(
+                RunMeasurement(
+                    at=START,
+                    probe="health",
+                    ok=False,
+                    value=None,
+                    detail=f"GET {service.probes[0]['url']} answered 503",
+                ),
+                service.namespace,
+            ),
             slack_channel=TEAM_CHANNEL,
             fired_at=START,
             revealed_at=START if status is DrillStatus.REVEALED else None,
@@ -109,7 +120,7 @@ def test_drill_action_items_are_escaped_in_the_thread(bot: RunningBot) -> None:
     assert PING not in said and "<https" not in said
 
 
-def test_the_alerts_fallback_text_escapes_the_probe_url(bot: RunningBot) -> None:
+def test_the_alerts_fallback_text_escapes_the_measured_probe_url(bot: RunningBot) -> None:
     _drill(bot, DrillStatus.ACTIVE)
     (alert,) = bot.slack.wait_for("chat.postMessage")
     text = alert.body["text"]

@@ -26,6 +26,7 @@ from bot.catalog.chaosfile import (
 from bot.catalog.models import Environment
 from bot.catalog.spec import (
     WEEKDAYS,
+    Alerting,
     BlindWindow,
     CatalogPolicy,
     HttpProbe,
@@ -594,7 +595,7 @@ def test_the_schema_is_a_draft_2020_12_schema() -> None:
 
 def test_every_field_of_the_schema_is_described_and_unknown_fields_are_refused() -> None:
     fields = {"": chaos_schema(), **dict(_fields(chaos_schema()))}
-    assert len(fields) == 60
+    assert len(fields) == 63
     assert [path for path, field in fields.items() if not field.get("description")] == []
     objects = {path for path, field in fields.items() if "properties" in field}
     assert objects == {
@@ -608,6 +609,7 @@ def test_every_field_of_the_schema_is_described_and_unknown_fields_are_refused()
         "spec.steadyState.probes[].http",
         "spec.steadyState.probes[].prometheus",
         "spec.steadyState.probes[].pods",
+        "spec.alerting",
         "spec.blindDrills",
         "spec.suite[]",
     }
@@ -641,6 +643,7 @@ def test_the_docs_example_is_a_valid_file() -> None:
                 PodsProbe(min_ready_percent=66),
             ),
         ),
+        alerting=Alerting(matchers={"service": "checkout"}, announce_after_minutes=5),
     )
 
 
@@ -705,6 +708,55 @@ def test_a_steady_state_error_names_its_line() -> None:
     text = edit("  tier: 2\n", "  tier: 2\n  steadyState:\n    failAfter: 0\n")
     assert errors_of(text) == [
         "chaos.yaml:10: spec.steadyState.failAfter: must be between 1 and 20, got 0"
+    ]
+
+
+@pytest.mark.parametrize(
+    ("value", "spec_path"),
+    [
+        (
+            {"matchers": {"service": "checkout"}, "announceAfterMinutes": 0},
+            "alerting.announceAfterMinutes",
+        ),
+        (
+            {"matchers": {"service": "checkout"}, "announceAfterMinutes": 121},
+            "alerting.announceAfterMinutes",
+        ),
+        ({"matchers": {"1bad": "checkout"}}, "alerting.matchers"),
+        ({"matchers": {"service": ""}}, "alerting.matchers.service"),
+        ({"matchers": "service=checkout"}, "alerting.matchers"),
+    ],
+)
+def test_bad_alerting_is_refused_by_the_schema_and_the_parser(
+    value: dict[str, Any], spec_path: str
+) -> None:
+    raw = {**_raw(CHECKOUT), "alerting": value}
+    assert schema_problems(_as_document(raw)) != []
+    with pytest.raises(SpecInvalid) as caught:
+        parse_service_spec(raw, policy=POLICY)
+    assert [e.path for e in caught.value.errors] == [spec_path]
+
+
+def test_alerting_is_read_and_written_back_and_left_out_keeps_what_is_stored() -> None:
+    raw = {**_raw(CHECKOUT), "alerting": {"matchers": {"service": "checkout", "env": "staging"}}}
+    spec = parse_service_spec(raw, policy=POLICY)
+    assert spec.alerting == Alerting(matchers={"env": "staging", "service": "checkout"})
+    assert load(dump_documents([spec]))[0].spec == spec
+    silent = {k: v for k, v in _raw(CHECKOUT).items() if k != "alerting"}
+    assert parse_service_spec(silent, policy=POLICY).alerting is None
+    # Empty matchers name no alerts: stored as none, written back as empty.
+    none = parse_service_spec({**silent, "alerting": {"matchers": {}}}, policy=POLICY)
+    assert none.alerting == Alerting() and Alerting().as_document() is None
+    assert load(dump_documents([none]))[0].spec.alerting == Alerting()
+
+
+def test_an_announcement_without_matchers_names_its_line() -> None:
+    text = edit(
+        "  tier: 2\n", "  tier: 2\n  alerting:\n    matchers: {}\n    announceAfterMinutes: 5\n"
+    )
+    assert errors_of(text) == [
+        "chaos.yaml:11: spec.alerting.announceAfterMinutes: needs matchers: which alerts are the "
+        "service's"
     ]
 
 

@@ -72,6 +72,8 @@ def test_socket_mode_needs_no_signing_secret() -> None:
         ("CHAOSBOT_MAX_BLAST_RADIUS_PERCENT", "staging=90,staging=80", "gives staging twice"),
         ("CHAOSBOT_PROBE_ALLOWED_NETWORKS", "10.0.0.0/8,10.1", "got '10.1'"),
         ("CHAOSBOT_PROBE_ALLOWED_NETWORKS", "10.0.0.0/33", "networks like 10.0.0.0/8"),
+        ("CHAOSBOT_ALERTMANAGER_URL", "alertmanager:9093", "http(s) base URL"),
+        ("CHAOSBOT_ALERTMANAGER_WEBHOOK_TOKEN", "short", "at least 16 printable"),
     ],
 )
 def test_invalid_values_name_the_variable_and_the_problem(
@@ -116,6 +118,21 @@ def test_secrets_never_show_in_repr() -> None:
     assert SECRET not in repr(settings)
     assert str(Secret(TOKEN)) == "Secret('***')"
     assert sorted(settings.secrets()) == sorted([TOKEN, SECRET])
+
+
+def test_the_alertmanager_webhook_token_is_a_secret_the_workers_never_get() -> None:
+    token = "am-token-0123456789abcdef"
+    settings = load_settings(
+        {
+            "CHAOSBOT_ALERTMANAGER_URL": "http://alertmanager.monitoring:9093/",
+            "CHAOSBOT_ALERTMANAGER_WEBHOOK_TOKEN": token,
+        }
+    )
+    assert settings.alertmanager_url == "http://alertmanager.monitoring:9093"
+    assert token not in repr(settings) and settings.secrets() == [token]
+    env = settings_env(settings)
+    assert env["CHAOSBOT_ALERTMANAGER_URL"] == "http://alertmanager.monitoring:9093"
+    assert token not in env.values()  # a worker asks Alertmanager; it receives no webhook
 
 
 def test_settings_survive_the_trip_to_a_worker_process(tmp_path: Path) -> None:
