@@ -48,11 +48,11 @@ def now() -> datetime:
     return datetime.now(UTC)
 
 
-def save_checkout(db: Database, *, at: datetime, **fields: Any) -> None:
-    """Declare `checkout` of team payments, with `fields` added to its chaos.yaml."""
-    spec = parse_service_spec(
-        {**CHECKOUT, **fields}, policy=CatalogPolicy(allowed_namespaces=frozenset({"payments"}))
-    )
+def save_checkout(db: Database, *, at: datetime, prometheus: bool = False, **fields: Any) -> None:
+    """Declare `checkout` of team payments, with `fields` added to its chaos.yaml (`prometheus`:
+    the platform has a Prometheus, so the declaration may use Prometheus probes)."""
+    policy = CatalogPolicy(allowed_namespaces=frozenset({"payments"}), prometheus=prometheus)
+    spec = parse_service_spec({**CHECKOUT, **fields}, policy=policy)
     with db.session() as session:
         save_service(session=session, spec=spec, selector="app=checkout", actor="bench", now=at)
 
