@@ -22,7 +22,6 @@ from bot.catalog.service import (
     team_of_channel,
 )
 from bot.catalog.spec import ServiceSpec, SpecInvalid
-from bot.catalog.spec_parse import parse_service_spec
 from bot.context import BotContext
 from bot.db.idempotency import was_claimed
 from bot.errors import ChaosbotError
@@ -32,7 +31,12 @@ from bot.slack.catalog_blocks import onboarded_message, service_detail, services
 from bot.slack.commands import CommandRequest
 from bot.slack.ids import ActionId, CallbackId, OnboardBlock
 from bot.slack.mrkdwn import escape
-from bot.slack.onboarding_view import block_errors, onboarding_modal, read_declaration
+from bot.slack.onboarding_view import (
+    block_errors,
+    onboarding_modal,
+    parse_form,
+    read_declaration,
+)
 from bot.slack.outbox import enqueue
 from bot.slack.replies import Reply
 from bot.slack.responder import Responder
@@ -158,15 +162,16 @@ class _Catalog:
                     errors={OnboardBlock.TEAM.value: str(NotAllowed("edit", name))},
                 )
                 return
-        self._submit(ack, body, view, editing=name)
+            stored = spec_of(service)
+        self._submit(ack, body, view, editing=stored)
 
     def _submit(
-        self, ack: Ack, body: dict[str, Any], view: dict[str, Any], *, editing: str | None
+        self, ack: Ack, body: dict[str, Any], view: dict[str, Any], *, editing: ServiceSpec | None
     ) -> None:
-        """Validate inside the ack: errors go back onto the modal's blocks, nothing is written."""
-        raw = read_declaration(view["state"]["values"], editing=editing)
+        """Validate inside the ack: errors go back onto the modal's blocks, nothing is written.
+        `editing` is the stored service an Edit saves (what the form cannot show is kept)."""
         try:
-            spec = parse_service_spec(raw, policy=self.ctx.policy)
+            spec = parse_form(view["state"]["values"], editing=editing, policy=self.ctx.policy)
             store_service(
                 self.ctx.db,
                 spec,

@@ -2,10 +2,12 @@
 
 Pure functions: the view is a dict, the state is Slack's `view.state.values`, the output is the
 raw declaration that `parse_service_spec` validates (the same shape as chaos.yaml's `spec`).
+The steady-state and alerting fields live in bot/slack/onboarding_steady.py.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -16,10 +18,13 @@ from bot.catalog.spec import (
     DEFAULT_MIN_SPACING_HOURS,
     WEEKDAYS,
     BlindWindow,
+    CatalogPolicy,
     FieldError,
     ServiceSpec,
+    SpecInvalid,
     window_text,
 )
+from bot.catalog.spec_parse import parse_service_spec
 from bot.config import BlastRadiusLimits
 from bot.slack import views
 from bot.slack.blockkit import MAX_OPTIONS, section
@@ -28,9 +33,17 @@ from bot.slack.blockkit import option as _option
 from bot.slack.blockkit import plain_text as _text
 from bot.slack.ids import CallbackId, OnboardBlock
 from bot.slack.mrkdwn import escape
+from bot.slack.onboarding_state import FormState
+from bot.slack.onboarding_steady import (
+    FIELD_BLOCKS,
+    alerting_blocks,
+    read_alerting,
+    read_steady_state,
+    steady_state_blocks,
+)
 from bot.slack.views import ServiceModal, problem_sentence
 
-__all__ = ["block_errors", "onboarding_modal", "read_declaration"]
+__all__ = ["block_errors", "onboarding_modal", "parse_form", "read_declaration"]
 
 B = OnboardBlock
 NEW_TEAM = "__new__"
@@ -71,7 +84,10 @@ _FIELD_BLOCKS: list[tuple[str, OnboardBlock]] = [
     ("blindDrills.durationMinutes", B.BLIND_DURATION),
     ("blindDrills.freezeWindows", B.BLIND_FREEZE_WINDOWS),
     ("blindDrills", B.BLIND_ENABLED),
+    *FIELD_BLOCKS,
 ]
+# A steady-state probe's index: the form finds its probes by kind.
+_STEADY_INDEX = re.compile(r"^steadyState\.probes\[\d+\]")
 
 
 def _plain(initial: str | None = None, placeholder: str | None = None) -> dict[str, Any]:
@@ -216,12 +232,19 @@ def onboarding_modal(
         ),
     ]
     probe = spec.probes[0] if spec and spec.probes else None
+    more = len(spec.probes) - 1 if spec else 0
     blocks += [
         _input(
             B.PROBE_URL,
             "Steady-state probe URL",
             _plain(probe.url if probe else None, "http://checkout.payments.svc/healthz"),
             optional=True,
+            hint=(
+                f"This service has {more + 1} HTTP probes from chaos.yaml: the form shows the "
+                "first; saving keeps the others as they are."
+                if more > 0
+                else None
+            ),
         ),
         _input(
             B.PROBE_STATUS,
@@ -236,6 +259,8 @@ def onboarding_modal(
             optional=True,
         ),
     ]
+    blocks += steady_state_blocks(spec)
+    blocks += alerting_blocks(spec)
     blocks += _blind_blocks(spec.blind if spec else None, timezone, library)
     callback = CallbackId.EDIT_SERVICE if spec else CallbackId.ONBOARD
     return {
@@ -388,13 +413,38 @@ def _experiments_select(
     return element
 
 
-def read_declaration(values: Mapping[str, Any], *, editing: str | None = None) -> dict[str, Any]:
-    """The raw declaration from a submitted modal's `state.values`."""
-    state = _State(values)
+def parse_form(
+    values: Mapping[str, Any], *, editing: ServiceSpec | None, policy: CatalogPolicy
+) -> ServiceSpec:
+    """The declaration a submitted modal makes (`editing`: the stored service an Edit saves),
+    validated; SpecInvalid lists every problem, the form's own (labels that are not
+    label=value) and the validator's."""
+    raw, problems = read_form(values, editing=editing)
+    try:
+        spec = parse_service_spec(raw, policy=policy)
+    except SpecInvalid as invalid:
+        raise SpecInvalid([*problems, *invalid.errors]) from None
+    if problems:
+        raise SpecInvalid(problems)
+    return spec
+
+
+def read_declaration(values: Mapping[str, Any]) -> dict[str, Any]:
+    """The raw declaration from a submitted modal's `state.values` (what the form says as
+    far as it can be read: for the workload picker and the announcement)."""
+    return read_form(values, editing=None)[0]
+
+
+def read_form(
+    values: Mapping[str, Any], *, editing: ServiceSpec | None
+) -> tuple[dict[str, Any], list[FieldError]]:
+    """The raw declaration from a submitted modal's `state.values`, and the problems of what
+    cannot be put into it. An Edit (`editing`) keeps the stored probes the form does not show."""
+    state = FormState(values)
     team = state.selected(B.TEAM)
     new_team = team in (None, NEW_TEAM)
     raw: dict[str, Any] = {
-        "name": editing if editing is not None else state.text(B.NAME),
+        "name": editing.name if editing is not None else state.text(B.NAME),
         "team": state.text(B.NEW_TEAM) if new_team else team,
         "teamChannel": state.raw(B.TEAM_CHANNEL).get("selected_conversation"),
         "tier": state.selected(B.TIER),
@@ -416,14 +466,26 @@ def read_declaration(values: Mapping[str, Any], *, editing: str | None = None) -
         kind, _, name = workload.partition("/")
         raw["workload"] = {"kind": kind, "name": name}
     url = state.text(B.PROBE_URL)
+    probes = [p.as_document() for p in editing.probes[1:]] if editing is not None else []
     if url:
-        raw["probes"] = [
+        probes.insert(
+            0,
             {
                 "url": url,
                 "expectedStatus": state.text(B.PROBE_STATUS) or 200,
                 "latencyBudgetMs": state.text(B.PROBE_LATENCY) or 1000,
-            }
-        ]
+            },
+        )
+    if probes:
+        raw["probes"] = probes
+    problems: list[FieldError] = []
+    steady_state, steady_problems = read_steady_state(state, editing)
+    alerting, alerting_problems = read_alerting(state)
+    if steady_state is not None:
+        raw["steadyState"] = steady_state
+    if alerting is not None:
+        raw["alerting"] = alerting
+    problems += steady_problems + alerting_problems
     if state.raw(B.BLIND_ENABLED).get("selected_options"):
         raw["blindDrills"] = {
             "enabled": True,
@@ -444,7 +506,7 @@ def read_declaration(values: Mapping[str, Any], *, editing: str | None = None) -
         }
     if team == NEW_TEAM and not raw["team"]:
         raw["team"] = None
-    return raw
+    return raw, problems
 
 
 def block_errors(errors: Sequence[FieldError]) -> dict[str, str]:
@@ -455,33 +517,8 @@ def block_errors(errors: Sequence[FieldError]) -> dict[str, str]:
 
 
 def _block_for(path: str) -> OnboardBlock:
+    path = _STEADY_INDEX.sub("steadyState.probes[]", path)
     for prefix, block in _FIELD_BLOCKS:
         if path == prefix or path.startswith((f"{prefix}.", f"{prefix}[")):
             return block
     return B.NAME
-
-
-class _State:
-    """Typed access to `view.state.values` (block_id -> action_id -> element state)."""
-
-    def __init__(self, values: Mapping[str, Any]) -> None:
-        self._values = values
-
-    def raw(self, block: OnboardBlock) -> dict[str, Any]:
-        element = self._values.get(block.value, {}).get(block.value)
-        return element if isinstance(element, dict) else {}
-
-    def text(self, block: OnboardBlock) -> str | None:
-        value = self.raw(block).get("value")
-        return value.strip() or None if isinstance(value, str) else None
-
-    def selected(self, block: OnboardBlock) -> str | None:
-        option = self.raw(block).get("selected_option")
-        if isinstance(option, dict) and isinstance(option.get("value"), str):
-            return str(option["value"])
-        return None
-
-    def values(self, block: OnboardBlock) -> list[Any]:
-        """The values of a multi-select's chosen options."""
-        options = self.raw(block).get("selected_options") or []
-        return [o.get("value") for o in options if isinstance(o, dict)]

@@ -34,6 +34,35 @@ def number(value: str | None) -> dict[str, Any]:
     return {"type": "number_input", "value": value}
 
 
+def as_opened(view: Mapping[str, Any]) -> Values:
+    """The `state.values` Slack submits for `view` when nobody changed a field: each input
+    block's initial value."""
+    values: Values = {}
+    for block in view.get("blocks", []):
+        if block.get("type") != "input":
+            continue
+        element = block["element"]
+        kind = element["type"]
+        state: dict[str, Any] = {"type": kind}
+        if kind in ("plain_text_input", "number_input"):
+            state["value"] = element.get("initial_value")
+        elif kind in ("static_select", "external_select", "radio_buttons"):
+            initial = element.get("initial_option")
+            state["selected_option"] = {"value": initial["value"]} if initial else None
+        elif kind in ("multi_static_select", "checkboxes"):
+            state["selected_options"] = [
+                {"value": o["value"]} for o in element.get("initial_options", [])
+            ]
+        elif kind == "multi_users_select":
+            state["selected_users"] = list(element.get("initial_users", []))
+        elif kind == "conversations_select":
+            state["selected_conversation"] = element.get("initial_conversation")
+        else:
+            raise ValueError(f"no initial state known for a {kind} element")
+        values[block["block_id"]] = {element["action_id"]: state}
+    return values
+
+
 def onboarding_form(
     fields: Mapping[str, dict[str, Any]] | None = None,
     *,
@@ -59,6 +88,14 @@ def onboarding_form(
         B.PROBE_URL: text("http://checkout.payments.svc/healthz"),
         B.PROBE_STATUS: number("200"),
         B.PROBE_LATENCY: number("300"),
+        B.PROMETHEUS_QUERY: text(None),
+        B.PROMETHEUS_MAX: number(None),
+        B.PROMETHEUS_MIN: number(None),
+        B.PODS_MIN_READY: number(None),
+        B.WATCH_INTERVAL: number("10"),
+        B.WATCH_FAIL_AFTER: number("2"),
+        B.ALERT_MATCHERS: text(None),
+        B.ANNOUNCE_AFTER: number(None),
         B.BLIND_ENABLED: {"type": "checkboxes", "selected_options": [{"value": "enabled"}]},
         B.BLIND_DAYS: picked("mon", "tue", "wed"),
         B.BLIND_HOURS: text("10:00-16:00"),
