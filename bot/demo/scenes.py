@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import time
+import zlib
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from datetime import time as clock_time
 from typing import Any, TypeVar
 
+import urllib3
 import yaml
 from sqlalchemy import select
 
@@ -17,7 +20,7 @@ from bot.catalog.apply import apply_documents
 from bot.catalog.chaosfile import dump_documents, load_documents
 from bot.catalog.service import find_service, spec_of
 from bot.catalog.spec import catalog_policy
-from bot.demo import ADMIN_CHANNEL, PAT, TEAM_CHANNEL, DemoWorld
+from bot.demo import ADMIN_CHANNEL, ALERTMANAGER_TOKEN, PAT, TEAM_CHANNEL, DemoWorld
 from bot.drills.models import Drill, DrillStatus
 from bot.errors import ChaosbotError
 from bot.gamedays.models import GameDay
@@ -369,6 +372,8 @@ blindDrills:
   meanDaysBetween: 1
   minSpacingHours: 0
   durationMinutes: 30
+alerting:
+  matchers: {service: checkout}
 """
 
 
@@ -401,6 +406,14 @@ def blind_drill(world: DemoWorld) -> None:
     )
     t.bot("#payments", alert.body)
     _wait_for(world, lambda: _drill_run_held(world, planned.key), timeout=WAIT * 2)
+    # The worker keeps the clock it started with, so the demo's clock does not jump here: the
+    # team's alert fires a couple of seconds into the fault, by the bot's clock.
+    time.sleep(2)
+    _alertmanager_delivers(world, "CheckoutHighErrorRate", world.clock.now())
+    t.note(
+        "a moment into the fault, the team's own Alertmanager fires CheckoutHighErrorRate "
+        "{service=checkout} and delivers it to chaosbot's /alertmanager webhook"
+    )
     _press(world, "bob", BOB, ActionId.ACKNOWLEDGE_INCIDENT, alert.response["ts"], planned.key)
     slack.wait_for("chat.update", where=lambda c: "Acknowledged by" in str(c.body), timeout=WAIT)
     _press(world, "alice", ALICE, ActionId.RESOLVE_INCIDENT, alert.response["ts"], planned.key)
@@ -447,6 +460,44 @@ def _press(world: DemoWorld, who: str, user: str, action: ActionId, ts: str, val
     world.simulator.block_action(
         action.value, user_id=user, channel_id=TEAM_CHANNEL, message={"ts": ts}, value=value
     )
+
+
+def _alertmanager_delivers(world: DemoWorld, alertname: str, starts_at: datetime) -> None:
+    """A firing alert of the team's, as Alertmanager's webhook (payload version 4) delivers it."""
+    labels = {"alertname": alertname, "service": "checkout", "severity": "page"}
+    alert = {
+        "status": "firing",
+        "labels": labels,
+        "annotations": {"summary": "checkout's error ratio is above 1%"},
+        "startsAt": starts_at.astimezone(UTC).isoformat().replace("+00:00", "Z"),
+        "endsAt": "0001-01-01T00:00:00Z",
+        "generatorURL": "",
+        "fingerprint": f"{zlib.crc32(alertname.encode()):016x}",
+    }
+    body = {
+        "version": "4",
+        "groupKey": '{}:{service="checkout"}',
+        "truncatedAlerts": 0,
+        "status": "firing",
+        "receiver": "chaosbot",
+        "groupLabels": {"service": "checkout"},
+        "commonLabels": labels,
+        "commonAnnotations": alert["annotations"],
+        "externalURL": "http://alertmanager.payments:9093",
+        "alerts": [alert],
+    }
+    answer = urllib3.request(
+        "POST",
+        f"{world.server.url}/alertmanager",
+        body=json.dumps(body).encode(),
+        headers={
+            "Authorization": f"Bearer {ALERTMANAGER_TOKEN}",
+            "Content-Type": "application/json",
+        },
+        timeout=WAIT,
+    )
+    if answer.status != 200:
+        raise ChaosbotError(f"/alertmanager answered {answer.status}")
 
 
 def _next_drill(world: DemoWorld) -> Drill | None:
