@@ -401,6 +401,7 @@ def blind_drill(world: DemoWorld) -> None:
     assert planned.planned_at is not None
     world.clock.jump(max(planned.planned_at - world.clock.now(), timedelta(0)))
     world.server.gamedays.wake()
+    _wait_for(world, lambda: _drill_fired(world, planned.key), timeout=WAIT * 2)
     [alert] = slack.wait_for(
         "chat.postMessage", where=lambda c: "incident" in str(c.body.get("blocks")), timeout=WAIT
     )
@@ -505,6 +506,15 @@ def _next_drill(world: DemoWorld) -> Drill | None:
         return session.scalars(
             select(Drill).where(Drill.status == DrillStatus.PLANNED).order_by(Drill.planned_at)
         ).first()
+
+
+def _drill_fired(world: DemoWorld, key: str) -> bool:
+    """Whether the drill has fired; a drill that was skipped stops the demo with its reason."""
+    with world.server.db.session() as session:
+        drill = session.scalars(select(Drill).where(Drill.key == key)).one()
+        if drill.status is DrillStatus.SKIPPED:
+            raise ChaosbotError(f"drill {key} was skipped: {drill.skip_reason}")
+        return drill.status is not DrillStatus.PLANNED
 
 
 def _drill_run_held(world: DemoWorld, key: str) -> bool:
