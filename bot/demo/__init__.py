@@ -31,6 +31,7 @@ if TYPE_CHECKING:
 __all__ = ["DemoWorld", "demo_world", "run_demo"]
 
 DEMO_TOKEN = "xoxb-demo-0000-chaosbot"  # noqa: S105 - a token only the demo stand-in accepts
+ALERTMANAGER_TOKEN = secrets.token_hex(16)
 TEAM_CHANNEL = "C0PAYMENTS"
 ADMIN_CHANNEL = "C0PLATFORM"
 PAT = "U0PAT"  # a platform admin
@@ -115,6 +116,8 @@ def demo_world(out: TextIO) -> Iterator[DemoWorld]:
             admin_channel=ADMIN_CHANNEL,
             # Short, so that a killed worker's fault is rolled back a second or two later.
             janitor_seconds=1.0,
+            # The team's Alertmanager delivers its alerts to /alertmanager with this token.
+            alertmanager_webhook_token=Secret(ALERTMANAGER_TOKEN),
         )
         db = Database(settings.database_url)
         upgrade(db)

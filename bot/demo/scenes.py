@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import time
+import zlib
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from datetime import time as clock_time
 from typing import Any, TypeVar
 
+import urllib3
 import yaml
 from sqlalchemy import select
 
@@ -17,7 +20,7 @@ from bot.catalog.apply import apply_documents
 from bot.catalog.chaosfile import dump_documents, load_documents
 from bot.catalog.service import find_service, spec_of
 from bot.catalog.spec import catalog_policy
-from bot.demo import ADMIN_CHANNEL, PAT, TEAM_CHANNEL, DemoWorld
+from bot.demo import ADMIN_CHANNEL, ALERTMANAGER_TOKEN, PAT, TEAM_CHANNEL, DemoWorld
 from bot.drills.models import Drill, DrillStatus
 from bot.errors import ChaosbotError
 from bot.gamedays.models import GameDay
@@ -369,6 +372,8 @@ blindDrills:
   meanDaysBetween: 1
   minSpacingHours: 0
   durationMinutes: 30
+alerting:
+  matchers: {service: checkout}
 """
 
 
@@ -396,11 +401,20 @@ def blind_drill(world: DemoWorld) -> None:
     assert planned.planned_at is not None
     world.clock.jump(max(planned.planned_at - world.clock.now(), timedelta(0)))
     world.server.gamedays.wake()
+    _wait_for(world, lambda: _drill_fired(world, planned.key), timeout=WAIT * 2)
     [alert] = slack.wait_for(
         "chat.postMessage", where=lambda c: "incident" in str(c.body.get("blocks")), timeout=WAIT
     )
     t.bot("#payments", alert.body)
     _wait_for(world, lambda: _drill_run_held(world, planned.key), timeout=WAIT * 2)
+    # The worker keeps the clock it started with, so the demo's clock does not jump here: the
+    # team's alert fires a couple of seconds into the fault, by the bot's clock.
+    time.sleep(2)
+    _alertmanager_delivers(world, "CheckoutHighErrorRate", world.clock.now())
+    t.note(
+        "a moment into the fault, the team's own Alertmanager fires CheckoutHighErrorRate "
+        "{service=checkout} and delivers it to chaosbot's /alertmanager webhook"
+    )
     _press(world, "bob", BOB, ActionId.ACKNOWLEDGE_INCIDENT, alert.response["ts"], planned.key)
     slack.wait_for("chat.update", where=lambda c: "Acknowledged by" in str(c.body), timeout=WAIT)
     _press(world, "alice", ALICE, ActionId.RESOLVE_INCIDENT, alert.response["ts"], planned.key)
@@ -449,11 +463,58 @@ def _press(world: DemoWorld, who: str, user: str, action: ActionId, ts: str, val
     )
 
 
+def _alertmanager_delivers(world: DemoWorld, alertname: str, starts_at: datetime) -> None:
+    """A firing alert of the team's, as Alertmanager's webhook (payload version 4) delivers it."""
+    labels = {"alertname": alertname, "service": "checkout", "severity": "page"}
+    alert = {
+        "status": "firing",
+        "labels": labels,
+        "annotations": {"summary": "checkout's error ratio is above 1%"},
+        "startsAt": starts_at.astimezone(UTC).isoformat().replace("+00:00", "Z"),
+        "endsAt": "0001-01-01T00:00:00Z",
+        "generatorURL": "",
+        "fingerprint": f"{zlib.crc32(alertname.encode()):016x}",
+    }
+    body = {
+        "version": "4",
+        "groupKey": '{}:{service="checkout"}',
+        "truncatedAlerts": 0,
+        "status": "firing",
+        "receiver": "chaosbot",
+        "groupLabels": {"service": "checkout"},
+        "commonLabels": labels,
+        "commonAnnotations": alert["annotations"],
+        "externalURL": "http://alertmanager.payments:9093",
+        "alerts": [alert],
+    }
+    answer = urllib3.request(
+        "POST",
+        f"{world.server.url}/alertmanager",
+        body=json.dumps(body).encode(),
+        headers={
+            "Authorization": f"Bearer {ALERTMANAGER_TOKEN}",
+            "Content-Type": "application/json",
+        },
+        timeout=WAIT,
+    )
+    if answer.status != 200:
+        raise ChaosbotError(f"/alertmanager answered {answer.status}")
+
+
 def _next_drill(world: DemoWorld) -> Drill | None:
     with world.server.db.session() as session:
         return session.scalars(
             select(Drill).where(Drill.status == DrillStatus.PLANNED).order_by(Drill.planned_at)
         ).first()
+
+
+def _drill_fired(world: DemoWorld, key: str) -> bool:
+    """Whether the drill has fired; a drill that was skipped stops the demo with its reason."""
+    with world.server.db.session() as session:
+        drill = session.scalars(select(Drill).where(Drill.key == key)).one()
+        if drill.status is DrillStatus.SKIPPED:
+            raise ChaosbotError(f"drill {key} was skipped: {drill.skip_reason}")
+        return drill.status is not DrillStatus.PLANNED
 
 
 def _drill_run_held(world: DemoWorld, key: str) -> bool:

@@ -66,6 +66,9 @@ def test_demo_runs_offline_and_prints_the_conversation() -> None:
     alert = out[out.index(":rotating_light: *SEV2 · checkout*") :]
     assert "drill" not in alert[: alert.index("[ Acknowledge ] [ Resolve ] [ Escalate ]")].lower()
     assert ":test_tube: *This was a blind drill* of checkout: `pod-kill`" in out
+    # the team's own Alertmanager fired during the drill: the reveal says monitoring noticed
+    assert "the team's own Alertmanager fires CheckoutHighErrorRate" in out
+    assert ":bell: Your monitoring fired `CheckoutHighErrorRate` " in out
     assert "acknowledged by @bob (time to acknowledge" in out
     assert "mitigated, resolved by @alice" in out
     assert "rolled back by chaosbot" in out

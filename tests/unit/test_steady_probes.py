@@ -117,14 +117,13 @@ def test_probes_are_stored_with_their_kind_and_rows_from_before_read_as_http() -
     )
 
 
-def _rendered(*probes: dict[str, Any], validate: bool = True) -> list[dict[str, Any]]:
+def _rendered(*probes: dict[str, Any]) -> list[dict[str, Any]]:
     """The hypothesis probes, checked by chaostoolkit-lib's own validation (as `chaos run`
-    does) unless a provider module is not there to import."""
+    does)."""
     steady_state = hypothesis(
         "pod-kill", list(probes), namespace="payments", label_selector="app=checkout"
     )
-    if validate:
-        ensure_hypothesis_is_valid({"steady-state-hypothesis": steady_state})
+    ensure_hypothesis_is_valid({"steady-state-hypothesis": steady_state})
     rendered: list[dict[str, Any]] = steady_state["probes"]
     return rendered
 
@@ -150,8 +149,7 @@ def test_a_prometheus_probe_with_both_bounds_is_checked_by_a_range() -> None:
 
 
 def test_a_pods_probe_calls_the_pods_provider_with_the_service_and_the_kubernetes_secret() -> None:
-    # bot/probes/pods.py is written apart from this change: validation would import it.
-    [probe] = _rendered({"kind": "pods", "minReadyPercent": 66}, validate=False)
+    [probe] = _rendered({"kind": "pods", "minReadyPercent": 66})
     assert probe["name"] == "pods ready >= 66%"
     assert probe["provider"] == {
         "type": "python",
@@ -169,7 +167,10 @@ def test_a_pods_probe_calls_the_pods_provider_with_the_service_and_the_kubernete
     assert within_tolerance(tolerance, {"ready": 4, "desired": 3, "percent": 133.3})  # rollout
     assert not within_tolerance(tolerance, {"ready": 1, "desired": 3, "percent": 33.3})
     assert _expected(tolerance, {}) == ">= 66%"
-    assert _reading({"ready": 1, "desired": 3, "percent": 33.3}) == (33.3, "1/3 ready (33.3%)")
+    assert _reading({"ready": 1, "desired": 3, "percent": 33.3}) == (
+        33.3,
+        "1 of 3 pods ready (33.3%)",
+    )
 
 
 def test_kinds_render_side_by_side_and_entries_without_a_kind_are_http() -> None:
@@ -178,7 +179,6 @@ def test_kinds_render_side_by_side_and_entries_without_a_kind_are_http() -> None
         for p in _rendered(
             {"url": "http://checkout/healthz", "expectedStatus": 200, "latencyBudgetMs": 300},
             {"kind": "pods", "minReadyPercent": 50},
-            validate=False,
         )
     ]
     assert names == ["GET http://checkout/healthz answers 200 within 300 ms", "pods ready >= 50%"]

@@ -82,7 +82,7 @@ def test_a_check_records_the_percent_of_ready_pods_a_pods_probe_got() -> None:
     assert (full.ok, full.value, full.detail) == (True, 100.0, "got 3 of 3 pods ready (100%)")
     assert (enough.ok, enough.value, enough.detail) == (True, 66.7, "got 2 of 3 pods ready (66.7%)")
     assert (short.ok, short.value) == (False, 33.3)
-    assert short.detail.startswith("got 1 of 3 pods ready (33.3%), expected {")
+    assert short.detail == "got 1 of 3 pods ready (33.3%), expected between 66 and 1000"
     assert (failed.ok, failed.value) == (False, None)
     assert failed.detail == "3 of 6 pods ready (50%), below 66%"
 
