@@ -10,6 +10,7 @@ import zlib
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from datetime import time as clock_time
+from functools import partial
 from typing import Any, TypeVar
 
 import urllib3
@@ -398,10 +399,7 @@ def blind_drill(world: DemoWorld) -> None:
     t.bot("#platform", listed.body, only_visible_to="pat")
 
     t.note("the clock jumps to the drawn minute; nobody in #payments knows")
-    assert planned.planned_at is not None
-    world.clock.jump(max(planned.planned_at - world.clock.now(), timedelta(0)))
-    world.server.gamedays.wake()
-    _wait_for(world, lambda: _drill_fired(world, planned.key), timeout=WAIT * 2)
+    planned = _jump_to_the_drill(world, planned)
     [alert] = slack.wait_for(
         "chat.postMessage", where=lambda c: "incident" in str(c.body.get("blocks")), timeout=WAIT
     )
@@ -508,13 +506,33 @@ def _next_drill(world: DemoWorld) -> Drill | None:
         ).first()
 
 
-def _drill_fired(world: DemoWorld, key: str) -> bool:
-    """Whether the drill has fired; a drill that was skipped stops the demo with its reason."""
+def _jump_to_the_drill(world: DemoWorld, planned: Drill) -> Drill:
+    """Move the clock to the planned drill's minute and wait until it fires; the drill fired.
+
+    Once in a dozen demos under load the planned drill's row was gone by then, replaced by a
+    later draw (cause not found yet, see issue 15's note): the demo then follows the new draw.
+    """
+    for _ in range(3):
+        assert planned.planned_at is not None
+        world.clock.jump(max(planned.planned_at - world.clock.now(), timedelta(0)))
+        world.server.gamedays.wake()
+        fired = partial(_drill_fired, world, planned.key)
+        if _wait_for(world, fired, timeout=WAIT * 2) == "fired":
+            return planned
+        planned = _wait_for(world, lambda: _next_drill(world))
+    raise ChaosbotError("the demo's blind drill was drawn again three times")
+
+
+def _drill_fired(world: DemoWorld, key: str) -> str | None:
+    """ "fired" once the drill has fired, "gone" if its row was drawn again, else None; a drill
+    that was skipped stops the demo with its reason."""
     with world.server.db.session() as session:
-        drill = session.scalars(select(Drill).where(Drill.key == key)).one()
+        drill = session.scalars(select(Drill).where(Drill.key == key)).one_or_none()
+        if drill is None:
+            return "gone"
         if drill.status is DrillStatus.SKIPPED:
             raise ChaosbotError(f"drill {key} was skipped: {drill.skip_reason}")
-        return drill.status is not DrillStatus.PLANNED
+        return "fired" if drill.status is not DrillStatus.PLANNED else None
 
 
 def _drill_run_held(world: DemoWorld, key: str) -> bool:
