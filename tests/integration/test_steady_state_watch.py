@@ -4,7 +4,11 @@ process runs a fault against the Kubernetes API test server while the service's 
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
 import time
+from pathlib import Path
 
 from sqlalchemy import select
 
@@ -84,3 +88,37 @@ def test_fewer_failed_checks_in_a_row_than_fail_after_do_not_halt(
     health.status = 500
     assert engine.wait_for(run_id, *TERMINAL, timeout=30) is RunStatus.HALTED
     assert process.wait(timeout=30) == 5
+
+
+def test_an_exported_experiment_halts_the_same_way_under_a_plain_chaos_run(
+    engine: Engine, health: Health, tmp_path: Path
+) -> None:
+    """The watch is a control in the experiment itself: the Chaos Toolkit CLI, without chaosbot's
+    worker, halts and rolls back the same experiment."""
+    run_id, key = engine.create(hold=60, watch_every=EVERY, fail_after=2)
+    experiment = tmp_path / "experiment.json"
+    experiment.write_text(json.dumps(engine.row(run_id).document), encoding="utf-8")
+    journal = tmp_path / "journal.json"
+    chaos = Path(sys.executable).parent / "chaos"
+    command = [str(chaos), "--no-version-check", "--no-log-file"]
+    command += ["--settings", str(tmp_path / "absent.yaml"), "run"]
+    command += ["--rollback-strategy", "always", "--journal-path", str(journal), str(experiment)]
+    process = subprocess.Popen(
+        command, env=engine.env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while not engine.policies(key) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert len(engine.policies(key)) == 1  # injected, holding
+        health.status = 503
+        process.wait(timeout=60)
+    finally:
+        process.kill()
+        process.wait()
+    assert engine.policies(key) == []  # rolled back
+    written = json.loads(journal.read_text(encoding="utf-8"))
+    assert written["status"] == "interrupted"
+    breach = written["steady_state_watch"]["breach"]
+    assert breach["halted"] is True
+    assert breach["reason"].startswith("health: got 503")
