@@ -17,6 +17,7 @@ from bot.probes import watch
 from bot.probes.pods import probe_pods
 from bot.testing.kube.api import KubeApiServer
 from bot.testing.kube.seed import pod_manifest
+from bot.testing.kube.store import owner_reference
 from tests.integration.abandoned import kube_secrets
 
 NS = "payments"
@@ -99,7 +100,7 @@ def test_desired_replicas_come_from_the_deployment_not_from_the_pods_that_exist(
                         "name": f"checkout-{revision}",
                         "namespace": NS,
                         "labels": LABELS,
-                        "ownerReferences": [_owned_by(deployment)],
+                        "ownerReferences": [owner_reference(deployment)],
                     },
                     "spec": {
                         "replicas": 1,
@@ -117,7 +118,7 @@ def test_desired_replicas_come_from_the_deployment_not_from_the_pods_that_exist(
                 ready=True,
                 containers=None,
             )
-            pod["metadata"]["ownerReferences"] = [_owned_by(replica_set)]
+            pod["metadata"]["ownerReferences"] = [owner_reference(replica_set)]
             kube_api.add_object("pods", pod)
         secrets = kube_secrets(kube_api, monkeypatch, tmp_path)
         with pytest.raises(ActivityFailed, match=r"^2 of 5 pods ready \(40%\), below 66%$"):
@@ -222,17 +223,6 @@ def test_the_watch_reads_a_pods_probe_of_an_experiment_as_its_percent_and_its_re
     assert broken.detail == "1 of 3 pods ready (33.3%), below 66%"
     assert watched.breach is not None
     assert watched.breach.reason == "pods of app=checkout: 1 of 3 pods ready (33.3%), below 66%"
-
-
-def _owned_by(owner: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "apiVersion": owner["apiVersion"],
-        "kind": owner["kind"],
-        "name": owner["metadata"]["name"],
-        "uid": owner["metadata"]["uid"],
-        "controller": True,
-        "blockOwnerDeletion": True,
-    }
 
 
 def _hold(pod: dict[str, Any]) -> bool:
