@@ -4,9 +4,11 @@ The real `kubernetes` Python client talks to it over HTTP through a kubeconfig f
 `KubeApiServer.write_kubeconfig`; nothing in the client is mocked. It serves what chaos
 experiments use, with the real server's status codes and Status bodies:
 
-- core/v1 namespaces, nodes, pods (+ eviction), secrets, configmaps, services; apps/v1
-  deployments, statefulsets, replicasets (+ scale); policy/v1 poddisruptionbudgets;
-  networking.k8s.io/v1 networkpolicies; coordination.k8s.io/v1 leases; chaos-mesh.org/v1alpha1
+- core/v1 namespaces, nodes, pods (+ eviction), secrets, configmaps, services, serviceaccounts,
+  persistentvolumeclaims; apps/v1 deployments, statefulsets, replicasets (+ scale); policy/v1
+  poddisruptionbudgets; networking.k8s.io/v1 networkpolicies; coordination.k8s.io/v1 leases;
+  batch/v1 jobs, cronjobs; rbac.authorization.k8s.io/v1 roles, rolebindings, clusterroles,
+  clusterrolebindings; chaos-mesh.org/v1alpha1
   podchaos, networkchaos, stresschaos, iochaos, dnschaos, timechaos.
 - list (label selectors in full syntax, field selectors), get, create, replace, patch (JSON,
   merge and an approximate strategic merge, see kube_patch), delete, deletecollection,

@@ -69,6 +69,12 @@ def _chaos(plural: str, kind: str) -> ResourceType:
     return ResourceType(CHAOS_MESH_GROUP, "v1alpha1", plural, kind, has_status=False, custom=True)
 
 
+def _rbac(plural: str, kind: str, *, namespaced: bool) -> ResourceType:
+    return ResourceType(
+        "rbac.authorization.k8s.io", "v1", plural, kind, namespaced=namespaced, has_status=False
+    )
+
+
 RESOURCES: tuple[ResourceType, ...] = (
     ResourceType("", "v1", "namespaces", "Namespace", namespaced=False, short_names=("ns",)),
     ResourceType("", "v1", "nodes", "Node", namespaced=False, short_names=("no",)),
@@ -97,6 +103,16 @@ RESOURCES: tuple[ResourceType, ...] = (
         has_status=False,
     ),
     ResourceType("coordination.k8s.io", "v1", "leases", "Lease", has_status=False),
+    ResourceType(
+        "", "v1", "serviceaccounts", "ServiceAccount", short_names=("sa",), has_status=False
+    ),
+    ResourceType("", "v1", "persistentvolumeclaims", "PersistentVolumeClaim", short_names=("pvc",)),
+    ResourceType("batch", "v1", "jobs", "Job"),
+    ResourceType("batch", "v1", "cronjobs", "CronJob", short_names=("cj",)),
+    _rbac("roles", "Role", namespaced=True),
+    _rbac("rolebindings", "RoleBinding", namespaced=True),
+    _rbac("clusterroles", "ClusterRole", namespaced=False),
+    _rbac("clusterrolebindings", "ClusterRoleBinding", namespaced=False),
     _chaos("podchaos", "PodChaos"),
     _chaos("networkchaos", "NetworkChaos"),
     _chaos("stresschaos", "StressChaos"),
