@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
-__all__ = ["ChaosbotError", "DatabaseNotMigrated", "SettingsError"]
+__all__ = [
+    "ChaosbotError",
+    "DatabaseNotMigrated",
+    "DatabaseNotMigratedInTime",
+    "SettingsError",
+]
 
 
 class ChaosbotError(Exception):
@@ -28,4 +33,25 @@ class DatabaseNotMigrated(ChaosbotError):
         super().__init__(
             f"the database is at {at}, this chaosbot needs revision {head}: "
             "run `chaosbot migrate` first"
+        )
+
+
+class DatabaseNotMigratedInTime(ChaosbotError):
+    """The database did not reach this version's revision within the time `migrate --wait` had."""
+
+    def __init__(
+        self, *, seconds: float, current: str | None, head: str, unreachable: str | None
+    ) -> None:
+        self.seconds = seconds
+        self.current = current
+        self.head = head
+        self.unreachable = unreachable
+        at = (
+            f"could not be reached ({unreachable})"
+            if unreachable
+            else f"is at {current or 'an empty schema'}"
+        )
+        super().__init__(
+            f"waited {seconds:g}s for the database to reach revision {head}, and it {at}: "
+            "has the migration (`chaosbot migrate`, the chaosbot-migrate Job) run and succeeded?"
         )

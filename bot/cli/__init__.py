@@ -65,6 +65,13 @@ def _parser() -> argparse.ArgumentParser:
         help="create or upgrade the database schema",
         description="Upgrade the database in CHAOSBOT_DATABASE_URL to the newest schema.",
     )
+    migrate.add_argument(
+        "--wait",
+        type=_seconds,
+        metavar="SECONDS",
+        help="migrate nothing: wait up to SECONDS until another process (the migration Job) "
+        "has brought the database to this version's schema; exit code 1 if it has not",
+    )
     migrate.set_defaults(command=_migrate)
 
     apply = sub.add_parser(
@@ -169,17 +176,32 @@ def _serve(_args: argparse.Namespace) -> int:
     return 0
 
 
-def _migrate(_args: argparse.Namespace) -> int:
-    from bot.db.migrate import upgrade
+def _migrate(args: argparse.Namespace) -> int:
+    from bot.db.migrate import upgrade, wait_until_migrated
 
     settings = configured_settings()
     db = Database(settings.database_url)
     try:
+        if args.wait is not None:
+            revision = wait_until_migrated(db, timeout=args.wait)
+            print(f"database is at revision {revision}")
+            return 0
         revision = upgrade(db)
     finally:
         db.dispose()
     print(f"database migrated to revision {revision}")
     return 0
+
+
+def _seconds(text: str) -> float:
+    """A non-negative number of seconds, for argparse."""
+    try:
+        seconds = float(text)
+    except ValueError:
+        seconds = -1.0
+    if not seconds >= 0:  # also refuses nan
+        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}")
+    return seconds
 
 
 def _apply(args: argparse.Namespace) -> int:
