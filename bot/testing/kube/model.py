@@ -183,7 +183,7 @@ class ApiError(Exception):
         if rt.group:
             details["group"] = rt.group
         details["causes"] = [
-            {"reason": "FieldValueInvalid", "message": msg, "field": path} for path, msg in causes
+            {"reason": _cause_reason(msg), "message": msg, "field": path} for path, msg in causes
         ]
         return cls(422, "Invalid", f'{rt.group_kind} "{name}" is invalid: {text}', details)
 
@@ -201,6 +201,22 @@ class ApiError(Exception):
     def no_route(cls) -> ApiError:
         """404 for a path that names no resource the server knows."""
         return cls(404, "NotFound", "the server could not find the requested resource", {})
+
+
+# field.ErrorType's reasons, by the words the server's messages start with.
+_CAUSE_REASONS = (
+    ("Required value", "FieldValueRequired"),
+    ("Forbidden", "FieldValueForbidden"),
+    ("Unsupported value", "FieldValueNotSupported"),
+    ("Duplicate value", "FieldValueDuplicate"),
+)
+
+
+def _cause_reason(message: str) -> str:
+    for start, reason in _CAUSE_REASONS:
+        if message.startswith(start):
+            return reason
+    return "FieldValueInvalid"
 
 
 def object_details(rt: ResourceType, name: str) -> JsonObject:

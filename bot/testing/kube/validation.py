@@ -163,6 +163,14 @@ def _server_rules(rt: ResourceType, obj: JsonObject) -> Iterable[tuple[str, str]
         yield from _workload_rules(spec)
     if rt.kind == "Pod" and not spec.get("containers"):
         yield "spec.containers", "Required value"
+    if rt.kind == "Deployment":
+        yield from _strategy_rules(spec)
+    for path, pod_spec in _pod_specs(rt.kind, spec):
+        yield from _volume_rules(path, pod_spec)
+    if rt.kind == "Job":
+        yield from _job_rules("spec", spec)
+    if rt.kind == "CronJob":
+        yield from _job_rules("spec.jobTemplate.spec", (spec.get("jobTemplate") or {}).get("spec"))
     if rt.kind == "PodDisruptionBudget" and "minAvailable" in spec and "maxUnavailable" in spec:
         yield "spec", "Invalid value: minAvailable and maxUnavailable cannot be both set"
 
@@ -202,3 +210,85 @@ def _workload_rules(spec: JsonObject) -> Iterable[tuple[str, str]]:
         )
     if not ((spec.get("template") or {}).get("spec") or {}).get("containers"):
         yield "spec.template.spec.containers", "Required value"
+
+
+# The order in which the server looks for a volume's source (validateVolumeSource): the first
+# one found is the volume's type, each further one is refused.
+_VOLUME_SOURCES = (
+    "hostPath",
+    "emptyDir",
+    "gitRepo",
+    "gcePersistentDisk",
+    "awsElasticBlockStore",
+    "secret",
+    "nfs",
+    "iscsi",
+    "glusterfs",
+    "flocker",
+    "persistentVolumeClaim",
+    "rbd",
+    "quobyte",
+    "cinder",
+    "cephfs",
+    "downwardAPI",
+    "fc",
+    "azureFile",
+    "configMap",
+    "vsphereVolume",
+    "azureDisk",
+    "photonPersistentDisk",
+    "portworxVolume",
+    "projected",
+    "scaleIO",
+    "storageos",
+    "csi",
+    "ephemeral",
+    "image",
+)
+
+
+def _pod_specs(kind: str, spec: JsonObject) -> Iterable[tuple[str, JsonObject]]:
+    """The pod spec of a pod, or of the pod template of a workload, Job or CronJob."""
+    if kind == "Pod":
+        yield "spec", spec
+        return
+    if kind in (*_WORKLOADS, "Job"):
+        template, path = spec.get("template"), "spec.template.spec"
+    elif kind == "CronJob":
+        job = (spec.get("jobTemplate") or {}).get("spec") or {}
+        template, path = job.get("template"), "spec.jobTemplate.spec.template.spec"
+    else:
+        return
+    pod_spec = (template or {}).get("spec")
+    if isinstance(pod_spec, dict):
+        yield path, pod_spec
+
+
+def _volume_rules(path: str, pod_spec: JsonObject) -> Iterable[tuple[str, str]]:
+    for index, volume in enumerate(pod_spec.get("volumes") or []):
+        where = f"{path}.volumes[{index}]"
+        sources = [key for key in _VOLUME_SOURCES if volume.get(key) is not None]
+        if not sources:
+            yield where, "Required value: must specify a volume type"
+        for extra in sources[1:]:
+            yield f"{where}.{extra}", "Forbidden: may not specify more than 1 volume type"
+
+
+def _strategy_rules(spec: JsonObject) -> Iterable[tuple[str, str]]:
+    strategy = spec.get("strategy") or {}
+    if strategy.get("type") == "Recreate" and strategy.get("rollingUpdate") is not None:
+        yield (
+            "spec.strategy.rollingUpdate",
+            "Forbidden: may not be specified when strategy `type` is 'Recreate'",
+        )
+
+
+def _job_rules(path: str, job_spec: JsonObject | None) -> Iterable[tuple[str, str]]:
+    # A pod's restartPolicy defaults to Always, which a Job's pods may not have.
+    pod_spec = ((job_spec or {}).get("template") or {}).get("spec") or {}
+    policy = pod_spec.get("restartPolicy") or "Always"
+    if policy not in ("OnFailure", "Never"):
+        yield (
+            f"{path}.template.spec.restartPolicy",
+            f'Unsupported value: "{policy}": supported values: "OnFailure", "Never"',
+        )
