@@ -114,6 +114,7 @@ def test_everything_is_in_the_chaosbot_namespace_but_the_roles_in_the_allowed_on
     namespace = find(objects, "Namespace", NAMESPACE)
     assert namespace["metadata"]["labels"]["pod-security.kubernetes.io/enforce"] == "restricted"
     for obj in objects:
+        assert obj["metadata"]["labels"]["app.kubernetes.io/part-of"] == "chaosbot"
         if obj["kind"] == "Namespace":
             continue
         where = obj["metadata"].get("namespace")
