@@ -16,6 +16,7 @@ import yaml
 
 from bot import __version__
 from bot.cli import _parser
+from bot.config import load_settings
 from bot.selectors import label_selector_requirements, labels_match
 from bot.testing.kube.validation import latest_kube_version
 from bot.web import make_wsgi_app
@@ -156,6 +157,40 @@ def test_no_secret_is_shipped_and_only_the_documented_ones_are_referenced(
     assert not [k for k in config if k.startswith("SLACK_") or "TOKEN" in k or "SECRET" in k]
 
 
+def test_the_bot_containers_environment_is_settings_chaosbot_accepts(
+    rendered: dict[str, list[Obj]], overlay: str
+) -> None:
+    """What the container sees (the ConfigMap, the Secrets the README has you create, its own
+    env) read by the real settings loader."""
+    objects = rendered[overlay]
+    secrets = {
+        "chaosbot-slack": {
+            "SLACK_BOT_TOKEN": "xoxb-1-2-abc",
+            "SLACK_SIGNING_SECRET": "0123456789abcdef0123456789abcdef",
+        },
+        "chaosbot-database": {
+            "CHAOSBOT_DATABASE_URL": "postgresql://chaosbot:pw@postgres.example.internal/chaosbot"
+        },
+    }
+    bot = bot_container(objects)
+    environment: dict[str, str] = {}
+    for source in bot["envFrom"]:
+        if "configMapRef" in source:
+            environment.update(_config(objects))
+        else:
+            environment.update(secrets[source["secretRef"]["name"]])
+    environment.update({e["name"]: e["value"] for e in bot["env"]})
+
+    settings = load_settings(environment)
+
+    settings.require_slack()
+    assert settings.http_port == bot["ports"][0]["containerPort"]
+    assert settings.allowed_namespaces == frozenset(ALLOWLISTS[overlay])
+    assert settings.kubeconfig is None  # the in-cluster configuration
+    backend = "sqlite" if overlay == "quickstart" else "postgresql+psycopg"
+    assert settings.database_url.startswith(f"{backend}:")
+
+
 def test_the_slack_secret_reaches_only_the_bot(rendered: dict[str, list[Obj]]) -> None:
     objects = rendered["production"]
     for name, spec in pod_specs(objects):
@@ -278,6 +313,9 @@ def test_every_pod_and_container_is_locked_down(
         assert pod["runAsNonRoot"] is True and pod["runAsUser"] == uid, name
         assert pod["seccompProfile"] == {"type": "RuntimeDefault"}, name
         assert not spec.get("hostNetwork") and not spec.get("hostPID"), name
+        # The volume types the "restricted" Pod Security Standard allows, of which only these.
+        for volume in spec.get("volumes") or []:
+            assert set(volume) - {"name"} <= {"emptyDir", "persistentVolumeClaim"}, name
         for container in containers(spec):
             where = (name, container["name"])
             context = container["securityContext"]
