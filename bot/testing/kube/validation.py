@@ -2,7 +2,8 @@
 
 Built-in kinds are checked with kubernetes-validate's strict schemas for one Kubernetes release,
 plus the few server-side rules a JSON schema cannot express (name syntax, replicas >= 0, a
-workload selector that matches its template). Chaos Mesh kinds are checked against the JSON
+workload selector that matches its template, one source per volume, no rollingUpdate with a
+Recreate strategy, a Job's pods restarting OnFailure or Never). Chaos Mesh kinds are checked against the JSON
 Schemas in bot/testing/kube/schemas, derived from the Chaos Mesh CRDs and admission webhook rules.
 """
 
