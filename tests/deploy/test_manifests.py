@@ -116,14 +116,27 @@ def test_everything_is_in_the_chaosbot_namespace_but_the_roles_in_the_allowed_on
     assert namespace["metadata"]["labels"]["pod-security.kubernetes.io/enforce"] == "restricted"
     for obj in objects:
         assert obj["metadata"]["labels"]["app.kubernetes.io/part-of"] == "chaosbot"
-        if obj["kind"] == "Namespace":
+        if obj["kind"] in ("Namespace", "ClusterRole", "ClusterRoleBinding"):
             continue
         where = obj["metadata"].get("namespace")
         if obj["kind"] in ("Role", "RoleBinding"):
             assert where in [NAMESPACE, *ALLOWLISTS[overlay]], obj["metadata"]
         else:
             assert where == NAMESPACE, obj["metadata"]
-    assert not [o for o in objects if o["kind"] in ("ClusterRole", "ClusterRoleBinding")]
+
+
+def test_no_permission_is_a_wildcard_and_none_is_cluster_wide_on_secrets(
+    rendered: dict[str, list[Obj]], overlay: str
+) -> None:
+    """Whatever `chaosbot rbac` writes into rbac.yaml keeps to least privilege."""
+    roles = [o for o in rendered[overlay] if o["kind"] in ("Role", "ClusterRole")]
+    assert roles
+    for role in roles:
+        for rule in role.get("rules") or []:
+            for key in ("apiGroups", "resources", "verbs"):
+                assert "*" not in rule.get(key, []), (role["metadata"]["name"], rule)
+            if role["kind"] == "ClusterRole":
+                assert "secrets" not in rule.get("resources", []), role["metadata"]["name"]
 
 
 # --- settings and secrets -------------------------------------------------------------------
@@ -366,8 +379,10 @@ def test_the_service_account_token_is_mounted_only_where_the_api_is_called(
     rendered: dict[str, list[Obj]], overlay: str
 ) -> None:
     objects = rendered[overlay]
-    for account in (o for o in objects if o["kind"] == "ServiceAccount"):
-        assert account["automountServiceAccountToken"] is False
+    # Each pod says so itself, whatever its ServiceAccount's default.
+    assert all(
+        isinstance(spec.get("automountServiceAccountToken"), bool) for _, spec in pod_specs(objects)
+    )
     mounted = {name for name, spec in pod_specs(objects) if spec["automountServiceAccountToken"]}
     expected = {"Deployment/chaosbot"} | (
         {"CronJob/chaosbot-cleanup"} if overlay == "production" else set()
