@@ -4,6 +4,8 @@ no pod of a new version serves before the migration Job has brought the schema t
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -11,7 +13,17 @@ import pytest
 from bot.db.engine import Database
 from bot.db.migrate import current_revision, head_revision, upgrade, wait_until_migrated
 from bot.errors import DatabaseNotMigratedInTime
-from tests.e2e.conftest import run_chaosbot
+
+
+def run_chaosbot(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "bot", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
 
 
 def _env(url: str) -> dict[str, str]:
