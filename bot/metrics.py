@@ -312,9 +312,7 @@ def _seconds_between(dialect: str) -> Callable[[Any, Any], ColumnElement[Any]]:
         return lambda end, start: func.extract("epoch", end - start)
     # SQLite keeps UTC times as text, which julianday reads (in days, a double: good to about
     # ten microseconds at today's dates, so rounded to the millisecond).
-    return lambda end, start: func.round(
-        (func.julianday(end) - func.julianday(start)) * 86400.0, 3
-    )
+    return lambda end, start: func.round((func.julianday(end) - func.julianday(start)) * 86400.0, 3)
 
 
 def _outbox(session: Any) -> list[Metric]:
