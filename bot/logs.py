@@ -15,6 +15,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
 from types import MappingProxyType
+from typing import TextIO
 
 from pythonjsonlogger.json import JsonFormatter
 
@@ -89,12 +90,18 @@ class RedactingFilter(logging.Filter):
         return True
 
 
-def configure_logging(level: str, secrets: Iterable[str], *, log_format: str = "text") -> None:
-    """Log to stderr at `level` as text or JSON lines, with the ids of the work under way and
-    secrets scrubbed from every record."""
+def configure_logging(
+    level: str,
+    secrets: Iterable[str],
+    *,
+    log_format: str = "text",
+    stream: TextIO | None = None,
+) -> None:
+    """Log to stderr (or `stream`) at `level` as text or JSON lines, with the ids of the work
+    under way and secrets scrubbed from every record."""
     if log_format not in LOG_FORMATS:
         raise ValueError(f"the log format must be one of {', '.join(LOG_FORMATS)}")
-    handler = logging.StreamHandler(sys.stderr)
+    handler = logging.StreamHandler(stream or sys.stderr)
     handler.setFormatter(_json_formatter() if log_format == "json" else _text_formatter())
     handler.addFilter(ContextFilter())
     handler.addFilter(RedactingFilter(secrets))
