@@ -21,7 +21,7 @@ from bot.gamedays.flows import Started
 from bot.gamedays.scheduled import GameDayPass, GameDayReport
 from bot.runs.events import RunObserver, RunObservers
 from bot.runs.janitor import Janitor
-from bot.scheduling.reconciler import Pass, Reconciler
+from bot.scheduling.reconciler import LagListener, Pass, Reconciler
 from bot.scheduling.steps import RunPassArgs
 
 __all__ = ["ReconcileReport", "Schedule"]
@@ -46,11 +46,12 @@ class Schedule:
         digest: DigestPass | None = None,
         janitor: Janitor | None = None,
         every: float = 30.0,
+        lag: LagListener | None = None,
     ) -> None:
         self.gamedays, self.drills, self.digest, self.janitor = gamedays, drills, digest, janitor
         passes: list[Pass] = [p for p in (gamedays, drills, digest, janitor) if p is not None]
         self.reconciler = Reconciler(
-            clock=clock, passes=passes, every=every, misfire_grace=gamedays.grace
+            clock=clock, passes=passes, every=every, misfire_grace=gamedays.grace, lag=lag
         )
 
     @classmethod
@@ -64,6 +65,7 @@ class Schedule:
         reconcile_every: float = 30.0,
         drills: DrillPass | bool | None = None,
         janitor: Janitor | None = None,
+        lag: LagListener | None = None,
     ) -> Schedule:
         """Game days and the weekly digest from the settings, with the janitor given; `drills`
         True builds the drill pass from the settings too, a pass is taken as it is (a test's,
@@ -87,6 +89,7 @@ class Schedule:
             ),
             janitor=janitor,
             every=reconcile_every,
+            lag=lag,
         )
 
     @property

@@ -29,6 +29,7 @@ from bot.errors import ChaosbotError
 from bot.k8s.client import ClientFactory
 from bot.k8s.cluster import KubeCluster
 from bot.k8s.sweep import Action, sweep
+from bot.metrics import Metrics
 from bot.runs.janitor import Janitor
 from bot.runs.supervisor import WorkerLauncher
 from bot.schedule import Schedule
@@ -74,8 +75,11 @@ class Server:
         client = build_client(settings)
         self._kube_clients = ClientFactory.from_settings(settings)
         self._outbox = OutboxPump(db=db, client=client, clock=clock)
-        # Who hears a run change in this process: its automatic findings and its Slack message.
-        observers = run_observers(db=db, client=client)
+        # What /metrics shows: the platform's facts from the database, this replica's own.
+        self.metrics = Metrics(db=db, replica=socket.gethostname())
+        # Who hears a run change in this process: its automatic findings, its Slack message,
+        # its Grafana annotation.
+        observers = run_observers(db=db, client=client, settings=settings)
         # The launcher is built after the schedule, which it tells of every worker's exit: the
         # passes start workers and the janitor rolls back through these two methods.
         self.schedule = Schedule.from_settings(
@@ -84,6 +88,7 @@ class Server:
             settings=settings,
             start_run=self._start_run,
             drills=True,
+            lag=self.metrics.reconcile_lag,
             janitor=Janitor(
                 db=db,
                 clock=clock,
@@ -93,6 +98,7 @@ class Server:
                 sweep=self._sweep_expired,
                 period=settings.janitor_seconds,
                 alert_after=timedelta(minutes=settings.cleanup_alert_minutes),
+                reports=self.metrics.janitor_report,
             ),
         )
         # A worker's exit: its game day goes on, or its drill is revealed.
@@ -130,6 +136,7 @@ class Server:
             signing_secret=secret.reveal() if secret is not None else None,
             readiness=self._readiness,
             alertmanager=_alert_webhook(settings, db, clock),
+            metrics=self.metrics.registry,
         )
         self._http = create_server(
             wsgi,
@@ -183,8 +190,10 @@ class Server:
 
     def _lead(self) -> None:
         self.schedule.start()
+        self.metrics.leading(True)
 
     def _follow(self) -> None:
+        self.metrics.leading(False)
         self.schedule.stop()
 
     def run(self) -> None:

@@ -9,6 +9,9 @@ ever gets requests that have passed here, with the body already parsed.
 
 /alertmanager takes the team's alerts (Alertmanager's webhook, payload version 4) when a webhook
 token is configured: the bearer token is compared in constant time before the body is read.
+
+/metrics answers GET in Prometheus' text format (bot/metrics.py), without authentication: it
+shows counts by controlled values only, never a person's text or a credential.
 """
 
 from __future__ import annotations
@@ -24,6 +27,8 @@ from http import HTTPStatus
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl
 
+from prometheus_client import CollectorRegistry
+from prometheus_client import make_wsgi_app as prometheus_wsgi_app
 from slack_bolt import App, BoltContext, BoltRequest
 from slack_bolt.adapter.wsgi.http_response import WsgiHttpResponse
 from slack_bolt.request.internals import build_context
@@ -38,6 +43,7 @@ __all__ = [
     "ALERTMANAGER_PATH",
     "MAX_BODY_BYTES",
     "MAX_REQUEST_AGE_SECONDS",
+    "METRICS_PATH",
     "SLACK_PATH",
     "AlertmanagerWebhook",
     "make_wsgi_app",
@@ -47,6 +53,7 @@ log = logging.getLogger(__name__)
 
 SLACK_PATH = "/slack/events"
 ALERTMANAGER_PATH = "/alertmanager"
+METRICS_PATH = "/metrics"
 # Slack's payloads are a few kilobytes (a large modal's state, a few hundred); anything bigger
 # is refused before it is read, let alone hashed.
 MAX_BODY_BYTES = 1024 * 1024
@@ -71,9 +78,11 @@ def make_wsgi_app(
     signing_secret: str | None = None,
     wall_clock: Callable[[], float] = time.time,
     alertmanager: AlertmanagerWebhook | None = None,
+    metrics: CollectorRegistry | None = None,
 ) -> WSGIApplication:
     """Route /slack/events to Bolt (absent in Socket Mode) and /alertmanager to `alertmanager`
-    (absent without a webhook token), and answer /healthz and /readyz.
+    (absent without a webhook token), answer /healthz and /readyz, and /metrics from the
+    `metrics` registry.
 
     `wall_clock` is the Unix time that request timestamps are checked against (Slack signs with
     the real time, so this is never the bot's movable Clock).
@@ -83,6 +92,7 @@ def make_wsgi_app(
         if not signing_secret:
             raise ValueError("serving Slack over HTTP needs the signing secret")
         slack = _SlackEndpoint(bolt_app, signing_secret=signing_secret, wall_clock=wall_clock)
+    exposition = prometheus_wsgi_app(metrics) if metrics is not None else None
 
     def application(environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         path = environ.get("PATH_INFO", "")
@@ -97,6 +107,11 @@ def make_wsgi_app(
             return slack(environ, start_response)
         if alertmanager is not None and path == ALERTMANAGER_PATH:
             return alertmanager(environ, start_response)
+        if exposition is not None and path == METRICS_PATH:
+            if environ.get("REQUEST_METHOD") != "GET":
+                return _json(start_response, 405, {"error": "only GET is served"}, allow="GET")
+            served: Iterable[bytes] = exposition(environ, start_response)
+            return served
         return _json(start_response, 404, {"status": "not found"})
 
     return application
@@ -303,10 +318,12 @@ def _check(readiness: ReadinessCheck) -> str | None:
         return f"not ready: {type(exc).__name__}"
 
 
-def _json(start_response: StartResponse, status: int, body: dict[str, str]) -> list[bytes]:
+def _json(
+    start_response: StartResponse, status: int, body: dict[str, str], *, allow: str | None = None
+) -> list[bytes]:
     data = json.dumps(body).encode()
-    start_response(
-        f"{status} {HTTPStatus(status).phrase}",
-        [("Content-Type", "application/json"), ("Content-Length", str(len(data)))],
-    )
+    headers = [("Content-Type", "application/json"), ("Content-Length", str(len(data)))]
+    if allow is not None:
+        headers.append(("Allow", allow))
+    start_response(f"{status} {HTTPStatus(status).phrase}", headers)
     return [data]

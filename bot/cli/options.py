@@ -72,5 +72,5 @@ def configured_settings(*, quiet: bool = False) -> Settings:
     """
     loaded = load_settings()
     level = "WARNING" if quiet and loaded.log_level == "INFO" else loaded.log_level
-    configure_logging(level, loaded.secrets())
+    configure_logging(level, loaded.secrets(), log_format=loaded.log_format)
     return loaded

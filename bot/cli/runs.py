@@ -71,9 +71,10 @@ def add_parsers(sub: Any) -> None:
 
 
 def _observer(settings: Settings, db: Database) -> Observer:
-    """The run's Slack message follows its state when Slack is configured (not in bare CI)."""
+    """The run's Slack message follows its state when Slack is configured (not in bare CI); a
+    game day's run is annotated in Grafana when one is configured."""
     client = None if settings.slack_bot_token is None else build_client(settings)
-    return run_observers(db=db, client=client)
+    return run_observers(db=db, client=client, settings=settings)
 
 
 def _execute(

@@ -135,6 +135,12 @@ class Settings:
     # authenticates Alertmanager's POST /alertmanager (drills measure detection with it).
     alertmanager_url: str | None = None
     alertmanager_webhook_token: Secret | None = None
+    # Log lines as text or as one JSON object each (CHAOSBOT_LOG_FORMAT).
+    log_format: str = "text"
+    # Grafana (CHAOSBOT_GRAFANA_URL, CHAOSBOT_GRAFANA_TOKEN: a service account's token): game
+    # days' experiment runs are annotated on the dashboards. Unset: no annotations.
+    grafana_url: str | None = None
+    grafana_token: Secret | None = None
 
     @property
     def socket_mode(self) -> bool:
@@ -148,6 +154,7 @@ class Settings:
             self.slack_signing_secret,
             self.slack_app_token,
             self.alertmanager_webhook_token,
+            self.grafana_token,
         )
         return [s.reveal() for s in found if s is not None]
 
@@ -181,6 +188,7 @@ def settings_env(settings: Settings) -> dict[str, str]:
         "CHAOSBOT_CLEANUP_ALERT_MINUTES": str(settings.cleanup_alert_minutes),
         "CHAOSBOT_PLATFORM_ADMINS": ",".join(sorted(settings.platform_admins)),
         "CHAOSBOT_LOG_LEVEL": settings.log_level,
+        "CHAOSBOT_LOG_FORMAT": settings.log_format,
         # The probes a worker runs check these: loopback on the bot's port is the bot.
         "CHAOSBOT_HTTP_PORT": str(settings.http_port),
         "CHAOSBOT_PROBE_ALLOWED_NETWORKS": ",".join(map(str, settings.probe_allowed_networks)),
@@ -197,6 +205,13 @@ def settings_env(settings: Settings) -> dict[str, str]:
         "CHAOSBOT_PROMETHEUS_URL": settings.prometheus_url,
         # The worker's preflight asks Alertmanager; it receives no webhook, so no token.
         "CHAOSBOT_ALERTMANAGER_URL": settings.alertmanager_url,
+        # A worker usually ends its run, and the end of a game day's run is what is annotated.
+        "CHAOSBOT_GRAFANA_URL": settings.grafana_url if settings.grafana_token else None,
+        "CHAOSBOT_GRAFANA_TOKEN": (
+            settings.grafana_token.reveal()
+            if settings.grafana_token and settings.grafana_url
+            else None
+        ),
     }
     env.update({k: v for k, v in optional.items() if v})
     return env
@@ -232,6 +247,9 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         log_level=_log_level(env),
         alertmanager_url=_service_url(env, "CHAOSBOT_ALERTMANAGER_URL"),
         alertmanager_webhook_token=_webhook_token(env, "CHAOSBOT_ALERTMANAGER_WEBHOOK_TOKEN"),
+        log_format=_log_format(env),
+        grafana_url=_service_url(env, "CHAOSBOT_GRAFANA_URL"),
+        grafana_token=_grafana_token(env),
     )
 
 
@@ -431,3 +449,26 @@ def _log_level(env: Mapping[str, str]) -> str:
     if value not in _LOG_LEVELS:
         raise SettingsError("CHAOSBOT_LOG_LEVEL", f"must be one of {', '.join(_LOG_LEVELS)}")
     return value
+
+
+def _log_format(env: Mapping[str, str]) -> str:
+    value = (_get(env, "CHAOSBOT_LOG_FORMAT") or "text").lower()
+    if value not in ("text", "json"):
+        raise SettingsError("CHAOSBOT_LOG_FORMAT", "must be text or json")
+    return value
+
+
+def _grafana_token(env: Mapping[str, str]) -> Secret | None:
+    """A service account token, sent as a bearer token; only with CHAOSBOT_GRAFANA_URL."""
+    value = _get(env, "CHAOSBOT_GRAFANA_TOKEN")
+    if value is None:
+        return None
+    if _get(env, "CHAOSBOT_GRAFANA_URL") is None:
+        raise SettingsError("CHAOSBOT_GRAFANA_TOKEN", "needs CHAOSBOT_GRAFANA_URL")
+    # Sent in an Authorization header: printable ASCII without spaces. Say what is wrong
+    # without echoing any of it.
+    if len(value) < 16 or not all(33 <= ord(c) < 127 for c in value):
+        raise SettingsError(
+            "CHAOSBOT_GRAFANA_TOKEN", "must be at least 16 printable ASCII characters, no spaces"
+        )
+    return Secret(value)

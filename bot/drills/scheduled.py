@@ -18,6 +18,7 @@ from sqlalchemy import select
 
 from bot.drills.flows import active, announce, due, fire, plan_ahead, redispatch, settle
 from bot.drills.models import Drill, DrillStatus
+from bot.logs import log_context
 from bot.runs.events import RunObserver
 from bot.scheduling.reconciler import Alarm
 from bot.scheduling.steps import RunPass, RunPassArgs
@@ -77,25 +78,27 @@ class DrillPass(RunPass, RunObserver):
     def _follow(self, drill_id: int, *, now: datetime, report: DrillReport) -> None:
         """A drill under way: its alert, if it waited and none of the team's fired; its reveal,
         if its run ended."""
-        if self._step("announce", lambda s: announce(session=s, drill_id=drill_id, now=now)):
-            report.announced.extend(self._keys([drill_id]))
-        if self._step("reveal", lambda s: settle(session=s, drill_id=drill_id, now=now)):
-            report.revealed.extend(self._keys([drill_id]))
+        with log_context(drill_id=drill_id):
+            if self._step("announce", lambda s: announce(session=s, drill_id=drill_id, now=now)):
+                report.announced.extend(self._keys([drill_id]))
+            if self._step("reveal", lambda s: settle(session=s, drill_id=drill_id, now=now)):
+                report.revealed.extend(self._keys([drill_id]))
 
     def fire_drill(self, drill_id: int, *, now: datetime | None = None) -> int | None:
         """The date job at a drill's minute (and the tick's way to fire a due one)."""
         moment = now or self._clock.now()
-        run_id = self._step(
-            f"fire drill {drill_id}",
-            lambda s: fire(
-                session=s,
-                drill_id=drill_id,
-                now=moment,
-                grace=self.grace,
-                default_context=self._default_context,
-            ),
-        )
-        self._hand_out(run_id)
+        with log_context(drill_id=drill_id):
+            run_id = self._step(
+                f"fire drill {drill_id}",
+                lambda s: fire(
+                    session=s,
+                    drill_id=drill_id,
+                    now=moment,
+                    grace=self.grace,
+                    default_context=self._default_context,
+                ),
+            )
+            self._hand_out(run_id)
         return run_id
 
     def run_ended(self, run_id: int) -> None:
@@ -104,7 +107,8 @@ class DrillPass(RunPass, RunObserver):
             drill_id = session.scalar(select(Drill.id).where(Drill.run_id == run_id))
         if drill_id is not None:
             now = self._clock.now()
-            self._step("reveal", lambda s: settle(session=s, drill_id=drill_id, now=now))
+            with log_context(run_id=run_id, drill_id=drill_id):
+                self._step("reveal", lambda s: settle(session=s, drill_id=drill_id, now=now))
 
     def jobs_wanted(self) -> dict[str, Alarm]:
         """A date job at every planned drill's minute."""

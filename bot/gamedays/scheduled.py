@@ -19,6 +19,7 @@ from bot.gamedays.decisions import expire_due
 from bot.gamedays.flows import Started, advance, due_to_start, fire, remind_due, running
 from bot.gamedays.models import GameDay, GameDayStatus
 from bot.gamedays.rules import REMINDERS
+from bot.logs import log_context
 from bot.runs.events import RunObserver
 from bot.runs.models import Run
 from bot.scheduling.reconciler import Alarm
@@ -81,27 +82,31 @@ class GameDayPass(RunPass, RunObserver):
     def start_gameday(self, gameday_id: int, *, now: datetime | None = None) -> Started | None:
         """The start trigger: start the game day if it is due, and hand out its first run."""
         moment = now or self._clock.now()
-        started = self._step(
-            f"start game day {gameday_id}",
-            lambda s: fire(
-                session=s,
-                gameday_id=gameday_id,
-                now=moment,
-                grace=self.grace,
-                admins=self._admins,
-                default_context=self._default_context,
-            ),
-        )
-        self._hand_out(started.run_id if started is not None else None)
+        with log_context(gameday_id=gameday_id):
+            started = self._step(
+                f"start game day {gameday_id}",
+                lambda s: fire(
+                    session=s,
+                    gameday_id=gameday_id,
+                    now=moment,
+                    grace=self.grace,
+                    admins=self._admins,
+                    default_context=self._default_context,
+                ),
+            )
+            self._hand_out(started.run_id if started is not None else None)
         return started
 
     def advance_gameday(self, gameday_id: int, *, now: datetime | None = None) -> Started | None:
         moment = now or self._clock.now()
-        started = self._step(
-            f"advance game day {gameday_id}",
-            lambda s: advance(session=s, gameday_id=gameday_id, now=moment, admins=self._admins),
-        )
-        self._hand_out(started.run_id if started is not None else None)
+        with log_context(gameday_id=gameday_id):
+            started = self._step(
+                f"advance game day {gameday_id}",
+                lambda s: advance(
+                    session=s, gameday_id=gameday_id, now=moment, admins=self._admins
+                ),
+            )
+            self._hand_out(started.run_id if started is not None else None)
         return started
 
     def run_ended(self, run_id: int) -> None:

@@ -32,6 +32,7 @@ from sqlalchemy.orm import Session
 
 from bot.clock import Clock
 from bot.db.engine import Database
+from bot.logs import log_context
 from bot.runs.deadlines import deadline
 from bot.runs.events import NOBODY, RunObserver
 from bot.runs.models import Run
@@ -82,7 +83,9 @@ class Janitor:
         period: float = 5.0,
         alert_after: timedelta = timedelta(minutes=10),
         sweep_every: float | None = None,
+        reports: Callable[[JanitorReport], object] | None = None,
     ) -> None:
+        """`reports` hears what each pass did (the bot's metrics count the janitor's actions)."""
         if period <= 0:
             raise ValueError("the janitor's period must be positive")
         self._db, self._clock, self._roll_back = db, clock, roll_back
@@ -92,6 +95,7 @@ class Janitor:
         # twelfth pass (a minute at the default period).
         self._sweep_every = sweep_every if sweep_every is not None else 12 * period
         self._last_sweep: float | None = None
+        self._reports = reports
 
     @property
     def every(self) -> float | None:
@@ -115,21 +119,25 @@ class Janitor:
             ).all()
             due: list[int] = []
             for run in runs:
-                if run.status in TERMINAL:
-                    self._left_behind(session, run, now, due, report)
-                elif run.status is RunStatus.SCHEDULED:
-                    self._never_started(session, run, now, report)
-                else:
-                    self._started(session, run, now, due, report)
+                with log_context(run_id=run.id, run_key=run.key, gameday_id=run.gameday_id):
+                    if run.status in TERMINAL:
+                        self._left_behind(session, run, now, due, report)
+                    elif run.status is RunStatus.SCHEDULED:
+                        self._never_started(session, run, now, report)
+                    else:
+                        self._started(session, run, now, due, report)
         for key in report.never_started:
             run_id = next(r.id for r in runs if r.key == key)
             self._observer.run_updated(run_id, RunStatus.ABORTED, "never started")
         for run_id in due:
-            try:
-                self._roll_back(run_id)
-            except Exception:
-                log.exception("could not start the rollback of run %s", run_id)
+            with log_context(run_id=run_id):
+                try:
+                    self._roll_back(run_id)
+                except Exception:
+                    log.exception("could not start the rollback of run %s", run_id)
         report.swept = self._maybe_sweep(now)
+        if self._reports is not None:
+            self._reports(report)
         return report
 
     def _started(

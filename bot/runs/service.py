@@ -4,7 +4,8 @@
 from __future__ import annotations
 
 import secrets
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
 
@@ -12,8 +13,10 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from bot.catalog.models import Service
+from bot.db.engine import Database
 from bot.errors import ChaosbotError
 from bot.faults.marks import RUN_LABEL
+from bot.logs import log_context
 from bot.runs.events import RunObserver
 from bot.runs.models import Freeze, KillSwitch, Run, RunEvent, RunMeasurement
 from bot.runs.states import ACTIVE, TERMINAL, TRANSITIONS, RunStatus, Trigger
@@ -28,6 +31,7 @@ __all__ = [
     "find_run",
     "freezes_covering",
     "kill_switch_engaged",
+    "logged_run",
     "measurements_of",
     "record_measurement",
     "release_kill_switch",
@@ -99,6 +103,18 @@ def find_run(*, session: Session, ref: str | int) -> Run:
     if run is None:
         raise RunNotFound(str(ref))
     return run
+
+
+@contextmanager
+def logged_run(db: Database, run_id: int) -> Iterator[None]:
+    """While open, this thread's log records carry the run's id and key (and its game day's)."""
+    with db.session() as session:
+        found = session.execute(
+            select(Run.key, Run.gameday_id).where(Run.id == run_id)
+        ).one_or_none()
+    key, gameday_id = found if found is not None else (None, None)
+    with log_context(run_id=run_id, run_key=key, gameday_id=gameday_id):
+        yield
 
 
 def transition(

@@ -19,6 +19,7 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
+from apscheduler.events import EVENT_JOB_SUBMITTED, JobSubmissionEvent
 from apscheduler.jobstores.base import JobLookupError
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.date import DateTrigger
@@ -26,7 +27,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 
 from bot.clock import Clock, on_wall_clock
 
-__all__ = ["Alarm", "Pass", "Reconciler"]
+__all__ = ["Alarm", "LagListener", "Pass", "Reconciler"]
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +35,8 @@ TICK_JOB = "reconcile"
 
 # When a date job fires (on the bot's clock) and what it calls; None wakes the reconciler.
 Alarm = tuple[datetime, Callable[[], object] | None]
+# Hears, per pass, how many seconds after its due time a job of the pass was started.
+LagListener = Callable[[str, float], None]
 
 
 class Pass(Protocol):
@@ -68,6 +71,7 @@ class Reconciler:
         passes: Sequence[Pass],
         every: float = 30.0,
         misfire_grace: timedelta = timedelta(minutes=30),
+        lag: LagListener | None = None,
     ) -> None:
         names = [p.name for p in passes]
         if len(set(names)) != len(names):
@@ -87,6 +91,12 @@ class Reconciler:
         # Jobs under way, which stop() waits for (see there).
         self._running = threading.Condition()
         self._jobs_running = 0
+        self._lag = lag
+        # Which pass each job serves, for the lag: the tick serves every pass without a period.
+        self._job_passes: dict[str, tuple[str, ...]] = {
+            TICK_JOB: tuple(p.name for p in passes if p.every is None),
+            **{f"every:{p.name}": (p.name,) for p in passes if p.every is not None},
+        }
 
     @property
     def passes(self) -> tuple[Pass, ...]:
@@ -127,6 +137,8 @@ class Reconciler:
                         id=f"every:{each.name}",
                         next_run_time=now,
                     )
+            if self._lag is not None:
+                aps.add_listener(self._submitted, EVENT_JOB_SUBMITTED)
             # Known before it starts: the first tick runs at once, in APScheduler's own threads,
             # and brings the date jobs in line only if it finds the scheduler here.
             self._aps = aps
@@ -208,6 +220,18 @@ class Reconciler:
 
         return job
 
+    def _submitted(self, event: JobSubmissionEvent) -> None:
+        """APScheduler hands a job to its threads: how late is that against when it was due?
+        (Wall-clock times both, as APScheduler keeps them; a woken tick is due at once.)"""
+        if self._lag is None or not event.scheduled_run_times:
+            return
+        late = max(0.0, (datetime.now(UTC) - min(event.scheduled_run_times)).total_seconds())
+        for name in self._job_passes.get(event.job_id, ()):
+            try:
+                self._lag(name, late)
+            except Exception:
+                log.exception("scheduler: the lag of the %s pass could not be recorded", name)
+
     def _names(self) -> str:
         return ", ".join(p.name for p in self._passes)
 
@@ -216,9 +240,12 @@ class Reconciler:
         if aps is None:
             return
         wanted: dict[str, Alarm] = {}
+        owners: dict[str, str] = {}
         for each in self._passes:
             try:
-                wanted.update(each.alarms())
+                alarms = each.alarms()
+                wanted.update(alarms)
+                owners.update(dict.fromkeys(alarms, each.name))
             except Exception:
                 log.exception("scheduler: the alarms of the %s pass failed", each.name)
                 return  # leave the jobs as they are rather than drop that pass's
@@ -227,6 +254,7 @@ class Reconciler:
             with contextlib.suppress(JobLookupError):
                 aps.remove_job(job_id)
             self._alarms.pop(job_id, None)
+            self._job_passes.pop(job_id, None)
         # The clock may have moved since the tick began (the demo jumps it): compare and convert
         # with one reading of it.
         now = self._clock.now()
@@ -234,6 +262,7 @@ class Reconciler:
             if job_id in present or at <= now:
                 continue  # a moment already past is the tick's, right now
             self._alarms[job_id] = at
+            self._job_passes[job_id] = (owners[job_id],)
             aps.add_job(
                 self._job(func or self._tick),
                 DateTrigger(run_date=on_wall_clock(at, now=now), timezone=UTC),

@@ -109,10 +109,14 @@ class PrometheusMissing(RuntimeError):
 
 @contextmanager
 def prometheus_server(
-    targets: Sequence[str], folder: Path, *, scrape_seconds: float = 1.0
+    targets: Sequence[str],
+    folder: Path,
+    *,
+    scrape_seconds: float = 1.0,
+    job: str = "checkout",
 ) -> Iterator[PrometheusServer]:
-    """Prometheus scraping `targets` every `scrape_seconds`, its data and log in `folder`, once
-    it is ready; stopped after."""
+    """Prometheus scraping `targets` (their /metrics) every `scrape_seconds` as `job`, its data
+    and log in `folder`, once it has scraped them; stopped after."""
     if shutil.which(PROMETHEUS) is None:
         raise PrometheusMissing(f"{PROMETHEUS} is missing: apt-get install prometheus")
     config = folder / "prometheus.yml"
@@ -122,7 +126,7 @@ def prometheus_server(
         f"  scrape_interval: {scrape_seconds:g}s\n"
         f"  evaluation_interval: {scrape_seconds:g}s\n"
         "scrape_configs:\n"
-        "  - job_name: checkout\n"
+        f"  - job_name: {job}\n"
         f"    static_configs: [{{targets: [{listed}]}}]\n"
     )
     port = _free_port()
@@ -142,7 +146,7 @@ def prometheus_server(
     server = PrometheusServer(url, process)
     try:
         _wait_ready(url, process, log)
-        server.wait_for('up{job="checkout"}', 1)
+        server.wait_for(f'count(up{{job="{job}"}} == 1)', len(targets))
         yield server
     finally:
         process.terminate()

@@ -198,3 +198,25 @@ def test_a_bad_setting_stops_start_up_with_exit_2(
     monkeypatch.setenv(variable, value)
     assert main(["migrate"]) == 2
     assert f"{variable}: must be" in capsys.readouterr().err
+
+
+def test_grafana_needs_its_url_and_its_token_stays_a_secret() -> None:
+    token = "glsa_0123456789abcdef0123456789abcdef"
+    settings = load_settings(
+        {"CHAOSBOT_GRAFANA_URL": "https://grafana.example.com/", "CHAOSBOT_GRAFANA_TOKEN": token}
+    )
+    assert settings.grafana_url == "https://grafana.example.com"
+    assert token not in repr(settings) and token in settings.secrets()
+    env = settings_env(settings)
+    assert (env["CHAOSBOT_GRAFANA_URL"], env["CHAOSBOT_GRAFANA_TOKEN"]) == (
+        "https://grafana.example.com",
+        token,
+    )
+    assert "CHAOSBOT_GRAFANA_TOKEN" not in settings_env(load_settings({}))
+    with pytest.raises(SettingsError, match="CHAOSBOT_GRAFANA_URL"):
+        load_settings({"CHAOSBOT_GRAFANA_TOKEN": token})
+    with pytest.raises(SettingsError, match="CHAOSBOT_GRAFANA_TOKEN") as refused:
+        load_settings(
+            {"CHAOSBOT_GRAFANA_URL": "https://grafana.example.com", "CHAOSBOT_GRAFANA_TOKEN": "a b"}
+        )
+    assert "a b" not in str(refused.value)
