@@ -2,7 +2,8 @@
 
 A template is a Chaos Toolkit experiment that is valid as it stands. Its catalogue entry is the
 `extensions` item named `chaosbot` (id, title, category, tests, watch, risk, parameters,
-prerequisites, creates); each parameter is also a `configuration` key holding its default, so
+prerequisites, creates, permissions: the Kubernetes API calls its faults make, as RBAC rules,
+see bot/library/permissions.py); each parameter is also a `configuration` key holding its default, so
 `chaos run --var NAME=VALUE` and chaosbot's rendering set the same thing.
 """
 
@@ -18,6 +19,7 @@ import yaml
 
 from bot.errors import ChaosbotError
 from bot.library.parameters import PARAMETER_TYPES, Parameter, parse_parameters
+from bot.library.permissions import Rule, parse_permissions
 from bot.library.reach import every_pod_reason
 from bot.resources import experiments_dir
 
@@ -117,6 +119,8 @@ class ExperimentTemplate:
     parameters: Mapping[str, Parameter]
     prerequisites: tuple[str, ...]
     creates: tuple[str, ...]
+    # The Kubernetes API calls its faults make (RBAC rules; bot/library/permissions.py).
+    permissions: tuple[Rule, ...]
     path: Path
     document: Mapping[str, Any]
 
@@ -199,6 +203,7 @@ def load_template(path: Path) -> ExperimentTemplate:
     for kind in creates:
         if kind not in KNOWN_KINDS:
             problems.append(f"chaosbot.creates: {kind} is not one of {', '.join(KNOWN_KINDS)}")
+    permissions = parse_permissions(meta.get("permissions"), problems)
     if problems:
         raise TemplateInvalid(path, problems)
     return ExperimentTemplate(
@@ -211,6 +216,7 @@ def load_template(path: Path) -> ExperimentTemplate:
         parameters=parameters,
         prerequisites=prerequisites,
         creates=creates,
+        permissions=permissions,
         path=path,
         document=document,
     )
