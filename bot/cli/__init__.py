@@ -11,6 +11,7 @@ from bot import __version__
 from bot.cli import runs as runs_cli
 from bot.cli.experiments import add_parser as add_experiments_parser
 from bot.cli.options import add_actor, add_file, configured_settings
+from bot.cli.rbac import add_parser as add_rbac_parser
 from bot.db.engine import Database
 from bot.errors import ChaosbotError, SettingsError
 from bot.logs import configure_logging
@@ -157,6 +158,7 @@ def _parser() -> argparse.ArgumentParser:
     cleanup.set_defaults(command=_cleanup)
     runs_cli.add_parsers(sub)
     add_experiments_parser(sub)
+    add_rbac_parser(sub)
     return parser
 
 
