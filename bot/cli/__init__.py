@@ -282,15 +282,19 @@ def _cleanup(args: argparse.Namespace) -> int:
 
     from bot.k8s.client import ClientFactory
     from bot.k8s.sweep import SweepRecord, sweep
+    from bot.library.catalogue import load_catalogue
 
     settings = configured_settings(quiet=True)
     namespaces = sorted(set(args.namespaces or settings.allowed_namespaces))
     if not namespaces:
         print(
             "chaosbot: no --namespace and CHAOSBOT_ALLOWED_NAMESPACES is empty: "
-            "only nodes are cleaned",
+            "only nodes are cleaned (when node experiments are enabled)",
             file=sys.stderr,
         )
+    # Nodes only when a node experiment is enabled: otherwise none was changed, and the
+    # identity may not list them.
+    nodes = load_catalogue().touches_nodes
     clients = ClientFactory.from_settings(settings)
     now = datetime.now(UTC)
     try:
@@ -304,6 +308,7 @@ def _cleanup(args: argparse.Namespace) -> int:
                 expired_only=args.expired_only,
                 dry_run=dry_run,
                 run_key=args.run,
+                nodes=nodes,
             )
 
         records = clean(dry_run=args.dry_run)

@@ -62,7 +62,7 @@ def rbac_command(args: argparse.Namespace) -> int:
     """Print the RBAC YAML for the options given."""
     settings = configured_settings(quiet=True)
     namespaces = _names(args.namespaces) if args.namespaces else sorted(settings.allowed_namespaces)
-    catalogue = load_catalogue()
+    catalogue = load_catalogue(everything=True)
     wanted = _names(args.experiments) if args.experiments else None
     if wanted is None and settings.experiments is not None:
         wanted = sorted(settings.experiments)
@@ -98,4 +98,3 @@ def _command(plan: RbacPlan, *, every: bool) -> str:
     if plan.certificate_namespaces:
         parts.append(f"--certificate-namespaces {','.join(plan.certificate_namespaces)}")
     return " ".join(parts)
-

@@ -24,6 +24,7 @@ __all__ = [
     "Secret",
     "Settings",
     "load_settings",
+    "parse_experiments",
     "settings_env",
 ]
 
@@ -222,7 +223,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         http_host=_get(env, "CHAOSBOT_HTTP_HOST") or "0.0.0.0",  # noqa: S104
         http_port=_port(env),
         allowed_namespaces=_namespaces(env),
-        experiments=_experiments(env),
+        experiments=parse_experiments(env),
         allow_production=_flag(env, "CHAOSBOT_ALLOW_PRODUCTION"),
         max_runs_per_cluster=_positive(env, "CHAOSBOT_MAX_RUNS_PER_CLUSTER", 2),
         max_blast_radius_percent=_blast_radius_limits(env),
@@ -311,7 +312,8 @@ def _namespaces(env: Mapping[str, str]) -> frozenset[str]:
     return frozenset(names)
 
 
-def _experiments(env: Mapping[str, str]) -> frozenset[str] | None:
+def parse_experiments(env: Mapping[str, str]) -> frozenset[str] | None:
+    """CHAOSBOT_EXPERIMENTS: the enabled experiment ids (comma list), or None for all."""
     value = _get(env, "CHAOSBOT_EXPERIMENTS")
     if value is None:
         return None

@@ -68,7 +68,6 @@ ENGINE_RULES: tuple[Rule, ...] = (
 )
 
 
-
 def leftover_rules(creates: Iterable[str]) -> list[Rule]:
     """The lists the leftover check makes for an experiment's `creates` kinds (`resource.group`)."""
     by_group: dict[str, set[str]] = defaultdict(set)

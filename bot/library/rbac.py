@@ -82,7 +82,9 @@ class RbacPlan:
         )
         object.__setattr__(self, "experiments", tuple(sorted(self.experiments, key=_id)))
         if not self.namespaces:
-            raise RbacRefused("no allowed namespace: set CHAOSBOT_ALLOWED_NAMESPACES or --namespaces")
+            raise RbacRefused(
+                "no allowed namespace: set CHAOSBOT_ALLOWED_NAMESPACES or --namespaces"
+            )
         outside = sorted(set(self.certificate_namespaces) - set(self.namespaces))
         if outside:
             raise RbacRefused(
