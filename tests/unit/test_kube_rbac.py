@@ -302,7 +302,7 @@ def test_over_http_a_service_account_token_is_held_to_its_roles(
     )
     assert core.list_namespaced_pod("payments").items == []
     assert client.VersionApi(api).get_code().major
-    records = [r for r in server.requests() if r.path.endswith("/payments/pods")]
+    records = [r for r in server.requests if r.path.endswith("/payments/pods")]
     assert [(r.status, r.user) for r in records] == [
         (403, "system:serviceaccount:chaosbot:chaosbot-runner"),
         (200, "system:serviceaccount:chaosbot:chaosbot-runner"),
