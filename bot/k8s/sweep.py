@@ -132,9 +132,13 @@ class Marked:
 
 
 def kinds_named(names: Iterable[str]) -> tuple[Kind, ...]:
-    """The marked kinds named as `resource.group` (an experiment's `creates`), in sweep order."""
+    """The marked kinds named as `resource.group` (an experiment's `creates`; a bare plural
+    such as `networkpolicies` also names its kind), in sweep order. A name that is no marked
+    kind gives every kind: better a list too many than a leftover missed."""
     wanted = set(names)
-    return tuple(kind for kind in MARKED_KINDS if _qualified(kind) in wanted)
+    found = tuple(k for k in MARKED_KINDS if wanted & {_qualified(k), k.plural})
+    known = {name for k in MARKED_KINDS for name in (_qualified(k), k.plural)}
+    return found if wanted <= known else MARKED_KINDS
 
 
 def marked_objects(
