@@ -168,7 +168,9 @@ def _run(scenario: Scenario, observer: _Observer, workdir: Path) -> Outcome:
         kube.clear_faults()
         after_result = scenario.after(kube, kubeconfig) if scenario.after else None
         after = _snapshot(kube)
-        user = "system:serviceaccount:{}:{}".format(*scenario.identity) if token else None
+        user = None
+        if scenario.identity is not None:
+            user = "system:serviceaccount:{}:{}".format(*scenario.identity)
         requests = [r for r in kube.requests if user is not None and r.user == user]
     journal = json.loads(journal_path.read_text()) if journal_path.exists() else {}
     output = result.stdout + result.stderr

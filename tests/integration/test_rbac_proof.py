@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from kubernetes import client, config
+from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
 from bot.faults.kube import Kube
@@ -270,16 +270,19 @@ def test_the_bots_own_account_cannot_delete_pods_or_read_secrets(
     with KubeApiServer() as kube:
         _seed(manifests)(kube)
         token = kube.service_account_token(BOT_NAMESPACE, BOT_ACCOUNT)
-        api = config.new_client_from_config(
-            config_file=str(kube.write_kubeconfig(tmp_path / "bot", token=token))
+        clients = ClientFactory(
+            kubeconfig=str(kube.write_kubeconfig(tmp_path / "bot", token=token)),
+            default_context=None,
         )
+        api = clients.api_client(None)
         core = client.CoreV1Api(api)
         try:
             pods = core.list_namespaced_pod(NAMESPACE, label_selector=SELECTOR).items
             assert pods, "the bot reads pods for onboarding and previews"
+            pod = kube.list("pods", NAMESPACE)[0]["metadata"]["name"]
             client.AppsV1Api(api).read_namespaced_deployment("checkout", NAMESPACE)
-            refusals = {
-                "delete pod": lambda: core.delete_namespaced_pod(pods[0].metadata.name, NAMESPACE),
+            refusals: dict[str, Callable[[], object]] = {
+                "delete pod": lambda: core.delete_namespaced_pod(pod, NAMESPACE),
                 "list secrets": lambda: core.list_namespaced_secret(NAMESPACE),
                 "get secret": lambda: core.read_namespaced_secret("checkout-tls", NAMESPACE),
                 "list secrets everywhere": lambda: core.list_secret_for_all_namespaces(),
@@ -289,8 +292,9 @@ def test_the_bots_own_account_cannot_delete_pods_or_read_secrets(
                 with pytest.raises(ApiException) as refused:
                     call()
                 assert refused.value.status == 403, what
-                assert f'User \\"system:serviceaccount:{BOT_NAMESPACE}:{BOT_ACCOUNT}\\" cannot' in (
-                    refused.value.body
+                assert (
+                    f'User \\"system:serviceaccount:{BOT_NAMESPACE}:{BOT_ACCOUNT}\\" cannot'
+                    in str(refused.value.body)
                 ), what
         finally:
-            api.close()
+            clients.close()

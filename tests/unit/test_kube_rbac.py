@@ -9,9 +9,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from kubernetes import client, config
+from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
+from bot.k8s.client import ClientFactory
 from bot.testing.kube.api import KubeApiServer
 from bot.testing.kube.cluster import Cluster
 from bot.testing.kube.model import resource_by_plural
@@ -268,14 +269,16 @@ def test_over_http_a_service_account_token_is_held_to_its_roles(
     server: KubeApiServer, tmp_path: Path
 ) -> None:
     token = server.service_account_token("chaosbot", "chaosbot-runner")
-    api = config.new_client_from_config(
-        config_file=str(server.write_kubeconfig(tmp_path / "runner", token=token))
+    runner = ClientFactory(
+        kubeconfig=str(server.write_kubeconfig(tmp_path / "runner", token=token)),
+        default_context=None,
     )
+    api = runner.api_client(None)
     core = client.CoreV1Api(api)
     with pytest.raises(ApiException) as refused:
         core.list_namespaced_pod("payments")
     assert refused.value.status == 403
-    body = json.loads(refused.value.body)
+    body = json.loads(str(refused.value.body))
     assert body["reason"] == "Forbidden"
     assert body["message"].endswith(
         'cannot list resource "pods" in API group "" in the namespace "payments"'
@@ -307,9 +310,10 @@ def test_over_http_a_service_account_token_is_held_to_its_roles(
         (403, "system:serviceaccount:chaosbot:chaosbot-runner"),
         (200, "system:serviceaccount:chaosbot:chaosbot-runner"),
     ]
-    admin = config.new_client_from_config(
-        config_file=str(server.write_kubeconfig(tmp_path / "admin"))
+    admin_clients = ClientFactory(
+        kubeconfig=str(server.write_kubeconfig(tmp_path / "admin")), default_context=None
     )
+    admin = admin_clients.api_client(None)
     assert client.CoreV1Api(admin).list_node().items == []
-    api.close()
-    admin.close()
+    runner.close()
+    admin_clients.close()

@@ -9,7 +9,14 @@ import pytest
 import yaml
 
 from bot.cli import main
-from bot.library.catalogue import TemplateInvalid, load_catalogue, load_template
+from bot.config import load_settings, settings_env
+from bot.errors import SettingsError
+from bot.library.catalogue import (
+    TemplateInvalid,
+    UnknownExperiment,
+    load_catalogue,
+    load_template,
+)
 from bot.library.permissions import ENGINE_RULES, Rule, merge_rules
 from bot.library.rbac import RbacPlan, RbacRefused, rbac_manifests, runner_rules
 from bot.resources import experiments_dir
@@ -147,6 +154,22 @@ def test_chaosbot_experiments_is_the_default_of_experiments(
         r.as_manifest() for r in runner_rules([load_catalogue().get("pod-kill")])
     ]
     assert load_catalogue().templates.keys() == {"pod-kill"}
+    with pytest.raises(UnknownExperiment, match="'node-drain' is not enabled here"):
+        load_catalogue().get("node-drain")
+    assert not load_catalogue().touches_nodes
+    assert load_catalogue(everything=True).touches_nodes
+    monkeypatch.setenv("CHAOSBOT_EXPERIMENTS", "pod-kill,no-such-thing")
+    with pytest.raises(UnknownExperiment, match="no experiment 'no-such-thing'"):
+        load_catalogue()
+
+
+def test_chaosbot_experiments_is_a_validated_setting() -> None:
+    assert load_settings({}).experiments is None
+    settings = load_settings({"CHAOSBOT_EXPERIMENTS": "pod-kill, scale-to-zero"})
+    assert settings.experiments == frozenset({"pod-kill", "scale-to-zero"})
+    assert settings_env(settings)["CHAOSBOT_EXPERIMENTS"] == "pod-kill,scale-to-zero"
+    with pytest.raises(SettingsError, match="CHAOSBOT_EXPERIMENTS"):
+        load_settings({"CHAOSBOT_EXPERIMENTS": "Pod Kill"})
 
 
 def test_a_plan_needs_an_allowlist() -> None:
