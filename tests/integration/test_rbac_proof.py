@@ -49,7 +49,7 @@ PARAMETERS: dict[str, dict[str, Any]] = {
     "time-skew": {"offset_seconds": -300},
 }
 # When a verb is taken away, at most this many of the experiments that used it are run again.
-RERUNS = 3
+RERUNS = 1
 Manifest = dict[str, Any]
 # A grant: (role kind, role name, rule index, verb).
 Grant = tuple[str, str, int, str]
