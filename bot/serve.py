@@ -29,6 +29,7 @@ from bot.errors import ChaosbotError
 from bot.k8s.client import ClientFactory
 from bot.k8s.cluster import KubeCluster
 from bot.k8s.sweep import Action, sweep
+from bot.library.catalogue import load_catalogue
 from bot.metrics import Metrics
 from bot.runs.janitor import Janitor
 from bot.runs.supervisor import WorkerLauncher
@@ -180,6 +181,7 @@ class Server:
             namespaces=self.settings.allowed_namespaces,
             now=now,
             expired_only=True,
+            nodes=load_catalogue().touches_nodes,
         )
         for record in records:
             if record.ok:

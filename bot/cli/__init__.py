@@ -11,6 +11,7 @@ from bot import __version__
 from bot.cli import runs as runs_cli
 from bot.cli.experiments import add_parser as add_experiments_parser
 from bot.cli.options import add_actor, add_file, configured_settings
+from bot.cli.rbac import add_parser as add_rbac_parser
 from bot.db.engine import Database
 from bot.errors import ChaosbotError, SettingsError
 from bot.logs import configure_logging
@@ -164,6 +165,7 @@ def _parser() -> argparse.ArgumentParser:
     cleanup.set_defaults(command=_cleanup)
     runs_cli.add_parsers(sub)
     add_experiments_parser(sub)
+    add_rbac_parser(sub)
     return parser
 
 
@@ -302,15 +304,19 @@ def _cleanup(args: argparse.Namespace) -> int:
 
     from bot.k8s.client import ClientFactory
     from bot.k8s.sweep import SweepRecord, sweep
+    from bot.library.catalogue import load_catalogue
 
     settings = configured_settings(quiet=True)
     namespaces = sorted(set(args.namespaces or settings.allowed_namespaces))
     if not namespaces:
         print(
             "chaosbot: no --namespace and CHAOSBOT_ALLOWED_NAMESPACES is empty: "
-            "only nodes are cleaned",
+            "only nodes are cleaned (when node experiments are enabled)",
             file=sys.stderr,
         )
+    # Nodes only when a node experiment is enabled: otherwise none was changed, and the
+    # identity may not list them.
+    nodes = load_catalogue().touches_nodes
     clients = ClientFactory.from_settings(settings)
     now = datetime.now(UTC)
     try:
@@ -324,6 +330,7 @@ def _cleanup(args: argparse.Namespace) -> int:
                 expired_only=args.expired_only,
                 dry_run=dry_run,
                 run_key=args.run,
+                nodes=nodes,
             )
 
         records = clean(dry_run=args.dry_run)

@@ -89,7 +89,7 @@ def _execute(
             run_id,
             db=db,
             clock=clock,
-            cluster=KubeRunCluster(clients),
+            cluster=KubeRunCluster(clients, namespaces=settings.allowed_namespaces),
             policy=settings,
             observer=_observer(settings, db),
             alerts=alerts,
@@ -147,7 +147,7 @@ def _worker(args: argparse.Namespace) -> int:
                 args.run_id,
                 db=db,
                 clock=clock,
-                cluster=KubeRunCluster(clients),
+                cluster=KubeRunCluster(clients, namespaces=settings.allowed_namespaces),
                 observer=_observer(settings, db),
                 retry_base=timedelta(seconds=settings.janitor_seconds),
             )

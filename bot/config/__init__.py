@@ -24,6 +24,7 @@ __all__ = [
     "Secret",
     "Settings",
     "load_settings",
+    "parse_experiments",
     "settings_env",
 ]
 
@@ -105,6 +106,9 @@ class Settings:
     http_host: str = "0.0.0.0"  # noqa: S104 - a server in a container listens on all interfaces
     http_port: int = 3000
     allowed_namespaces: frozenset[str] = field(default_factory=frozenset)
+    # The library's experiments this installation offers and runs (CHAOSBOT_EXPERIMENTS);
+    # None: every one. `chaosbot rbac` grants only what these call.
+    experiments: frozenset[str] | None = None
     allow_production: bool = False
     max_runs_per_cluster: int = 2
     max_blast_radius_percent: BlastRadiusLimits = field(default_factory=BlastRadiusLimits)
@@ -179,6 +183,11 @@ def settings_env(settings: Settings) -> dict[str, str]:
         "SLACK_API_URL": settings.slack_api_url,
         "CHAOSBOT_DATABASE_URL": settings.database_url,
         "CHAOSBOT_ALLOWED_NAMESPACES": ",".join(sorted(settings.allowed_namespaces)),
+        **(
+            {"CHAOSBOT_EXPERIMENTS": ",".join(sorted(settings.experiments))}
+            if settings.experiments is not None
+            else {}
+        ),
         "CHAOSBOT_ALLOW_PRODUCTION": "true" if settings.allow_production else "false",
         "CHAOSBOT_MAX_RUNS_PER_CLUSTER": str(settings.max_runs_per_cluster),
         BlastRadiusLimits.SETTING: settings.max_blast_radius_percent.as_setting(),
@@ -229,6 +238,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         http_host=_get(env, "CHAOSBOT_HTTP_HOST") or "0.0.0.0",  # noqa: S104
         http_port=_port(env),
         allowed_namespaces=_namespaces(env),
+        experiments=parse_experiments(env),
         allow_production=_flag(env, "CHAOSBOT_ALLOW_PRODUCTION"),
         max_runs_per_cluster=_positive(env, "CHAOSBOT_MAX_RUNS_PER_CLUSTER", 2),
         max_blast_radius_percent=_blast_radius_limits(env),
@@ -318,6 +328,18 @@ def _namespaces(env: Mapping[str, str]) -> frozenset[str]:
                 "CHAOSBOT_ALLOWED_NAMESPACES", f"{name!r} is not a valid namespace name"
             )
     return frozenset(names)
+
+
+def parse_experiments(env: Mapping[str, str]) -> frozenset[str] | None:
+    """CHAOSBOT_EXPERIMENTS: the enabled experiment ids (comma list), or None for all."""
+    value = _get(env, "CHAOSBOT_EXPERIMENTS")
+    if value is None:
+        return None
+    names = frozenset(n.strip() for n in value.split(",") if n.strip())
+    for name in names:
+        if not re.fullmatch(r"[a-z0-9][a-z0-9-]{0,62}", name):
+            raise SettingsError("CHAOSBOT_EXPERIMENTS", f"{name!r} is not an experiment id")
+    return names
 
 
 def _user_ids(env: Mapping[str, str], name: str) -> frozenset[str]:

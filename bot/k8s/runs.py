@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from contextlib import AbstractContextManager
 from typing import Any
 
@@ -13,7 +14,7 @@ from kubernetes.client.api.core_v1_api import CoreV1Api
 
 from bot.k8s.client import ClientFactory
 from bot.k8s.dry_run import server_side_dry_run
-from bot.k8s.sweep import Marked, marked_objects
+from bot.k8s.sweep import MARKED_KINDS, Marked, kinds_named, marked_objects
 
 __all__ = ["KubeRunCluster"]
 
@@ -30,10 +31,15 @@ _LEFTOVER_NAMES = {
 
 
 class KubeRunCluster:
-    """Read-only Kubernetes queries for preflight, dry runs and the leftover check."""
+    """Read-only Kubernetes queries for preflight, dry runs and the leftover check.
 
-    def __init__(self, clients: ClientFactory) -> None:
+    The leftover check looks in `namespaces` (the allowlist) and at nodes, never across the
+    cluster, so a run needs no cluster-wide list permission.
+    """
+
+    def __init__(self, clients: ClientFactory, *, namespaces: Collection[str] = ()) -> None:
         self._clients = clients
+        self._namespaces = frozenset(namespaces)
 
     def running_pods(self, *, context: str | None, namespace: str, selector: str) -> frozenset[str]:
         """The names of the running pods the selector matches in the namespace."""
@@ -49,10 +55,19 @@ class KubeRunCluster:
         """Writes go to the API with dryRun=All while the block is open; yields them."""
         return server_side_dry_run()
 
-    def leftovers(self, key: str, *, context: str | None) -> list[str]:
-        """Every object still carrying the run's label, as `kind/name` or `namespace/kind/name`."""
+    def leftovers(
+        self, key: str, *, context: str | None, kinds: Collection[str] | None = None
+    ) -> list[str]:
+        """Every object still carrying the run's label, as `kind/name` or `namespace/kind/name`.
+
+        kinds: the `resource.group` kinds the run's experiment creates or changes (its
+        `creates`): only those are listed, so a run needs list permission on nothing else (no
+        Secrets unless it swaps certificates). None: every kind a fault may mark.
+        """
         api = self._clients.api_client(context)
-        return [_leftover(m) for m in marked_objects(api, namespaces=None, run_key=key)]
+        listed = MARKED_KINDS if kinds is None else kinds_named(kinds)
+        found = marked_objects(api, namespaces=self._namespaces, kinds=listed, run_key=key)
+        return [_leftover(m) for m in found]
 
 
 def _leftover(marked: Marked) -> str:

@@ -40,7 +40,15 @@ from bot.faults.kube import (
 )
 from bot.faults.marks import ORIGINAL, RUN_LABEL, claimed_by, expires_at_of, is_created
 
-__all__ = ["MARKED_KINDS", "Action", "Marked", "SweepRecord", "marked_objects", "sweep"]
+__all__ = [
+    "MARKED_KINDS",
+    "Action",
+    "Marked",
+    "SweepRecord",
+    "kinds_named",
+    "marked_objects",
+    "sweep",
+]
 
 # Every kind a fault creates or changes; nodes are the only cluster-wide one.
 MARKED_KINDS: tuple[Kind, ...] = (
@@ -123,19 +131,40 @@ class Marked:
         )
 
 
+def kinds_named(names: Iterable[str]) -> tuple[Kind, ...]:
+    """The marked kinds named as `resource.group` (an experiment's `creates`; a bare plural
+    such as `networkpolicies` also names its kind), in sweep order. A name that is no marked
+    kind gives every kind: better a list too many than a leftover missed."""
+    wanted = set(names)
+    found = tuple(k for k in MARKED_KINDS if wanted & {_qualified(k), k.plural})
+    known = {name for k in MARKED_KINDS for name in (_qualified(k), k.plural)}
+    return found if wanted <= known else MARKED_KINDS
+
+
 def marked_objects(
-    api: client.ApiClient, *, namespaces: Iterable[str] | None, run_key: str | None = None
+    api: client.ApiClient,
+    *,
+    namespaces: Iterable[str],
+    nodes: bool = True,
+    kinds: Iterable[Kind] = MARKED_KINDS,
+    run_key: str | None = None,
 ) -> list[Marked]:
     """Every object carrying the run label (only run_key's, if given).
 
-    Nodes, and the namespaced kinds in `namespaces` (None: in every namespace). A kind the API
-    does not serve (404: Chaos Mesh is not installed) has nothing of ours.
+    The namespaced `kinds` in `namespaces` only, never across the cluster, and nodes when asked
+    (when node experiments are enabled): so the lists need no cluster-wide permission. A kind
+    the API does not serve (404: Chaos Mesh is not installed) has nothing of ours.
     """
+    if isinstance(namespaces, str):
+        raise TypeError("namespaces must be a collection of names, not one string")
     kube = Kube(api=api)
     selector = RUN_LABEL if run_key is None else f"{RUN_LABEL}={run_key}"
-    scopes: Sequence[str | None] = (None,) if namespaces is None else sorted(set(namespaces))
+    scopes: Sequence[str] = sorted(set(namespaces))
+    listed = set(kinds)
     found = []
     for kind in MARKED_KINDS:
+        if kind not in listed or (kind is NODES and not nodes):
+            continue
         for scope in scopes if kind.namespaced else (None,):
             try:
                 items = kube.list(kind, scope, labels=selector)
@@ -155,10 +184,12 @@ def sweep(
     expired_only: bool,
     dry_run: bool = False,
     run_key: str | None = None,
+    nodes: bool = True,
 ) -> list[SweepRecord]:
     """Delete what chaosbot runs created and restore what they changed; one record per object.
 
-    Looks at nodes and at the given namespaces. With expired_only, only objects whose
+    Looks at the given namespaces, and at nodes unless `nodes` is False (no node experiment is
+    enabled, so the identity may not list them). With expired_only, only objects whose
     `chaosbot.io/expires-at` is before `now` (one without an expiry is never expired); without
     it, everything carrying the run label. dry_run reports and touches nothing; run_key limits
     the sweep to one run. Changed objects are restored before created ones are deleted, so a
@@ -175,7 +206,7 @@ def sweep(
         raise ValueError(f"run_key {run_key!r} is not a run label value")
     due = [
         marked
-        for marked in marked_objects(api, namespaces=namespaces, run_key=run_key)
+        for marked in marked_objects(api, namespaces=namespaces, nodes=nodes, run_key=run_key)
         if not expired_only or (marked.expires_at is not None and marked.expires_at < now)
     ]
     kube = Kube(api=api)
@@ -185,6 +216,12 @@ def sweep(
     created = [m for m in due if is_created(m.obj)]
     records += [_remove(kube, m, dry_run=dry_run, restoring=restoring) for m in created]
     return records
+
+
+def _qualified(kind: Kind) -> str:
+    """`resource.group` of a kind ("secrets", "deployments.apps")."""
+    group = "" if kind.prefix == "/api/v1" else kind.prefix.split("/")[2]
+    return f"{kind.plural}.{group}" if group else kind.plural
 
 
 def _restore(kube: Kube, marked: Marked, *, dry_run: bool) -> SweepRecord:

@@ -2,22 +2,26 @@
 
 A template is a Chaos Toolkit experiment that is valid as it stands. Its catalogue entry is the
 `extensions` item named `chaosbot` (id, title, category, tests, watch, risk, parameters,
-prerequisites, creates); each parameter is also a `configuration` key holding its default, so
+prerequisites, creates, permissions: the Kubernetes API calls its faults make, as RBAC rules,
+see bot/library/permissions.py); each parameter is also a `configuration` key holding its default, so
 `chaos run --var NAME=VALUE` and chaosbot's rendering set the same thing.
 """
 
 from __future__ import annotations
 
+import os
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Collection, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import yaml
 
+from bot.config import parse_experiments
 from bot.errors import ChaosbotError
 from bot.library.parameters import PARAMETER_TYPES, Parameter, parse_parameters
+from bot.library.permissions import Rule, parse_permissions
 from bot.library.reach import every_pod_reason
 from bot.resources import experiments_dir
 
@@ -34,6 +38,7 @@ __all__ = [
     "Parameter",
     "TemplateInvalid",
     "UnknownExperiment",
+    "enabled_experiments",
     "load_catalogue",
     "load_template",
 ]
@@ -95,13 +100,20 @@ class TemplateInvalid(ChaosbotError):
 
 
 class UnknownExperiment(ChaosbotError):
-    """No template has that id."""
+    """No template has that id (or it is not enabled on this installation)."""
 
-    def __init__(self, experiment: str, known: list[str]) -> None:
+    def __init__(self, experiment: str, known: list[str], *, disabled: bool = False) -> None:
         self.experiment = experiment
-        super().__init__(
-            f"there is no experiment {experiment!r} in the library (known: {', '.join(known)})"
-        )
+        if disabled:
+            message = (
+                f"experiment {experiment!r} is not enabled here (CHAOSBOT_EXPERIMENTS: "
+                f"{', '.join(known)})"
+            )
+        else:
+            message = (
+                f"there is no experiment {experiment!r} in the library (known: {', '.join(known)})"
+            )
+        super().__init__(message)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -117,6 +129,8 @@ class ExperimentTemplate:
     parameters: Mapping[str, Parameter]
     prerequisites: tuple[str, ...]
     creates: tuple[str, ...]
+    # The Kubernetes API calls its faults make (RBAC rules; bot/library/permissions.py).
+    permissions: tuple[Rule, ...]
     path: Path
     document: Mapping[str, Any]
 
@@ -130,8 +144,12 @@ class ExperimentTemplate:
 class Catalogue:
     """The loaded library, by id; iterates in category then id order."""
 
-    def __init__(self, templates: list[ExperimentTemplate]) -> None:
+    def __init__(
+        self, templates: list[ExperimentTemplate], *, disabled: Collection[str] = ()
+    ) -> None:
         self.templates: dict[str, ExperimentTemplate] = {}
+        # Library experiments this installation does not offer or run (CHAOSBOT_EXPERIMENTS).
+        self.disabled = frozenset(disabled)
         for template in templates:
             if template.id in self.templates:
                 first = self.templates[template.id].path
@@ -139,11 +157,31 @@ class Catalogue:
             self.templates[template.id] = template
 
     def get(self, experiment: str) -> ExperimentTemplate:
-        """The template with that id, or UnknownExperiment."""
+        """The template with that id, or UnknownExperiment (also for a disabled one)."""
         try:
             return self.templates[experiment]
         except KeyError:
-            raise UnknownExperiment(experiment, sorted(self.templates)) from None
+            known = sorted(self.templates)
+            disabled = experiment in self.disabled
+            raise UnknownExperiment(experiment, known, disabled=disabled) from None
+
+    def enabled(self, experiments: Collection[str] | None) -> Catalogue:
+        """Only these experiments (None: all); UnknownExperiment names one the library lacks."""
+        if experiments is None:
+            return self
+        for experiment in sorted(experiments):
+            self.get(experiment)
+        kept = [t for t in self.templates.values() if t.id in experiments]
+        dropped = set(self.templates) - set(experiments)
+        return Catalogue(kept, disabled=self.disabled | dropped)
+
+    @property
+    def touches_nodes(self) -> bool:
+        """Whether an experiment changes nodes (the sweep and leftover check then list them)."""
+        return any(
+            "nodes" in t.creates or any(r.cluster_scoped for r in t.permissions)
+            for t in self.templates.values()
+        )
 
     def __iter__(self) -> Iterator[ExperimentTemplate]:
         order = {category: index for index, category in enumerate(CATEGORIES)}
@@ -153,10 +191,22 @@ class Catalogue:
         return len(self.templates)
 
 
-def load_catalogue(directory: Path | None = None) -> Catalogue:
-    """Every template in experiments/ (or `directory`); TemplateInvalid on the first bad one."""
+def load_catalogue(directory: Path | None = None, *, everything: bool = False) -> Catalogue:
+    """The enabled templates in experiments/ (or `directory`); TemplateInvalid on a bad one.
+
+    Enabled: those CHAOSBOT_EXPERIMENTS names (every one when it is unset or `everything`).
+    It is read here, where every surface and the worker (which inherits it through
+    bot.config.settings_env) load the library, so a disabled experiment is neither offered
+    nor run anywhere; bot.config validates it at start-up.
+    """
     folder = directory or experiments_dir()
-    return Catalogue([load_template(path) for path in sorted(folder.glob("*.yaml"))])
+    catalogue = Catalogue([load_template(path) for path in sorted(folder.glob("*.yaml"))])
+    return catalogue if everything else catalogue.enabled(enabled_experiments())
+
+
+def enabled_experiments(environ: Mapping[str, str] | None = None) -> frozenset[str] | None:
+    """The experiment ids CHAOSBOT_EXPERIMENTS enables (comma list), or None for all."""
+    return parse_experiments(os.environ if environ is None else environ)
 
 
 def load_template(path: Path) -> ExperimentTemplate:
@@ -199,6 +249,7 @@ def load_template(path: Path) -> ExperimentTemplate:
     for kind in creates:
         if kind not in KNOWN_KINDS:
             problems.append(f"chaosbot.creates: {kind} is not one of {', '.join(KNOWN_KINDS)}")
+    permissions = parse_permissions(meta.get("permissions"), problems)
     if problems:
         raise TemplateInvalid(path, problems)
     return ExperimentTemplate(
@@ -211,6 +262,7 @@ def load_template(path: Path) -> ExperimentTemplate:
         parameters=parameters,
         prerequisites=prerequisites,
         creates=creates,
+        permissions=permissions,
         path=path,
         document=document,
     )

@@ -9,6 +9,7 @@ always safe: twice, after a partial rollback, or when nothing was injected at al
 from __future__ import annotations
 
 import logging
+from collections.abc import Collection
 from datetime import timedelta
 from typing import Any, Protocol
 
@@ -33,7 +34,11 @@ SETTLE = timedelta(seconds=90)
 
 
 class LeftoverCheck(Protocol):
-    def leftovers(self, key: str, *, context: str | None) -> list[str]: ...
+    def leftovers(
+        self, key: str, *, context: str | None, kinds: Collection[str] | None = None
+    ) -> list[str]:
+        """What still carries the run's label, among the kinds its experiment `creates`."""
+        ...
 
 
 # Hears every change (bot.runs.events): the run's end in its transaction, then after the commit.
@@ -84,6 +89,7 @@ def _replay(
             return status
         attempt = run.rollback_attempts + 1
         document, key, context = run.document, run.key, run.cluster_context
+        creates = list(run.creates or [])
         aborted_by = run.abort_requested_by
         previous = list(run.leftovers or [])
         finished_at = run.finished_at
@@ -112,7 +118,7 @@ def _replay(
                     message=f"rollback attempt {attempt}: {name} failed: {error}",
                 )
     try:
-        left = cluster.leftovers(key, context=context)
+        left = cluster.leftovers(key, context=context, kinds=creates)
         unchecked = None
     except Exception as exc:
         unchecked = f"{type(exc).__name__}: {str(exc).strip().splitlines()[0][:200]}"

@@ -14,6 +14,7 @@ import signal
 import socket
 import threading
 import time
+from collections.abc import Collection
 from contextlib import AbstractContextManager
 from datetime import timedelta
 from typing import Any, NamedTuple, Protocol
@@ -57,7 +58,11 @@ class RunCluster(LivePods, Protocol):
         """While open, the cluster is only asked what it would do; yields the writes made."""
         ...
 
-    def leftovers(self, key: str, *, context: str | None) -> list[str]: ...
+    def leftovers(
+        self, key: str, *, context: str | None, kinds: Collection[str] | None = None
+    ) -> list[str]:
+        """What still carries the run's label, among the kinds its experiment `creates`."""
+        ...
 
 
 class _Lifecycle:
@@ -144,6 +149,7 @@ def _execute(
             alerts=alerts,
         )
         dry_run, document, key, context = run.dry_run, run.document, run.key, run.cluster_context
+        creates = list(run.creates or [])
     if refusals:
         reason = "refused by preflight: " + "; ".join(refusals)
         life.move(RunStatus.ABORTED, reason, reason=reason)
@@ -163,7 +169,7 @@ def _execute(
         finally:
             watcher.stop()
     status, reason = verdict(journal)
-    leftovers = cluster.leftovers(key, context=context)
+    leftovers = cluster.leftovers(key, context=context, kinds=creates)
     if leftovers:
         life.note("left behind after rollback: " + ", ".join(leftovers))
     life.move(

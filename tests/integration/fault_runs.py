@@ -32,10 +32,11 @@ import yaml
 import bot
 from bot.library.catalogue import load_catalogue
 from bot.library.render import render
-from bot.testing.kube.api import KubeApiServer
+from bot.testing.kube.api import KubeApiServer, RequestRecord
 from tests.integration.payments_cluster import NAMESPACE, SELECTOR, seed_payments
 
 __all__ = [
+    "CONTEXT",
     "RUN_ID",
     "Outcome",
     "Scenario",
@@ -79,6 +80,12 @@ class Scenario:
     inject: Callable[[KubeApiServer], None] | None = None
     # Run the template file itself with `chaos run --var ...` instead of a rendered experiment.
     manual: bool = False
+    # Run as this ServiceAccount (namespace, name) instead of the server's admin token: its
+    # requests are then authorized by the RBAC objects the seed stored.
+    identity: tuple[str, str] | None = None
+    # Called with the server and the run's kubeconfig after `chaos run` ends (the cluster is
+    # still up); its result is the outcome's `after_result`.
+    after: Callable[[KubeApiServer, Path], Any] | None = None
 
 
 @dataclass
@@ -93,6 +100,9 @@ class Outcome:
     output: str
     started: datetime
     ended: datetime
+    # The requests the server received from the scenario's identity (with `identity` only).
+    requests: list[RequestRecord] = field(default_factory=list)
+    after_result: Any = None
 
 
 def run_scenarios(scenarios: Iterable[Scenario], workdir: Path) -> dict[str, Outcome]:
@@ -132,7 +142,9 @@ def _run(scenario: Scenario, observer: _Observer, workdir: Path) -> Outcome:
     command += ["--rollback-strategy", "always", "--journal-path", str(journal_path)]
     with KubeApiServer() as kube:
         (scenario.seed or seed_payments)(kube)
-        env["KUBECONFIG"] = str(_kubeconfig(kube, workdir / "kubeconfig"))
+        token = kube.service_account_token(*scenario.identity) if scenario.identity else None
+        kubeconfig = _kubeconfig(kube, workdir / "kubeconfig", token)
+        env["KUBECONFIG"] = str(kubeconfig)
         if scenario.manual:
             # The template as it stands, as a person runs it: --var values (all text) and the
             # context from the environment.
@@ -154,10 +166,16 @@ def _run(scenario: Scenario, observer: _Observer, workdir: Path) -> Outcome:
         )
         ended = datetime.now(UTC)
         kube.clear_faults()
+        after_result = scenario.after(kube, kubeconfig) if scenario.after else None
         after = _snapshot(kube)
+        user = None
+        if scenario.identity is not None:
+            user = "system:serviceaccount:{}:{}".format(*scenario.identity)
+        requests = [r for r in kube.requests if user is not None and r.user == user]
     journal = json.loads(journal_path.read_text()) if journal_path.exists() else {}
     output = result.stdout + result.stderr
-    return Outcome(journal, before, observer.seen.get(scenario.name), after, output, started, ended)
+    seen = observer.seen.get(scenario.name)
+    return Outcome(journal, before, seen, after, output, started, ended, requests, after_result)
 
 
 def _rendered(scenario: Scenario, observer: _Observer) -> dict[str, Any]:
@@ -203,9 +221,10 @@ def _snapshot(kube: KubeApiServer) -> Snapshot:
     return {kind: kube.list(kind) for kind in KINDS}
 
 
-def _kubeconfig(kube: KubeApiServer, path: Path) -> Path:
-    """The server's kubeconfig, with an unreachable context made the current one."""
-    kube.write_kubeconfig(path, context=CONTEXT, namespace=NAMESPACE)
+def _kubeconfig(kube: KubeApiServer, path: Path, token: str | None = None) -> Path:
+    """The server's kubeconfig (the admin's, or token's), with an unreachable context made the
+    current one."""
+    kube.write_kubeconfig(path, context=CONTEXT, namespace=NAMESPACE, token=token)
     config = yaml.safe_load(path.read_text())
     config["clusters"].append({"name": "nowhere", "cluster": {"server": "http://127.0.0.1:9"}})
     config["contexts"].append(

@@ -262,8 +262,8 @@ def test_the_leftover_check_names_what_the_sweep_finds(
     leave_faults(secrets, OLD, hold_seconds=0)
     clients = ClientFactory(kubeconfig=str(kubeconfig), default_context=None)
     try:
-        found = KubeRunCluster(clients).leftovers(OLD, context=None)
-        everywhere = marked_objects(clients.api_client(None), namespaces=None)
+        found = KubeRunCluster(clients, namespaces=[NAMESPACE]).leftovers(OLD, context=None)
+        everywhere = marked_objects(clients.api_client(None), namespaces=[NAMESPACE, "default"])
     finally:
         clients.close()
     node = next(n for n in marked(kube_api) if n.startswith("nodes/")).split("/")[-1]

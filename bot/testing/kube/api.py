@@ -13,6 +13,9 @@ experiments use, with the real server's status codes and Status bodies:
 - list (label selectors in full syntax, field selectors), get, create, replace, patch (JSON,
   merge and an approximate strategic merge, see kube_patch), delete, deletecollection,
   ``?dryRun=All``, optimistic concurrency on resourceVersion, bearer-token auth.
+- RBAC: the admin token may do anything; a ServiceAccount's token (`service_account_token`)
+  is authorized against the stored Roles, ClusterRoles and bindings as the real authorizer
+  does, and refused with the real 403 (bot/testing/kube/rbac.py).
 - validation with kubernetes-validate's strict schemas (built-in kinds) and JSON Schemas derived
   from the Chaos Mesh CRDs (bot/testing/kube/schemas).
 - simulated controllers (see kube_controllers), fault injection and a request log.
@@ -43,6 +46,7 @@ from __future__ import annotations
 import builtins
 import random
 import re
+import secrets
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
@@ -53,6 +57,7 @@ import yaml
 from bot.testing.kube.cluster import Cluster
 from bot.testing.kube.http import Fault, Frontend, HttpListener, RequestRecord
 from bot.testing.kube.model import ApiError, JsonObject, resource_by_plural
+from bot.testing.kube.rbac import Identity
 from bot.testing.kube.seed import (
     DEFAULT_IMAGE,
     container,
@@ -128,15 +133,34 @@ class KubeApiServer:
     ) -> None:
         self.stop()
 
+    def service_account_token(self, namespace: str, name: str) -> str:
+        """A new bearer token for `system:serviceaccount:NAMESPACE:NAME`.
+
+        Its requests are authorized by the stored Roles, ClusterRoles and their bindings, as
+        the real RBAC authorizer does (bot/testing/kube/rbac.py); the server's own token stays
+        an administrator (system:masters).
+        """
+        token = f"sa-{namespace}-{name}-{secrets.token_hex(8)}"
+        self._frontend.add_identity(token, Identity.service_account(namespace, name))
+        return token
+
     def write_kubeconfig(
-        self, path: str | Path, *, context: str = "chaosbot-test", namespace: str = "default"
+        self,
+        path: str | Path,
+        *,
+        context: str = "chaosbot-test",
+        namespace: str = "default",
+        token: str | None = None,
     ) -> Path:
-        """Write a kubeconfig for this server (bearer-token user) and return its path."""
+        """Write a kubeconfig for this server (bearer-token user) and return its path.
+
+        token: another identity's (see service_account_token); default the admin token.
+        """
         config = {
             "apiVersion": "v1",
             "kind": "Config",
             "clusters": [{"name": context, "cluster": {"server": self.url}}],
-            "users": [{"name": context, "user": {"token": self.token}}],
+            "users": [{"name": context, "user": {"token": token or self.token}}],
             "contexts": [
                 {
                     "name": context,

@@ -17,6 +17,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 from bot.testing.kube.cluster import Cluster
 from bot.testing.kube.model import ApiError, status_object
+from bot.testing.kube.rbac import MASTERS, Identity, authorize, request_attributes
 from bot.testing.kube.routes import ApiRequest, ApiResponse, dispatch
 
 __all__ = ["Fault", "Frontend", "Hold", "HttpListener", "RequestRecord"]
@@ -32,6 +33,7 @@ class RequestRecord:
     content_type: str | None  # the media type, without parameters such as charset
     body: Any  # parsed JSON; the raw text if it did not parse; None if there was no body
     status: int | None  # the status answered; None when an injected timeout dropped it
+    user: str | None = None  # who sent it (None: the token was refused)
 
 
 @dataclass
@@ -102,6 +104,8 @@ class Frontend:
     def __init__(self, cluster: Cluster, *, token: str, hold_seconds: float) -> None:
         self.cluster = cluster
         self.token = token
+        # Bearer tokens and who they are; the server's own token is an administrator.
+        self._identities = {token: Identity("kubernetes-admin", (MASTERS, "system:authenticated"))}
         self.hold_seconds = hold_seconds
         self.stopping = threading.Event()
         self._faults: list[Fault] = []
@@ -130,6 +134,11 @@ class Frontend:
         with self._lock:
             self._records.clear()
 
+    def add_identity(self, token: str, identity: Identity) -> None:
+        """Accept a bearer token as that identity (authorized by the stored RBAC objects)."""
+        with self._lock:
+            self._identities[token] = identity
+
     def pause(self, seconds: float) -> None:
         """Sleep, but wake up at once when the server stops."""
         self.stopping.wait(seconds)
@@ -146,25 +155,29 @@ class Frontend:
         content_type = (headers.get("content-type") or "").split(";")[0].strip().lower() or None
         body, parse_error = _parse_body(raw_body)
         request = ApiRequest(method, path, query, content_type, body)
-        if not self._authorized(headers.get("authorization", "")):
+        identity = self._identity(headers.get("authorization", ""))
+        if identity is None:
             unauthorized = ApiError(401, "Unauthorized", "Unauthorized")
             return self._answer(request, ApiResponse(401, unauthorized.status()))
+        refused = authorize(self.cluster, identity, request_attributes(method, path, query))
+        if refused is not None:
+            return self._answer(request, ApiResponse(403, refused.status()), identity)
         latency = self._take("latency", method, path)
         if latency is not None:
             self.pause(latency.seconds)
         timeout = self._take("timeout", method, path)
         if timeout is not None:
-            self._record(request, None)
+            self._record(request, None, identity)
             return Hold(timeout.seconds or self.hold_seconds)
         injected = self._take("status", method, path)
         if injected is not None:
-            return self._answer(request, injected.response())
+            return self._answer(request, injected.response(), identity)
         if parse_error is not None:
             error = ApiError.bad_request(
                 f"couldn't get version/kind; json parse error: {parse_error}"
             )
-            return self._answer(request, ApiResponse(400, error.status()))
-        return self._answer(request, self._dispatch(request))
+            return self._answer(request, ApiResponse(400, error.status()), identity)
+        return self._answer(request, self._dispatch(request), identity)
 
     def _dispatch(self, request: ApiRequest) -> ApiResponse:
         try:
@@ -173,11 +186,17 @@ class Frontend:
             failure = ApiError.internal(f"{type(error).__name__}: {error}")
             return ApiResponse(500, failure.status())
 
-    def _authorized(self, header: str) -> bool:
+    def _identity(self, header: str) -> Identity | None:
         scheme, _, credentials = header.partition(" ")
-        return scheme.lower() == "bearer" and hmac.compare_digest(
-            credentials.strip().encode(), self.token.encode()
-        )
+        if scheme.lower() != "bearer":
+            return None
+        with self._lock:
+            known = list(self._identities.items())
+        offered = credentials.strip().encode()
+        for token, identity in known:
+            if hmac.compare_digest(offered, token.encode()):
+                return identity
+        return None
 
     def _take(self, kind: str, method: str, path: str) -> Fault | None:
         with self._lock:
@@ -188,12 +207,14 @@ class Frontend:
                     return fault
         return None
 
-    def _answer(self, request: ApiRequest, response: ApiResponse) -> ApiResponse:
+    def _answer(
+        self, request: ApiRequest, response: ApiResponse, identity: Identity | None = None
+    ) -> ApiResponse:
         # Logged before the bytes go out, so a test that got its answer sees the record.
-        self._record(request, response.status)
+        self._record(request, response.status, identity)
         return response
 
-    def _record(self, request: ApiRequest, status: int | None) -> None:
+    def _record(self, request: ApiRequest, status: int | None, identity: Identity | None) -> None:
         record = RequestRecord(
             request.method,
             request.path,
@@ -201,6 +222,7 @@ class Frontend:
             request.content_type,
             request.body,
             status,
+            identity.user if identity is not None else None,
         )
         with self._lock:
             self._records.append(record)
