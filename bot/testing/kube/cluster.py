@@ -395,7 +395,10 @@ class Cluster:
         if kept is not None:
             return kept
         self.controllers.forget(obj)
-        if options.propagation_policy == "Orphan":
+        # batch/v1 Jobs orphan their pods unless the request asks otherwise (kubectl asks for
+        # Background); every other kind defaults to Background.
+        default = "Orphan" if rt.kind == "Job" else "Background"
+        if (options.propagation_policy or default) == "Orphan":
             self._orphan_dependents(metadata["uid"])
         if rt.kind == "Namespace":
             for namespaced in (r for r in RESOURCES if r.namespaced):
