@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 from kubernetes import client, config
-from kubernetes.client.rest import ApiException
+from kubernetes.client.exceptions import ApiException
 
 from bot.testing.kube.api import KubeApiServer, KubeletConfig
 
@@ -29,10 +29,11 @@ def jobs_api(tmp_path: Path) -> Iterator[KubeApiServer]:
 @pytest.fixture
 def batch(jobs_api: KubeApiServer, tmp_path: Path) -> client.BatchV1Api:
     path = jobs_api.write_kubeconfig(tmp_path / "admin.kubeconfig")
-    return client.BatchV1Api(config.new_client_from_config(str(path)))
+    new_client: Callable[..., client.ApiClient] = config.new_client_from_config
+    return client.BatchV1Api(new_client(config_file=str(path)))
 
 
-def _job(name: str, command: list[str], **spec: Any) -> dict[str, Any]:
+def _job(name: str, command: list[str], **spec: Any) -> Any:
     return {
         "apiVersion": "batch/v1",
         "kind": "Job",
@@ -84,12 +85,13 @@ def test_a_job_runs_its_command_and_completes(
 ) -> None:
     out = tmp_path / "out"
     code = (
-        "import os, pathlib; pathlib.Path(%r).write_text("
-        "os.environ['HOSTNAME'] + ' ' + os.environ['KUBECONFIG'])" % str(out)
+        f"import os, pathlib; pathlib.Path({str(out)!r}).write_text("
+        "os.environ['HOSTNAME'] + ' ' + os.environ['KUBECONFIG'])"
     )
     created = batch.create_namespaced_job("chaosbot", _job("hello", _python(code)))
-    uid = created.metadata.uid
-    assert created.spec.selector.match_labels == {"batch.kubernetes.io/controller-uid": uid}
+    plain = batch.api_client.sanitize_for_serialization(created)
+    uid = plain["metadata"]["uid"]
+    assert plain["spec"]["selector"]["matchLabels"] == {"batch.kubernetes.io/controller-uid": uid}
     job = _until(lambda: _condition(jobs_api.get("jobs", "chaosbot", "hello"), "Complete"))
     assert job["reason"] == "CompletionsReached"
     stored = jobs_api.get("jobs", "chaosbot", "hello")

@@ -274,9 +274,9 @@ class JobRuntime:
                 if _ENV_NAME.match(prefix + key):
                     env[prefix + key] = value
         for variable in container.get("env") or []:
-            value = self._value(pod, variable)
-            if value is not None:
-                env[variable["name"]] = value
+            resolved = self._value(pod, variable)
+            if resolved is not None:
+                env[variable["name"]] = resolved
         account = pod["spec"].get("serviceAccountName") or "default"
         env["HOSTNAME"] = pod["metadata"]["name"]
         env["KUBECONFIG"] = str(self._kubeconfig(pod, namespace, account))
@@ -318,7 +318,7 @@ class JobRuntime:
                 "spec.nodeName": pod["spec"].get("nodeName", ""),
                 "spec.serviceAccountName": pod["spec"].get("serviceAccountName", "default"),
             }
-            return fields.get(path, "")
+            return str(fields.get(path, ""))
         for key, kind, title in (
             ("configMapKeyRef", "configmap", "ConfigMap"),
             ("secretKeyRef", "secret", "Secret"),
