@@ -5,6 +5,7 @@ a killed worker and API errors all leave nothing behind."""
 from __future__ import annotations
 
 import time
+from typing import Any
 
 import pytest
 from kubernetes.client import BatchV1Api, CoreV1Api
@@ -151,11 +152,12 @@ def test_one_run_per_service_at_a_time(engine: Engine) -> None:
 
 
 @pytest.mark.executors("kubernetes")
-@pytest.mark.parametrize("death", ["pod deleted", "job deleted"])
+@pytest.mark.parametrize("death", ["pod killed", "job deleted"])
 def test_a_job_whose_worker_dies_is_rolled_back_by_the_janitor(engine: Engine, death: str) -> None:
-    """The worker's pod is deleted (evicted, its node lost) or its Job is: the Job has failed or
-    is gone, the janitor takes the worker for dead at once and replays the rollbacks in a
-    rollback Job."""
+    """The worker's pod is killed (deleted with no grace: its node lost, OOM) or its Job is
+    deleted: the Job has failed or is gone, so the janitor takes the worker for dead at once and
+    replays the rollbacks in a rollback Job. (A Job deleted with the pod's grace period lets the
+    worker roll back on SIGTERM too; the replay is idempotent.)"""
     run_id, key = engine.create(hold=60)
     engine.start(run_id)
     engine.wait_for(run_id, RunStatus.HOLDING)
@@ -168,15 +170,25 @@ def test_a_job_whose_worker_dies_is_rolled_back_by_the_janitor(engine: Engine, d
     assert janitor.tidy().rolled_back == []  # a running Job is alive
     assert len(engine.policies(key)) == 1
     (pod,) = engine.kube.list("pods", BOT_NAMESPACE, label_selector=f"chaosbot.io/run-id={key}")
-    if death == "pod deleted":
-        CoreV1Api(engine.api).delete_namespaced_pod(pod["metadata"]["name"], BOT_NAMESPACE)
+    if death == "pod killed":
+        CoreV1Api(engine.api).delete_namespaced_pod(
+            pod["metadata"]["name"], BOT_NAMESPACE, grace_period_seconds=0
+        )
+        job = f"chaosbot-run-{key}"
+        failed = engine.wait_until(lambda: _failed(engine.kube.get("jobs", BOT_NAMESPACE, job)))
+        assert failed == "BackoffLimitExceeded"
     else:
         BatchV1Api(engine.api).delete_namespaced_job(
             f"chaosbot-run-{key}", BOT_NAMESPACE, propagation_policy="Background"
         )
     report = janitor.tidy()
     assert report.rolled_back == [key]
-    assert engine.wait_for(run_id, *TERMINAL) is RunStatus.ABORTED
+    status = engine.wait_for(run_id, *TERMINAL)
+    if death == "pod killed":
+        assert status is RunStatus.FAILED
+        assert engine.row(run_id).reason == (
+            "its worker stopped while holding; chaosbot rolled back: nothing left behind"
+        )
     assert engine.policies(key) == []
     rollbacks = engine.kube.list(
         "jobs", BOT_NAMESPACE, label_selector="app.kubernetes.io/component=rollback"
@@ -206,3 +218,10 @@ def test_a_run_is_one_job_whatever_starts_it_twice(engine: Engine) -> None:
     assert pod_spec["restartPolicy"] == "Never"
     assert "chaosbot.io/expires-at" in job["metadata"]["annotations"]
     assert engine.status(run_id) is RunStatus.COMPLETED
+
+
+def _failed(job: dict[str, Any] | None) -> str | None:
+    for condition in ((job or {}).get("status") or {}).get("conditions") or []:
+        if condition["type"] == "Failed" and condition["status"] == "True":
+            return str(condition["reason"])
+    return None

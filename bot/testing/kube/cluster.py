@@ -391,7 +391,10 @@ class Cluster:
     ) -> JsonObject | None:
         """Delete obj; the object marked terminating if finalizers keep it, else None."""
         metadata = obj["metadata"]
-        kept = delete_object(self.store, rt.plural, obj, grace_seconds(rt, obj, options))
+        grace = grace_seconds(rt, obj, options)
+        if rt.kind == "Pod" and self.controllers.jobs is not None:
+            self.controllers.jobs.deleting(metadata["uid"], grace)
+        kept = delete_object(self.store, rt.plural, obj, grace)
         if kept is not None:
             return kept
         self.controllers.forget(obj)

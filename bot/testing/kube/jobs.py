@@ -182,6 +182,12 @@ class JobRuntime:
             for ref in pod["metadata"].get("ownerReferences") or []
         )
 
+    def deleting(self, pod_uid: str, grace_seconds: float) -> None:
+        """A DELETE of the pod gives its process this grace period (0: SIGKILL at once)."""
+        process = self._processes.get(pod_uid)
+        if process is not None:
+            process.grace_seconds = grace_seconds
+
     def sync(self) -> None:
         """One pass of the Job controller, the TTL controller and the kubelet."""
         self._stop_orphaned_processes()
@@ -546,8 +552,14 @@ def _container_status(pod: JsonObject, state: JsonObject, *, ready: bool) -> Jso
 
 
 def _terminate(popen: subprocess.Popen[bytes], *, grace_seconds: float) -> None:
-    """SIGTERM to the process's group, then SIGKILL once the grace period is over."""
+    """SIGTERM to the process's group, then SIGKILL once the grace period is over (at once
+    when it is 0)."""
     if popen.poll() is not None:
+        return
+    if grace_seconds <= 0:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(popen.pid, signal.SIGKILL)
+        popen.wait()
         return
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(popen.pid, signal.SIGTERM)
