@@ -13,6 +13,9 @@ from sqlalchemy import select
 
 from bot.catalog.models import Service
 from bot.clock import FrozenClock
+from bot.k8s.client import ClientFactory
+from bot.k8s.jobs import JobLauncher
+from bot.runs.events import RunObserver
 from bot.runs.janitor import Janitor
 from bot.runs.models import Run
 from bot.runs.service import engage_kill_switch
@@ -225,3 +228,83 @@ def _failed(job: dict[str, Any] | None) -> str | None:
         if condition["type"] == "Failed" and condition["status"] == "True":
             return str(condition["reason"])
     return None
+
+
+@pytest.mark.executors("kubernetes")
+def test_a_job_still_starting_is_not_a_dead_worker(engine: Engine) -> None:
+    """A Job whose pod cannot start yet (its ConfigMap is missing: CreateContainerConfigError,
+    or an image still pulling) is alive; deleted, it is gone at once."""
+    run_id, key = engine.create()
+    engine.launcher(run_id)  # without the ConfigMap and Secrets the worker needs
+    (pod,) = engine.kube.list("pods", BOT_NAMESPACE, label_selector=f"chaosbot.io/run-id={key}")
+    waiting = pod["status"]["containerStatuses"][0]["state"]["waiting"]
+    assert waiting["reason"] == "CreateContainerConfigError"
+    run = engine.row(run_id)
+    assert engine.launcher.gone(run, NOW) is False
+    BatchV1Api(engine.api).delete_namespaced_job(
+        f"chaosbot-run-{key}", BOT_NAMESPACE, propagation_policy="Background"
+    )
+    assert engine.launcher.gone(run, NOW) is True
+
+
+class _Ended(RunObserver):
+    def __init__(self) -> None:
+        self.ended: list[int] = []
+
+    def run_ended(self, run_id: int) -> None:
+        self.ended.append(run_id)
+
+
+@pytest.mark.executors("kubernetes")
+def test_the_end_of_each_job_is_told_once(engine: Engine) -> None:
+    """The bot follows its Jobs: each finished one is told to the run observer once (a game
+    day goes on, a drill is revealed), however often the janitor looks."""
+    heard = _Ended()
+    launcher = JobLauncher(
+        ClientFactory(kubeconfig=str(engine.kubeconfig), default_context=None),
+        db=engine.db,
+        namespace=BOT_NAMESPACE,
+        image="chaosbot:test",
+        service_account="chaosbot-runner",
+        observer=heard,
+    )
+    run_id, _ = engine.create()
+    worker = engine.start(run_id)
+    launcher.collect()
+    assert heard.ended == []  # still running
+    assert worker.wait(timeout=60) == 0
+    engine.wait_until(
+        lambda: _condition(engine.kube.list("jobs", BOT_NAMESPACE), "Complete"), timeout=10
+    )
+    janitor = Janitor(
+        db=engine.db, clock=FrozenClock(NOW), roll_back=launcher.roll_back, executor=launcher
+    )
+    janitor.tidy()
+    janitor.tidy()
+    assert heard.ended == [run_id]
+
+
+@pytest.mark.executors("kubernetes")
+def test_an_abort_of_a_dead_job_rolls_back_at_once(engine: Engine) -> None:
+    run_id, key = engine.create(hold=60)
+    engine.start(run_id)
+    engine.wait_for(run_id, RunStatus.HOLDING)
+    (pod,) = engine.kube.list("pods", BOT_NAMESPACE, label_selector=f"chaosbot.io/run-id={key}")
+    CoreV1Api(engine.api).delete_namespaced_pod(
+        pod["metadata"]["name"], BOT_NAMESPACE, grace_period_seconds=0
+    )
+    engine.wait_until(
+        lambda: _failed(engine.kube.get("jobs", BOT_NAMESPACE, f"chaosbot-run-{key}"))
+    )
+    result = abort_run(db=engine.db, ref=key, by="U0BOB", now=NOW, executor=engine.launcher)
+    assert result.rolling_back and not result.signalled
+    assert engine.wait_for(run_id, *TERMINAL) is RunStatus.ABORTED
+    assert engine.policies(key) == []
+
+
+def _condition(jobs: list[dict[str, Any]], kind: str) -> bool:
+    return any(
+        c["type"] == kind and c["status"] == "True"
+        for job in jobs
+        for c in (job.get("status") or {}).get("conditions") or []
+    )
