@@ -3,8 +3,9 @@
 It runs on the scheduling replica, every few seconds, with the bot up (a pass of the
 reconciler, bot/scheduling/reconciler.py):
 
-- a run that may hold a fault and whose worker is gone (process gone or a zombie here,
-  heartbeat stale elsewhere) gets its rollbacks replayed (`roll_back`, a process of its own);
+- a run that may hold a fault and whose worker is gone (as its executor says: process gone or
+  a zombie here, heartbeat stale elsewhere; or its Job failed or deleted) gets its rollbacks
+  replayed (`roll_back`, a process or a Job of its own);
 - a run past the deadline of its state (bot.runs.deadlines) is stuck: its worker, if it is
   here, is killed, and the run is rolled back and ended; one that never started is ended;
 - a finished run that left objects behind gets its rollbacks replayed again, with backoff, until
