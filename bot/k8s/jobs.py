@@ -287,7 +287,11 @@ class JobLauncher:
     def collect(self) -> None:
         """Tell the observer, once per Job, of the run and rollback Jobs that have finished."""
         ended: list[int] = []
-        for job in self._jobs(f"{NAME_LABEL}=chaosbot,{COMPONENT_LABEL} in (run,rollback)"):
+        jobs = self._jobs(f"{NAME_LABEL}=chaosbot,{COMPONENT_LABEL} in (run,rollback)")
+        # Jobs deleted (their TTL passed) need remembering no longer. After a restart each
+        # finished Job still there is told again: observers re-read the tables.
+        self._told &= {job["metadata"]["uid"] for job in jobs}
+        for job in jobs:
             uid = job["metadata"]["uid"]
             if uid in self._told or not _finished(job):
                 continue
