@@ -3,7 +3,7 @@
 Opt-in (`KubeApiServer(kubelet=KubeletConfig(...))`): without it, Jobs are stored as sent and
 nothing runs. With it, the test server does what kube-controller-manager's Job controller, the
 TTL-after-finished controller and a kubelet do for a Job of one pod (completions 1,
-parallelism 1):
+parallelism 1; what the kubelet does for the container is in kube_containers):
 
 - the Job gets its pod `<job>-<5 chars>` (labels `job-name`, `batch.kubernetes.io/job-name`,
   `controller-uid`, `batch.kubernetes.io/controller-uid`, an ownerReference to the Job); once the
@@ -31,12 +31,9 @@ runs, and the environment is the pod's own plus PATH, a HOME and the extra varia
 
 from __future__ import annotations
 
-import base64
 import contextlib
 import copy
 import os
-import re
-import signal
 import subprocess
 import sys
 import tempfile
@@ -47,8 +44,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
+from bot.testing.kube.containers import (
+    ContainerConfigError,
+    container_environment,
+    running,
+    terminate,
+    terminated,
+    waiting,
+    write_kubeconfig,
+)
 from bot.testing.kube.defaults import default_pod_spec, job_labels
 from bot.testing.kube.model import JsonObject, now_rfc3339
 from bot.testing.kube.pods import is_pod_ready, set_condition, write_changed
@@ -59,14 +63,13 @@ from bot.testing.kube.store import (
     owner_reference,
     stamp_new,
 )
+from bot.testing.kube.workloads import SAFE_CHARS
 
 __all__ = ["CHAOSBOT_COMMAND", "JobRuntime", "KubeletConfig"]
 
 # What the image's `chaosbot` entry point is on this machine.
 CHAOSBOT_COMMAND = (sys.executable, "-m", "bot")
-_ENV_NAME = re.compile(r"^[-._a-zA-Z][-._a-zA-Z0-9]*$")
 _TERMINAL = ("Succeeded", "Failed")
-_SAFE_CHARS = "bcdfghjklmnpqrstvwxz2456789"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -107,10 +110,6 @@ class _JobBook:
     counted: set[str] = field(default_factory=set)
     started: float | None = None
     finished: float | None = None
-
-
-class EnvError(Exception):
-    """A container's environment cannot be built (CreateContainerConfigError)."""
 
 
 class JobRuntime:
@@ -162,7 +161,7 @@ class JobRuntime:
         with self.store.lock:
             processes = list(self._processes.values())
         for process in processes:
-            _terminate(process.popen, grace_seconds=min(process.grace_seconds, 2.0))
+            terminate(process.popen, grace_seconds=min(process.grace_seconds, 2.0))
         if self._own_workdir is not None:
             with contextlib.suppress(OSError):
                 self._own_workdir.cleanup()
@@ -212,7 +211,7 @@ class JobRuntime:
             if process.exit_code is None and not process.stopping:
                 process.stopping = True
                 threading.Thread(
-                    target=_terminate,
+                    target=terminate,
                     args=(process.popen,),
                     kwargs={"grace_seconds": process.grace_seconds},
                     name=f"kill-{uid[:8]}",
@@ -231,18 +230,24 @@ class JobRuntime:
             if process is None:
                 self._start_pod(pod)
             elif process.exit_code is not None:
-                write_changed(self.store, "pods", pod, _terminated, process)
+                write_changed(
+                    self.store, "pods", pod, terminated, process.exit_code, process.started_at
+                )
 
     def _start_pod(self, pod: JsonObject) -> None:
         try:
             env = self._environment(pod)
-        except EnvError as error:
-            write_changed(self.store, "pods", pod, _config_error, str(error))
+        except ContainerConfigError as error:
+            write_changed(
+                self.store, "pods", pod, waiting, "CreateContainerConfigError", str(error)
+            )
             return
         container = pod["spec"]["containers"][0]
         argv = [*(container.get("command") or []), *(container.get("args") or [])]
         if not argv:
-            write_changed(self.store, "pods", pod, _config_error, "no command (no image to run)")
+            write_changed(
+                self.store, "pods", pod, waiting, "CreateContainerConfigError", "no command"
+            )
             return
         argv = [*self.config.commands.get(argv[0], (argv[0],)), *argv[1:]]
         try:
@@ -250,12 +255,12 @@ class JobRuntime:
                 argv, env=env, cwd=self.workdir, start_new_session=True, stdin=subprocess.DEVNULL
             )
         except OSError as error:
-            write_changed(self.store, "pods", pod, _start_error, str(error))
+            write_changed(self.store, "pods", pod, waiting, "RunContainerError", str(error))
             return
         grace = float(pod["spec"].get("terminationGracePeriodSeconds", 30))
         process = _Process(pod["metadata"]["uid"], popen, grace, now_rfc3339())
         self._processes[process.pod_uid] = process
-        write_changed(self.store, "pods", pod, _running, process)
+        write_changed(self.store, "pods", pod, running, process.started_at)
         threading.Thread(
             target=self._wait, args=(process,), name=f"pod-{pod['metadata']['name']}", daemon=True
         ).start()
@@ -268,102 +273,26 @@ class JobRuntime:
                 self._reconcile()
 
     def _environment(self, pod: JsonObject) -> dict[str, str]:
+        """The image's basics (PATH, HOME), the container's variables, HOSTNAME, a kubeconfig
+        for the pod's ServiceAccount, and the test's extra variables."""
         namespace = pod["metadata"]["namespace"]
-        container = pod["spec"]["containers"][0]
-        env: dict[str, str] = {
+        account = pod["spec"].get("serviceAccountName") or "default"
+        token_for = self.config.token_for
+        kubeconfig = write_kubeconfig(
+            self.workdir / f"{pod['metadata']['uid']}.kubeconfig",
+            server=self._server_url(),
+            token=token_for(namespace, account) if token_for else self._admin_token,
+            namespace=namespace,
+            account=account,
+        )
+        return {
             "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
             "HOME": str(self.workdir),
+            **container_environment(self.store, pod),
+            "HOSTNAME": pod["metadata"]["name"],
+            "KUBECONFIG": str(kubeconfig),
+            **self.config.env,
         }
-        for source in container.get("envFrom") or []:
-            prefix = source.get("prefix") or ""
-            for key, value in self._source(namespace, source).items():
-                if _ENV_NAME.match(prefix + key):
-                    env[prefix + key] = value
-        for variable in container.get("env") or []:
-            resolved = self._value(pod, variable)
-            if resolved is not None:
-                env[variable["name"]] = resolved
-        account = pod["spec"].get("serviceAccountName") or "default"
-        env["HOSTNAME"] = pod["metadata"]["name"]
-        env["KUBECONFIG"] = str(self._kubeconfig(pod, namespace, account))
-        env.update(self.config.env)
-        return env
-
-    def _source(self, namespace: str, source: JsonObject) -> dict[str, str]:
-        if "configMapRef" in source:
-            ref, kind = source["configMapRef"], "configmap"
-        else:
-            ref, kind = source.get("secretRef") or {}, "secret"
-        data = self._data(kind, namespace, ref.get("name", ""))
-        if data is None:
-            if ref.get("optional"):
-                return {}
-            raise EnvError(f'{kind} "{ref.get("name", "")}" not found')
-        return data
-
-    def _data(self, kind: str, namespace: str, name: str) -> dict[str, str] | None:
-        plural = "configmaps" if kind == "configmap" else "secrets"
-        obj = self.store.get(plural, namespace, name)
-        if obj is None:
-            return None
-        if kind == "configmap":
-            return {k: str(v) for k, v in (obj.get("data") or {}).items()}
-        return {k: base64.b64decode(v).decode() for k, v in (obj.get("data") or {}).items()}
-
-    def _value(self, pod: JsonObject, variable: JsonObject) -> str | None:
-        if "value" in variable:
-            return str(variable["value"])
-        source = variable.get("valueFrom") or {}
-        namespace = pod["metadata"]["namespace"]
-        if "fieldRef" in source:
-            path = source["fieldRef"].get("fieldPath", "")
-            fields = {
-                "metadata.name": pod["metadata"]["name"],
-                "metadata.namespace": namespace,
-                "metadata.uid": pod["metadata"]["uid"],
-                "spec.nodeName": pod["spec"].get("nodeName", ""),
-                "spec.serviceAccountName": pod["spec"].get("serviceAccountName", "default"),
-            }
-            return str(fields.get(path, ""))
-        for key, kind, title in (
-            ("configMapKeyRef", "configmap", "ConfigMap"),
-            ("secretKeyRef", "secret", "Secret"),
-        ):
-            if key in source:
-                ref = source[key]
-                data = self._data(kind, namespace, ref.get("name", ""))
-                if data is None or ref.get("key") not in data:
-                    if ref.get("optional"):
-                        return None
-                    if data is None:
-                        raise EnvError(f'{kind} "{ref.get("name", "")}" not found')
-                    raise EnvError(
-                        f"couldn't find key {ref.get('key')} in {title} "
-                        f"{namespace}/{ref.get('name', '')}"
-                    )
-                return data[ref["key"]]
-        return ""
-
-    def _kubeconfig(self, pod: JsonObject, namespace: str, account: str) -> Path:
-        token_for = self.config.token_for
-        token = token_for(namespace, account) if token_for else self._admin_token
-        config = {
-            "apiVersion": "v1",
-            "kind": "Config",
-            "clusters": [{"name": "in-cluster", "cluster": {"server": self._server_url()}}],
-            "users": [{"name": account, "user": {"token": token}}],
-            "contexts": [
-                {
-                    "name": "in-cluster",
-                    "context": {"cluster": "in-cluster", "user": account, "namespace": namespace},
-                }
-            ],
-            "current-context": "in-cluster",
-        }
-        path = self.workdir / f"{pod['metadata']['uid']}.kubeconfig"
-        path.write_text(yaml.safe_dump(config, sort_keys=False), encoding="utf-8")
-        path.chmod(0o600)
-        return path
 
     # --- Job controller -------------------------------------------------------------------------
 
@@ -446,7 +375,7 @@ class JobRuntime:
         template = copy.deepcopy(job["spec"].get("template") or {})
         metadata = template.get("metadata") or {}
         name = job["metadata"]["name"]
-        suffix = "".join(self._rng.choice(_SAFE_CHARS) for _ in range(5))
+        suffix = "".join(self._rng.choice(SAFE_CHARS) for _ in range(5))
         labels = {**(metadata.get("labels") or {}), **job_labels(job["metadata"]["uid"], name)}
         pod: JsonObject = {
             "apiVersion": "v1",
@@ -483,89 +412,3 @@ def _job_condition(status: JsonObject, kind: str, reason: str, message: str, now
     for condition in conditions:
         if condition["type"] == kind:
             condition["lastProbeTime"] = now
-
-
-def _running(pod: JsonObject, process: _Process) -> None:
-    status = pod.setdefault("status", {})
-    status["phase"] = "Running"
-    status.setdefault("startTime", process.started_at)
-    status.setdefault("podIP", "10.245.0.1")
-    conditions = status.setdefault("conditions", [])
-    for kind in ("PodScheduled", "Initialized", "ContainersReady", "Ready"):
-        set_condition(conditions, kind, True, process.started_at)
-    status["containerStatuses"] = [
-        _container_status(pod, {"running": {"startedAt": process.started_at}}, ready=True)
-    ]
-
-
-def _terminated(pod: JsonObject, process: _Process) -> None:
-    code = process.exit_code if process.exit_code is not None else 137
-    # A process killed by a signal exits with 128 + the signal's number, as a container's does.
-    exit_code = 128 - code if code < 0 else code
-    status = pod.setdefault("status", {})
-    status["phase"] = "Succeeded" if exit_code == 0 else "Failed"
-    now = now_rfc3339()
-    conditions = status.setdefault("conditions", [])
-    for kind in ("ContainersReady", "Ready"):
-        set_condition(conditions, kind, False, now, "PodCompleted")
-    terminated = {
-        "exitCode": exit_code,
-        "reason": "Completed" if exit_code == 0 else "Error",
-        "startedAt": process.started_at,
-        "finishedAt": now,
-    }
-    status["containerStatuses"] = [_container_status(pod, {"terminated": terminated}, ready=False)]
-
-
-def _config_error(pod: JsonObject, message: str) -> None:
-    _waiting(pod, "CreateContainerConfigError", message)
-
-
-def _start_error(pod: JsonObject, message: str) -> None:
-    _waiting(pod, "RunContainerError", message)
-
-
-def _waiting(pod: JsonObject, reason: str, message: str) -> None:
-    status = pod.setdefault("status", {})
-    status["phase"] = "Pending"
-    now = now_rfc3339()
-    conditions = status.setdefault("conditions", [])
-    set_condition(conditions, "Initialized", True, now)
-    for kind in ("ContainersReady", "Ready"):
-        set_condition(conditions, kind, False, now, "ContainersNotReady")
-    status["containerStatuses"] = [
-        _container_status(pod, {"waiting": {"reason": reason, "message": message}}, ready=False)
-    ]
-
-
-def _container_status(pod: JsonObject, state: JsonObject, *, ready: bool) -> JsonObject:
-    container = pod["spec"]["containers"][0]
-    return {
-        "name": container["name"],
-        "image": container.get("image", ""),
-        "imageID": "",
-        "ready": ready,
-        "started": "running" in state,
-        "restartCount": 0,
-        "state": state,
-    }
-
-
-def _terminate(popen: subprocess.Popen[bytes], *, grace_seconds: float) -> None:
-    """SIGTERM to the process's group, then SIGKILL once the grace period is over (at once
-    when it is 0)."""
-    if popen.poll() is not None:
-        return
-    if grace_seconds <= 0:
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(popen.pid, signal.SIGKILL)
-        popen.wait()
-        return
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(popen.pid, signal.SIGTERM)
-    try:
-        popen.wait(timeout=grace_seconds)
-    except subprocess.TimeoutExpired:
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(popen.pid, signal.SIGKILL)
-        popen.wait()
