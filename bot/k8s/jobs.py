@@ -136,8 +136,9 @@ def job_manifest(
         },
         "volumeMounts": [{"name": "tmp", "mountPath": "/tmp"}],  # noqa: S108 - the pod's own
     }
-    if env:
-        container["env"] = [{"name": k, "value": v} for k, v in sorted(env.items())]
+    # The root filesystem is read-only: anything that writes under HOME writes to the emptyDir.
+    variables = {"HOME": "/tmp", **(env or {})}  # noqa: S108 - the pod's own emptyDir
+    container["env"] = [{"name": k, "value": v} for k, v in sorted(variables.items())]
     return {
         "apiVersion": "batch/v1",
         "kind": "Job",

@@ -50,6 +50,8 @@ def test_the_bot_starts_a_run_as_a_job_in_its_namespace(
     assert container["securityContext"]["readOnlyRootFilesystem"] is True
     assert container["securityContext"]["capabilities"] == {"drop": ["ALL"]}
     assert {"name": "tmp", "emptyDir": {}} in pod["volumes"]
+    assert container["volumeMounts"] == [{"name": "tmp", "mountPath": "/tmp"}]
+    assert {"name": "HOME", "value": "/tmp"} in container["env"]
     assert pod["serviceAccountName"] == "chaosbot-runner"
 
     # Nothing started it yet (this server runs no Jobs): an abort ends it, signalling nobody.
