@@ -12,6 +12,7 @@ from bot.clock import Clock, SystemClock
 from bot.config import Settings
 from bot.db.engine import Database
 from bot.probes.prometheus import Prometheus
+from bot.runs.supervisor import Executor
 
 __all__ = ["BotContext"]
 
@@ -34,6 +35,9 @@ class BotContext:
     # Replays a run's rollbacks in a process of its own (the bot's WorkerLauncher.roll_back):
     # an abort of a run whose worker is gone rolls it back at once.
     roll_back: Callable[[int], object] | None = None
+    # Where runs execute (the bot's WorkerLauncher or JobLauncher): whether a worker is gone,
+    # whether it can be signalled from here. None: processes of this host.
+    executor: Executor | None = None
     # Game days or drills changed (approved, moved, resolved): the scheduler, if it runs here,
     # re-reads them.
     schedule_changed: Callable[[], None] = _nothing

@@ -28,11 +28,13 @@ from bot.db.migrate import ensure_migrated
 from bot.errors import ChaosbotError
 from bot.k8s.client import ClientFactory
 from bot.k8s.cluster import KubeCluster
+from bot.k8s.jobs import JobLauncher
 from bot.k8s.sweep import Action, sweep
 from bot.library.catalogue import load_catalogue
 from bot.metrics import Metrics
+from bot.runs.events import RunObserver
 from bot.runs.janitor import Janitor
-from bot.runs.supervisor import WorkerLauncher
+from bot.runs.supervisor import Executor, WorkerLauncher
 from bot.schedule import Schedule
 from bot.scheduling.leader import LeaderElection, leader_lock_for
 from bot.slack.outbox import OutboxPump
@@ -81,8 +83,15 @@ class Server:
         # Who hears a run change in this process: its automatic findings, its Slack message,
         # its Grafana annotation.
         observers = run_observers(db=db, client=client, settings=settings)
-        # The launcher is built after the schedule, which it tells of every worker's exit: the
-        # passes start workers and the janitor rolls back through these two methods.
+        # Where runs execute (CHAOSBOT_EXECUTOR); each worker's exit is told to the schedule's
+        # follow-ups: a game day goes on, a drill is revealed.
+        self._workers = _executor(
+            settings,
+            db=db,
+            clock=clock,
+            clients=self._kube_clients,
+            observer=run_observers(db=db, client=client, follow_ups=[_FollowUps(self)]),
+        )
         self.schedule = Schedule.from_settings(
             db=db,
             clock=clock,
@@ -96,17 +105,14 @@ class Server:
                 roll_back=self._roll_back,
                 alerts=SlackCleanupAlerts(admin_channel=settings.admin_channel),
                 observer=observers,
-                sweep=self._sweep_expired,
+                # With Jobs, expired marks are swept by `chaosbot cleanup` (a CronJob under the
+                # runs' ServiceAccount): the bot has no write access to the target namespaces.
+                sweep=self._sweep_expired if settings.executor == "local" else None,
                 period=settings.janitor_seconds,
                 alert_after=timedelta(minutes=settings.cleanup_alert_minutes),
                 reports=self.metrics.janitor_report,
+                executor=self._workers,
             ),
-        )
-        # A worker's exit: its game day goes on, or its drill is revealed.
-        self._workers = WorkerLauncher(
-            settings_env(settings),
-            clock=clock,
-            observer=run_observers(db=db, client=client, follow_ups=self.schedule.follow_ups),
         )
         # One replica runs the schedule (game days, drills, digests, the janitor): the one
         # holding the lock.
@@ -124,6 +130,7 @@ class Server:
             outbox_ready=self._outbox.wake,
             start_run=self._workers,
             roll_back=self._workers.roll_back,
+            executor=self._workers,
             schedule_changed=self.schedule.wake,
         )
         self.bolt_app = build_app(settings, context=self.context, client=client)
@@ -244,6 +251,30 @@ class Server:
         except ChaosbotError as exc:
             return str(exc)
         return None
+
+
+class _FollowUps(RunObserver):
+    """The schedule's follow-ups of a worker's exit, for the launcher built before it."""
+
+    def __init__(self, server: Server) -> None:
+        self._server = server
+
+    def run_ended(self, run_id: int) -> None:
+        self._server.schedule.run_finished(run_id)
+
+
+def _executor(
+    settings: Settings,
+    *,
+    db: Database,
+    clock: Clock,
+    clients: ClientFactory,
+    observer: RunObserver,
+) -> Executor:
+    """Runs as processes of this host, or as Kubernetes Jobs (CHAOSBOT_EXECUTOR)."""
+    if settings.executor == "kubernetes":
+        return JobLauncher.from_settings(settings, clients, db=db, observer=observer, clock=clock)
+    return WorkerLauncher(settings_env(settings), clock=clock, observer=observer)
 
 
 def serve(settings: Settings, *, db: Database) -> None:

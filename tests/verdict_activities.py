@@ -6,6 +6,8 @@ Every activity appends its name to PLAYED, so a test sees what chaostoolkit-lib 
 
 from __future__ import annotations
 
+import os
+import signal
 import time
 from typing import Any
 
@@ -67,6 +69,16 @@ def abort_now() -> None:
     for _ in range(1000):
         time.sleep(0.01)
     raise AssertionError("chaostoolkit-lib did not act on SIGUSR1")
+
+
+def terminate_now() -> None:
+    """A hold that is cut short by SIGTERM (a pod deleted, a Job past its deadline, a node
+    drained): chaostoolkit-lib's handler interrupts this wait."""
+    PLAYED.append("terminate_now")
+    os.kill(os.getpid(), signal.SIGTERM)
+    for _ in range(1000):
+        time.sleep(0.01)
+    raise AssertionError("chaostoolkit-lib did not act on SIGTERM")
 
 
 def before_activity_control(context: dict[str, Any], **_: Any) -> None:

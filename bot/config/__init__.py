@@ -20,6 +20,7 @@ from bot.errors import SettingsError
 __all__ = [
     "DEFAULT_DATABASE_URL",
     "DEFAULT_SLACK_API_URL",
+    "EXECUTORS",
     "BlastRadiusLimits",
     "Secret",
     "Settings",
@@ -34,6 +35,11 @@ _DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
 _LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 # The values of bot.catalog.models.Environment (which imports the database layer, so not here).
 _ENVIRONMENTS = ("staging", "production")
+EXECUTORS = ("local", "kubernetes")
+# Where a pod finds its own namespace (the ServiceAccount's mounted token directory).
+IN_CLUSTER_NAMESPACE = Path("/var/run/secrets/kubernetes.io/serviceaccount/namespace")
+DEFAULT_NAMESPACE = "chaosbot"
+DEFAULT_RUNS_SERVICE_ACCOUNT = "chaosbot-runner"
 
 
 class Secret:
@@ -145,6 +151,22 @@ class Settings:
     # days' experiment runs are annotated on the dashboards. Unset: no annotations.
     grafana_url: str | None = None
     grafana_token: Secret | None = None
+    # Where runs execute (CHAOSBOT_EXECUTOR): "local", a child process of the bot, or
+    # "kubernetes", a Job per run in the bot's own namespace, under the runs' ServiceAccount,
+    # from the worker image (required then).
+    executor: str = "local"
+    namespace: str = DEFAULT_NAMESPACE
+    runs_service_account: str = DEFAULT_RUNS_SERVICE_ACCOUNT
+    worker_image: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.executor not in EXECUTORS:
+            raise SettingsError("CHAOSBOT_EXECUTOR", f"must be one of {', '.join(EXECUTORS)}")
+        if self.executor == "kubernetes" and not self.worker_image:
+            raise SettingsError(
+                "CHAOSBOT_WORKER_IMAGE",
+                "is required with CHAOSBOT_EXECUTOR=kubernetes (the image runs' Jobs start)",
+            )
 
     @property
     def socket_mode(self) -> bool:
@@ -201,6 +223,9 @@ def settings_env(settings: Settings) -> dict[str, str]:
         # The probes a worker runs check these: loopback on the bot's port is the bot.
         "CHAOSBOT_HTTP_PORT": str(settings.http_port),
         "CHAOSBOT_PROBE_ALLOWED_NETWORKS": ",".join(map(str, settings.probe_allowed_networks)),
+        "CHAOSBOT_EXECUTOR": settings.executor,
+        "CHAOSBOT_NAMESPACE": settings.namespace,
+        "CHAOSBOT_RUNS_SERVICE_ACCOUNT": settings.runs_service_account,
     }
     optional = {
         "SLACK_BOT_TOKEN": settings.slack_bot_token.reveal() if settings.slack_bot_token else None,
@@ -221,6 +246,7 @@ def settings_env(settings: Settings) -> dict[str, str]:
             if settings.grafana_token and settings.grafana_url
             else None
         ),
+        "CHAOSBOT_WORKER_IMAGE": settings.worker_image,
     }
     env.update({k: v for k, v in optional.items() if v})
     return env
@@ -260,7 +286,41 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         log_format=_log_format(env),
         grafana_url=_service_url(env, "CHAOSBOT_GRAFANA_URL"),
         grafana_token=_grafana_token(env),
+        executor=_executor(env),
+        namespace=_own_namespace(env),
+        runs_service_account=_dns_name(
+            env, "CHAOSBOT_RUNS_SERVICE_ACCOUNT", DEFAULT_RUNS_SERVICE_ACCOUNT
+        ),
+        worker_image=_get(env, "CHAOSBOT_WORKER_IMAGE"),
     )
+
+
+def _executor(env: Mapping[str, str]) -> str:
+    value = (_get(env, "CHAOSBOT_EXECUTOR") or "local").lower()
+    if value not in EXECUTORS:
+        raise SettingsError("CHAOSBOT_EXECUTOR", f"must be local or kubernetes, got {value!r}")
+    return value
+
+
+def _own_namespace(env: Mapping[str, str]) -> str:
+    """CHAOSBOT_NAMESPACE, else the namespace of the pod the bot runs in, else `chaosbot`."""
+    value = _get(env, "CHAOSBOT_NAMESPACE")
+    if value is None:
+        try:
+            value = IN_CLUSTER_NAMESPACE.read_text(encoding="utf-8").strip() or None
+        except OSError:
+            value = None
+    value = value or DEFAULT_NAMESPACE
+    if not _DNS_LABEL.match(value):
+        raise SettingsError("CHAOSBOT_NAMESPACE", f"{value!r} is not a valid namespace name")
+    return value
+
+
+def _dns_name(env: Mapping[str, str], name: str, default: str) -> str:
+    value = _get(env, name) or default
+    if len(value) > 253 or not re.fullmatch(r"[a-z0-9]([-a-z0-9.]*[a-z0-9])?", value):
+        raise SettingsError(name, f"{value!r} is not a valid object name")
+    return value
 
 
 def _get(env: Mapping[str, str], name: str) -> str | None:

@@ -3,8 +3,9 @@
 It runs on the scheduling replica, every few seconds, with the bot up (a pass of the
 reconciler, bot/scheduling/reconciler.py):
 
-- a run that may hold a fault and whose worker is gone (process gone or a zombie here,
-  heartbeat stale elsewhere) gets its rollbacks replayed (`roll_back`, a process of its own);
+- a run that may hold a fault and whose worker is gone (as its executor says: process gone or
+  a zombie here, heartbeat stale elsewhere; or its Job failed or deleted) gets its rollbacks
+  replayed (`roll_back`, a process or a Job of its own);
 - a run past the deadline of its state (bot.runs.deadlines) is stuck: its worker, if it is
   here, is killed, and the run is rolled back and ended; one that never started is ended;
 - a finished run that left objects behind gets its rollbacks replayed again, with backoff, until
@@ -16,11 +17,7 @@ reconciler, bot/scheduling/reconciler.py):
 
 from __future__ import annotations
 
-import contextlib
 import logging
-import os
-import signal
-import socket
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -38,7 +35,7 @@ from bot.runs.events import NOBODY, RunObserver
 from bot.runs.models import Run
 from bot.runs.service import end_unstarted, note
 from bot.runs.states import IN_CLUSTER, TERMINAL, RunStatus
-from bot.runs.supervisor import worker_gone
+from bot.runs.supervisor import Executor, kill_worker, worker_gone
 
 __all__ = ["CleanupAlerts", "Janitor", "JanitorReport"]
 
@@ -84,6 +81,7 @@ class Janitor:
         alert_after: timedelta = timedelta(minutes=10),
         sweep_every: float | None = None,
         reports: Callable[[JanitorReport], object] | None = None,
+        executor: Executor | None = None,
     ) -> None:
         """`reports` hears what each pass did (the bot's metrics count the janitor's actions)."""
         if period <= 0:
@@ -96,6 +94,9 @@ class Janitor:
         self._sweep_every = sweep_every if sweep_every is not None else 12 * period
         self._last_sweep: float | None = None
         self._reports = reports
+        # Who says whether a worker is gone and stops a stuck one: processes of this host
+        # unless told (bot.k8s.jobs.JobLauncher for Jobs), which also hears each exit here.
+        self._executor = executor
 
     @property
     def every(self) -> float | None:
@@ -111,6 +112,11 @@ class Janitor:
         """One pass: orphans and stuck runs, retries and alerts, and now and then a sweep."""
         now = self._clock.now()
         report = JanitorReport()
+        if self._executor is not None:
+            try:
+                self._executor.collect()
+            except Exception:
+                log.exception("could not look at the workers that exited")
         with self._db.session() as session:
             runs = session.scalars(
                 select(Run)
@@ -145,7 +151,7 @@ class Janitor:
     ) -> None:
         late = deadline(run)
         if late is not None and now > late:
-            if not worker_gone(run, now):
+            if not self._gone(run, now):
                 note(
                     session=session,
                     run=run,
@@ -155,7 +161,7 @@ class Janitor:
                 )
                 self._kill_worker(run)
             report.stuck.append(run.key)
-        elif not worker_gone(run, now):
+        elif not self._gone(run, now):
             return
         due.append(run.id)
         report.rolled_back.append(run.key)
@@ -188,11 +194,16 @@ class Janitor:
             due.append(run.id)
             report.retried.append(run.key)
 
+    def _gone(self, run: Run, now: datetime) -> bool:
+        if self._executor is None:
+            return worker_gone(run, now)
+        return self._executor.gone(run, now)
+
     def _kill_worker(self, run: Run) -> None:
-        if run.worker_host != socket.gethostname() or not run.worker_pid:
-            return  # elsewhere: the run is ended here; its worker loses every later transition
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(run.worker_pid, signal.SIGKILL)
+        if self._executor is None:
+            kill_worker(run)
+        else:
+            self._executor.stop(run)
 
     def _maybe_sweep(self, now: datetime) -> int:
         if self._sweep is None:

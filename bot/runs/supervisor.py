@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import signal
@@ -12,6 +13,7 @@ import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Protocol
 
 from sqlalchemy import update
 
@@ -24,6 +26,7 @@ from bot.runs.states import IN_CLUSTER, RunStatus
 
 __all__ = [
     "AbortResult",
+    "Executor",
     "WorkerLauncher",
     "abort_all",
     "abort_run",
@@ -38,6 +41,40 @@ STALE_HEARTBEAT = timedelta(seconds=30)
 _STARTED = IN_CLUSTER | {RunStatus.PREFLIGHT}
 # A rollback process still running after this long is stopped (the janitor starts another).
 ROLLBACK_TIMEOUT = 300.0
+
+
+class Executor(Protocol):
+    """Where runs execute: starts workers and rollback replays, and answers for their health.
+
+    `WorkerLauncher` runs them as processes of the bot's host; bot.k8s.jobs.JobLauncher as
+    Kubernetes Jobs. The domain (abort, the janitor) asks only this.
+    """
+
+    def __call__(self, run_id: int) -> None:
+        """Start the worker of a recorded run."""
+        ...
+
+    def roll_back(self, run_id: int) -> bool:
+        """Replay the run's rollbacks in a worker of their own; False if one is under way."""
+        ...
+
+    def gone(self, run: Run, now: datetime) -> bool:
+        """Whether the worker of a started run is dead (nobody will end the run)."""
+        ...
+
+    def signals(self, run: Run) -> bool:
+        """Whether this process can signal the run's worker itself (else the worker's watcher
+        reads the abort from its row)."""
+        ...
+
+    def stop(self, run: Run) -> None:
+        """Stop a stuck worker (the janitor ends and rolls back its run)."""
+        ...
+
+    def collect(self) -> None:
+        """Tell the observer of the workers that have exited since the last call (a periodic
+        pass; nothing to do where each exit is heard as it happens)."""
+        ...
 
 
 def start_worker(
@@ -123,6 +160,18 @@ class WorkerLauncher:
         with self._lock:
             self._rolling.discard(run_id)
 
+    def gone(self, run: Run, now: datetime) -> bool:
+        return worker_gone(run, now)
+
+    def signals(self, run: Run) -> bool:
+        return signals_here(run)
+
+    def stop(self, run: Run) -> None:
+        kill_worker(run)
+
+    def collect(self) -> None:
+        """Each exit is heard by the thread that waits for it."""
+
 
 @dataclass(frozen=True)
 class AbortResult:
@@ -140,6 +189,7 @@ def abort_run(
     by: str,
     now: datetime,
     roll_back: Callable[[int], object] | None = None,
+    executor: Executor | None = None,
 ) -> AbortResult:
     """Halt a run: record who asked, end it if it never started, else signal its worker.
 
@@ -147,15 +197,21 @@ def abort_run(
     worker elsewhere sees the request in its row and signals itself. Exactly one SIGUSR1 either
     way: a second one, arriving while chaostoolkit-lib rolls back, would cut the rollbacks short.
     A run whose worker is gone (killed, out of memory) has nobody to signal: `roll_back` replays
-    its rollbacks at once (without it, the janitor does within its period).
+    its rollbacks at once (without it, the janitor does within its period). `executor` says
+    whether the worker is gone and whether it can be signalled from here (a Job's never can);
+    without it, the worker is a process (`WorkerLauncher`), and `roll_back` defaults to the
+    executor's.
     """
+    if executor is not None and roll_back is None:
+        roll_back = executor.roll_back
+    gone = executor.gone if executor is not None else worker_gone
+    reachable = executor.signals if executor is not None else signals_here
     with db.session() as session:
         run = find_run(session=session, ref=ref)
-        orphaned = run.status in _STARTED and worker_gone(run, now)
+        orphaned = run.status in _STARTED and gone(run, now)
         will_signal = (
             not orphaned
-            and bool(run.worker_pid)
-            and run.worker_host == socket.gethostname()
+            and reachable(run)
             and run.status in IN_CLUSTER
             and run.abort_requested_at is None
         )
@@ -198,7 +254,12 @@ def _roll_back(roll_back: Callable[[int], object] | None, *, run_id: int) -> boo
 
 
 def abort_all(
-    *, db: Database, by: str, now: datetime, roll_back: Callable[[int], object] | None = None
+    *,
+    db: Database,
+    by: str,
+    now: datetime,
+    roll_back: Callable[[int], object] | None = None,
+    executor: Executor | None = None,
 ) -> list[AbortResult]:
     """Halt every run that is not finished."""
     with db.session() as session:
@@ -208,7 +269,10 @@ def abort_all(
                 session=session, statuses=[RunStatus.SCHEDULED, *IN_CLUSTER, RunStatus.PREFLIGHT]
             )
         ]
-    return [abort_run(db=db, ref=run_id, by=by, now=now, roll_back=roll_back) for run_id in ids]
+    return [
+        abort_run(db=db, ref=run_id, by=by, now=now, roll_back=roll_back, executor=executor)
+        for run_id in ids
+    ]
 
 
 def worker_gone(run: Run, now: datetime) -> bool:
@@ -223,6 +287,19 @@ def worker_gone(run: Run, now: datetime) -> bool:
             return False
         return _is_zombie(run.worker_pid)
     return run.heartbeat_at is None or now - run.heartbeat_at > STALE_HEARTBEAT
+
+
+def signals_here(run: Run) -> bool:
+    """Whether the run's worker is a process of this host, which the bot signals itself."""
+    return bool(run.worker_pid) and run.worker_host == socket.gethostname()
+
+
+def kill_worker(run: Run) -> None:
+    """SIGKILL a stuck worker of this host (one elsewhere loses every later transition)."""
+    if not signals_here(run) or not run.worker_pid:
+        return
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(run.worker_pid, signal.SIGKILL)
 
 
 def _is_zombie(pid: int) -> bool:

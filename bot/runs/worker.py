@@ -45,6 +45,7 @@ SHORT = 80  # characters of a probe's answer or error quoted in a reason
 # A broken steady state is quoted whole: its probe's name says what was measured.
 BREACH = 300
 _ACTIVITY_FAILED = "chaoslib.exceptions.ActivityFailed: "
+_SIGTERM = "InterruptExecution: SIGTERM signal received"
 _INTERRUPTIBLE = frozenset({RunStatus.INJECTING, RunStatus.HOLDING})
 # Hears every transition: in its transaction (the automatic findings), then after the commit
 # (the run's Slack message).
@@ -246,6 +247,9 @@ def _judge(journal: dict[str, Any]) -> tuple[RunStatus, str]:
         )
     if ended == "interrupted":
         return RunStatus.ABORTED, "aborted: rolled back on request"
+    if _terminated(journal):
+        # chaostoolkit-lib turns SIGTERM into a failed activity and goes on to "completed".
+        return RunStatus.ABORTED, "aborted: the worker was stopped (SIGTERM); rolled back"
     states = journal.get("steady_states")
     states = states if isinstance(states, dict) else {}
     before, after = states.get("before"), states.get("after")
@@ -272,6 +276,16 @@ def _judge(journal: dict[str, Any]) -> tuple[RunStatus, str]:
     if after.get("steady_state_met") is True and ended == "completed":
         return RunStatus.COMPLETED, "completed: the steady state held"
     return _unreadable(f"the steady state held but the journal says {ended}")
+
+
+def _terminated(journal: dict[str, Any]) -> bool:
+    """Whether SIGTERM (a pod deleted, a Job past its deadline) interrupted the method."""
+    return any(
+        isinstance(entry, dict)
+        and entry.get("status") == "failed"
+        and _SIGTERM in "".join(map(str, entry.get("exception") or []))
+        for entry in journal.get("run") or []
+    )
 
 
 def _breach(journal: dict[str, Any]) -> dict[str, Any] | None:

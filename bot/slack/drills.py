@@ -113,6 +113,7 @@ class _Drills:
                 by=f"{user} (incident resolved)",
                 now=now,
                 roll_back=self.ctx.roll_back,
+                executor=self.ctx.executor,
             )
         self._changed(respond, None)
         self.ctx.schedule_changed()

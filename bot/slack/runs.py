@@ -83,7 +83,11 @@ def register(surface: Surface) -> None:
         now = context.clock.now()
         if request.args[0].lower() == "all":
             results = abort_all(
-                db=context.db, by=request.user_id, now=now, roll_back=context.roll_back
+                db=context.db,
+                by=request.user_id,
+                now=now,
+                roll_back=context.roll_back,
+                executor=context.executor,
             )
             if not results:
                 return Reply.markdown("No run is in progress: nothing to halt.", in_channel=True)
@@ -99,6 +103,7 @@ def register(surface: Surface) -> None:
                 by=request.user_id,
                 now=now,
                 roll_back=context.roll_back,
+                executor=context.executor,
             ),
             request.user_id,
         )
@@ -142,7 +147,11 @@ def register(surface: Surface) -> None:
                     session, request.user_id, now, "killswitch.engaged", {"reason": reason}
                 )
             halted = abort_all(
-                db=context.db, by=request.user_id, now=now, roll_back=context.roll_back
+                db=context.db,
+                by=request.user_id,
+                now=now,
+                roll_back=context.roll_back,
+                executor=context.executor,
             )
             return Reply.markdown(
                 f":rotating_light: <@{request.user_id}> engaged the kill switch: {escape(reason)}. "
@@ -261,7 +270,14 @@ def register(surface: Surface) -> None:
             halted = runs_under_way(session=session, team_id=team.id if team else None)
         by = f"{request.user_id} (real incident declared)"
         for run_id in halted:
-            abort_run(db=context.db, ref=run_id, by=by, now=now, roll_back=context.roll_back)
+            abort_run(
+                db=context.db,
+                ref=run_id,
+                by=by,
+                now=now,
+                roll_back=context.roll_back,
+                executor=context.executor,
+            )
         context.schedule_changed()
         who = "everything" if team is None else f"team *{escape(team.name)}*"
         rolled = f" {len(halted)} drill(s) under way are being rolled back." if halted else ""
@@ -358,6 +374,7 @@ def register(surface: Surface) -> None:
             by=user,
             now=context.clock.now(),
             roll_back=context.roll_back,
+            executor=context.executor,
         )
         respond(**_halted(result, user).as_response(), replace_original=False)
 

@@ -152,6 +152,7 @@ def _wait_active(alertmanager: Alertmanager, name: str) -> None:
     raise AssertionError(f"{name} never became active")
 
 
+@pytest.mark.executors("local", "kubernetes")
 def test_a_run_is_refused_while_an_alert_of_its_service_fires(
     engine: Engine, alertmanager: Alertmanager
 ) -> None:

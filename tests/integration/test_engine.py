@@ -1,19 +1,29 @@
-"""The run engine end to end: a worker process runs a fault with chaostoolkit-lib against the
-Kubernetes API test server; abort, a killed worker and API errors all leave nothing behind."""
+"""The run engine end to end: a worker (a process of this host, or a Job the test server's
+kubelet runs) runs a fault with chaostoolkit-lib against the Kubernetes API test server; abort,
+a killed worker and API errors all leave nothing behind."""
 
 from __future__ import annotations
 
 import time
+from typing import Any
 
 import pytest
+from kubernetes.client import BatchV1Api, CoreV1Api
 from sqlalchemy import select
 
 from bot.catalog.models import Service
+from bot.clock import FrozenClock
+from bot.k8s.client import ClientFactory
+from bot.k8s.jobs import JobLauncher
+from bot.runs.events import RunObserver
+from bot.runs.janitor import Janitor
 from bot.runs.models import Run
 from bot.runs.service import engage_kill_switch
 from bot.runs.states import TERMINAL, RunStatus
 from bot.runs.supervisor import abort_run
-from tests.fixtures.engine import NOW, Engine
+from tests.fixtures.engine import BOT_NAMESPACE, NOW, Engine
+
+pytestmark = pytest.mark.executors("local", "kubernetes")
 
 
 def test_a_run_injects_holds_rolls_back_and_records(engine: Engine) -> None:
@@ -45,8 +55,10 @@ def test_abort_during_the_hold_rolls_back_at_once(engine: Engine) -> None:
     process = engine.start(run_id)
     engine.wait_for(run_id, RunStatus.HOLDING)
     started = time.monotonic()
-    result = abort_run(db=engine.db, ref=key, by="U0BOB", now=NOW)
-    assert result.signalled
+    result = abort_run(db=engine.db, ref=key, by="U0BOB", now=NOW, executor=engine.launcher)
+    # The bot signals a worker of its own host; a Job's reads the request from its row.
+    assert result.signalled is (engine.executor == "local")
+    assert not result.rolling_back
     assert engine.wait_for(run_id, *TERMINAL) is RunStatus.ABORTED
     assert time.monotonic() - started < 10
     assert process.wait(timeout=30) == 4
@@ -138,5 +150,161 @@ def test_one_run_per_service_at_a_time(engine: Engine) -> None:
     second, _ = engine.create()
     assert engine.run(second) == 4
     assert "another run of checkout is in progress" in (engine.row(second).reason or "")
-    abort_run(db=engine.db, ref=first, by="U0ALICE", now=NOW)
+    abort_run(db=engine.db, ref=first, by="U0ALICE", now=NOW, executor=engine.launcher)
     process.wait(timeout=30)
+
+
+@pytest.mark.executors("kubernetes")
+@pytest.mark.parametrize("death", ["pod killed", "job deleted"])
+def test_a_job_whose_worker_dies_is_rolled_back_by_the_janitor(engine: Engine, death: str) -> None:
+    """The worker's pod is killed (deleted with no grace: its node lost, OOM) or its Job is
+    deleted: the Job has failed or is gone, so the janitor takes the worker for dead at once and
+    replays the rollbacks in a rollback Job. (A Job deleted with the pod's grace period lets the
+    worker roll back on SIGTERM too; the replay is idempotent.)"""
+    run_id, key = engine.create(hold=60)
+    engine.start(run_id)
+    engine.wait_for(run_id, RunStatus.HOLDING)
+    janitor = Janitor(
+        db=engine.db,
+        clock=FrozenClock(NOW),
+        roll_back=engine.launcher.roll_back,
+        executor=engine.launcher,
+    )
+    assert janitor.tidy().rolled_back == []  # a running Job is alive
+    assert len(engine.policies(key)) == 1
+    (pod,) = engine.kube.list("pods", BOT_NAMESPACE, label_selector=f"chaosbot.io/run-id={key}")
+    if death == "pod killed":
+        CoreV1Api(engine.api).delete_namespaced_pod(
+            pod["metadata"]["name"], BOT_NAMESPACE, grace_period_seconds=0
+        )
+        job = f"chaosbot-run-{key}"
+        failed = engine.wait_until(lambda: _failed(engine.kube.get("jobs", BOT_NAMESPACE, job)))
+        assert failed == "BackoffLimitExceeded"
+    else:
+        BatchV1Api(engine.api).delete_namespaced_job(
+            f"chaosbot-run-{key}", BOT_NAMESPACE, propagation_policy="Background"
+        )
+    report = janitor.tidy()
+    assert report.rolled_back == [key]
+    status = engine.wait_for(run_id, *TERMINAL)
+    if death == "pod killed":
+        assert status is RunStatus.FAILED
+        assert engine.row(run_id).reason == (
+            "its worker stopped while holding; chaosbot rolled back: nothing left behind"
+        )
+    assert engine.policies(key) == []
+    rollbacks = engine.kube.list(
+        "jobs", BOT_NAMESPACE, label_selector="app.kubernetes.io/component=rollback"
+    )
+    assert [job["metadata"]["name"] for job in rollbacks] == [f"chaosbot-rollback-{key}-1"]
+    assert rollbacks[0]["spec"]["template"]["spec"]["containers"][0]["command"] == [
+        "chaosbot",
+        "worker",
+        "--rollback",
+        str(run_id),
+    ]
+
+
+@pytest.mark.executors("kubernetes")
+def test_a_run_is_one_job_whatever_starts_it_twice(engine: Engine) -> None:
+    run_id, key = engine.create()
+    worker = engine.start(run_id)
+    engine.launcher(run_id)  # a second start (a retried hand-out): 409, nothing more
+    assert worker.wait(timeout=60) == 0
+    (job,) = engine.kube.list("jobs", BOT_NAMESPACE, label_selector=f"chaosbot.io/run-id={key}")
+    assert job["metadata"]["name"] == f"chaosbot-run-{key}"
+    spec = job["spec"]
+    assert spec["backoffLimit"] == 0 and spec["ttlSecondsAfterFinished"] == 3600
+    assert spec["activeDeadlineSeconds"] >= 17 * 60  # every step's budget, beyond the hold
+    pod_spec = spec["template"]["spec"]
+    assert pod_spec["serviceAccountName"] == "chaosbot-runner"
+    assert pod_spec["restartPolicy"] == "Never"
+    assert "chaosbot.io/expires-at" in job["metadata"]["annotations"]
+    assert engine.status(run_id) is RunStatus.COMPLETED
+
+
+def _failed(job: dict[str, Any] | None) -> str | None:
+    for condition in ((job or {}).get("status") or {}).get("conditions") or []:
+        if condition["type"] == "Failed" and condition["status"] == "True":
+            return str(condition["reason"])
+    return None
+
+
+@pytest.mark.executors("kubernetes")
+def test_a_job_still_starting_is_not_a_dead_worker(engine: Engine) -> None:
+    """A Job whose pod cannot start yet (its ConfigMap is missing: CreateContainerConfigError,
+    or an image still pulling) is alive; deleted, it is gone at once."""
+    run_id, key = engine.create()
+    engine.launcher(run_id)  # without the ConfigMap and Secrets the worker needs
+    (pod,) = engine.kube.list("pods", BOT_NAMESPACE, label_selector=f"chaosbot.io/run-id={key}")
+    waiting = pod["status"]["containerStatuses"][0]["state"]["waiting"]
+    assert waiting["reason"] == "CreateContainerConfigError"
+    run = engine.row(run_id)
+    assert engine.launcher.gone(run, NOW) is False
+    BatchV1Api(engine.api).delete_namespaced_job(
+        f"chaosbot-run-{key}", BOT_NAMESPACE, propagation_policy="Background"
+    )
+    assert engine.launcher.gone(run, NOW) is True
+
+
+class _Ended(RunObserver):
+    def __init__(self) -> None:
+        self.ended: list[int] = []
+
+    def run_ended(self, run_id: int) -> None:
+        self.ended.append(run_id)
+
+
+@pytest.mark.executors("kubernetes")
+def test_the_end_of_each_job_is_told_once(engine: Engine) -> None:
+    """The bot follows its Jobs: each finished one is told to the run observer once (a game
+    day goes on, a drill is revealed), however often the janitor looks."""
+    heard = _Ended()
+    launcher = JobLauncher(
+        ClientFactory(kubeconfig=str(engine.kubeconfig), default_context=None),
+        db=engine.db,
+        namespace=BOT_NAMESPACE,
+        image="chaosbot:test",
+        service_account="chaosbot-runner",
+        observer=heard,
+    )
+    run_id, _ = engine.create()
+    worker = engine.start(run_id)
+    launcher.collect()
+    assert heard.ended == []  # still running
+    assert worker.wait(timeout=60) == 0
+    engine.wait_until(
+        lambda: _condition(engine.kube.list("jobs", BOT_NAMESPACE), "Complete"), timeout=10
+    )
+    janitor = Janitor(
+        db=engine.db, clock=FrozenClock(NOW), roll_back=launcher.roll_back, executor=launcher
+    )
+    janitor.tidy()
+    janitor.tidy()
+    assert heard.ended == [run_id]
+
+
+@pytest.mark.executors("kubernetes")
+def test_an_abort_of_a_dead_job_rolls_back_at_once(engine: Engine) -> None:
+    run_id, key = engine.create(hold=60)
+    engine.start(run_id)
+    engine.wait_for(run_id, RunStatus.HOLDING)
+    (pod,) = engine.kube.list("pods", BOT_NAMESPACE, label_selector=f"chaosbot.io/run-id={key}")
+    CoreV1Api(engine.api).delete_namespaced_pod(
+        pod["metadata"]["name"], BOT_NAMESPACE, grace_period_seconds=0
+    )
+    engine.wait_until(
+        lambda: _failed(engine.kube.get("jobs", BOT_NAMESPACE, f"chaosbot-run-{key}"))
+    )
+    result = abort_run(db=engine.db, ref=key, by="U0BOB", now=NOW, executor=engine.launcher)
+    assert result.rolling_back and not result.signalled
+    assert engine.wait_for(run_id, *TERMINAL) is RunStatus.ABORTED
+    assert engine.policies(key) == []
+
+
+def _condition(jobs: list[dict[str, Any]], kind: str) -> bool:
+    return any(
+        c["type"] == kind and c["status"] == "True"
+        for job in jobs
+        for c in (job.get("status") or {}).get("conditions") or []
+    )

@@ -11,6 +11,7 @@ from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+import pytest
 from sqlalchemy import select
 
 from bot.compliance.gather import gather
@@ -55,6 +56,7 @@ def _probe_at(engine: Engine, run_id: int, url: str) -> None:
         run.document = {**run.document, "steady-state-hypothesis": hypothesis}
 
 
+@pytest.mark.executors("local", "kubernetes")
 def test_a_service_whose_probe_answers_503_is_not_started_and_no_pass_is_counted(
     engine: Engine,
 ) -> None:

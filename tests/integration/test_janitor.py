@@ -34,7 +34,7 @@ def launcher(engine: Engine) -> WorkerLauncher:
 
 def _killed_while_holding(engine: Engine, hold: float = 60) -> tuple[int, str]:
     run_id, key = engine.create(hold=hold)
-    process = engine.start(run_id)
+    process = engine.start_process(run_id)
     engine.wait_for(run_id, RunStatus.HOLDING)
     os.kill(process.pid, signal.SIGKILL)
     process.wait(timeout=10)

@@ -10,6 +10,7 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
 from sqlalchemy import select
 
 from bot.findings.models import Finding
@@ -25,6 +26,7 @@ def _measurements(engine: Engine, run_id: int) -> list[tuple[bool, str]]:
         return [(m.ok, m.detail) for m in measurements_of(session=session, run_id=run_id)]
 
 
+@pytest.mark.executors("local", "kubernetes")
 def test_a_steady_state_that_breaks_mid_hold_halts_the_run_and_rolls_it_back(
     engine: Engine, health: Health
 ) -> None:

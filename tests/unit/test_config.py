@@ -220,3 +220,55 @@ def test_grafana_needs_its_url_and_its_token_stays_a_secret() -> None:
             {"CHAOSBOT_GRAFANA_URL": "https://grafana.example.com", "CHAOSBOT_GRAFANA_TOKEN": "a b"}
         )
     assert "a b" not in str(refused.value)
+
+
+def test_runs_execute_locally_unless_told() -> None:
+    settings = load_settings({})
+    assert settings.executor == "local"
+    assert settings.runs_service_account == "chaosbot-runner"
+    assert settings.worker_image is None
+
+
+def test_runs_as_jobs_need_the_worker_image() -> None:
+    with pytest.raises(SettingsError) as caught:
+        load_settings({"CHAOSBOT_EXECUTOR": "kubernetes"})
+    assert caught.value.variable == "CHAOSBOT_WORKER_IMAGE"
+    with pytest.raises(SettingsError) as caught:
+        load_settings({"CHAOSBOT_EXECUTOR": "lambda"})
+    assert caught.value.variable == "CHAOSBOT_EXECUTOR"
+
+
+def test_runs_as_jobs_go_to_the_bots_namespace() -> None:
+    settings = load_settings(
+        {
+            "CHAOSBOT_EXECUTOR": "Kubernetes",
+            "CHAOSBOT_WORKER_IMAGE": "ghcr.io/example/chaosbot:1.2.3",
+            "CHAOSBOT_NAMESPACE": "platform-chaos",
+            "CHAOSBOT_RUNS_SERVICE_ACCOUNT": "runner",
+        }
+    )
+    assert (settings.executor, settings.namespace) == ("kubernetes", "platform-chaos")
+    assert settings.runs_service_account == "runner"
+    assert settings.worker_image == "ghcr.io/example/chaosbot:1.2.3"
+    assert load_settings(settings_env(settings)) == settings
+    with pytest.raises(SettingsError) as caught:
+        load_settings({"CHAOSBOT_NAMESPACE": "Not_A_Namespace"})
+    assert caught.value.variable == "CHAOSBOT_NAMESPACE"
+
+
+def test_the_bots_namespace_defaults_to_its_pods(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """In a pod, the namespace is the ServiceAccount's mounted one; elsewhere `chaosbot`."""
+    import bot.config as config
+
+    assert load_settings({}).namespace == (
+        config.IN_CLUSTER_NAMESPACE.read_text().strip()
+        if config.IN_CLUSTER_NAMESPACE.exists()
+        else "chaosbot"
+    )
+    mounted = tmp_path / "namespace"
+    mounted.write_text("tools\n")
+    monkeypatch.setattr(config, "IN_CLUSTER_NAMESPACE", mounted)
+    assert load_settings({}).namespace == "tools"
+    assert load_settings({"CHAOSBOT_NAMESPACE": "other"}).namespace == "other"

@@ -202,6 +202,20 @@ def test_an_interrupted_run_is_aborted_and_rolled_back(
     assert played == PLAYED
 
 
+def test_a_worker_stopped_by_sigterm_is_aborted_not_passed() -> None:
+    """SIGTERM (a pod deleted, a Job past its deadline) cuts the hold short: chaostoolkit-lib
+    fails the hold, rolls back and says "completed"; the run did not hold its fault as planned,
+    so it is no pass."""
+    method = [_activity("action", "inject", "inject"), _activity("probe", "hold", "terminate_now")]
+    journal, judged = _run(_experiment(method=method))
+    assert journal["status"] == "completed"
+    assert judged == Verdict(
+        RunStatus.ABORTED,
+        "aborted: the worker was stopped (SIGTERM); rolled back; failed activities: hold",
+    )
+    assert PLAYED == ["health", "inject", "terminate_now", "health", "undo"]
+
+
 @pytest.mark.parametrize("probes", [None, []], ids=["no-hypothesis", "hypothesis-without-probes"])
 def test_a_run_without_a_steady_state_check_is_never_a_pass(
     probes: list[dict[str, Any]] | None,

@@ -19,6 +19,8 @@ experiments use, with the real server's status codes and Status bodies:
 - validation with kubernetes-validate's strict schemas (built-in kinds) and JSON Schemas derived
   from the Chaos Mesh CRDs (bot/testing/kube/schemas).
 - simulated controllers (see kube_controllers), fault injection and a request log.
+- opt-in (``kubelet=KubeletConfig(...)``): the Job controller, the TTL-after-finished controller
+  and a kubelet that runs a Job's container command as a local process (see kube_jobs).
 
 Deliberate differences from a real API server:
 
@@ -32,6 +34,8 @@ Deliberate differences from a real API server:
   update that removes the last finalizer deletes it.
 - Controllers run synchronously inside the write, and new pods are Running and Ready at once
   (unless pinned otherwise), so the answer to a write already shows the cluster's reaction.
+- Foreground propagation deletes dependents at once, as Background does (the owner is not kept
+  until they are gone). A Job DELETE without a policy orphans its pods, as batch/v1 does.
 - No watch, no server-side apply (``application/apply-patch+yaml`` answers 415), no
   pagination (``limit`` is ignored, which the API allows), no status subresource endpoints (the
   seeding and ``set_*`` helpers change status instead), no admission beyond validation.
@@ -56,6 +60,7 @@ import yaml
 
 from bot.testing.kube.cluster import Cluster
 from bot.testing.kube.http import Fault, Frontend, HttpListener, RequestRecord
+from bot.testing.kube.jobs import JobRuntime, KubeletConfig
 from bot.testing.kube.model import ApiError, JsonObject, resource_by_plural
 from bot.testing.kube.rbac import Identity
 from bot.testing.kube.seed import (
@@ -70,7 +75,7 @@ from bot.testing.kube.seed import (
 )
 from bot.testing.kube.validation import latest_kube_version
 
-__all__ = ["DEFAULT_TOKEN", "KubeApiServer", "RequestRecord"]
+__all__ = ["DEFAULT_TOKEN", "KubeApiServer", "KubeletConfig", "RequestRecord"]
 
 DEFAULT_TOKEN = "chaosbot-test-token"
 DEFAULT_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
@@ -88,12 +93,14 @@ class KubeApiServer:
         namespaces: Iterable[str] = DEFAULT_NAMESPACES,
         seed: int | None = 0,
         hold_seconds: float = 10.0,
+        kubelet: KubeletConfig | None = None,
     ) -> None:
         """Set up an empty cluster (plus `namespaces`); start() begins serving.
 
         controllers=False turns off the workload controllers, scheduler and kubelets (pods are
         stored as sent); seed fixes generated pod names; hold_seconds is how long an injected
-        timeout keeps the connection before hanging up.
+        timeout keeps the connection before hanging up; `kubelet` runs Jobs: each Job's pod
+        runs its container's command as a local process (bot/testing/kube/jobs.py).
         """
         self.token = token
         self.kube_version = kube_version or latest_kube_version()
@@ -103,6 +110,17 @@ class KubeApiServer:
         self._frontend = Frontend(self._cluster, token=token, hold_seconds=hold_seconds)
         self._listener = HttpListener(self._frontend)
         self._node_count = 0
+        self._jobs: JobRuntime | None = None
+        if kubelet is not None and controllers:
+            self._jobs = JobRuntime(
+                self._cluster.store,
+                kubelet,
+                reconcile=self._cluster.controllers.reconcile,
+                server_url=lambda: self.url,
+                admin_token=token,
+                rng=self._cluster.rng,
+            )
+            self._cluster.controllers.run_jobs(self._jobs)
         for name in namespaces:
             self.add_namespace(name)
 
@@ -116,10 +134,15 @@ class KubeApiServer:
     def start(self) -> Self:
         """Start serving on an ephemeral port (no-op if already running)."""
         self._listener.start()
+        if self._jobs is not None:
+            self._jobs.start()
         return self
 
     def stop(self) -> None:
-        """Stop serving; held and delayed requests are released and connections closed."""
+        """Stop serving; held and delayed requests are released and connections closed, and
+        every process a Job's pod runs is stopped."""
+        if self._jobs is not None:
+            self._jobs.stop()
         self._listener.stop()
 
     def __enter__(self) -> Self:

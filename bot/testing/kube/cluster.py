@@ -391,11 +391,17 @@ class Cluster:
     ) -> JsonObject | None:
         """Delete obj; the object marked terminating if finalizers keep it, else None."""
         metadata = obj["metadata"]
-        kept = delete_object(self.store, rt.plural, obj, grace_seconds(rt, obj, options))
+        grace = grace_seconds(rt, obj, options)
+        if rt.kind == "Pod" and self.controllers.jobs is not None:
+            self.controllers.jobs.deleting(metadata["uid"], grace)
+        kept = delete_object(self.store, rt.plural, obj, grace)
         if kept is not None:
             return kept
         self.controllers.forget(obj)
-        if options.propagation_policy == "Orphan":
+        # batch/v1 Jobs orphan their pods unless the request asks otherwise (kubectl asks for
+        # Background); every other kind defaults to Background.
+        default = "Orphan" if rt.kind == "Job" else "Background"
+        if (options.propagation_policy or default) == "Orphan":
             self._orphan_dependents(metadata["uid"])
         if rt.kind == "Namespace":
             for namespaced in (r for r in RESOURCES if r.namespaced):

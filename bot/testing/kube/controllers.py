@@ -9,6 +9,7 @@ controller's PodDisruptionBudget status (kube_disruption).
 from __future__ import annotations
 
 import random
+from typing import TYPE_CHECKING
 
 from bot.testing.kube.disruption import DisruptionController
 from bot.testing.kube.model import JsonObject
@@ -16,6 +17,9 @@ from bot.testing.kube.pods import PodOverride
 from bot.testing.kube.scheduling import Kubelets, Scheduler
 from bot.testing.kube.store import ObjectStore, delete_object, is_terminating
 from bot.testing.kube.workloads import WorkloadControllers
+
+if TYPE_CHECKING:
+    from bot.testing.kube.jobs import JobRuntime
 
 __all__ = ["Controllers"]
 
@@ -42,6 +46,13 @@ class Controllers:
         self._scheduler = Scheduler(store)
         self._kubelets = Kubelets(store, self.overrides)
         self._disruption = DisruptionController(store)
+        # The Job controller and kubelet for Jobs (bot/testing/kube/jobs.py), when a test asked.
+        self.jobs: JobRuntime | None = None
+
+    def run_jobs(self, runtime: JobRuntime) -> None:
+        """Let `runtime` run Jobs: their pods are its, not the default kubelet's."""
+        self.jobs = runtime
+        self._kubelets.skip = runtime.manages
 
     def reconcile(self) -> None:
         """Run every loop until nothing changes."""
@@ -51,6 +62,8 @@ class Controllers:
             if self.enabled:
                 self._remove_pods_of_missing_nodes()
                 self._workloads.sync()
+                if self.jobs is not None:
+                    self.jobs.sync()
                 self._scheduler.run()
                 self._kubelets.run()
                 self._workloads.update_statuses()

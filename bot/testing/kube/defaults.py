@@ -9,7 +9,7 @@ import itertools
 from bot.testing.kube.model import ApiError, JsonObject
 from bot.testing.kube.pods import qos_class
 
-__all__ = ["apply_defaults", "initial_status"]
+__all__ = ["apply_defaults", "default_pod_spec", "initial_status", "job_defaults", "job_labels"]
 
 _cluster_ips = itertools.count(10)
 
@@ -29,6 +29,11 @@ def apply_defaults(kind: str, obj: JsonObject) -> None:
         default_pod_spec(spec)
     elif kind in ("Deployment", "StatefulSet", "ReplicaSet"):
         _workload_defaults(kind, spec)
+    elif kind == "Job":
+        job_defaults(obj)
+        template = spec.get("template")
+        if isinstance(template, dict) and isinstance(template.get("spec"), dict):
+            default_pod_spec(template["spec"])
     elif kind == "Service":
         _service_defaults(spec)
     elif kind == "NetworkPolicy":
@@ -139,3 +144,37 @@ def _normalize_secret(secret: JsonObject) -> None:
         data[key] = base64.b64encode(str(value).encode()).decode()
     if not data:
         secret.pop("data")
+
+
+def job_defaults(job: JsonObject) -> None:
+    """What the API server fills in on a Job (the selector and template labels from its uid)."""
+    spec = job.get("spec")
+    if not isinstance(spec, dict):
+        return
+    for key, value in (
+        ("backoffLimit", 6),
+        ("completions", 1),
+        ("parallelism", 1),
+        ("completionMode", "NonIndexed"),
+        ("suspend", False),
+        ("podReplacementPolicy", "TerminatingOrFailed"),
+    ):
+        spec.setdefault(key, value)
+    uid, name = job["metadata"].get("uid"), job["metadata"].get("name")
+    if not uid or spec.get("manualSelector"):
+        return
+    spec.setdefault("selector", {"matchLabels": {"batch.kubernetes.io/controller-uid": uid}})
+    template = spec.setdefault("template", {})
+    labels = template.setdefault("metadata", {}).setdefault("labels", {})
+    for key, value in job_labels(uid, name).items():
+        labels.setdefault(key, value)
+
+
+def job_labels(uid: str, name: str) -> dict[str, str]:
+    """The labels the API server gives a Job's pod template (and its pods)."""
+    return {
+        "batch.kubernetes.io/controller-uid": uid,
+        "batch.kubernetes.io/job-name": name,
+        "controller-uid": uid,
+        "job-name": name,
+    }

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from bot.testing.kube.model import JsonObject, now_rfc3339
 from bot.testing.kube.pods import (
     PodOverride,
@@ -61,13 +63,15 @@ class Kubelets:
         self.store = store
         self.overrides = overrides
         self._next_ip = 0
+        # Pods another kubelet reports (a Job's, run as a process by bot/testing/kube/jobs.py).
+        self.skip: Callable[[JsonObject], bool] = lambda pod: False
 
     def run(self) -> None:
         """Refresh the status of every pod bound to an existing node."""
         nodes = {node["metadata"]["name"]: node for node in self.store.objects("nodes")}
         for pod in self.store.objects("pods"):
             node = nodes.get(pod["spec"].get("nodeName") or "")
-            if node is not None:
+            if node is not None and not self.skip(pod):
                 write_changed(self.store, "pods", pod, self._report, node)
 
     def _report(self, pod: JsonObject, node: JsonObject) -> None:
