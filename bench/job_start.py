@@ -39,7 +39,7 @@ from bot.k8s.client import ClientFactory
 from bot.k8s.jobs import CONFIG_MAP, DATABASE_SECRET, SLACK_SECRET, JobLauncher
 from bot.runs.states import TERMINAL, RunStatus
 from bot.runs.supervisor import Executor, WorkerLauncher
-from bot.testing.kube.api import KubeApiServer, KubeletConfig
+from bot.testing.kube.api import DEFAULT_TOKEN, KubeApiServer, KubeletConfig
 from bot.testing.kube.health import health_endpoint
 
 NAMESPACE = "chaosbot"
@@ -92,7 +92,12 @@ def main() -> None:
     samples: dict[str, list[float]] = {LOCAL: [], KUBERNETES: []}
     failures: list[str] = []
     with tempfile.TemporaryDirectory() as tmp, health_endpoint() as url:
-        kubelet = KubeletConfig(env={"PYTHONPATH": str(ROOT)}, workdir=Path(tmp))
+        # Start-up is measured here, not RBAC: the Jobs' pods speak as the administrator.
+        kubelet = KubeletConfig(
+            env={"PYTHONPATH": str(ROOT)},
+            workdir=Path(tmp),
+            token_for=lambda _namespace, _account: DEFAULT_TOKEN,
+        )
         with KubeApiServer(kubelet=kubelet) as kube:
             db = Database(f"sqlite:///{tmp}/bench.db")
             env = worker_env(db, kube, tmp)

@@ -137,7 +137,9 @@ def job_manifest(
         "volumeMounts": [{"name": "tmp", "mountPath": "/tmp"}],  # noqa: S108 - the pod's own
     }
     # The root filesystem is read-only: anything that writes under HOME writes to the emptyDir.
-    variables = {"HOME": "/tmp", **(env or {})}  # noqa: S108 - the pod's own emptyDir
+    # The worker's settings name the image too: with CHAOSBOT_EXECUTOR=kubernetes in the shared
+    # ConfigMap, settings without it do not load.
+    variables = {"HOME": "/tmp", "CHAOSBOT_WORKER_IMAGE": image, **(env or {})}  # noqa: S108
     container["env"] = [{"name": k, "value": v} for k, v in sorted(variables.items())]
     return {
         "apiVersion": "batch/v1",

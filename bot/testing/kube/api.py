@@ -48,6 +48,7 @@ Deliberate differences from a real API server:
 from __future__ import annotations
 
 import builtins
+import dataclasses
 import random
 import re
 import secrets
@@ -112,6 +113,9 @@ class KubeApiServer:
         self._node_count = 0
         self._jobs: JobRuntime | None = None
         if kubelet is not None and controllers:
+            if kubelet.token_for is None:
+                # A pod speaks as its ServiceAccount, as the token a real kubelet mounts does.
+                kubelet = dataclasses.replace(kubelet, token_for=self.service_account_token)
             self._jobs = JobRuntime(
                 self._cluster.store,
                 kubelet,

@@ -77,8 +77,8 @@ class KubeletConfig:
     """How the test server runs Jobs' containers.
 
     env: extra variables for every container (a test's PYTHONPATH); token_for(namespace,
-    service_account): the bearer token a pod's kubeconfig carries (default: the server's admin
-    token); commands: how a container command's first word maps to a local command line;
+    service_account): the bearer token a pod's kubeconfig carries (default: a token of the
+    pod's ServiceAccount, authorized by the stored RBAC objects, as a real kubelet mounts it); commands: how a container command's first word maps to a local command line;
     workdir: where kubeconfigs are written and processes start (default: a temporary
     directory); tick_seconds: how often deadlines and TTLs are looked at.
     """
