@@ -273,6 +273,29 @@ class JobLauncher:
             return False
         return _finished(self._plain(job))
 
+    def failed_to_start(self, run: Run) -> str | None:
+        """Why the run's Job ended while the run is still scheduled (its worker could not load
+        its settings, its image could not run, its deadline passed), or None: no Job yet, or
+        one still starting. A cluster that cannot be asked says nothing."""
+        try:
+            job = self._plain(
+                self._batch.read_namespaced_job(run_job_name(run.key), self._namespace)
+            )
+        except ApiException as error:
+            if error.status != 404:
+                log.warning("cannot read the Job of run %s: %s", run.key, error.reason)
+            return None
+        except Exception:
+            log.exception("cannot read the Job of run %s", run.key)
+            return None
+        if not _finished(job):
+            return None
+        failed = _condition(job, "Failed")
+        if failed is None:
+            return f"its Job {job['metadata']['name']} completed without starting it"
+        reason = failed.get("reason") or "Failed"
+        return f"its Job {job['metadata']['name']} failed ({reason})"
+
     def signals(self, run: Run) -> bool:
         """A pod is never signalled from the bot: its watcher reads the abort from the row."""
         return False
@@ -345,10 +368,15 @@ class JobLauncher:
 
 
 def _finished(job: dict[str, Any]) -> bool:
-    return any(
-        c.get("type") in ("Complete", "Failed") and c.get("status") == "True"
-        for c in (job.get("status") or {}).get("conditions") or []
-    )
+    return any(_condition(job, kind) is not None for kind in ("Complete", "Failed"))
+
+
+def _condition(job: dict[str, Any], kind: str) -> dict[str, Any] | None:
+    """The Job's condition of this type when it is true."""
+    for condition in (job.get("status") or {}).get("conditions") or []:
+        if condition.get("type") == kind and condition.get("status") == "True":
+            return dict(condition)
+    return None
 
 
 def _attempt(job: dict[str, Any], key: str) -> int:

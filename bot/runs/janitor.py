@@ -169,10 +169,14 @@ class Janitor:
     def _never_started(
         self, session: Session, run: Run, now: datetime, report: JanitorReport
     ) -> None:
+        failed = self._executor.failed_to_start(run) if self._executor is not None else None
         late = deadline(run)
-        if late is None or now <= late:
+        if failed is not None:
+            reason = f"never started: {failed}"
+        elif late is None or now <= late:
             return
-        reason = "never started: no worker picked it up before its deadline"
+        else:
+            reason = "never started: no worker picked it up before its deadline"
         if end_unstarted(
             session=session, run_id=run.id, now=now, reason=reason, observer=self._observer
         ):

@@ -76,6 +76,11 @@ class Executor(Protocol):
         pass; nothing to do where each exit is heard as it happens)."""
         ...
 
+    def failed_to_start(self, run: Run) -> str | None:
+        """Why the worker started for a run still scheduled has ended without starting it, or
+        None (no worker yet, or one still starting)."""
+        ...
+
 
 def start_worker(
     run_id: int, *, env: Mapping[str, str] | None = None, rollback: bool = False
@@ -171,6 +176,10 @@ class WorkerLauncher:
 
     def collect(self) -> None:
         """Each exit is heard by the thread that waits for it."""
+
+    def failed_to_start(self, run: Run) -> str | None:
+        """A local worker that exits before starting its run leaves it to its deadline."""
+        return None
 
 
 @dataclass(frozen=True)

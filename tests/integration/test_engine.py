@@ -247,6 +247,31 @@ def test_a_job_still_starting_is_not_a_dead_worker(engine: Engine) -> None:
     assert engine.launcher.gone(run, NOW) is True
 
 
+@pytest.mark.executors("kubernetes")
+def test_a_job_that_fails_before_its_run_starts_ends_the_run_at_once(engine: Engine) -> None:
+    """The worker cannot start the run (here its settings do not load: exit 2), so its Job
+    fails while the run is still scheduled: the janitor ends it at once, not at its deadline,
+    and nothing was injected."""
+    engine.env["CHAOSBOT_JANITOR_SECONDS"] = "soon"
+    run_id, key = engine.create()
+    worker = engine.start(run_id)
+    assert worker.wait(timeout=60) == 2
+    job = f"chaosbot-run-{key}"
+    assert engine.wait_until(lambda: _failed(engine.kube.get("jobs", BOT_NAMESPACE, job)))
+    janitor = Janitor(
+        db=engine.db,
+        clock=FrozenClock(NOW),
+        roll_back=engine.launcher.roll_back,
+        executor=engine.launcher,
+    )
+    assert janitor.tidy().never_started == [key]
+    assert engine.status(run_id) is RunStatus.ABORTED
+    assert engine.row(run_id).reason == (
+        f"never started: its Job {job} failed (BackoffLimitExceeded)"
+    )
+    assert engine.policies(key) == []
+
+
 class _Ended(RunObserver):
     def __init__(self) -> None:
         self.ended: list[int] = []
