@@ -14,6 +14,7 @@ everything.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -39,6 +40,8 @@ from bot.faults.kube import (
     Obj,
 )
 from bot.faults.marks import ORIGINAL, RUN_LABEL, claimed_by, expires_at_of, is_created
+
+log = logging.getLogger(__name__)
 
 __all__ = [
     "MARKED_KINDS",
@@ -153,7 +156,10 @@ def marked_objects(
 
     The namespaced `kinds` in `namespaces` only, never across the cluster, and nodes when asked
     (when node experiments are enabled): so the lists need no cluster-wide permission. A kind
-    the API does not serve (404: Chaos Mesh is not installed) has nothing of ours.
+    the API does not serve (404: Chaos Mesh is not installed) has nothing of ours, nor has a
+    kind this identity may not list there (403): the RBAC `chaosbot rbac` generates lets the runs
+    list every kind they may write, so what they may not list they could not have written
+    (Secrets outside the certificate experiment's namespaces). Each skip is logged.
     """
     if isinstance(namespaces, str):
         raise TypeError("namespaces must be a collection of names, not one string")
@@ -170,6 +176,14 @@ def marked_objects(
                 items = kube.list(kind, scope, labels=selector)
             except KubeError as error:
                 if error.status == 404:
+                    continue
+                if error.status == 403:
+                    log.warning(
+                        "skipped %s%s: this identity may not list them (%s)",
+                        kind.plural,
+                        f" in {scope}" if scope else "",
+                        error,
+                    )
                     continue
                 raise
             found += [Marked(kind, item) for item in items]

@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from bot.library.catalogue import load_catalogue
+from bot.library.rbac import RbacPlan, rbac_manifests
 from bot.testing.kube.api import KubeApiServer
 from tests.integration.abandoned import kube_secrets, leave_faults, marked
 from tests.integration.payments_cluster import NAMESPACE, seed_payments
@@ -104,3 +106,38 @@ def test_something_that_cannot_be_removed_fails_the_command(
     assert ": failed: DELETE" in result.stdout and "500" in result.stdout
     assert f"still there: {policy}" in result.stderr
     assert marked(kube_api) == [policy]  # everything else was done all the same
+
+
+def test_the_cronjob_cleans_up_as_the_runner_under_the_generated_rbac(
+    kube_api: KubeApiServer,
+    abandoned: list[str],
+    cleanup_env: dict[str, str],
+    tmp_path: Path,
+) -> None:
+    """The production overlay's CronJob runs `chaosbot cleanup --expired-only` as
+    chaosbot-runner. Under the RBAC `chaosbot rbac` generates (no certificate namespace: no
+    Secrets), it removes every expired mark it may see and skips, saying so, the Secrets it may
+    not list, which that identity could not have written either."""
+    plan = RbacPlan(
+        namespaces=(NAMESPACE,),
+        executor="kubernetes",
+        experiments=tuple(load_catalogue(everything=True)),
+    )
+    kube_api.add_namespace("chaosbot")
+    for manifest in rbac_manifests(plan):
+        kube_api.add_object(f"{manifest['kind'].lower()}s", manifest)
+    runner = kube_api.write_kubeconfig(
+        tmp_path / "runner.kubeconfig",
+        token=kube_api.service_account_token("chaosbot", "chaosbot-runner"),
+    )
+    env = {**cleanup_env, "KUBECONFIG": str(runner), "CHAOSBOT_ALLOWED_NAMESPACES": NAMESPACE}
+
+    result = _cleanup(env)
+
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert f"skipped secrets in {NAMESPACE}: this identity may not list them" in result.stderr
+    left = marked(kube_api)
+    assert left and all(f"{NAMESPACE}/secrets/" in ref for ref in left)
+    assert sorted(set(abandoned) - set(left)) == sorted(
+        ref for ref in abandoned if "/secrets/" not in ref
+    )
