@@ -5,7 +5,6 @@ and `/chaos drills` for platform admins."""
 from __future__ import annotations
 
 import random
-import time
 from datetime import timedelta
 from typing import Any
 
@@ -17,6 +16,7 @@ from bot.findings.models import Finding, Severity
 from bot.runs.models import Freeze, Run
 from bot.runs.states import RunStatus
 from bot.slack.ids import ActionId, CallbackId, FindingsBlock
+from bot.testing.polling import eventually
 from tests.fixtures.bot import ADMIN, ALICE, BOB, TEAM_CHANNEL, RunningBot
 from tests.fixtures.drills import opt_in
 from tests.fixtures.gamedays import register_service
@@ -35,13 +35,7 @@ def bot(running_bot: RunningBot, checkout: Checkout) -> RunningBot:
 
 
 def _wait(what: str, check: Any, timeout: float = 60) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        found = check()
-        if found:
-            return found
-        time.sleep(0.1)
-    raise AssertionError(f"waited {timeout}s for {what}")
+    return eventually(check, what=what, timeout=timeout, interval=0.1)
 
 
 def _drill(bot: RunningBot) -> Drill:

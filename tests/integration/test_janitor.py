@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import os
 import signal
-import time
 from datetime import timedelta
 
 import pytest
@@ -21,6 +20,7 @@ from bot.runs.states import TERMINAL, TRANSITIONS, RunStatus
 from bot.runs.supervisor import WorkerLauncher, abort_run
 from bot.scheduling.reconciler import Reconciler
 from bot.slack.run_messages import SlackCleanupAlerts
+from bot.testing.polling import eventually
 from tests.fixtures.engine import NOW, Engine
 
 ADMIN_CHANNEL = "C0PLATFORM"
@@ -190,12 +190,7 @@ def _team(engine: Engine) -> str:
 
 def _wait(condition: object, what: str, timeout: float = 30) -> None:
     assert callable(condition)
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        if condition():
-            return
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
+    eventually(condition, what=what, timeout=timeout, interval=0.05)
 
 
 def test_abort_of_a_run_no_worker_started_ends_it_without_a_rollback(engine: Engine) -> None:

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import os
 import sys
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -16,6 +15,7 @@ from kubernetes import client, config
 from kubernetes.client.exceptions import ApiException
 
 from bot.testing.kube.api import KubeApiServer, KubeletConfig
+from bot.testing.polling import eventually
 
 
 @pytest.fixture
@@ -60,13 +60,7 @@ def _python(code: str) -> list[str]:
 
 
 def _until(read: Callable[[], Any], timeout: float = 20) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = read()
-        if value:
-            return value
-        time.sleep(0.02)
-    raise AssertionError("the condition never held")
+    return eventually(read, timeout=timeout)
 
 
 def _condition(job: dict[str, Any] | None, kind: str) -> dict[str, Any] | None:
