@@ -22,6 +22,7 @@ from bot.db.engine import Database
 from bot.k8s.client import ClientFactory
 from bot.k8s.runs import KubeRunCluster
 from bot.runs.rollback import replay_rollbacks
+from bot.runs.service import logged_run
 from bot.runs.states import RunStatus, Trigger
 from bot.runs.worker import Observer, execute_run
 from bot.wiring import run_observers
@@ -124,7 +125,10 @@ def _run(args: argparse.Namespace) -> int:
             dry_run=args.dry_run,
         )
         print(f"run {planned.key}: {template.id} against {args.service}", flush=True)
-        status = _execute(planned.run_id, settings=settings, db=db, clock=clock, clients=clients)
+        with logged_run(db, planned.run_id):
+            status = _execute(
+                planned.run_id, settings=settings, db=db, clock=clock, clients=clients
+            )
         with db.session() as session:
             run = find_run(session=session, ref=planned.run_id)
             print(f"run {run.key}: {status.value}: {run.reason}")
@@ -142,17 +146,20 @@ def _worker(args: argparse.Namespace) -> int:
     clock = clock_from_env()
     clients = ClientFactory.from_settings(settings)
     try:
-        if args.rollback:
-            status = replay_rollbacks(
-                args.run_id,
-                db=db,
-                clock=clock,
-                cluster=KubeRunCluster(clients, namespaces=settings.allowed_namespaces),
-                observer=_observer(settings, db),
-                retry_base=timedelta(seconds=settings.janitor_seconds),
-            )
-        else:
-            status = _execute(args.run_id, settings=settings, db=db, clock=clock, clients=clients)
+        with logged_run(db, args.run_id):
+            if args.rollback:
+                status = replay_rollbacks(
+                    args.run_id,
+                    db=db,
+                    clock=clock,
+                    cluster=KubeRunCluster(clients, namespaces=settings.allowed_namespaces),
+                    observer=_observer(settings, db),
+                    retry_base=timedelta(seconds=settings.janitor_seconds),
+                )
+            else:
+                status = _execute(
+                    args.run_id, settings=settings, db=db, clock=clock, clients=clients
+                )
     finally:
         clients.close()
         db.dispose()

@@ -18,7 +18,7 @@ from chaoslib.experiment import run_experiment
 from bot.clock import Clock
 from bot.db.engine import Database
 from bot.runs.events import RunObserver
-from bot.runs.service import find_run, logged_run, note, transition
+from bot.runs.service import find_run, note, transition
 from bot.runs.states import TERMINAL, RunStatus
 
 __all__ = ["LeftoverCheck", "replay_rollbacks", "retry_delay"]
@@ -67,21 +67,6 @@ def replay_rollbacks(
     and gets a new attempt on its timeline. Until nothing is left, the next attempt is due at
     `rollback_retry_at`, later after every failure.
     """
-    with logged_run(db, run_id):
-        return _replay(
-            run_id, db=db, clock=clock, cluster=cluster, observer=observer, retry_base=retry_base
-        )
-
-
-def _replay(
-    run_id: int,
-    *,
-    db: Database,
-    clock: Clock,
-    cluster: LeftoverCheck,
-    observer: Observer,
-    retry_base: timedelta,
-) -> RunStatus:
     with db.session() as session:
         run = find_run(session=session, ref=run_id)
         status = run.status

@@ -30,7 +30,7 @@ from bot.probes import watch
 from bot.runs.events import NOBODY, RunObserver
 from bot.runs.models import Run
 from bot.runs.preflight import LivePods, PreflightPolicy, check_preflight
-from bot.runs.service import find_run, logged_run, note, record_measurement, transition
+from bot.runs.service import find_run, note, record_measurement, transition
 from bot.runs.signals import catching_lost_exits
 from bot.runs.states import RunStatus
 
@@ -108,28 +108,6 @@ def execute_run(
     `alerts` answers the gate's question (is an alert of the service firing?); None when the
     platform has no Alertmanager.
     """
-    with logged_run(db, run_id):
-        return _execute(
-            run_id,
-            db=db,
-            clock=clock,
-            cluster=cluster,
-            policy=policy,
-            observer=observer,
-            alerts=alerts,
-        )
-
-
-def _execute(
-    run_id: int,
-    *,
-    db: Database,
-    clock: Clock,
-    cluster: RunCluster,
-    policy: PreflightPolicy,
-    observer: Observer,
-    alerts: FiringAlerts | None,
-) -> RunStatus:
     # chaostoolkit-lib handles SIGUSR1 while the experiment runs and restores this afterwards:
     # an abort signal outside that window is ignored instead of killing the worker (the
     # watcher re-sends a signal that was lost before chaostoolkit-lib listened).
