@@ -261,34 +261,15 @@ class JobLauncher:
         """Whether the run's worker is dead: its Job failed, finished without ending the run,
         or is gone; a Job still pending or running is alive (Kubernetes says so, not the
         heartbeat). A cluster that cannot be asked says nothing: not gone."""
-        try:
-            job = self._batch.read_namespaced_job(run_job_name(run.key), self._namespace)
-        except ApiException as error:
-            if error.status == 404:
-                return True
-            log.warning("cannot read the Job of run %s: %s", run.key, error.reason)
-            return False
-        except Exception:
-            log.exception("cannot read the Job of run %s", run.key)
-            return False
-        return _finished(self._plain(job))
+        job = self._read_job(run)
+        return job is _NO_JOB or (job is not None and _finished(job))
 
     def failed_to_start(self, run: Run) -> str | None:
         """Why the run's Job ended while the run is still scheduled (its worker could not load
         its settings, its image could not run, its deadline passed), or None: no Job yet, or
         one still starting. A cluster that cannot be asked says nothing."""
-        try:
-            job = self._plain(
-                self._batch.read_namespaced_job(run_job_name(run.key), self._namespace)
-            )
-        except ApiException as error:
-            if error.status != 404:
-                log.warning("cannot read the Job of run %s: %s", run.key, error.reason)
-            return None
-        except Exception:
-            log.exception("cannot read the Job of run %s", run.key)
-            return None
-        if not _finished(job):
+        job = self._read_job(run)
+        if job is None or job is _NO_JOB or not _finished(job):
             return None
         failed = _condition(job, "Failed")
         if failed is None:
@@ -333,6 +314,21 @@ class JobLauncher:
 
     # --- internals ------------------------------------------------------------------------------
 
+    def _read_job(self, run: Run) -> dict[str, Any] | None:
+        """The run's Job; `_NO_JOB` when the cluster says there is none; None when the cluster
+        could not be asked (logged)."""
+        try:
+            job = self._batch.read_namespaced_job(run_job_name(run.key), self._namespace)
+        except ApiException as error:
+            if error.status == 404:
+                return _NO_JOB
+            log.warning("cannot read the Job of run %s: %s", run.key, error.reason)
+            return None
+        except Exception:
+            log.exception("cannot read the Job of run %s", run.key)
+            return None
+        return self._plain(job)
+
     def _run(self, run_id: int) -> Run:
         with self._db.session() as session:
             run = find_run(session=session, ref=run_id)
@@ -365,6 +361,10 @@ class JobLauncher:
         api: client.ApiClient = self._clients.api_client(self._context)
         plain: dict[str, Any] = api.sanitize_for_serialization(obj)
         return plain
+
+
+# What `_read_job` answers for a Job the cluster does not have (an empty dict is no Job).
+_NO_JOB: dict[str, Any] = {}
 
 
 def _finished(job: dict[str, Any]) -> bool:
