@@ -57,9 +57,8 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, Self
 
-import yaml
-
 from bot.testing.kube.cluster import Cluster
+from bot.testing.kube.containers import write_kubeconfig
 from bot.testing.kube.http import Fault, Frontend, HttpListener, RequestRecord
 from bot.testing.kube.jobs import JobRuntime, KubeletConfig
 from bot.testing.kube.model import ApiError, JsonObject, resource_by_plural
@@ -183,23 +182,13 @@ class KubeApiServer:
 
         token: another identity's (see service_account_token); default the admin token.
         """
-        config = {
-            "apiVersion": "v1",
-            "kind": "Config",
-            "clusters": [{"name": context, "cluster": {"server": self.url}}],
-            "users": [{"name": context, "user": {"token": token or self.token}}],
-            "contexts": [
-                {
-                    "name": context,
-                    "context": {"cluster": context, "user": context, "namespace": namespace},
-                }
-            ],
-            "current-context": context,
-            "preferences": {},
-        }
-        target = Path(path)
-        target.write_text(yaml.safe_dump(config, sort_keys=False), encoding="utf-8")
-        return target
+        return write_kubeconfig(
+            Path(path),
+            server=self.url,
+            token=token or self.token,
+            namespace=namespace,
+            name=context,
+        )
 
     # --- seeding --------------------------------------------------------------------------------
 

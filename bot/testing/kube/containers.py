@@ -111,20 +111,24 @@ def _value(store: ObjectStore, pod: JsonObject, variable: JsonObject) -> str | N
     return ""
 
 
-def write_kubeconfig(path: Path, *, server: str, token: str, namespace: str, account: str) -> Path:
-    """A kubeconfig for a pod's ServiceAccount (a real kubelet mounts its token instead)."""
+def write_kubeconfig(
+    path: Path, *, server: str, token: str, namespace: str, name: str, user: str | None = None
+) -> Path:
+    """A kubeconfig with one context `name` reaching `server` with a bearer token (the
+    server's own, or a pod's ServiceAccount's: a real kubelet mounts its token instead)."""
+    account = user or name
     config: dict[str, Any] = {
         "apiVersion": "v1",
         "kind": "Config",
-        "clusters": [{"name": "in-cluster", "cluster": {"server": server}}],
+        "clusters": [{"name": name, "cluster": {"server": server}}],
         "users": [{"name": account, "user": {"token": token}}],
         "contexts": [
             {
-                "name": "in-cluster",
-                "context": {"cluster": "in-cluster", "user": account, "namespace": namespace},
+                "name": name,
+                "context": {"cluster": name, "user": account, "namespace": namespace},
             }
         ],
-        "current-context": "in-cluster",
+        "current-context": name,
     }
     path.write_text(yaml.safe_dump(config, sort_keys=False), encoding="utf-8")
     path.chmod(0o600)

@@ -283,7 +283,8 @@ class JobRuntime:
             server=self._server_url(),
             token=token_for(namespace, account) if token_for else self._admin_token,
             namespace=namespace,
-            account=account,
+            name="in-cluster",
+            user=account,
         )
         return {
             "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
