@@ -124,8 +124,7 @@ def test_the_cronjob_cleans_up_as_the_runner_under_the_generated_rbac(
         experiments=tuple(load_catalogue(everything=True)),
     )
     kube_api.add_namespace("chaosbot")
-    for manifest in rbac_manifests(plan):
-        kube_api.add_object(f"{manifest['kind'].lower()}s", manifest)
+    kube_api.add_manifests(rbac_manifests(plan))
     runner = kube_api.write_kubeconfig(
         tmp_path / "runner.kubeconfig",
         token=kube_api.service_account_token("chaosbot", "chaosbot-runner"),

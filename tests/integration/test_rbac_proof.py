@@ -72,8 +72,7 @@ def _seed(manifests: list[Manifest]) -> Callable[[KubeApiServer], None]:
     def seed(kube: KubeApiServer) -> None:
         seed_payments(kube)
         kube.add_namespace(BOT_NAMESPACE)
-        for manifest in manifests:
-            kube.add_object(f"{manifest['kind'].lower()}s", manifest)
+        kube.add_manifests(manifests)
 
     return seed
 

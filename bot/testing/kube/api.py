@@ -61,7 +61,7 @@ from bot.testing.kube.cluster import Cluster
 from bot.testing.kube.containers import write_kubeconfig
 from bot.testing.kube.http import Fault, Frontend, HttpListener, RequestRecord
 from bot.testing.kube.jobs import JobRuntime, KubeletConfig
-from bot.testing.kube.model import ApiError, JsonObject, resource_by_plural
+from bot.testing.kube.model import ApiError, JsonObject, resource_by_plural, resource_of
 from bot.testing.kube.rbac import Identity
 from bot.testing.kube.seed import (
     DEFAULT_IMAGE,
@@ -351,6 +351,12 @@ class KubeApiServer:
             namespace, name, data=data, labels=labels, secret_type=secret_type or "Opaque"
         )
         return self.add_object("secrets", manifest)
+
+    def add_manifests(self, manifests: Iterable[Mapping[str, Any]]) -> None:
+        """Create each manifest as the administrator, its resource found by apiVersion and kind
+        (`kubectl create -f` of a multi-document file)."""
+        for manifest in manifests:
+            self.add_object(resource_of(manifest).plural, manifest)
 
     def add_object(self, resource: str, manifest: Mapping[str, Any]) -> JsonObject:
         """Create any supported object from a manifest (validated; status kept as given).

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+from collections.abc import Mapping
 from dataclasses import KW_ONLY, dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -18,6 +19,7 @@ __all__ = [
     "now_rfc3339",
     "object_details",
     "resource_by_plural",
+    "resource_of",
     "status_object",
 ]
 
@@ -123,6 +125,16 @@ RESOURCES: tuple[ResourceType, ...] = (
 
 _BY_PLURAL = {rt.plural: rt for rt in RESOURCES}
 _BY_GROUP_VERSION = {(rt.group, rt.version, rt.plural): rt for rt in RESOURCES}
+_BY_KIND = {(rt.api_version, rt.kind): rt for rt in RESOURCES}
+
+
+def resource_of(manifest: Mapping[str, Any]) -> ResourceType:
+    """The resource type of a manifest, by its apiVersion and kind."""
+    key = (str(manifest.get("apiVersion")), str(manifest.get("kind")))
+    try:
+        return _BY_KIND[key]
+    except KeyError:
+        raise ValueError(f"the test server does not serve {key[1]} of {key[0]}") from None
 
 
 def find_resource(group: str, version: str, plural: str) -> ResourceType | None:
