@@ -13,12 +13,13 @@ from bot.compliance.models import DigestDelivery
 from bot.db.base import Base
 from bot.db.idempotency import IdempotencyKey
 from bot.drills.models import Drill
-from bot.findings.models import Finding
+from bot.findings.models import ActionItem, Finding
 from bot.gamedays.models import GameDay, GameDayApproval
 from bot.outbox.models import OutboxMessage
 from bot.runs.models import Freeze, KillSwitch, Run, RunEvent, RunMeasurement
 
 __all__ = [
+    "ActionItem",
     "AlertEvent",
     "AuditEvent",
     "Base",

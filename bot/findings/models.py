@@ -3,17 +3,25 @@
 from __future__ import annotations
 
 import enum
-from datetime import datetime
-from typing import Any
+from datetime import date, datetime
 
-from sqlalchemy import ForeignKey, String, Text, UniqueConstraint
+from sqlalchemy import Date, ForeignKey, Index, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from bot.catalog.models import Service
 from bot.db.base import Base
-from bot.db.types import JSONDocument, UTCDateTime, string_enum
+from bot.db.types import UTCDateTime, string_enum
 
-__all__ = ["Finding", "FindingKind", "FindingSource", "FindingStatus", "Severity"]
+__all__ = [
+    "AUTOMATIC_KINDS",
+    "ActionItem",
+    "ActionItemStatus",
+    "Finding",
+    "FindingKind",
+    "FindingSource",
+    "FindingStatus",
+    "Severity",
+]
 
 
 class Severity(enum.StrEnum):
@@ -39,6 +47,17 @@ class FindingKind(enum.StrEnum):
     UNDETECTED = "undetected"  # no alert of the team's own fired during a blind drill
     DRILL_REVIEW = "drill_review"  # what people recorded after a drill
     MANUAL = "manual"
+    REVIEW = "review"  # what people recorded after a game day or an ad hoc run
+
+
+# Recorded by chaosbot from a run, at most once per run and kind; people's reviews are not.
+AUTOMATIC_KINDS = (
+    FindingKind.DEVIATED,
+    FindingKind.LEFTOVER,
+    FindingKind.ROLLBACK_FAILED,
+    FindingKind.SLOW_RESPONSE,
+    FindingKind.UNDETECTED,
+)
 
 
 class FindingStatus(enum.StrEnum):
@@ -47,10 +66,19 @@ class FindingStatus(enum.StrEnum):
 
 
 class Finding(Base):
-    """One thing learned about a service, with action items (text and owner) to act on it."""
+    """One thing learned about a service, with the action items that act on it."""
 
     __tablename__ = "findings"
-    __table_args__ = (UniqueConstraint("run_id", "kind"),)
+    __table_args__ = (
+        Index(
+            "uq_findings_run_id_automatic_kind",
+            "run_id",
+            "kind",
+            unique=True,
+            sqlite_where=text("kind != 'review'"),
+            postgresql_where=text("kind != 'review'"),
+        ),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     key: Mapped[str] = mapped_column(String(16), unique=True)  # "fd-81c2e0"
@@ -61,12 +89,11 @@ class Finding(Base):
     owner: Mapped[str | None] = mapped_column(String(64))
     drill_id: Mapped[int | None] = mapped_column(ForeignKey("drills.id"), index=True)
     run_id: Mapped[int | None] = mapped_column(ForeignKey("runs.id"), index=True)
+    gameday_id: Mapped[int | None] = mapped_column(ForeignKey("gamedays.id"), index=True)
     severity: Mapped[Severity] = mapped_column(string_enum(Severity))
     title: Mapped[str] = mapped_column(String(200))
     what_happened: Mapped[str] = mapped_column(Text, default="")
     went_well: Mapped[str] = mapped_column(Text, default="")
-    # [{"text": "...", "owner": "U0123"}]
-    action_items: Mapped[list[dict[str, Any]]] = mapped_column(JSONDocument, default=list)
     status: Mapped[FindingStatus] = mapped_column(
         string_enum(FindingStatus), default=FindingStatus.OPEN, index=True
     )
@@ -76,3 +103,35 @@ class Finding(Base):
     resolved_by: Mapped[str | None] = mapped_column(String(64))
 
     service: Mapped[Service] = relationship()
+    action_items: Mapped[list[ActionItem]] = relationship(
+        back_populates="finding", order_by="ActionItem.id", cascade="all, delete-orphan"
+    )
+
+
+class ActionItemStatus(enum.StrEnum):
+    OPEN = "open"
+    DONE = "done"
+
+
+class ActionItem(Base):
+    """One thing someone is to do about a finding, by a day; reminded while it is overdue."""
+
+    __tablename__ = "action_items"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key: Mapped[str] = mapped_column(String(16), unique=True)  # "ai-3f9e1c", shown to people
+    finding_id: Mapped[int] = mapped_column(ForeignKey("findings.id"), index=True)
+    text: Mapped[str] = mapped_column(String(200))
+    owner: Mapped[str] = mapped_column(String(64), index=True)
+    due_on: Mapped[date] = mapped_column(Date, index=True)
+    status: Mapped[ActionItemStatus] = mapped_column(
+        string_enum(ActionItemStatus), default=ActionItemStatus.OPEN, index=True
+    )
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    created_by: Mapped[str] = mapped_column(String(64))
+    done_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    done_by: Mapped[str | None] = mapped_column(String(64))
+    # The last reminder queued for it; at most one a week.
+    reminded_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+    finding: Mapped[Finding] = relationship(back_populates="action_items")

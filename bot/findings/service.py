@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 
 from sqlalchemy import case, select
 from sqlalchemy.orm import Session
@@ -15,12 +16,19 @@ from bot.catalog.service import can_manage
 from bot.drills.models import Drill, DrillStatus
 from bot.errors import ChaosbotError
 from bot.findings.auto import new_finding_key
-from bot.findings.models import Finding, FindingKind, FindingSource, FindingStatus, Severity
+from bot.findings.models import (
+    ActionItem,
+    Finding,
+    FindingKind,
+    FindingSource,
+    FindingStatus,
+    Severity,
+)
 
 __all__ = [
-    "ActionItem",
     "DrillNotRevealed",
     "FindingNotFound",
+    "NewActionItem",
     "NotAllowedToResolve",
     "may_resolve",
     "open_findings",
@@ -35,9 +43,10 @@ class DrillNotRevealed(ChaosbotError):
 
 
 @dataclass(frozen=True)
-class ActionItem:
+class NewActionItem:
     text: str
     owner: str
+    due_on: date
 
 
 def _subject(finding: Finding) -> Subject:
@@ -56,7 +65,7 @@ def record_drill_findings(
     what_happened: str,
     went_well: str,
     severity: Severity,
-    action_items: Sequence[ActionItem],
+    action_items: Sequence[NewActionItem],
 ) -> Finding:
     """What people learned from a drill, with action items each owned by someone."""
     if drill.status is not DrillStatus.REVEALED:
@@ -74,7 +83,7 @@ def record_drill_findings(
         title=f"Drill {drill.experiment}: {first_line}"[:200],
         what_happened=what_happened.strip(),
         went_well=went_well.strip(),
-        action_items=[{"text": a.text, "owner": a.owner} for a in action_items],
+        action_items=[_action_item(a, by=by, now=now) for a in action_items],
         created_at=now,
         created_by=by,
     )
@@ -89,6 +98,17 @@ def record_drill_findings(
         {"drill": drill.key, "severity": severity.value, "action_items": len(action_items)},
     )
     return finding
+
+
+def _action_item(item: NewActionItem, *, by: str, now: datetime) -> ActionItem:
+    return ActionItem(
+        key=f"ai-{secrets.token_hex(3)}",
+        text=item.text,
+        owner=item.owner,
+        due_on=item.due_on,
+        created_at=now,
+        created_by=by,
+    )
 
 
 class FindingNotFound(ChaosbotError):
@@ -135,7 +155,7 @@ def open_findings(
 def may_resolve(
     *, session: Session, finding: Finding, user_id: str, admins: frozenset[str]
 ) -> bool:
-    people = {finding.owner, *(item.get("owner") for item in finding.action_items)}
+    people = {finding.owner, *(item.owner for item in finding.action_items)}
     return (
         user_id in admins
         or user_id in people

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from datetime import datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from slack_bolt import Ack
@@ -17,7 +17,7 @@ from bot.drills.flows import acknowledge, escalate, resolve
 from bot.drills.service import find_drill, recent_drills, upcoming_drills
 from bot.errors import ChaosbotError
 from bot.findings.models import Severity
-from bot.findings.service import ActionItem, record_drill_findings
+from bot.findings.service import NewActionItem, record_drill_findings
 from bot.runs.supervisor import abort_run
 from bot.slack.commands import CommandRequest
 from bot.slack.drill_blocks import ACTION_ROWS, drills_list, findings_modal
@@ -32,6 +32,8 @@ from bot.slack.views import DrillFindingsModal, view_key
 __all__ = ["check_may_see_plan", "read_findings", "register"]
 
 log = logging.getLogger(__name__)
+# Until the form asks for a due day, action items are due two weeks after they are recorded.
+DUE_AFTER = timedelta(days=14)
 
 
 class NotAPlatformAdmin(ChaosbotError):
@@ -137,7 +139,7 @@ class _Drills:
     def submit_findings(self, ack: Ack, body: dict[str, Any], view: dict[str, Any]) -> None:
         """Validate inside the ack (problems go onto their blocks), then store one finding."""
         ref = DrillFindingsModal.load(view.get("private_metadata")).drill
-        read, errors = read_findings(view["state"]["values"])
+        read, errors = read_findings(view["state"]["values"], today=self._now().date())
         if read is None:
             ack(response_action="errors", errors=errors)
             return
@@ -194,8 +196,8 @@ def _user(body: dict[str, Any]) -> str:
 
 
 def read_findings(
-    values: dict[str, Any],
-) -> tuple[tuple[str, str, Severity, list[ActionItem]] | None, dict[str, str]]:
+    values: dict[str, Any], *, today: date
+) -> tuple[tuple[str, str, Severity, list[NewActionItem]] | None, dict[str, str]]:
     """The modal's values, or the errors by block: every action item needs a text and an owner."""
     errors: dict[str, str] = {}
 
@@ -222,7 +224,7 @@ def read_findings(
         elif owner and not text:
             errors[action_block] = "Say what the owner is to do, or clear the owner."
         elif text:
-            items.append(ActionItem(text=text, owner=str(owner)))
+            items.append(NewActionItem(text=text, owner=str(owner), due_on=today + DUE_AFTER))
     if errors:
         return None, errors
     return (what, well, severity, items), {}

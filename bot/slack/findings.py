@@ -39,7 +39,7 @@ def findings_blocks(
         blocks.append(section("No open finding. :tada:"))
     for finding in rows[:MAX_LISTED]:
         items = "".join(
-            f"\n    ◦ {escape(item['text'])} (<@{escape(item['owner'])}>)"
+            f"\n    ◦ {escape(item.text)} (<@{escape(item.owner)}>, due {item.due_on:%d %b})"
             for item in finding.action_items
         )
         owner = f" · owner <@{escape(finding.owner)}>" if finding.owner else ""
