@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import String
+from sqlalchemy import Index, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from bot.db.base import Base
@@ -18,6 +18,8 @@ class AuditEvent(Base):
     """One recorded decision or change; never updated, never deleted."""
 
     __tablename__ = "audit_events"
+    # A service's trail, newest first, without reading anyone else's.
+    __table_args__ = (Index("ix_audit_events_service_at", "service", "at"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
@@ -26,3 +28,6 @@ class AuditEvent(Base):
     subject_type: Mapped[str] = mapped_column(String(32))
     subject_id: Mapped[str] = mapped_column(String(64))
     detail: Mapped[dict[str, Any]] = mapped_column(JSONDocument, default=dict)
+    # The service the event is about, when it is about one or one of its things (its suite,
+    # game days, drills, findings): `service_named` reads it from the detail.
+    service: Mapped[str | None] = mapped_column(String(63))

@@ -1,4 +1,4 @@
-"""Who may do what to teams, their namespaces and their freezes: the rules, in one place.
+"""Who may do what to teams, their services, namespaces and freezes: the rules, in one place.
 
 Every surface (Slack, the CLI) asks these functions; none decides on its own.
 """
@@ -8,14 +8,16 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from bot.catalog.models import Member, Role, Team
+from bot.catalog.models import Member, Role, Service, Team
 from bot.errors import ChaosbotError
 
 __all__ = [
     "NotPermitted",
+    "can_manage",
     "check_may_assign_namespaces",
     "check_may_freeze",
     "check_may_manage_team",
+    "check_may_read_audit",
     "is_team_admin",
     "is_team_member",
     "may_join_team",
@@ -47,6 +49,33 @@ def is_team_member(*, session: Session, team: Team, user_id: str) -> bool:
         select(Member.id).where(Member.team_id == team.id, Member.slack_user_id == user_id).limit(1)
     )
     return found is not None
+
+
+def can_manage(*, session: Session, service: Service, user_id: str) -> bool:
+    """Owners of the service and admins of its team may edit or offboard it."""
+    if any(o.slack_user_id == user_id for o in service.owners):
+        return True
+    admin = session.scalar(
+        select(Member.id).where(
+            Member.team_id == service.team_id,
+            Member.slack_user_id == user_id,
+            Member.role == Role.ADMIN,
+        )
+    )
+    return admin is not None
+
+
+def check_may_read_audit(
+    *, session: Session, service: Service, user_id: str, admins: frozenset[str]
+) -> None:
+    """A service's audit trail is read by those who may change the service (can_manage) and
+    platform admins; NotPermitted for anyone else."""
+    if user_id in admins or can_manage(session=session, service=service, user_id=user_id):
+        return
+    raise NotPermitted(
+        f"read the audit trail of {service.name}",
+        f"the owners of {service.name}, the admins of team {service.team.name} and platform admins",
+    )
 
 
 def check_may_assign_namespaces(*, user_id: str, admins: frozenset[str]) -> None:

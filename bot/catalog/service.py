@@ -11,7 +11,7 @@ from sqlalchemy import or_, select, true
 from sqlalchemy.orm import Session, selectinload
 
 from bot.audit.service import Subject
-from bot.catalog.access import may_join_team, may_manage_team
+from bot.catalog.access import can_manage, may_join_team, may_manage_team
 from bot.catalog.models import (
     DEFAULT_TIMEZONE,
     Member,
@@ -86,12 +86,13 @@ class SaveResult:
     changes: list[str] = field(default_factory=list)
 
 
-def find_service(*, session: Session, name: str) -> Service:
-    """The active service called `name`, or ServiceNotFound."""
+def find_service(*, session: Session, name: str, offboarded: bool = False) -> Service:
+    """The active service called `name` (or offboarded, when `offboarded`), or ServiceNotFound."""
+    query = select(Service).where(Service.name == name)
+    if not offboarded:
+        query = query.where(Service.offboarded_at.is_(None))
     service = session.scalar(
-        select(Service)
-        .where(Service.name == name, Service.offboarded_at.is_(None))
-        .options(selectinload(Service.owners), selectinload(Service.suite))
+        query.options(selectinload(Service.owners), selectinload(Service.suite))
     )
     if service is None:
         raise ServiceNotFound(name)
@@ -159,20 +160,6 @@ def sharing_services(
         if shared:
             found.append((other, shared))
     return found
-
-
-def can_manage(*, session: Session, service: Service, user_id: str) -> bool:
-    """Owners of the service and admins of its team may edit or offboard it."""
-    if any(o.slack_user_id == user_id for o in service.owners):
-        return True
-    admin = session.scalar(
-        select(Member.id).where(
-            Member.team_id == service.team_id,
-            Member.slack_user_id == user_id,
-            Member.role == Role.ADMIN,
-        )
-    )
-    return admin is not None
 
 
 def spec_of(service: Service) -> ServiceSpec:

@@ -9,6 +9,7 @@ from collections.abc import Callable, Sequence
 
 from bot import __version__
 from bot.cli import runs as runs_cli
+from bot.cli.audit import add_parser as add_audit_parser
 from bot.cli.experiments import add_parser as add_experiments_parser
 from bot.cli.options import add_actor, add_file, configured_settings
 from bot.cli.rbac import add_parser as add_rbac_parser
@@ -107,6 +108,7 @@ def _parser() -> argparse.ArgumentParser:
         help="write to FILE instead of standard output",
     )
     export.set_defaults(command=_export)
+    add_audit_parser(sub)
 
     namespaces = sub.add_parser(
         "namespaces",

@@ -8,6 +8,7 @@ from slack_bolt import App
 
 from bot.context import BotContext
 from bot.slack import (
+    audit,
     catalog,
     commands,
     compliance,
@@ -54,7 +55,7 @@ def register_listeners(
 ) -> None:
     """Wire up every surface; each adds its `/chaos` subcommands to the router."""
     surface = Surface(app=app, router=router, reporter=reporter, context=context)
-    for each in (catalog, runs, suite, gamedays, drills, findings, compliance, teams):
+    for each in (catalog, runs, suite, gamedays, drills, findings, compliance, teams, audit):
         each.register(surface)
     commands.register(app, router=router, reporter=reporter)
 
