@@ -23,23 +23,13 @@ from bot.db.types import JSONDocument, UTCDateTime
 from bot.drills import service as drills
 from bot.drills.models import Drill, DrillStatus
 from bot.library.catalogue import load_catalogue
-from bot.runs.states import RunStatus
 from tests.fixtures.bot import ADMIN, ALICE, START, RunningBot
 from tests.fixtures.gamedays import MALLORY, ask, register_service
-from tests.fixtures.runs import plan_adhoc, transition
+from tests.fixtures.runs import deviated_adhoc_run
 
 pytestmark = pytest.mark.storage
 
 HOUR = timedelta(hours=1)
-
-
-def _deviated_run(db: Database) -> None:
-    """An ad-hoc run of checkout that deviates, which records a finding."""
-    run_id = plan_adhoc(db).run_id
-    with db.session() as session:
-        for step in (RunStatus.PREFLIGHT, RunStatus.INJECTING, RunStatus.ROLLING_BACK):
-            transition(session=session, run_id=run_id, to=step, now=START, message=step)
-        transition(session=session, run_id=run_id, to=RunStatus.DEVIATED, now=START, message="")
 
 
 def _skipped_drill(db: Database) -> None:
@@ -70,7 +60,7 @@ def _two_services(db: Database) -> None:
             now=START,
         )
     ask(db)
-    _deviated_run(db)
+    deviated_adhoc_run(db)
     _skipped_drill(db)
 
 
@@ -114,7 +104,7 @@ def test_the_trail_is_oldest_first_since_a_time_in_batches(db: Database) -> None
 
 
 def test_events_stored_before_the_service_column_get_it_from_their_detail(db: Database) -> None:
-    command.downgrade(_config(db), "0012")
+    command.downgrade(_config(db), "0013")
     events = table(
         "audit_events",
         column("at", UTCDateTime()),

@@ -40,7 +40,63 @@ def _kind(values: tuple[str, ...]) -> sa.Enum:
     )
 
 
+_findings = sa.table(
+    "findings",
+    sa.column("id", sa.Integer()),
+    sa.column("action_items", bot.db.types.JSONDocument),
+    sa.column("created_at", bot.db.types.UTCDateTime()),
+    sa.column("created_by", sa.String()),
+)
+_items = sa.table(
+    "action_items",
+    sa.column("key", sa.String()),
+    sa.column("finding_id", sa.Integer()),
+    sa.column("text", sa.String()),
+    sa.column("owner", sa.String()),
+    sa.column("due_on", sa.Date()),
+    sa.column("status", sa.String()),
+    sa.column("created_at", bot.db.types.UTCDateTime()),
+    sa.column("created_by", sa.String()),
+)
+
+
 def upgrade() -> None:
+    # SQLite rebuilds a table to alter it, which a table referencing it forbids: findings are
+    # altered first, with their items in hand, and the items table is made after.
+    connection = op.get_bind()
+    rows = [
+        {
+            "key": f"ai-{secrets.token_hex(3)}",
+            "finding_id": finding.id,
+            "text": str(item.get("text", ""))[:200],
+            "owner": str(item.get("owner", ""))[:64],
+            "due_on": (finding.created_at + _DUE_AFTER).date(),
+            "status": "open",
+            "created_at": finding.created_at,
+            "created_by": finding.created_by,
+        }
+        for finding in connection.execute(sa.select(_findings))
+        for item in finding.action_items or []
+    ]
+    with op.batch_alter_table("findings", schema=None) as batch_op:
+        batch_op.drop_constraint("uq_findings_run_id", type_="unique")
+        batch_op.alter_column(
+            "kind", existing_type=_kind(_KINDS), type_=_kind(_KINDS_AFTER), existing_nullable=False
+        )
+        batch_op.drop_column("action_items")
+        batch_op.add_column(sa.Column("gameday_id", sa.Integer(), nullable=True))
+        batch_op.create_foreign_key(
+            batch_op.f("fk_findings_gameday_id_gamedays"), "gamedays", ["gameday_id"], ["id"]
+        )
+        batch_op.create_index(batch_op.f("ix_findings_gameday_id"), ["gameday_id"], unique=False)
+    op.create_index(
+        "uq_findings_run_id_automatic_kind",
+        "findings",
+        ["run_id", "kind"],
+        unique=True,
+        sqlite_where=sa.text("kind != 'review'"),
+        postgresql_where=sa.text("kind != 'review'"),
+    )
     op.create_table(
         "action_items",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -75,66 +131,20 @@ def upgrade() -> None:
     with op.batch_alter_table("action_items", schema=None) as batch_op:
         for column in ("finding_id", "owner", "due_on", "status"):
             batch_op.create_index(batch_op.f(f"ix_action_items_{column}"), [column], unique=False)
-
-    findings = sa.table(
-        "findings",
-        sa.column("id", sa.Integer()),
-        sa.column("action_items", bot.db.types.JSONDocument),
-        sa.column("created_at", bot.db.types.UTCDateTime()),
-        sa.column("created_by", sa.String()),
-    )
-    items = sa.table(
-        "action_items",
-        sa.column("key", sa.String()),
-        sa.column("finding_id", sa.Integer()),
-        sa.column("text", sa.String()),
-        sa.column("owner", sa.String()),
-        sa.column("due_on", sa.Date()),
-        sa.column("status", sa.String()),
-        sa.column("created_at", bot.db.types.UTCDateTime()),
-        sa.column("created_by", sa.String()),
-    )
-    connection = op.get_bind()
-    rows = [
-        {
-            "key": f"ai-{secrets.token_hex(3)}",
-            "finding_id": finding.id,
-            "text": str(item.get("text", ""))[:200],
-            "owner": str(item.get("owner", ""))[:64],
-            "due_on": (finding.created_at + _DUE_AFTER).date(),
-            "status": "open",
-            "created_at": finding.created_at,
-            "created_by": finding.created_by,
-        }
-        for finding in connection.execute(sa.select(findings))
-        for item in finding.action_items or []
-    ]
     if rows:
-        connection.execute(sa.insert(items), rows)
-
-    with op.batch_alter_table("findings", schema=None) as batch_op:
-        batch_op.drop_constraint("uq_findings_run_id", type_="unique")
-        batch_op.alter_column(
-            "kind", existing_type=_kind(_KINDS), type_=_kind(_KINDS_AFTER), existing_nullable=False
-        )
-        batch_op.drop_column("action_items")
-        batch_op.add_column(sa.Column("gameday_id", sa.Integer(), nullable=True))
-        batch_op.create_foreign_key(
-            batch_op.f("fk_findings_gameday_id_gamedays"), "gamedays", ["gameday_id"], ["id"]
-        )
-        batch_op.create_index(batch_op.f("ix_findings_gameday_id"), ["gameday_id"], unique=False)
-    op.create_index(
-        "uq_findings_run_id_automatic_kind",
-        "findings",
-        ["run_id", "kind"],
-        unique=True,
-        sqlite_where=sa.text("kind != 'review'"),
-        postgresql_where=sa.text("kind != 'review'"),
-    )
+        connection.execute(sa.insert(_items), rows)
 
 
 def downgrade() -> None:
+    """Back to items as JSON (text and owner; due days, done and reminders are lost), and
+    without people's reviews of game days and runs, which the old schema cannot hold."""
+    connection = op.get_bind()
+    kept: dict[int, list[dict[str, str]]] = {}
+    for item in connection.execute(sa.select(_items).order_by(sa.text("id"))):
+        kept.setdefault(item.finding_id, []).append({"text": item.text, "owner": item.owner})
+    op.drop_table("action_items")
     op.drop_index("uq_findings_run_id_automatic_kind", table_name="findings")
+    op.execute("DELETE FROM findings WHERE kind = 'review'")
     with op.batch_alter_table("findings", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_findings_gameday_id"))
         batch_op.drop_constraint(batch_op.f("fk_findings_gameday_id_gamedays"), type_="foreignkey")
@@ -144,10 +154,11 @@ def downgrade() -> None:
                 "action_items", bot.db.types.JSONDocument, nullable=False, server_default="[]"
             )
         )
-    op.execute("DELETE FROM findings WHERE kind = 'review'")
-    with op.batch_alter_table("findings", schema=None) as batch_op:
         batch_op.alter_column(
             "kind", existing_type=_kind(_KINDS_AFTER), type_=_kind(_KINDS), existing_nullable=False
         )
         batch_op.create_unique_constraint("uq_findings_run_id", ["run_id", "kind"])
-    op.drop_table("action_items")
+    for finding_id, items in kept.items():
+        connection.execute(
+            sa.update(_findings).where(_findings.c.id == finding_id).values(action_items=items)
+        )

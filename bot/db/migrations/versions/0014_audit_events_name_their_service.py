@@ -1,7 +1,7 @@
 """audit events name their service, so a service's trail is one indexed read
 
-Revision ID: 0013
-Revises: 0012
+Revision ID: 0014
+Revises: 0013
 Create Date: 2026-12-08 09:00:00.000000
 
 The events stored so far get it from their detail, by the rule `bot.audit.service.service_named`
@@ -16,8 +16,8 @@ from alembic import op
 
 import bot.db.types
 
-revision = "0013"
-down_revision = "0012"
+revision = "0014"
+down_revision = "0013"
 branch_labels = None
 depends_on = None
 
