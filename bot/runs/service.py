@@ -12,6 +12,7 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from bot.audit.service import Auditor, Subject
 from bot.catalog.models import Service
 from bot.db.engine import Database
 from bot.errors import ChaosbotError
@@ -25,6 +26,7 @@ __all__ = [
     "RUN_LABEL",
     "RunNotFound",
     "active_runs",
+    "audit",
     "create_run",
     "end_unstarted",
     "engage_kill_switch",
@@ -47,6 +49,15 @@ class RunNotFound(ChaosbotError):
 def new_run_key() -> str:
     """A label-safe, unguessable run id such as `r-5f2c9a1b7e`."""
     return f"r-{secrets.token_hex(5)}"
+
+
+def _subject(run: Run) -> Subject:
+    return Subject("run", run.key, {"service": run.service.name, "experiment": run.experiment})
+
+
+# Who asked for a run and how it ended are in the audit trail as well as on the run's row, so
+# that `chaosbot audit --service` tells a service's whole story.
+audit = Auditor(_subject)
 
 
 def create_run(
@@ -89,6 +100,14 @@ def create_run(
     session.add(run)
     session.flush()
     _event(session, run.id, now, RunStatus.SCHEDULED, f"{experiment} requested by {requested_by}")
+    audit(
+        session,
+        run,
+        requested_by,
+        now,
+        "run.requested",
+        {"trigger": trigger.value, "dry_run": dry_run},
+    )
     return run
 
 
@@ -146,10 +165,15 @@ def transition(
     if result.rowcount != 1:  # type: ignore[attr-defined]
         return False
     _event(session, run_id, now, to, message, detail)
+    if observer is None and to not in TERMINAL:
+        return True
+    run = session.get(Run, run_id, populate_existing=True)
+    if run is None:
+        return True
+    if to in TERMINAL:
+        audit(session, run, "chaosbot", now, f"run.{to.value}", {"reason": message[:500]})
     if observer is not None:
-        run = session.get(Run, run_id, populate_existing=True)
-        if run is not None:
-            observer.run_changed(session=session, run=run, message=message, now=now)
+        observer.run_changed(session=session, run=run, message=message, now=now)
     return True
 
 

@@ -21,7 +21,7 @@ from bot.clock import Clock, offset_env
 from bot.db.engine import Database
 from bot.runs.events import NOBODY, RunObserver
 from bot.runs.models import Run
-from bot.runs.service import active_runs, end_unstarted, find_run
+from bot.runs.service import active_runs, audit, end_unstarted, find_run
 from bot.runs.states import IN_CLUSTER, RunStatus
 
 __all__ = [
@@ -224,11 +224,13 @@ def abort_run(
             and run.status in IN_CLUSTER
             and run.abort_requested_at is None
         )
-        session.execute(
+        asked = session.execute(
             update(Run)
             .where(Run.id == run.id, Run.abort_requested_at.is_(None))
             .values(abort_requested_at=now, abort_requested_by=by, abort_signalled=will_signal)
         )
+        if asked.rowcount == 1:  # type: ignore[attr-defined]
+            audit(session, run, by, now, "run.abort_requested", {"status": run.status.value})
         if run.status is RunStatus.SCHEDULED:
             end_unstarted(
                 session=session, run_id=run.id, now=now, reason=f"aborted by {by} before it started"

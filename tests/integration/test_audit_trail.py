@@ -23,9 +23,10 @@ from bot.db.types import JSONDocument, UTCDateTime
 from bot.drills import service as drills
 from bot.drills.models import Drill, DrillStatus
 from bot.library.catalogue import load_catalogue
+from bot.runs.supervisor import abort_run
 from tests.fixtures.bot import ADMIN, ALICE, START, RunningBot
 from tests.fixtures.gamedays import MALLORY, ask, register_service
-from tests.fixtures.runs import deviated_adhoc_run
+from tests.fixtures.runs import deviated_adhoc_run, plan_adhoc
 
 pytestmark = pytest.mark.storage
 
@@ -76,12 +77,35 @@ def test_a_services_trail_has_its_suite_game_days_drills_and_findings_and_nobody
         ("service", "service.onboarded"),
         ("service", "suite.added"),
         ("gameday", "gameday.requested"),
+        ("run", "run.requested"),
+        ("run", "run.deviated"),
         ("finding", "finding.recorded"),
         ("drill", "drill.skipped"),
     ]
     assert ledger == [("service", "service.onboarded")]
     assert everything.count("namespace.claimed") == 1  # in the whole trail, no service's
     assert len(everything) == len(checkout) + len(ledger) + 1
+
+
+def test_who_asked_for_a_run_who_aborted_it_and_how_it_ended_are_in_the_trail(
+    db: Database,
+) -> None:
+    register_service(db)
+    planned = plan_adhoc(db)
+    abort_run(db=db, ref=planned.run_id, by=MALLORY, now=START + HOUR)
+    abort_run(db=db, ref=planned.run_id, by=ALICE, now=START + 2 * HOUR)  # asked once only
+    with db.session() as session:
+        runs = [
+            (e.actor, e.action, e.subject_id, e.detail.get("experiment"))
+            for e in trail(session=session, service="checkout")
+            if e.subject_type == "run"
+        ]
+    key = planned.key
+    assert runs == [
+        (ALICE, "run.requested", key, "pod-kill"),
+        (MALLORY, "run.abort_requested", key, "pod-kill"),
+        ("chaosbot", "run.aborted", key, "pod-kill"),
+    ]
 
 
 def test_the_trail_is_oldest_first_since_a_time_in_batches(db: Database) -> None:
@@ -158,7 +182,7 @@ def test_chaosbot_audit_writes_json_lines_oldest_first(
         ("service", "suite.added"),
         ("gameday", "gameday.requested"),
     ]
-    assert len(rows) == 5
+    assert len(rows) == 7
     assert rows[1] == {
         "at": "2026-11-30T09:00:00+00:00",
         "actor": ALICE,
@@ -167,7 +191,7 @@ def test_chaosbot_audit_writes_json_lines_oldest_first(
         "subject_ref": rows[0]["subject_ref"],
         "detail": {"name": "checkout", "experiment": "cpu-pressure"},
     }
-    assert rows[4]["subject_ref"] == "inc-000001"
+    assert rows[6]["subject_ref"] == "inc-000001"
 
 
 def test_chaosbot_audit_writes_csv_with_a_header_and_the_detail_as_json(
@@ -175,11 +199,11 @@ def test_chaosbot_audit_writes_csv_with_a_header_and_the_detail_as_json(
 ) -> None:
     output = tmp_path / "audit.csv"
     assert main(["audit", "--format", "csv", "--output", str(output)]) == 0
-    assert capsys.readouterr().out == f"wrote 7 audit events to {output}\n"
+    assert capsys.readouterr().out == f"wrote 9 audit events to {output}\n"
     with output.open(newline="", encoding="utf-8") as file:
         header, *rows = list(csv.reader(file))
     assert header == ["at", "actor", "action", "subject_kind", "subject_ref", "detail"]
-    assert len(rows) == 7
+    assert len(rows) == 9
     drill = rows[-1]
     assert drill[1:5] == ["chaosbot", "drill.skipped", "drill", "inc-000001"]
     assert json.loads(drill[5]) == {"service": "checkout", "reason": "freeze"}
