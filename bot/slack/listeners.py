@@ -8,11 +8,13 @@ from slack_bolt import App
 
 from bot.context import BotContext
 from bot.slack import (
+    actions,
     catalog,
     commands,
     compliance,
     drills,
     findings,
+    findings_form,
     gamedays,
     home,
     runs,
@@ -54,7 +56,18 @@ def register_listeners(
 ) -> None:
     """Wire up every surface; each adds its `/chaos` subcommands to the router."""
     surface = Surface(app=app, router=router, reporter=reporter, context=context)
-    for each in (catalog, runs, suite, gamedays, drills, findings, compliance, teams):
+    for each in (
+        catalog,
+        runs,
+        suite,
+        gamedays,
+        drills,
+        findings_form,
+        findings,
+        actions,
+        compliance,
+        teams,
+    ):
         each.register(surface)
     commands.register(app, router=router, reporter=reporter)
 

@@ -1,4 +1,5 @@
-"""action items as rows (owner, due day, done, last reminder); findings of game days and runs
+"""action items as rows (owner, due day, done, last reminder); findings of game days and runs,
+and whether their hypothesis held
 
 Revision ID: 0013
 Revises: 0012
@@ -119,6 +120,21 @@ def upgrade() -> None:
         )
         batch_op.drop_column("action_items")
         batch_op.add_column(sa.Column("gameday_id", sa.Integer(), nullable=True))
+        batch_op.add_column(
+            sa.Column(
+                "hypothesis",
+                sa.Enum(
+                    "held",
+                    "partly",
+                    "not_held",
+                    name="hypothesis",
+                    native_enum=False,
+                    create_constraint=True,
+                    length=16,
+                ),
+                nullable=True,
+            )
+        )
         batch_op.create_foreign_key(
             batch_op.f("fk_findings_gameday_id_gamedays"), "gamedays", ["gameday_id"], ["id"]
         )
@@ -139,6 +155,7 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_findings_gameday_id"))
         batch_op.drop_constraint(batch_op.f("fk_findings_gameday_id_gamedays"), type_="foreignkey")
         batch_op.drop_column("gameday_id")
+        batch_op.drop_column("hypothesis")
         batch_op.add_column(
             sa.Column(
                 "action_items", bot.db.types.JSONDocument, nullable=False, server_default="[]"
