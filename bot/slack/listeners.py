@@ -71,7 +71,7 @@ def register_listeners(
         each.register(surface)
     commands.register(app, router=router, reporter=reporter)
 
-    approve_for, resolve_for = home.home_actions(
+    approve_for, resolve_for, done_for = home.home_actions(
         context.db.session, now=context.clock.now, admins=context.settings.platform_admins
     )
 
@@ -82,5 +82,10 @@ def register_listeners(
         return note
 
     home.register(
-        app, home=home_tab, reporter=reporter, approve_for=approved, resolve_for=resolve_for
+        app,
+        home=home_tab,
+        reporter=reporter,
+        approve_for=approved,
+        resolve_for=resolve_for,
+        done_for=done_for,
     )
