@@ -90,8 +90,8 @@ def evaluate(evidence: Evidence, policy: CompliancePolicy, *, now: datetime) -> 
     allowed = tier.max_overdue_action_items
     if allowed is not None and evidence.overdue_action_items > allowed:
         overdue.append(
-            f"{evidence.overdue_action_items} overdue action item(s)"
-            + (f" (at most {allowed} allowed)" if allowed else "")
+            f"{evidence.overdue_action_items} action item(s) past their due day "
+            + (f"(at most {allowed} allowed)" if allowed else "(none allowed)")
         )
     if failing:
         standing, reasons = Standing.FAILING, failing + overdue
