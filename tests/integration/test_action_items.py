@@ -11,6 +11,7 @@ import pytest
 from sqlalchemy import select
 
 from bot.audit.models import AuditEvent
+from bot.catalog.models import Member, Role, Team
 from bot.config.compliance_policy import parse_policy
 from bot.db.engine import Database
 from bot.findings.flows import remind_due
@@ -48,6 +49,8 @@ from tests.fixtures.runs import plan_adhoc, transition
 from tests.fixtures.services import Checkout
 
 pytestmark = pytest.mark.storage
+
+TEAM_ADMIN = "U0TEAMADMIN"
 
 
 def _form(
@@ -309,29 +312,31 @@ def test_done_and_reassign_are_for_the_owner_team_admins_and_platform_admins(
     db = checkout_db
     finding = _record(db, _ended_run(db), NewActionItem("Add a PDB", BOB, date(2026, 12, 3)))
     (item,) = finding.action_items
-    for act in (
-        lambda s: complete_action_item(
-            session=s, ref=item.key, user_id=MALLORY, now=START, admins=ADMINS
-        ),
-        lambda s: reassign_action_item(
-            session=s, ref=item.key, to=MALLORY, user_id=DAVE, now=START, admins=ADMINS
-        ),
-    ):
-        with db.session() as session, pytest.raises(NotAllowedToTouchItem):
-            act(session)
+    with db.session() as session, pytest.raises(NotAllowedToTouchItem, match="close"):
+        complete_action_item(
+            session=session, ref=item.key, user_id=MALLORY, now=START, admins=ADMINS
+        )
+    # Dave is a member of the team, not one of its admins.
+    with db.session() as session, pytest.raises(NotAllowedToTouchItem, match="reassign"):
+        reassign_action_item(
+            session=session, ref=item.key, to=DAVE, user_id=DAVE, now=START, admins=ADMINS
+        )
     with db.session() as session:
         moved, changed = reassign_action_item(
             session=session, ref=item.key, to=CAROL, user_id=BOB, now=START, admins=ADMINS
         )
         assert changed and moved.owner == CAROL
     with db.session() as session:
+        team = session.scalars(select(Team)).one()
+        team.members.append(Member(slack_user_id=TEAM_ADMIN, role=Role.ADMIN))
+    with db.session() as session:
         _, changed = complete_action_item(
-            session=session, ref=item.key, user_id=ADMIN, now=START, admins=ADMINS
+            session=session, ref=item.key, user_id=TEAM_ADMIN, now=START, admins=ADMINS
         )
         assert changed
     with db.session() as session:
         _, again = complete_action_item(
-            session=session, ref=item.key, user_id=CAROL, now=START, admins=ADMINS
+            session=session, ref=item.key, user_id=ADMIN, now=START, admins=ADMINS
         )
         assert not again  # done twice changes nothing
         events = session.scalars(
