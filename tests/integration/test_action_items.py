@@ -345,7 +345,7 @@ def test_done_and_reassign_are_for_the_owner_team_admins_and_platform_admins(
     assert sorted(events) == ["action_item.done", "action_item.reassigned"]
 
 
-def test_reassign_in_slack_is_refused_to_a_stranger(running_bot: RunningBot) -> None:
+def test_the_app_home_lists_ones_items_and_reassign_is_refused_to_a_stranger(running_bot: RunningBot) -> None:
     register_service(running_bot.db, tier=2)
     finding = _record(
         running_bot.db,
@@ -353,6 +353,12 @@ def test_reassign_in_slack_is_refused_to_a_stranger(running_bot: RunningBot) -> 
         NewActionItem("Add a PDB", BOB, date(2026, 12, 3)),
     )
     item = finding.action_items[0].key
+    # Bob's App Home lists his open items, each with Done.
+    running_bot.simulator.event({"type": "app_home_opened", "user": BOB, "tab": "home"})
+    running_bot.slack.wait_for("views.publish", where=lambda c: c.body["user_id"] == BOB)
+    home = str(running_bot.slack.home(BOB))
+    assert "Your action items" in home and item in home and "Add a PDB" in home
+    assert ActionId.HOME_COMPLETE_ACTION_ITEM.value in home
     before = len(running_bot.slack.responses)
     running_bot.simulator.block_action(
         ActionId.REASSIGN_ACTION_ITEM.value,
