@@ -345,7 +345,9 @@ def test_done_and_reassign_are_for_the_owner_team_admins_and_platform_admins(
     assert sorted(events) == ["action_item.done", "action_item.reassigned"]
 
 
-def test_the_app_home_lists_ones_items_and_reassign_is_refused_to_a_stranger(running_bot: RunningBot) -> None:
+def test_the_app_home_lists_ones_items_and_reassign_is_refused_to_a_stranger(
+    running_bot: RunningBot,
+) -> None:
     register_service(running_bot.db, tier=2)
     finding = _record(
         running_bot.db,
