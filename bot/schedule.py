@@ -1,6 +1,6 @@
 """The bot's schedule: one reconciler over the platform's passes, with each pass at hand.
 
-The passes are the domains' own (`scheduled.py` in gamedays, drills and compliance, and the
+The passes are the domains' own (`scheduled.py` in gamedays, drills, compliance and findings, and the
 runs' janitor); this module only puts them together for the bot (bot/serve.py), the demo and
 the tests, and reports a tick the way `/chaos gamedays` and the tests read it.
 """
@@ -17,6 +17,7 @@ from bot.compliance.scheduled import DigestPass
 from bot.config import Settings
 from bot.db.engine import Database
 from bot.drills.scheduled import DrillPass, DrillReport
+from bot.findings.scheduled import ActionItemPass
 from bot.gamedays.flows import Started
 from bot.gamedays.scheduled import GameDayPass, GameDayReport
 from bot.runs.events import RunObserver, RunObservers
@@ -44,12 +45,16 @@ class Schedule:
         gamedays: GameDayPass,
         drills: DrillPass | None = None,
         digest: DigestPass | None = None,
+        action_items: ActionItemPass | None = None,
         janitor: Janitor | None = None,
         every: float = 30.0,
         lag: LagListener | None = None,
     ) -> None:
         self.gamedays, self.drills, self.digest, self.janitor = gamedays, drills, digest, janitor
-        passes: list[Pass] = [p for p in (gamedays, drills, digest, janitor) if p is not None]
+        self.action_items = action_items
+        passes: list[Pass] = [
+            p for p in (gamedays, drills, digest, action_items, janitor) if p is not None
+        ]
         self.reconciler = Reconciler(
             clock=clock, passes=passes, every=every, misfire_grace=gamedays.grace, lag=lag
         )
@@ -67,7 +72,8 @@ class Schedule:
         janitor: Janitor | None = None,
         lag: LagListener | None = None,
     ) -> Schedule:
-        """Game days and the weekly digest from the settings, with the janitor given; `drills`
+        """Game days, the weekly digest and the action-item reminders from the settings, with
+        the janitor given; `drills`
         True builds the drill pass from the settings too, a pass is taken as it is (a test's,
         with its own rng), None or False leaves drills out."""
         run_pass: RunPassArgs = {
@@ -87,6 +93,7 @@ class Schedule:
                 policy=settings.compliance_policy,
                 admin_channel=settings.admin_channel,
             ),
+            action_items=ActionItemPass(db=db, clock=clock),
             janitor=janitor,
             every=reconcile_every,
             lag=lag,
@@ -130,6 +137,10 @@ class Schedule:
 
     def send_digests(self) -> DigestReport | None:
         return self.digest.run() if self.digest is not None else None
+
+    def remind_action_items(self) -> list[str] | None:
+        """The action-item pass now: the keys of the items whose owners were reminded."""
+        return self.action_items.run() if self.action_items is not None else None
 
     @property
     def follow_ups(self) -> tuple[RunObserver, ...]:

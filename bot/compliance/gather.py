@@ -1,6 +1,7 @@
 """Everything compliance, the score and the digest need, read in a fixed number of queries.
 
-One query per kind of fact (services, suites, verdicts, game days, findings, drills), for all
+One query per kind of fact (services, suites, verdicts, game days, findings, action items,
+drills), for all
 teams at once: the digest job's statement count does not grow with the number of teams or
 services (bench/digest_scale.py measures it).
 """
@@ -19,7 +20,8 @@ from bot.catalog.models import Service, ServiceOwner, SuiteEntry, Team
 from bot.compliance.policy import Evidence
 from bot.compliance.score import Verdict
 from bot.drills.models import Detection, Drill, DrillStatus
-from bot.findings.models import Finding, FindingStatus, Severity
+from bot.findings.models import ActionItem, Finding, FindingStatus, Severity
+from bot.findings.service import local_today, open_items_query
 from bot.gamedays.models import OPEN, GameDay, GameDayStatus
 from bot.library.catalogue import load_catalogue
 from bot.runs.models import Run
@@ -67,6 +69,7 @@ class ServiceFacts:
     last_gameday_failed_at: datetime | None = None
     open_findings: dict[Severity, int] = field(default_factory=dict)
     critical_open_since: list[datetime] = field(default_factory=list)
+    overdue_action_items: int = 0
     drills: list[DrillTimes] = field(default_factory=list)
     upcoming: list[UpcomingGameDay] = field(default_factory=list)
 
@@ -82,6 +85,7 @@ class ServiceFacts:
             last_gameday_failed_at=self.last_gameday_failed_at,
             categories_passed=passed,
             critical_open_since=tuple(self.critical_open_since),
+            overdue_action_items=self.overdue_action_items,
         )
 
 
@@ -189,6 +193,17 @@ def gather(
         facts.open_findings[severity] = facts.open_findings.get(severity, 0) + 1
         if severity is Severity.CRITICAL:
             facts.critical_open_since.append(created)
+
+    # Overdue: past its due day on the team's clock (the latest any clock may have passed is
+    # read, and each team's own day decides).
+    for service_id, due_on in session.execute(
+        open_items_query()
+        .with_only_columns(Finding.service_id, ActionItem.due_on)
+        .where(Finding.service_id.in_(ids), ActionItem.due_on <= now.date())
+    ):
+        facts = services[service_id]
+        if due_on < local_today(now, teams[facts.team_id].timezone):
+            facts.overdue_action_items += 1
 
     drills_from = drills_since or now - timedelta(days=7)
     # A drill that waited for the team's monitoring may never have raised chaosbot's alert:

@@ -8,6 +8,9 @@ Defaults (overridable per tier with CHAOSBOT_COMPLIANCE_POLICY, a YAML file):
 - tier 2: a passed game day within 180 days;
 - tiers 3 and 4: advisory (a passed game day within 365 days is reported, never required).
 
+A tier may also allow at most `maxOverdueActionItems` action items past their due day (none
+by default): a service with more is *overdue*.
+
 A game day passed when it completed and every run of it completed (the steady state held
 before and after). A service is *failing* when a critical finding has been open too long or its
 latest game day failed; *overdue* when a requirement is not met; *due soon* when its passed game
@@ -43,6 +46,7 @@ class Evidence:
     # The categories of experiments that passed, each with when it last passed.
     categories_passed: Mapping[str, datetime] = field(default_factory=dict)
     critical_open_since: Sequence[datetime] = ()
+    overdue_action_items: int = 0  # open, past their due day on the team's clock
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -83,6 +87,12 @@ def evaluate(evidence: Evidence, policy: CompliancePolicy, *, now: datetime) -> 
                 f"passed in {tier.gameday_within_days} days"
                 + (f" ({', '.join(recent)})" if recent else "")
             )
+    allowed = tier.max_overdue_action_items
+    if allowed is not None and evidence.overdue_action_items > allowed:
+        overdue.append(
+            f"{evidence.overdue_action_items} action item(s) past their due day "
+            + (f"(at most {allowed} allowed)" if allowed else "(none allowed)")
+        )
     if failing:
         standing, reasons = Standing.FAILING, failing + overdue
     elif overdue:

@@ -30,6 +30,7 @@ class ServiceReport:
     trend: list[float | None]
     open_findings: dict[Severity, int]
     owners: list[str]
+    overdue_action_items: int = 0
 
     @property
     def open_total(self) -> int:
@@ -57,6 +58,10 @@ class TeamReport:
 
     def count(self, standing: Standing) -> int:
         return sum(1 for s in self.services if s.state.standing is standing)
+
+    @property
+    def overdue_action_items(self) -> int:
+        return sum(s.overdue_action_items for s in self.services)
 
     @property
     def open_findings(self) -> dict[Severity, int]:
@@ -98,6 +103,7 @@ def _service_report(
         trend=weekly,
         open_findings=dict(facts.open_findings),
         owners=list(facts.owners),
+        overdue_action_items=facts.overdue_action_items,
     )
 
 

@@ -30,6 +30,8 @@ class TierPolicy:
     gameday_within_days: int
     min_categories: int = 0
     critical_open_max_days: int | None = None
+    # At most this many action items past their due day (None: not required).
+    max_overdue_action_items: int | None = None
     advisory: bool = False
 
 
@@ -67,7 +69,9 @@ def load_policy(environ: Mapping[str, str]) -> CompliancePolicy:
 
 
 def parse_policy(raw: Any, *, source: str) -> CompliancePolicy:
-    """`{dueSoonDays: 14, tiers: {1: {gameDayWithinDays: 60, minCategories: 4, ...}}}`."""
+    """`{dueSoonDays: 14, tiers: {1: {gameDayWithinDays: 60, minCategories: 4, ...}}}`; a
+    tier's `maxOverdueActionItems: 0` requires that none of its services' action items is
+    past its due day."""
     if not isinstance(raw, Mapping):
         raise SettingsError(POLICY_ENV, f"{source}: must be a mapping with `tiers`")
     tiers = dict(DEFAULT_POLICY.tiers)
@@ -85,6 +89,7 @@ def parse_policy(raw: Any, *, source: str) -> CompliancePolicy:
             "gameDayWithinDays",
             "minCategories",
             "criticalOpenMaxDays",
+            "maxOverdueActionItems",
             "advisory",
         }
         if unknown:
@@ -99,6 +104,18 @@ def parse_policy(raw: Any, *, source: str) -> CompliancePolicy:
             critical_open_max_days=(
                 _days(rules, "criticalOpenMaxDays", base.critical_open_max_days or 0, source, key)
                 if rules.get("criticalOpenMaxDays", base.critical_open_max_days) is not None
+                else None
+            ),
+            max_overdue_action_items=(
+                _days(
+                    rules,
+                    "maxOverdueActionItems",
+                    base.max_overdue_action_items or 0,
+                    source,
+                    key,
+                    low=0,
+                )
+                if rules.get("maxOverdueActionItems", base.max_overdue_action_items) is not None
                 else None
             ),
             advisory=bool(rules.get("advisory", base.advisory)),

@@ -424,12 +424,14 @@ def blind_drill(world: DemoWorld) -> None:
     _press(world, "alice", ALICE, ActionId.RECORD_FINDINGS, alert.response["ts"], planned.key)
     [opened] = slack.wait_for(
         "views.open",
-        where=lambda c: c.body["view"]["callback_id"] == CallbackId.DRILL_FINDINGS.value,
+        where=lambda c: c.body["view"]["callback_id"] == CallbackId.FINDINGS.value,
         timeout=WAIT,
     )
     t.modal("alice", opened.body["view"])
-    t.note("alice writes what happened and gives bob an action item")
+    t.note("alice writes what happened and gives bob an action item, due in two weeks")
+    due = world.clock.now().astimezone(zone("Europe/Berlin")).date() + timedelta(days=14)
     findings = {
+        F.HYPOTHESIS.value: {"type": "radio_buttons", "selected_option": {"value": "partly"}},
         F.WHAT_HAPPENED.value: text(
             "A checkout pod died; the alert reached us, the dashboard did not."
         ),
@@ -437,9 +439,10 @@ def blind_drill(world: DemoWorld) -> None:
         F.SEVERITY.value: {"type": "static_select", "selected_option": {"value": "medium"}},
         f"{F.ACTION}:1": text("Add a PodDisruptionBudget for checkout"),
         f"{F.OWNER}:1": {"type": "users_select", "selected_user": BOB},
+        f"{F.DUE}:1": {"type": "datepicker", "selected_date": due.isoformat()},
     }
     world.simulator.view_submission(
-        CallbackId.DRILL_FINDINGS.value,
+        CallbackId.FINDINGS.value,
         values={k: {k: v} for k, v in findings.items()},
         user_id=ALICE,
         view_id=opened.response["view"]["id"],

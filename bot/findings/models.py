@@ -20,6 +20,7 @@ __all__ = [
     "FindingKind",
     "FindingSource",
     "FindingStatus",
+    "Hypothesis",
     "Severity",
 ]
 
@@ -29,6 +30,14 @@ class Severity(enum.StrEnum):
     MEDIUM = "medium"
     HIGH = "high"
     CRITICAL = "critical"
+
+
+class Hypothesis(enum.StrEnum):
+    """Whether the steady state the experiment assumed held, as the people who watched say."""
+
+    HELD = "held"
+    PARTLY = "partly"
+    NOT_HELD = "not_held"
 
 
 class FindingSource(enum.StrEnum):
@@ -91,6 +100,8 @@ class Finding(Base):
     run_id: Mapped[int | None] = mapped_column(ForeignKey("runs.id"), index=True)
     gameday_id: Mapped[int | None] = mapped_column(ForeignKey("gamedays.id"), index=True)
     severity: Mapped[Severity] = mapped_column(string_enum(Severity))
+    # People's reviews say whether the hypothesis held; chaosbot's own findings do not.
+    hypothesis: Mapped[Hypothesis | None] = mapped_column(string_enum(Hypothesis))
     title: Mapped[str] = mapped_column(String(200))
     what_happened: Mapped[str] = mapped_column(Text, default="")
     went_well: Mapped[str] = mapped_column(Text, default="")

@@ -99,6 +99,7 @@ def _service_line(service: ServiceReport) -> str:
         reasons="; ".join(service.state.reasons),
         score=_score(service.score),
         open_findings=service.open_total,
+        overdue_items=service.overdue_action_items,
     )
 
 
@@ -119,6 +120,7 @@ def team_blocks(report: TeamReport, *, week: str) -> list[dict[str, Any]]:
     )
     footer = render(
         "slack/digest/team_footer.md.j2",
+        team=report.team,
         drills=report.drills,
         to_acknowledge=_maybe(report.median_to_acknowledge),
         to_resolve=_maybe(report.median_to_resolve),
@@ -126,6 +128,7 @@ def team_blocks(report: TeamReport, *, week: str) -> list[dict[str, Any]]:
         monitored=report.monitored,
         detected=report.detected,
         findings=_findings(report.open_findings),
+        overdue_items=report.overdue_action_items,
         upcoming=[
             (name, g.key, local_label(g.starts_at, report.timezone)) for name, g in report.upcoming
         ],
@@ -167,6 +170,7 @@ def org_blocks(report: OrgReport, *, week: str) -> list[dict[str, Any]]:
             overdue=t.count(Standing.OVERDUE),
             failing=t.count(Standing.FAILING),
             findings=sum(t.open_findings.values()),
+            overdue_items=t.overdue_action_items,
             score=_score(t.trend[-1]),
         )
         for t in sorted(

@@ -1,5 +1,5 @@
-"""Block Kit of blind drills: the incident alert, the same message revealed as a drill, the
-findings modal, and `/chaos drills` for platform admins.
+"""Block Kit of blind drills: the incident alert, the same message revealed as a drill (with
+Record findings: bot/slack/findings_form.py), and `/chaos drills` for platform admins.
 
 Until the reveal nothing in the alert says "drill": not the text, not the header, not the
 incident id. Its buttons carry only the incident id.
@@ -19,25 +19,14 @@ from bot.runs.states import RunStatus
 from bot.slack.blockkit import (
     button,
     context,
-    input_block,
     message,
-    option,
-    plain_text,
     section,
 )
-from bot.slack.ids import ActionId, CallbackId, FindingsBlock
+from bot.slack.ids import ActionId
 from bot.slack.mrkdwn import escape
-from bot.slack.views import DrillFindingsModal
 
-__all__ = [
-    "ACTION_ROWS",
-    "alert_message",
-    "drills_list",
-    "findings_modal",
-]
+__all__ = ["alert_message", "drills_list"]
 
-ACTION_ROWS = 3  # action items the findings modal offers
-SEVERITIES = (("low", "Low"), ("medium", "Medium"), ("high", "High"), ("critical", "Critical"))
 _OUTCOME = {
     RunStatus.COMPLETED: "the steady state held before and after",
     RunStatus.DEVIATED: "the steady state did not hold: a finding",
@@ -218,62 +207,6 @@ def _monitoring(drill: Drill) -> str | None:
     if drill.detection is Detection.MISSED:
         return ":no_bell: No alert of yours fired during the drill: a finding."
     return None
-
-
-def findings_modal(drill: Drill, *, channel: str | None) -> dict[str, Any]:
-    """What happened, what went well, and action items, each with an owner."""
-    blocks: list[dict[str, Any]] = [
-        section(
-            f"Findings of the drill of *{escape(drill.service.name)}* "
-            f"(`{escape(drill.experiment or '')}`, incident `{incident_id(drill)}`)."
-        ),
-        input_block(
-            FindingsBlock.WHAT_HAPPENED,
-            "What happened",
-            {"type": "plain_text_input", "multiline": True, "max_length": 3000},
-        ),
-        input_block(
-            FindingsBlock.WENT_WELL,
-            "What went well",
-            {"type": "plain_text_input", "multiline": True, "max_length": 3000},
-            optional=True,
-        ),
-        input_block(
-            FindingsBlock.SEVERITY,
-            "Severity",
-            {
-                "type": "static_select",
-                "options": [option(v, label) for v, label in SEVERITIES],
-                "initial_option": option("medium", "Medium"),
-            },
-        ),
-    ]
-    for row in range(1, ACTION_ROWS + 1):
-        blocks.append(
-            input_block(
-                f"{FindingsBlock.ACTION}:{row}",
-                f"Action item {row}",
-                {"type": "plain_text_input", "max_length": 200},
-                optional=True,
-            )
-        )
-        blocks.append(
-            input_block(
-                f"{FindingsBlock.OWNER}:{row}",
-                f"Owner of action item {row}",
-                {"type": "users_select"},
-                optional=True,
-            )
-        )
-    return {
-        "type": "modal",
-        "callback_id": CallbackId.DRILL_FINDINGS.value,
-        "private_metadata": DrillFindingsModal(drill.key, channel).dump(),
-        "title": plain_text("Drill findings"),
-        "submit": plain_text("Record"),
-        "close": plain_text("Cancel"),
-        "blocks": blocks,
-    }
 
 
 def drills_list(

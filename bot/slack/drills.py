@@ -1,39 +1,30 @@
-"""Slack surface of blind drills: the incident buttons, the findings modal, `/chaos drills`."""
+"""Slack surface of blind drills: the incident buttons and `/chaos drills` (the findings form
+is bot/slack/findings_form.py, shared with game days and runs)."""
 
 from __future__ import annotations
 
 import logging
-from datetime import date, datetime, timedelta
+from datetime import datetime
 from typing import Any
 
-from slack_bolt import Ack
 from slack_sdk import WebClient
-from sqlalchemy.exc import IntegrityError
 
 from bot.config import Settings
 from bot.context import BotContext
-from bot.db.idempotency import claim, was_claimed
 from bot.drills.flows import acknowledge, escalate, resolve
-from bot.drills.service import find_drill, recent_drills, upcoming_drills
+from bot.drills.service import recent_drills, upcoming_drills
 from bot.errors import ChaosbotError
-from bot.findings.models import Severity
-from bot.findings.service import NewActionItem, record_drill_findings
 from bot.runs.supervisor import abort_run
 from bot.slack.commands import CommandRequest
-from bot.slack.drill_blocks import ACTION_ROWS, drills_list, findings_modal
-from bot.slack.drill_conversation import thread_note
-from bot.slack.ids import ActionId, CallbackId, FindingsBlock
-from bot.slack.mrkdwn import escape
+from bot.slack.drill_blocks import drills_list
+from bot.slack.ids import ActionId
 from bot.slack.replies import Reply
 from bot.slack.responder import Responder
 from bot.slack.surface import Surface
-from bot.slack.views import DrillFindingsModal, view_key
 
-__all__ = ["check_may_see_plan", "read_findings", "register"]
+__all__ = ["check_may_see_plan", "register"]
 
 log = logging.getLogger(__name__)
-# Until the form asks for a due day, action items are due two weeks after they are recorded.
-DUE_AFTER = timedelta(days=14)
 
 
 class NotAPlatformAdmin(ChaosbotError):
@@ -58,7 +49,7 @@ def check_may_see_plan(settings: Settings, *, user: str, channel: str | None) ->
 
 
 def register(surface: Surface) -> None:
-    """Add `/chaos drills`, the Acknowledge / Resolve / Escalate buttons and the findings modal."""
+    """Add `/chaos drills` and the Acknowledge / Resolve / Escalate buttons."""
     drills = _Drills(surface.context)
     surface.subcommand(
         "drills",
@@ -70,8 +61,6 @@ def register(surface: Surface) -> None:
     surface.button(ActionId.ACKNOWLEDGE_INCIDENT, drills.acknowledge)
     surface.button(ActionId.RESOLVE_INCIDENT, drills.resolve)
     surface.button(ActionId.ESCALATE_INCIDENT, drills.escalate)
-    surface.button(ActionId.RECORD_FINDINGS, drills.open_findings)
-    surface.app.view(CallbackId.DRILL_FINDINGS.value)(drills.submit_findings)
 
 
 class _Drills:
@@ -128,61 +117,6 @@ class _Drills:
                 replace_original=False,
             )
 
-    # --- findings -----------------------------------------------------------------------------
-
-    def open_findings(self, body: dict[str, Any], _respond: Responder, client: WebClient) -> None:
-        with self.ctx.db.session() as session:
-            drill = find_drill(session=session, ref=_ref(body))
-            view = findings_modal(drill, channel=drill.slack_channel)
-        client.views_open(trigger_id=body["trigger_id"], view=view)
-
-    def submit_findings(self, ack: Ack, body: dict[str, Any], view: dict[str, Any]) -> None:
-        """Validate inside the ack (problems go onto their blocks), then store one finding."""
-        ref = DrillFindingsModal.load(view.get("private_metadata")).drill
-        read, errors = read_findings(view["state"]["values"], today=self._now().date())
-        if read is None:
-            ack(response_action="errors", errors=errors)
-            return
-        what, well, severity, items = read
-        key, user, now = view_key(view), _user(body), self._now()
-        try:
-            with self.ctx.db.session() as session:
-                if was_claimed(session=session, key=key):
-                    ack()
-                    return
-                claim(session=session, key=key, now=now)
-                drill = find_drill(session=session, ref=ref)
-                finding = record_drill_findings(
-                    session=session,
-                    drill=drill,
-                    by=user,
-                    now=now,
-                    what_happened=what,
-                    went_well=well,
-                    severity=severity,
-                    action_items=items,
-                )
-                owners = (
-                    ", ".join(f"<@{escape(i.owner)}> ({escape(i.text)})" for i in items) or "none"
-                )
-                thread_note(
-                    session,
-                    drill,
-                    f":memo: <@{user}> recorded finding `{finding.key}` ({severity.value}). "
-                    f"Action items: {owners}.",
-                    now=now,
-                    name=f"finding:{finding.key}",
-                )
-        except ChaosbotError as refused:
-            ack(response_action="errors", errors={FindingsBlock.WHAT_HAPPENED.value: str(refused)})
-            return
-        except IntegrityError:
-            with self.ctx.db.session() as session:
-                if not was_claimed(session=session, key=key):
-                    raise
-        self.ctx.outbox_ready()
-        ack()
-
     def _now(self) -> datetime:
         return self.ctx.clock.now()
 
@@ -193,38 +127,3 @@ def _ref(body: dict[str, Any]) -> str:
 
 def _user(body: dict[str, Any]) -> str:
     return str(body["user"]["id"])
-
-
-def read_findings(
-    values: dict[str, Any], *, today: date
-) -> tuple[tuple[str, str, Severity, list[NewActionItem]] | None, dict[str, str]]:
-    """The modal's values, or the errors by block: every action item needs a text and an owner."""
-    errors: dict[str, str] = {}
-
-    def value(block: str) -> Any:
-        return values.get(block, {}).get(block, {})
-
-    what = (value(FindingsBlock.WHAT_HAPPENED).get("value") or "").strip()
-    if not what:
-        errors[FindingsBlock.WHAT_HAPPENED.value] = "Say what happened."
-    well = (value(FindingsBlock.WENT_WELL).get("value") or "").strip()
-    chosen = (value(FindingsBlock.SEVERITY).get("selected_option") or {}).get("value", "medium")
-    try:
-        severity = Severity(chosen)
-    except ValueError:
-        errors[FindingsBlock.SEVERITY.value] = f"{chosen!r} is not a severity."
-        severity = Severity.MEDIUM
-    items = []
-    for row in range(1, ACTION_ROWS + 1):
-        action_block, owner_block = f"{FindingsBlock.ACTION}:{row}", f"{FindingsBlock.OWNER}:{row}"
-        text = (value(action_block).get("value") or "").strip()
-        owner = value(owner_block).get("selected_user") or ""
-        if text and not owner:
-            errors[owner_block] = "Every action item needs an owner."
-        elif owner and not text:
-            errors[action_block] = "Say what the owner is to do, or clear the owner."
-        elif text:
-            items.append(NewActionItem(text=text, owner=str(owner), due_on=today + DUE_AFTER))
-    if errors:
-        return None, errors
-    return (what, well, severity, items), {}

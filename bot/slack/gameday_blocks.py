@@ -90,6 +90,22 @@ def gameday_message(
                 ],
             }
         )
+    elif gameday.status in (GameDayStatus.COMPLETED, GameDayStatus.HALTED):
+        # Over: what the team learned is recorded from here (bot/slack/findings_form.py).
+        blocks.append(
+            {
+                "type": "actions",
+                "block_id": "gameday_findings",
+                "elements": [
+                    button(
+                        ActionId.RECORD_GAMEDAY_FINDINGS,
+                        "Record findings",
+                        gameday.key,
+                        style="primary",
+                    )
+                ],
+            }
+        )
     elif gameday.status in (GameDayStatus.EXPIRED, GameDayStatus.MISSED):
         # Not decided, just out of time: it can be asked for again at another time.
         blocks.append(

@@ -19,7 +19,7 @@ from bot.slack.canonical import CanonicalMessage
 from bot.slack.gameday_blocks import gameday_message, reminder_text, results_text
 from bot.slack.mrkdwn import escape, mentions
 
-__all__ = ["SlackGameDayConversation", "note"]
+__all__ = ["SlackGameDayConversation", "note", "thread_note"]
 
 # Changes shown in the channel too, not only in the thread.
 _BROADCAST = frozenset({Change.EXPIRED, Change.MISSED})
@@ -28,6 +28,13 @@ _BROADCAST = frozenset({Change.EXPIRED, Change.MISSED})
 def _message(gameday: GameDay) -> CanonicalMessage:
     """The game day's approval message, and its thread."""
     return CanonicalMessage(gameday.slack_channel, f"gameday:{gameday.key}:message")
+
+
+def thread_note(session: Session, gameday: GameDay, text: str, *, now: datetime, name: str) -> None:
+    """A line in the game day's thread, sent once per `name` (people's findings, say)."""
+    _message(gameday).reply(
+        session, {"text": text}, now=now, dedupe_key=f"gameday:{gameday.key}:note:{name}"
+    )
 
 
 class SlackGameDayConversation:

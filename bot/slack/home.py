@@ -1,6 +1,6 @@
 """App Home: a person's services with their compliance and score, the game days waiting for
-their approval, upcoming game days and open findings, each with a button to act; then the
-commands."""
+their approval, their own open action items, upcoming game days and open findings, each with a
+button to act; then the commands."""
 
 from __future__ import annotations
 
@@ -19,11 +19,17 @@ from bot.compliance.gather import gather
 from bot.compliance.policy import Standing
 from bot.compliance.report import team_report
 from bot.config.compliance_policy import CompliancePolicy
-from bot.findings.service import open_findings, resolve_finding
+from bot.findings.service import (
+    complete_action_item,
+    open_action_items,
+    open_findings,
+    resolve_finding,
+)
 from bot.gamedays.decisions import approve
 from bot.gamedays.models import GameDay, GameDayStatus
 from bot.gamedays.rules import deciders
 from bot.gamedays.timing import local_label
+from bot.slack.actions import ItemControl, item_line
 from bot.slack.blockkit import VIEW_BLOCKS, button, fit_blocks, header, section
 from bot.slack.commands import CommandRouter
 from bot.slack.errors import ErrorReporter, ack_only
@@ -96,6 +102,7 @@ def personal_blocks(
                     section(text, accessory=button(ActionId.EDIT_SERVICE, "Edit", service.name))
                 )
     blocks += _approvals(session, user_id=user_id, admins=admins)
+    blocks += _action_items(session, user_id=user_id, now=now)
     blocks += _upcoming(session, mine, now=now)
     blocks += _findings(session, mine)
     return blocks[: MAX_BLOCKS - 20]
@@ -133,6 +140,18 @@ def _approvals(session: Session, *, user_id: str, admins: frozenset[str]) -> lis
                 ],
             }
         )
+    return blocks
+
+
+def _action_items(session: Session, *, user_id: str, now: datetime) -> list[dict[str, Any]]:
+    """The person's own open action items, the overdue first, each with Done."""
+    rows = open_action_items(session=session, owner=user_id, limit=10)
+    if not rows:
+        return []
+    blocks = [header("Your action items")]
+    for item in rows:
+        done = button(ActionId.HOME_COMPLETE_ACTION_ITEM, "Done", ItemControl(item.key).dump())
+        blocks.append(section(item_line(item, now=now), accessory=done))
     return blocks
 
 
@@ -218,6 +237,7 @@ def register(
     reporter: ErrorReporter,
     approve_for: Callable[[str, str], str] | None = None,
     resolve_for: Callable[[str, str], str] | None = None,
+    done_for: Callable[[str, str], str] | None = None,
 ) -> None:
     """Publish the Home tab whenever someone opens it, and after each of its buttons (a refusal
     or an error is shown on the tab by the reporter, as for any button there)."""
@@ -237,12 +257,14 @@ def register(
     app.event("app_home_opened")(ack=ack_only, lazy=[publish_home])
     app.action(ActionId.HOME_APPROVE_GAMEDAY.value)(ack=ack_only, lazy=[acting(approve_for)])
     app.action(ActionId.HOME_RESOLVE_FINDING.value)(ack=ack_only, lazy=[acting(resolve_for)])
+    app.action(ActionId.HOME_COMPLETE_ACTION_ITEM.value)(ack=ack_only, lazy=[acting(done_for)])
 
 
 def home_actions(
     session_factory: Callable[[], Any], *, now: Callable[[], datetime], admins: frozenset[str]
-) -> tuple[Callable[[str, str], str], Callable[[str, str], str]]:
-    """Approve and Resolve as the Home tab's buttons do them: a line to show above the tab."""
+) -> tuple[Callable[[str, str], str], Callable[[str, str], str], Callable[[str, str], str]]:
+    """Approve, Resolve and Done as the Home tab's buttons do them: a line to show above the
+    tab."""
 
     def approve_for(key: str, user: str) -> str:
         with session_factory() as session:
@@ -257,4 +279,15 @@ def home_actions(
             )
             return f":white_check_mark: Resolved `{finding.key}`: {escape(finding.title)}"
 
-    return approve_for, resolve_for
+    def done_for(value: str, user: str) -> str:
+        with session_factory() as session:
+            item, _ = complete_action_item(
+                session=session,
+                ref=ItemControl.load(value).item,
+                user_id=user,
+                now=now(),
+                admins=admins,
+            )
+            return f":white_check_mark: Done: `{item.key}` {escape(item.text)}"
+
+    return approve_for, resolve_for, done_for

@@ -30,7 +30,7 @@ class CallbackId(enum.StrEnum):
     REQUEST_GAMEDAY = "gameday_request"
     REJECT_GAMEDAY = "gameday_reject"
     RESCHEDULE_GAMEDAY = "gameday_reschedule"
-    DRILL_FINDINGS = "drill_findings"
+    FINDINGS = "drill_findings"  # the findings form of a drill, a game day or a run
 
 
 class ActionId(enum.StrEnum):
@@ -51,9 +51,14 @@ class ActionId(enum.StrEnum):
     RESOLVE_INCIDENT = "incident_resolve"
     ESCALATE_INCIDENT = "incident_escalate"
     RECORD_FINDINGS = "drill_record_findings"
+    RECORD_GAMEDAY_FINDINGS = "gameday_record_findings"
+    RECORD_RUN_FINDINGS = "run_record_findings"
     RESOLVE_FINDING = "finding_resolve"
+    COMPLETE_ACTION_ITEM = "action_item_done"
+    REASSIGN_ACTION_ITEM = "action_item_reassign"  # a users_select; its block_id names the item
     HOME_APPROVE_GAMEDAY = "home_gameday_approve"
     HOME_RESOLVE_FINDING = "home_finding_resolve"
+    HOME_COMPLETE_ACTION_ITEM = "home_action_item_done"
 
 
 class OnboardBlock(enum.StrEnum):
@@ -122,10 +127,12 @@ class GameDayBlock(enum.StrEnum):
 
 class FindingsBlock(enum.StrEnum):
     """Block ids of the findings modal; each input's action_id is its block id. The action
-    items are rows `ACTION:<n>` (what) and `OWNER:<n>` (who)."""
+    items are rows `ACTION:<n>` (what), `OWNER:<n>` (who) and `DUE:<n>` (by when)."""
 
+    HYPOTHESIS = "findings_hypothesis"
     WHAT_HAPPENED = "findings_what_happened"
     WENT_WELL = "findings_went_well"
     SEVERITY = "findings_severity"
     ACTION = "findings_action"
     OWNER = "findings_owner"
+    DUE = "findings_due"

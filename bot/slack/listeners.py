@@ -8,12 +8,14 @@ from slack_bolt import App
 
 from bot.context import BotContext
 from bot.slack import (
+    actions,
     audit,
     catalog,
     commands,
     compliance,
     drills,
     findings,
+    findings_form,
     gamedays,
     home,
     runs,
@@ -55,11 +57,23 @@ def register_listeners(
 ) -> None:
     """Wire up every surface; each adds its `/chaos` subcommands to the router."""
     surface = Surface(app=app, router=router, reporter=reporter, context=context)
-    for each in (catalog, runs, suite, gamedays, drills, findings, compliance, teams, audit):
+    for each in (
+        catalog,
+        runs,
+        suite,
+        gamedays,
+        drills,
+        findings_form,
+        findings,
+        actions,
+        compliance,
+        teams,
+        audit,
+    ):
         each.register(surface)
     commands.register(app, router=router, reporter=reporter)
 
-    approve_for, resolve_for = home.home_actions(
+    approve_for, resolve_for, done_for = home.home_actions(
         context.db.session, now=context.clock.now, admins=context.settings.platform_admins
     )
 
@@ -70,5 +84,10 @@ def register_listeners(
         return note
 
     home.register(
-        app, home=home_tab, reporter=reporter, approve_for=approved, resolve_for=resolve_for
+        app,
+        home=home_tab,
+        reporter=reporter,
+        approve_for=approved,
+        resolve_for=resolve_for,
+        done_for=done_for,
     )

@@ -14,7 +14,7 @@ from bot.db.engine import Database
 from bot.probes import watch
 from bot.runs.events import RunObserver
 from bot.runs.models import Run
-from bot.runs.states import TERMINAL, RunStatus
+from bot.runs.states import TERMINAL, RunStatus, Trigger
 from bot.slack.blockkit import button, context, message, section
 from bot.slack.ids import ActionId
 from bot.slack.mrkdwn import escape
@@ -46,7 +46,8 @@ _ICONS = {
 
 
 def run_message(run: Run) -> dict[str, Any]:
-    """Text and blocks of the run's message; an Abort button while it is not finished."""
+    """Text and blocks of the run's message; an Abort button while it is not finished, and
+    Record findings once an ad hoc run has ended."""
     service = escape(run.service.name)
     experiment = escape(run.experiment)
     headline = (
@@ -86,6 +87,15 @@ def run_message(run: Run) -> dict[str, Any]:
                 "type": "actions",
                 "block_id": "run_actions",
                 "elements": [button(ActionId.ABORT_RUN, "Abort", run.key, style="danger")],
+            }
+        )
+    elif run.trigger is Trigger.ADHOC and not run.dry_run:
+        # Ended: what the team learned is recorded from here (bot/slack/findings_form.py).
+        blocks.append(
+            {
+                "type": "actions",
+                "block_id": "run_findings",
+                "elements": [button(ActionId.RECORD_RUN_FINDINGS, "Record findings", run.key)],
             }
         )
     return message(f"{experiment} on {service}: {run.status.value}", blocks)

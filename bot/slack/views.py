@@ -4,6 +4,7 @@ on their blocks."""
 
 from __future__ import annotations
 
+import enum
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -13,9 +14,10 @@ from bot.errors import ChaosbotError
 from bot.slack.blockkit import private_metadata
 
 __all__ = [
-    "DrillFindingsModal",
+    "FindingsModal",
     "GameDayModal",
     "ParametersModal",
+    "Reviewing",
     "ServiceModal",
     "block_errors",
     "problem_sentence",
@@ -108,20 +110,39 @@ class GameDayModal:
         return cls(str(data.get("s") or ""), data.get("g"), data.get("r"))
 
 
-@dataclass(frozen=True)
-class DrillFindingsModal:
-    """The drill findings modal's private_metadata: the drill, and the channel it ran in."""
+class Reviewing(enum.StrEnum):
+    """What a findings form reviews."""
 
-    drill: str
+    DRILL = "drill"
+    GAMEDAY = "gameday"
+    RUN = "run"
+
+
+@dataclass(frozen=True)
+class FindingsModal:
+    """The findings form's private_metadata: what it reviews (a drill, a game day or a run, by
+    key), and the channel it was opened from."""
+
+    reviewing: Reviewing
+    ref: str
     channel: str | None = None
 
     def dump(self) -> str:
-        return private_metadata(f"{self.drill}|{self.channel or ''}")
+        return private_metadata(
+            json.dumps({"k": self.reviewing.value, "r": self.ref, "c": self.channel})
+        )
 
     @classmethod
-    def load(cls, raw: str | None) -> DrillFindingsModal:
-        drill, _, channel = str(raw or "").partition("|")
-        return cls(drill, channel or None)
+    def load(cls, raw: str | None) -> FindingsModal:
+        if raw and not raw.startswith("{"):
+            # A drill's form opened before game days and runs had one: "drill key|channel".
+            drill, _, channel = raw.partition("|")
+            return cls(Reviewing.DRILL, drill, channel or None)
+        data = _fields(raw)
+        try:
+            return cls(Reviewing(data["k"]), str(data["r"]), data.get("c"))
+        except (KeyError, ValueError):
+            raise _OutOfDate() from None
 
 
 def block_errors(problems: Iterable[tuple[str, str]]) -> dict[str, str]:

@@ -5,14 +5,14 @@ and `/chaos drills` for platform admins."""
 from __future__ import annotations
 
 import random
-from datetime import timedelta
+from datetime import date, timedelta
 from typing import Any
 
 import pytest
 from sqlalchemy import select
 
 from bot.drills.models import Drill, DrillStatus
-from bot.findings.models import Finding, Severity
+from bot.findings.models import Finding, Hypothesis, Severity
 from bot.runs.models import Freeze, Run
 from bot.runs.states import RunStatus
 from bot.slack.ids import ActionId, CallbackId, FindingsBlock
@@ -62,6 +62,15 @@ def _findings_form(
 
     return dict(
         [
+            (
+                FindingsBlock.HYPOTHESIS.value,
+                {
+                    FindingsBlock.HYPOTHESIS.value: {
+                        "type": "radio_buttons",
+                        "selected_option": {"value": "not_held"},
+                    }
+                },
+            ),
             text(FindingsBlock.WHAT_HAPPENED.value, what),
             text(FindingsBlock.WENT_WELL.value, "Alerting fired within a minute"),
             (
@@ -77,6 +86,10 @@ def _findings_form(
             (
                 f"{FindingsBlock.OWNER}:1",
                 {f"{FindingsBlock.OWNER}:1": {"type": "users_select", "selected_user": owner}},
+            ),
+            (
+                f"{FindingsBlock.DUE}:1",
+                {f"{FindingsBlock.DUE}:1": {"type": "datepicker", "selected_date": "2026-12-14"}},
             ),
         ]
     )
@@ -144,10 +157,10 @@ def test_alert_acknowledge_escalate_resolve_reveal_and_findings(bot: RunningBot)
 
     # Record findings: an action item without an owner is refused on its block.
     _click(bot, ActionId.RECORD_FINDINGS, ts, ALICE, drill.key)
-    opened = bot.opened_view(CallbackId.DRILL_FINDINGS)
+    opened = bot.opened_view(CallbackId.FINDINGS)
     view_id = opened.response["view"]["id"]
     refused = bot.simulator.view_submission(
-        CallbackId.DRILL_FINDINGS.value,
+        CallbackId.FINDINGS.value,
         values=_findings_form("Checkout lost a pod", action="Add a PDB"),
         user_id=ALICE,
         view_id=view_id,
@@ -157,7 +170,7 @@ def test_alert_acknowledge_escalate_resolve_reveal_and_findings(bot: RunningBot)
         f"{FindingsBlock.OWNER}:1": "Every action item needs an owner."
     }
     accepted = bot.simulator.view_submission(
-        CallbackId.DRILL_FINDINGS.value,
+        CallbackId.FINDINGS.value,
         values=_findings_form("Checkout lost a pod", action="Add a PDB", owner=BOB),
         user_id=ALICE,
         view_id=view_id,
@@ -166,9 +179,10 @@ def test_alert_acknowledge_escalate_resolve_reveal_and_findings(bot: RunningBot)
     assert accepted.status == 200 and accepted.text == ""
     with bot.db.session() as session:
         finding = session.scalars(select(Finding)).one()
-        items = [(i.text, i.owner) for i in finding.action_items]
+        items = [(i.text, i.owner, i.due_on) for i in finding.action_items]
     assert finding.severity is Severity.HIGH and finding.created_by == ALICE
-    assert items == [("Add a PDB", BOB)]
+    assert finding.hypothesis is Hypothesis.NOT_HELD
+    assert items == [("Add a PDB", BOB, date(2026, 12, 14))]
     assert finding.drill_id == drill.id
     bot.slack.wait_for(
         "chat.postMessage",

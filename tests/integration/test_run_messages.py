@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from bot.runs.states import TERMINAL, RunStatus
-from bot.slack.ids import ActionId
+from bot.slack.ids import ActionId, CallbackId
+from bot.slack.views import FindingsModal
 from tests.fixtures.bot import ADMIN, ALICE, TEAM_CHANNEL, RunningBot
 from tests.fixtures.engine import Engine
 
@@ -58,7 +59,14 @@ def test_the_abort_button_halts_the_run_and_the_message_follows(
     assert engine.policies(key) == []
     bot.slack.wait_for("chat.update", where=lambda c: "aborted" in str(c.body.get("text")))
     final = bot.slack.message(TEAM_CHANNEL, message["ts"])
-    assert final is not None and _buttons(final) == []
+    # Ended: no Abort; what the team learned is recorded from here.
+    assert final is not None and _buttons(final) == [ActionId.RECORD_RUN_FINDINGS.value]
+    bot.simulator.block_action(
+        ActionId.RECORD_RUN_FINDINGS.value, user_id=ALICE, channel_id=TEAM_CHANNEL, message=final
+    )
+    form = bot.opened_view(CallbackId.FINDINGS).body["view"]
+    assert FindingsModal.load(form["private_metadata"]).ref == key
+    assert f"run `{key}`" in str(form["blocks"])
     assert "nothing left behind" in str(final["blocks"])
     thread = [
         m["text"]

@@ -94,18 +94,21 @@ def test_drill_action_items_are_escaped_in_the_thread(bot: RunningBot) -> None:
         return block, {block: {"type": "plain_text_input", "value": value}}
 
     severity = FindingsBlock.SEVERITY.value
-    owner = f"{FindingsBlock.OWNER}:1"
+    owner, due = f"{FindingsBlock.OWNER}:1", f"{FindingsBlock.DUE}:1"
+    hypothesis, held = FindingsBlock.HYPOTHESIS.value, {"value": "held"}
     values = dict(
         [
+            (hypothesis, {hypothesis: {"type": "radio_buttons", "selected_option": held}}),
             text(FindingsBlock.WHAT_HAPPENED.value, "Checkout lost a pod"),
             text(FindingsBlock.WENT_WELL.value, ""),
             (severity, {severity: {"type": "static_select", "selected_option": {"value": "high"}}}),
             text(f"{FindingsBlock.ACTION}:1", f"Tell {PING} & <https://evil.example|docs>"),
             (owner, {owner: {"type": "users_select", "selected_user": BOB}}),
+            (due, {due: {"type": "datepicker", "selected_date": "2026-12-14"}}),
         ]
     )
     accepted = bot.simulator.view_submission(
-        CallbackId.DRILL_FINDINGS.value,
+        CallbackId.FINDINGS.value,
         values=values,
         user_id=ALICE,
         private_metadata=f"{key}|{TEAM_CHANNEL}",

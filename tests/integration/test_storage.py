@@ -18,6 +18,7 @@ from bot.db.engine import Database
 from bot.db.migrate import _config, current_revision, ensure_migrated, head_revision, upgrade
 from bot.db.types import JSONDocument, UTCDateTime
 from bot.errors import DatabaseNotMigrated
+from bot.findings.models import ActionItem, ActionItemStatus, Finding
 from bot.tables import Base
 
 NOW = datetime(2026, 11, 25, 9, 30, tzinfo=UTC)
@@ -217,3 +218,56 @@ def test_migration_0010_gives_each_namespace_of_one_team_to_that_team(db: Databa
         ).all()
     # payments is shared by two teams: a platform admin decides whose it is.
     assert [tuple(o) for o in owners] == [("search", "payments", "migration 0010")]
+
+
+def test_migration_0013_makes_each_findings_json_action_item_a_row(db: Database) -> None:
+    command.downgrade(_config(db), "0012")  # findings keep their action items as JSON
+    with db.session() as session:
+        service = _service(_team())
+        session.add(service)
+        session.flush()
+        service_id = service.id
+    findings = table(
+        "findings",
+        *(column(name, String) for name in ("key", "source", "kind", "severity", "title")),
+        *(column(name, String) for name in ("what_happened", "went_well", "status")),
+        column("service_id", Integer),
+        column("created_by", String),
+        column("created_at", UTCDateTime()),
+        column("action_items", JSONDocument),
+    )
+    items = [{"text": "Add a PDB", "owner": "U0BOB"}, {"text": "Page faster", "owner": "U0AL"}]
+    with db.engine.begin() as conn:
+        for key, action_items in (("fd-000001", items), ("fd-000002", [])):
+            conn.execute(
+                insert(findings).values(
+                    key=key,
+                    source="drill",
+                    kind="drill_review",
+                    severity="high",
+                    title="Drill pod-kill",
+                    what_happened="",
+                    went_well="",
+                    status="open",
+                    service_id=service_id,
+                    created_by="U0ALICE",
+                    created_at=NOW,
+                    action_items=action_items,
+                )
+            )
+    upgrade(db)
+    with db.session() as session:
+        rows = session.scalars(select(ActionItem).order_by(ActionItem.id)).all()
+        moved = [(r.finding.key, r.text, r.owner, r.due_on, r.status, r.created_by) for r in rows]
+        hypotheses = session.scalars(select(Finding.hypothesis)).all()
+    due = (NOW + timedelta(days=14)).date()
+    assert moved == [
+        ("fd-000001", "Add a PDB", "U0BOB", due, ActionItemStatus.OPEN, "U0ALICE"),
+        ("fd-000001", "Page faster", "U0AL", due, ActionItemStatus.OPEN, "U0ALICE"),
+    ]
+    assert hypotheses == [None, None]  # chaosbot cannot say whether their hypotheses held
+    command.downgrade(_config(db), "0012")  # and back into the JSON, text and owner
+    with db.engine.connect() as conn:
+        back = conn.execute(select(findings.c.key, findings.c.action_items).order_by("key")).all()
+    assert [tuple(row) for row in back] == [("fd-000001", items), ("fd-000002", [])]
+    upgrade(db)

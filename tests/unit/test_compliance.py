@@ -91,6 +91,28 @@ def test_the_policy_file_overrides_tiers() -> None:
         load_policy({"CHAOSBOT_COMPLIANCE_POLICY": "/nonexistent/policy.yaml"})
 
 
+def test_the_policy_may_allow_no_overdue_action_item_for_a_tier() -> None:
+    policy = parse_policy({"tiers": {1: {"maxOverdueActionItems": 0}}}, source="policy.yaml")
+    assert policy.tiers[1].max_overdue_action_items == 0
+    assert policy.tiers[2].max_overdue_action_items is None  # not required unless configured
+    compliant = {"tier": 1, "last_passed_gameday": NOW - DAY, "categories_passed": THREE}
+    assert evaluate(Evidence(**compliant), policy, now=NOW).standing is Standing.COMPLIANT  # type: ignore[arg-type]
+    late = evaluate(Evidence(**compliant, overdue_action_items=2), policy, now=NOW)  # type: ignore[arg-type]
+    assert late.standing is Standing.OVERDUE
+    assert late.reasons == ("2 action item(s) past their due day (none allowed)",)
+    # Without the option, overdue action items do not change the standing.
+    default = evaluate(Evidence(**compliant, overdue_action_items=2), DEFAULT_POLICY, now=NOW)  # type: ignore[arg-type]
+    assert default.standing is Standing.COMPLIANT
+    some = parse_policy({"tiers": {2: {"maxOverdueActionItems": 3}}}, source="p")
+    assert evaluate(
+        Evidence(tier=2, last_passed_gameday=NOW - DAY, overdue_action_items=4), some, now=NOW
+    ).reasons == ("4 action item(s) past their due day (at most 3 allowed)",)
+    with pytest.raises(SettingsError, match=r"tiers\.1\.maxOverdueActionItems"):
+        parse_policy({"tiers": {1: {"maxOverdueActionItems": -1}}}, source="p")
+    with pytest.raises(SettingsError, match=r"tiers\.1\.maxOverdueActionItems"):
+        parse_policy({"tiers": {1: {"maxOverdueActionItems": True}}}, source="p")
+
+
 RISKS = {"pod-kill": "medium", "zone-outage": "high", "cpu-pressure": "low"}
 
 

@@ -149,6 +149,7 @@ class SlackSimulator:
         *,
         value: str | None = None,
         selected_option: JsonDict | None = None,
+        selected_user: str | None = None,
         user_id: str,
         channel_id: str | None = None,
         message: JsonDict | None = None,
@@ -213,6 +214,8 @@ class SlackSimulator:
             action["value"] = value if value is not None else element["value"]
         if selected_option is not None:
             action["selected_option"] = selected_option
+        if selected_user is not None:
+            action["selected_user"] = selected_user  # a users_select
         payload["actions"] = [action]
         return self.send_payload(payload, **options)
 

@@ -1,4 +1,5 @@
-"""action items as rows (owner, due day, done, last reminder); findings of game days and runs
+"""action items as rows (owner, due day, done, last reminder); findings of game days and runs,
+and whether their hypothesis held
 
 Revision ID: 0013
 Revises: 0012
@@ -40,29 +41,39 @@ def _kind(values: tuple[str, ...]) -> sa.Enum:
     )
 
 
-_findings = sa.table(
-    "findings",
-    sa.column("id", sa.Integer()),
-    sa.column("action_items", bot.db.types.JSONDocument),
-    sa.column("created_at", bot.db.types.UTCDateTime()),
-    sa.column("created_by", sa.String()),
-)
-_items = sa.table(
-    "action_items",
-    sa.column("key", sa.String()),
-    sa.column("finding_id", sa.Integer()),
-    sa.column("text", sa.String()),
-    sa.column("owner", sa.String()),
-    sa.column("due_on", sa.Date()),
-    sa.column("status", sa.String()),
-    sa.column("created_at", bot.db.types.UTCDateTime()),
-    sa.column("created_by", sa.String()),
-)
+def _hypothesis() -> sa.Enum:
+    return sa.Enum(
+        "held",
+        "partly",
+        "not_held",
+        name="hypothesis",
+        native_enum=False,
+        create_constraint=True,
+        length=16,
+    )
 
 
 def upgrade() -> None:
-    # SQLite rebuilds a table to alter it, which a table referencing it forbids: findings are
-    # altered first, with their items in hand, and the items table is made after.
+    # The items are read first and written last: SQLite copies `findings` to alter it, which
+    # rows of action_items pointing at it would forbid.
+    findings = sa.table(
+        "findings",
+        sa.column("id", sa.Integer()),
+        sa.column("action_items", bot.db.types.JSONDocument),
+        sa.column("created_at", bot.db.types.UTCDateTime()),
+        sa.column("created_by", sa.String()),
+    )
+    items = sa.table(
+        "action_items",
+        sa.column("key", sa.String()),
+        sa.column("finding_id", sa.Integer()),
+        sa.column("text", sa.String()),
+        sa.column("owner", sa.String()),
+        sa.column("due_on", sa.Date()),
+        sa.column("status", sa.String()),
+        sa.column("created_at", bot.db.types.UTCDateTime()),
+        sa.column("created_by", sa.String()),
+    )
     connection = op.get_bind()
     rows = [
         {
@@ -75,7 +86,7 @@ def upgrade() -> None:
             "created_at": finding.created_at,
             "created_by": finding.created_by,
         }
-        for finding in connection.execute(sa.select(_findings))
+        for finding in connection.execute(sa.select(findings))
         for item in finding.action_items or []
     ]
     with op.batch_alter_table("findings", schema=None) as batch_op:
@@ -85,6 +96,7 @@ def upgrade() -> None:
         )
         batch_op.drop_column("action_items")
         batch_op.add_column(sa.Column("gameday_id", sa.Integer(), nullable=True))
+        batch_op.add_column(sa.Column("hypothesis", _hypothesis(), nullable=True))
         batch_op.create_foreign_key(
             batch_op.f("fk_findings_gameday_id_gamedays"), "gamedays", ["gameday_id"], ["id"]
         )
@@ -97,6 +109,7 @@ def upgrade() -> None:
         sqlite_where=sa.text("kind != 'review'"),
         postgresql_where=sa.text("kind != 'review'"),
     )
+
     op.create_table(
         "action_items",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -131,34 +144,48 @@ def upgrade() -> None:
     with op.batch_alter_table("action_items", schema=None) as batch_op:
         for column in ("finding_id", "owner", "due_on", "status"):
             batch_op.create_index(batch_op.f(f"ix_action_items_{column}"), [column], unique=False)
+
     if rows:
-        connection.execute(sa.insert(_items), rows)
+        connection.execute(sa.insert(items), rows)
 
 
 def downgrade() -> None:
-    """Back to items as JSON (text and owner; due days, done and reminders are lost), and
-    without people's reviews of game days and runs, which the old schema cannot hold."""
+    # Each finding's items go back into its JSON (text and owner), once findings has it again.
     connection = op.get_bind()
     kept: dict[int, list[dict[str, str]]] = {}
-    for item in connection.execute(sa.select(_items).order_by(sa.text("id"))):
-        kept.setdefault(item.finding_id, []).append({"text": item.text, "owner": item.owner})
+    for finding_id, text, owner in connection.execute(
+        sa.text("SELECT finding_id, text, owner FROM action_items ORDER BY id")
+    ):
+        kept.setdefault(finding_id, []).append({"text": text, "owner": owner})
     op.drop_table("action_items")
     op.drop_index("uq_findings_run_id_automatic_kind", table_name="findings")
-    op.execute("DELETE FROM findings WHERE kind = 'review'")
+    with op.batch_alter_table("findings", schema=None) as batch_op:
+        # Its CHECK goes first: SQLite's copy of the table would keep it without the column.
+        batch_op.alter_column(
+            "hypothesis", existing_type=_hypothesis(), type_=sa.String(16), existing_nullable=True
+        )
     with op.batch_alter_table("findings", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_findings_gameday_id"))
         batch_op.drop_constraint(batch_op.f("fk_findings_gameday_id_gamedays"), type_="foreignkey")
         batch_op.drop_column("gameday_id")
+        batch_op.drop_column("hypothesis")
         batch_op.add_column(
             sa.Column(
                 "action_items", bot.db.types.JSONDocument, nullable=False, server_default="[]"
             )
         )
+    findings = sa.table(
+        "findings",
+        sa.column("id", sa.Integer()),
+        sa.column("action_items", bot.db.types.JSONDocument),
+    )
+    for finding_id, items in kept.items():
+        connection.execute(
+            sa.update(findings).where(findings.c.id == finding_id).values(action_items=items)
+        )
+    op.execute("DELETE FROM findings WHERE kind = 'review'")
+    with op.batch_alter_table("findings", schema=None) as batch_op:
         batch_op.alter_column(
             "kind", existing_type=_kind(_KINDS_AFTER), type_=_kind(_KINDS), existing_nullable=False
         )
         batch_op.create_unique_constraint("uq_findings_run_id", ["run_id", "kind"])
-    for finding_id, items in kept.items():
-        connection.execute(
-            sa.update(_findings).where(_findings.c.id == finding_id).values(action_items=items)
-        )
