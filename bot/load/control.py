@@ -27,19 +27,17 @@ from urllib3.exceptions import HTTPError
 from bot.faults.args import run_label_value
 from bot.faults.kube import CONFIGMAPS, JOBS, Kube, KubeError, Obj
 from bot.faults.marks import DEFAULT_HOLD_SECONDS, Mark
-from bot.load.experiment import DEFAULT_IMAGES, IMAGE_KEY, START_TIMEOUT_SECONDS
+from bot.load.experiment import DEFAULT_IMAGES, IMAGE_KEY, JOURNAL_KEY, START_TIMEOUT_SECONDS
 from bot.load.job import config_map_manifest, job_manifest, load_name
 from bot.load.profile import LoadProfile
 
 __all__ = [
-    "JOURNAL_KEY",
     "after_experiment_control",
     "before_experiment_control",
     "cleanup_control",
     "stop_load",
 ]
 
-JOURNAL_KEY = "load"
 # How long the Job may take to go once deleted (its pod's grace period, and some).
 STOP_TIMEOUT_SECONDS = 60.0
 POLL_SECONDS = 0.5

@@ -17,6 +17,7 @@ __all__ = [
     "DEFAULT_IMAGES",
     "IMAGE_KEY",
     "IMAGE_SETTINGS",
+    "JOURNAL_KEY",
     "MODULE",
     "START_TIMEOUT_SECONDS",
     "add_load",
@@ -24,6 +25,8 @@ __all__ = [
 ]
 
 MODULE = "bot.load.control"
+# Where the control writes what the load did in the journal (its `error` when it did not start).
+JOURNAL_KEY = "load"
 # The experiment configuration's key for the load's image, read from the platform's setting
 # (bot.config) in the run's environment, per tool.
 IMAGE_KEY = "load_image"
