@@ -17,19 +17,23 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from kubernetes.config import new_client_from_config
 from sqlalchemy import select
 
 from bot.catalog.models import Service
 from bot.catalog.service import save_service
 from bot.catalog.spec import CatalogPolicy
 from bot.catalog.spec_parse import parse_service_spec
-from bot.faults.marks import EXPIRES_AT, RUN_LABEL, expires_at_of
-from bot.load.job import load_name
+from bot.config import DEFAULT_K6_IMAGE
+from bot.faults.kube import JOBS, Kube, KubeError
+from bot.faults.marks import EXPIRES_AT, RUN_LABEL, Mark, expires_at_of
+from bot.load.job import job_manifest, load_name
+from bot.load.profile import ConfigMapScript, LoadProfile, Tool
 from bot.runs.flows import plan_run
 from bot.runs.models import Run
 from bot.runs.states import RunStatus, Trigger
 from bot.testing.kube.api import KubeApiServer, KubeletConfig
-from tests.fixtures.bot import START
+from tests.fixtures.bot import START, seed_payments
 from tests.fixtures.declarations import checkout_declaration
 from tests.fixtures.engine import NOW, Engine
 
@@ -223,3 +227,59 @@ def test_a_load_that_cannot_start_fails_the_run_before_anything_is_injected(
     assert engine.kube.list("jobs", "payments") == []  # and the Job stopped by the rollback
     assert run.leftovers == []
     assert visited.count() == 0
+
+
+@pytest.mark.parametrize("ramp_up", [0, 10])
+def test_a_k6_profile_is_a_valid_job_running_its_script_from_the_mount(
+    kube_api: KubeApiServer, kubeconfig: Path, ramp_up: int
+) -> None:
+    """Not run (k6 is not installed here): the Job the control sends is checked by the test
+    server's kubernetes-validate and read back."""
+    seed_payments(kube_api)
+    profile = LoadProfile(
+        tool=Tool.K6,
+        users=5,
+        ramp_up_seconds=ramp_up,
+        duration_seconds=120,
+        config_map=ConfigMapScript(name="checkout-load", key="smoke.js"),
+        host="http://checkout.payments.svc",
+    )
+    mark = Mark.held("r-k6", 60 + ramp_up)
+    kube = Kube(api=new_client_from_config(config_file=str(kubeconfig)))  # type: ignore[no-untyped-call]
+    job = job_manifest(profile, namespace="payments", mark=mark, image=DEFAULT_K6_IMAGE)
+    kube.create(JOBS, "payments", job)
+    stored = kube_api.get("jobs", "payments", load_name("r-k6"))
+    assert stored is not None
+    assert stored["metadata"]["labels"][RUN_LABEL] == "r-k6"
+    assert expires_at_of(stored) is not None
+    assert stored["spec"]["activeDeadlineSeconds"] == mark.lifetime_seconds
+    pod = stored["spec"]["template"]["spec"]
+    assert pod["automountServiceAccountToken"] is False
+    [container] = pod["containers"]
+    assert container["image"].startswith("grafana/k6:")
+    assert container["command"] == ["k6"]
+    stages = ["--stage", f"{ramp_up}s:5", "--stage", "120s:5"]
+    assert container["args"] == (
+        ["run", "--quiet", *stages, "script.js"]
+        if ramp_up
+        else ["run", "--quiet", "--vus", "5", "--duration", "120s", "script.js"]
+    )
+    assert container["workingDir"] == "/mnt/chaosbot-load"
+    assert container["volumeMounts"] == [
+        {"name": "script", "mountPath": "/mnt/chaosbot-load", "readOnly": True}
+    ]
+    assert pod["volumes"][0]["configMap"] == {
+        "name": "checkout-load",
+        "items": [{"key": "smoke.js", "path": "script.js"}],
+    }
+    assert {e["name"]: e["value"] for e in container["env"]} == {
+        "TARGET_URL": "http://checkout.payments.svc",
+        "K6_NO_USAGE_REPORT": "true",
+    }
+    # The server does validate: the same Job with a mistake in its pod is refused.
+    broken = copy.deepcopy(job)
+    broken["metadata"]["name"] = "broken"
+    broken["spec"]["template"]["spec"]["containers"][0]["volumeMounts"][0]["readOnly"] = "yes"
+    with pytest.raises(KubeError) as refused:
+        kube.create(JOBS, "payments", broken)
+    assert refused.value.status == 422
