@@ -8,6 +8,8 @@ from typing import Any
 
 import pytest
 
+from bot.config import load_settings, settings_env
+from bot.errors import SettingsError
 from bot.library.catalogue import load_catalogue
 from bot.library.render import created_kinds, render, rollback_plan
 from bot.load.profile import ConfigMapScript, LoadProfile, Tool
@@ -125,3 +127,19 @@ def test_a_run_under_load_starts_it_first_and_stops_it_last() -> None:
         PROFILE, script=None, config_map=ConfigMapScript(name="load", key="k6.js")
     )
     assert created_kinds(template, from_config_map) == (*template.creates, "jobs.batch")
+
+
+def test_the_load_images_are_pinned_settings_passed_to_the_workers() -> None:
+    settings = load_settings({})
+    assert settings.load_profiles is False
+    assert settings.locust_image == "locustio/locust:2.47.0"
+    assert settings.k6_image == "grafana/k6:1.0.0"
+    custom = load_settings(
+        {"CHAOSBOT_LOAD_PROFILES": "true", "CHAOSBOT_LOCUST_IMAGE": "registry.local/locust:2.47.0"}
+    )
+    env = settings_env(custom)
+    assert env["CHAOSBOT_LOAD_PROFILES"] == "true"
+    assert env["CHAOSBOT_LOCUST_IMAGE"] == "registry.local/locust:2.47.0"
+    with pytest.raises(SettingsError) as refused:
+        load_settings({"CHAOSBOT_K6_IMAGE": "grafana/k6 latest"})
+    assert "CHAOSBOT_K6_IMAGE" in str(refused.value)
