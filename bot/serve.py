@@ -189,6 +189,7 @@ class Server:
             now=now,
             expired_only=True,
             nodes=load_catalogue().touches_nodes,
+            jobs=self.settings.load_profiles,
         )
         for record in records:
             if record.ok:

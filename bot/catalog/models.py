@@ -167,5 +167,8 @@ class SuiteEntry(Base):
     experiment: Mapped[str] = mapped_column(String(63))
     parameters: Mapped[dict[str, Any]] = mapped_column(JSONDocument, default=dict)
     position: Mapped[int] = mapped_column(Integer, default=0)
+    # The load profile the experiment runs under, as chaos.yaml's `load` writes it
+    # (bot.load.profile.LoadProfile); None: no load.
+    load: Mapped[dict[str, Any] | None] = mapped_column(JSONDocument)
 
     service: Mapped[Service] = relationship(back_populates="suite")

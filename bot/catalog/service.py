@@ -42,6 +42,7 @@ from bot.catalog.spec import (
 )
 from bot.catalog.spec import SuiteEntry as SuiteEntrySpec
 from bot.errors import ChaosbotError
+from bot.load.profile import LoadProfile
 
 __all__ = [
     "NotAllowed",
@@ -191,7 +192,12 @@ def spec_of(service: Service) -> ServiceSpec:
         blast_radius_percent=service.blast_radius_percent,
         blind=blind_window_of(service),
         suite=tuple(
-            SuiteEntrySpec(experiment=e.experiment, parameters=e.parameters) for e in service.suite
+            SuiteEntrySpec(
+                experiment=e.experiment,
+                parameters=e.parameters,
+                load=LoadProfile.from_document(e.load) if e.load else None,
+            )
+            for e in service.suite
         ),
     )
 
@@ -389,6 +395,7 @@ def _replace_suite(service: Service, suite: tuple[SuiteEntrySpec, ...]) -> None:
     for position, entry in enumerate(suite):
         row = by_experiment.get(entry.experiment) or SuiteEntry(experiment=entry.experiment)
         row.parameters = dict(entry.parameters)
+        row.load = entry.load.as_document() if entry.load else None
         row.position = position
         service.suite.append(row)
 

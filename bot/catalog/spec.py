@@ -16,6 +16,7 @@ from typing import Any
 from bot.catalog.models import Environment
 from bot.config import BlastRadiusLimits, Settings
 from bot.errors import ChaosbotError
+from bot.load.profile import LoadProfile
 from bot.probes.target import ProbePolicy
 
 __all__ = [
@@ -88,6 +89,8 @@ class CatalogPolicy:
     probes: ProbePolicy = field(default_factory=ProbePolicy)
     # Whether the platform has a Prometheus (CHAOSBOT_PROMETHEUS_URL) for `prometheus` probes.
     prometheus: bool = False
+    # Whether suite entries may run a load profile (CHAOSBOT_LOAD_PROFILES).
+    load_profiles: bool = False
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -299,10 +302,22 @@ class BlindWindow:
 
 @dataclass(frozen=True, kw_only=True)
 class SuiteEntry:
-    """An experiment of the library the owners chose for this service, with its parameters."""
+    """An experiment of the library the owners chose for this service, with its parameters and
+    the load it runs under (None: none)."""
 
     experiment: str
     parameters: Mapping[str, Any] = field(default_factory=dict)
+    load: LoadProfile | None = None
+
+    def as_document(self) -> dict[str, Any]:
+        """The entry as chaos.yaml's `suite` lists it."""
+        document: dict[str, Any] = {
+            "experiment": self.experiment,
+            "parameters": dict(self.parameters),
+        }
+        if self.load is not None:
+            document["load"] = self.load.as_document()
+        return document
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -389,9 +404,7 @@ def to_document(spec: ServiceSpec) -> dict[str, Any]:
     else:
         document["blindDrills"] = {"enabled": False}
     if spec.suite is not None:
-        document["suite"] = [
-            {"experiment": e.experiment, "parameters": dict(e.parameters)} for e in spec.suite
-        ]
+        document["suite"] = [e.as_document() for e in spec.suite]
     return document
 
 
@@ -403,4 +416,5 @@ def catalog_policy(settings: Settings) -> CatalogPolicy:
         max_blast_radius=settings.max_blast_radius_percent,
         probes=ProbePolicy.from_settings(settings),
         prometheus=settings.prometheus_url is not None,
+        load_profiles=settings.load_profiles,
     )

@@ -37,6 +37,7 @@ from bot.catalog.spec import (
     parse_freeze_window,
 )
 from bot.catalog.spec_fields import MAX_SELECTOR, FieldChecker, has_error
+from bot.catalog.spec_load import parse_load
 from bot.config import BlastRadiusLimits
 from bot.probes.target import ProbeRefused, check_probe_url
 from bot.selectors import SelectorError, parse_label_selector
@@ -95,7 +96,7 @@ def parse_service_spec(raw: Mapping[str, Any], *, policy: CatalogPolicy) -> Serv
     alerting = _alerting(checker) if "alerting" in raw else None
     blast_radius = _blast_radius(checker, policy, environment)
     blind = _blind(checker)
-    suite = _suite(checker) if "suite" in raw else None
+    suite = _suite(checker, policy) if "suite" in raw else None
     if errors:
         raise SpecInvalid(errors)
     assert name and team and tier and environment and namespace
@@ -463,7 +464,7 @@ def _blind_experiments(sub: FieldChecker) -> tuple[str, ...]:
     return tuple(experiments)
 
 
-def _suite(checker: FieldChecker) -> tuple[SuiteEntry, ...]:
+def _suite(checker: FieldChecker, policy: CatalogPolicy) -> tuple[SuiteEntry, ...]:
     entries: list[SuiteEntry] = []
     seen: set[str] = set()
     for index, value in checker.items("suite"):
@@ -479,5 +480,7 @@ def _suite(checker: FieldChecker) -> tuple[SuiteEntry, ...]:
             checker.fail(f"suite[{index}].parameters", "must be a mapping")
             continue
         seen.add(experiment)
-        entries.append(SuiteEntry(experiment=experiment, parameters=dict(parameters)))
+        entry = FieldChecker(value, checker.errors, f"suite[{index}].")
+        load = parse_load(entry, "load", policy)
+        entries.append(SuiteEntry(experiment=experiment, parameters=dict(parameters), load=load))
     return tuple(entries)

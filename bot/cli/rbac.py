@@ -55,6 +55,13 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
         help="namespaces where certificate-expiry may swap TLS Secrets (it needs Secrets "
         "access there; without any, it is left out and nothing may touch a Secret)",
     )
+    rbac.add_argument(
+        "--load-profiles",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="let runs start their suite entry's load profile as a Job (and ConfigMap) in the "
+        "allowed namespaces (default: CHAOSBOT_LOAD_PROFILES, else off)",
+    )
     rbac.set_defaults(command=rbac_command)
 
 
@@ -74,6 +81,7 @@ def rbac_command(args: argparse.Namespace) -> int:
             experiments=tuple(experiments),
             bot_namespace=args.bot_namespace,
             certificate_namespaces=tuple(_names(args.certificate_namespaces)),
+            load=settings.load_profiles if args.load_profiles is None else args.load_profiles,
         )
     except RbacRefused as exc:
         print(f"chaosbot: {exc}", file=sys.stderr)
@@ -97,4 +105,6 @@ def _command(plan: RbacPlan, *, every: bool) -> str:
         parts.append(f"--experiments {','.join(t.id for t in plan.experiments)}")
     if plan.certificate_namespaces:
         parts.append(f"--certificate-namespaces {','.join(plan.certificate_namespaces)}")
+    if plan.load:
+        parts.append("--load-profiles")
     return " ".join(parts)

@@ -19,6 +19,8 @@ from bot.errors import SettingsError
 
 __all__ = [
     "DEFAULT_DATABASE_URL",
+    "DEFAULT_K6_IMAGE",
+    "DEFAULT_LOCUST_IMAGE",
     "DEFAULT_SLACK_API_URL",
     "EXECUTORS",
     "BlastRadiusLimits",
@@ -40,6 +42,11 @@ EXECUTORS = ("local", "kubernetes")
 IN_CLUSTER_NAMESPACE = Path("/var/run/secrets/kubernetes.io/serviceaccount/namespace")
 DEFAULT_NAMESPACE = "chaosbot"
 DEFAULT_RUNS_SERVICE_ACCOUNT = "chaosbot-runner"
+# The images a suite entry's load profile runs in (CHAOSBOT_LOCUST_IMAGE, CHAOSBOT_K6_IMAGE):
+# pinned, so a load test does not change under a team between two game days.
+DEFAULT_LOCUST_IMAGE = "locustio/locust:2.47.0"
+DEFAULT_K6_IMAGE = "grafana/k6:1.0.0"
+_IMAGE = re.compile(r"^[a-z0-9][a-z0-9._/:@-]{0,254}$")
 
 
 class Secret:
@@ -158,6 +165,12 @@ class Settings:
     namespace: str = DEFAULT_NAMESPACE
     runs_service_account: str = DEFAULT_RUNS_SERVICE_ACCOUNT
     worker_image: str | None = None
+    # Load profiles (CHAOSBOT_LOAD_PROFILES): a suite entry may run a k6 script or a Locust file
+    # as a Job in the service's namespace while it runs. Off unless the platform turns it on:
+    # the runs may then create Jobs there (`chaosbot rbac` grants it only then).
+    load_profiles: bool = False
+    locust_image: str = DEFAULT_LOCUST_IMAGE
+    k6_image: str = DEFAULT_K6_IMAGE
 
     def __post_init__(self) -> None:
         if self.executor not in EXECUTORS:
@@ -226,6 +239,10 @@ def settings_env(settings: Settings) -> dict[str, str]:
         "CHAOSBOT_EXECUTOR": settings.executor,
         "CHAOSBOT_NAMESPACE": settings.namespace,
         "CHAOSBOT_RUNS_SERVICE_ACCOUNT": settings.runs_service_account,
+        # A run's load control (bot.load.control) reads the images from its environment.
+        "CHAOSBOT_LOAD_PROFILES": "true" if settings.load_profiles else "false",
+        "CHAOSBOT_LOCUST_IMAGE": settings.locust_image,
+        "CHAOSBOT_K6_IMAGE": settings.k6_image,
     }
     optional = {
         "SLACK_BOT_TOKEN": settings.slack_bot_token.reveal() if settings.slack_bot_token else None,
@@ -292,6 +309,9 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
             env, "CHAOSBOT_RUNS_SERVICE_ACCOUNT", DEFAULT_RUNS_SERVICE_ACCOUNT
         ),
         worker_image=_get(env, "CHAOSBOT_WORKER_IMAGE"),
+        load_profiles=_flag(env, "CHAOSBOT_LOAD_PROFILES"),
+        locust_image=_image(env, "CHAOSBOT_LOCUST_IMAGE", DEFAULT_LOCUST_IMAGE),
+        k6_image=_image(env, "CHAOSBOT_K6_IMAGE", DEFAULT_K6_IMAGE),
     )
 
 
@@ -461,6 +481,13 @@ def _percentage(name: str, value: str, form: str, *, shown: str) -> int:
     if not (value.isdecimal() and value.isascii()) or not 1 <= int(value) <= 100:
         raise SettingsError(name, f"must be {form}, got {shown!r}")
     return int(value)
+
+
+def _image(env: Mapping[str, str], name: str, default: str) -> str:
+    value = _get(env, name) or default
+    if not _IMAGE.fullmatch(value):
+        raise SettingsError(name, f"{value!r} is not a container image reference")
+    return value
 
 
 def _flag(env: Mapping[str, str], name: str) -> bool:

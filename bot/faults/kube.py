@@ -20,6 +20,7 @@ from kubernetes import client
 __all__ = [
     "CONFIGMAPS",
     "DEPLOYMENTS",
+    "JOBS",
     "NETWORKPOLICIES",
     "NODES",
     "PODS",
@@ -72,6 +73,7 @@ DEPLOYMENTS = Kind("/apis/apps/v1", "deployments")
 REPLICASETS = Kind("/apis/apps/v1", "replicasets")
 STATEFULSETS = Kind("/apis/apps/v1", "statefulsets")
 NETWORKPOLICIES = Kind("/apis/networking.k8s.io/v1", "networkpolicies")
+JOBS = Kind("/apis/batch/v1", "jobs")  # a run's load (bot.load)
 
 
 class KubeError(ActivityFailed):  # type: ignore[misc]
@@ -135,9 +137,11 @@ class Kube:
         name: str,
         *,
         grace_period_seconds: int | None = None,
+        propagation: str = "Background",
     ) -> bool:
-        """DELETE an object (dependents go in the background); False when it was already gone."""
-        body: Obj = {"kind": "DeleteOptions", "apiVersion": "v1", "propagationPolicy": "Background"}
+        """DELETE an object (dependents go in the background, or first with "Foreground");
+        False when it was already gone."""
+        body: Obj = {"kind": "DeleteOptions", "apiVersion": "v1", "propagationPolicy": propagation}
         if grace_period_seconds is not None:
             body["gracePeriodSeconds"] = grace_period_seconds
         try:

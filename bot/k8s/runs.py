@@ -27,6 +27,7 @@ _LEFTOVER_NAMES = {
     "statefulsets": "statefulset",
     "secrets": "secret",
     "configmaps": "configmap",
+    "jobs": "job",
 }
 
 

@@ -30,6 +30,7 @@ from bot.faults.chaosmesh import CHAOS_MESH
 from bot.faults.kube import (
     CONFIGMAPS,
     DEPLOYMENTS,
+    JOBS,
     NETWORKPOLICIES,
     NODES,
     SECRETS,
@@ -40,6 +41,7 @@ from bot.faults.kube import (
     Obj,
 )
 from bot.faults.marks import ORIGINAL, RUN_LABEL, claimed_by, expires_at_of, is_created
+from bot.load.job import LOAD_SELECTOR
 
 log = logging.getLogger(__name__)
 
@@ -53,10 +55,12 @@ __all__ = [
     "sweep",
 ]
 
-# Every kind a fault creates or changes; nodes are the only cluster-wide one.
+# Every kind a fault, or a run's load (bot.load: a Job and a ConfigMap), creates or changes;
+# nodes are the only cluster-wide one.
 MARKED_KINDS: tuple[Kind, ...] = (
     NODES,
     NETWORKPOLICIES,
+    JOBS,
     DEPLOYMENTS,
     STATEFULSETS,
     SECRETS,
@@ -149,13 +153,15 @@ def marked_objects(
     *,
     namespaces: Iterable[str],
     nodes: bool = True,
+    jobs: bool = True,
     kinds: Iterable[Kind] = MARKED_KINDS,
     run_key: str | None = None,
 ) -> list[Marked]:
     """Every object carrying the run label (only run_key's, if given).
 
-    The namespaced `kinds` in `namespaces` only, never across the cluster, and nodes when asked
-    (when node experiments are enabled): so the lists need no cluster-wide permission. A kind
+    The namespaced `kinds` in `namespaces` only, never across the cluster, nodes when asked
+    (when node experiments are enabled) and Jobs when asked (when load profiles are): so the
+    lists need no cluster-wide permission, nor any the platform did not grant. A kind
     the API does not serve (404: Chaos Mesh is not installed) has nothing of ours, nor has a
     kind this identity may not list there (403): the RBAC `chaosbot rbac` generates lets the runs
     list every kind they may write, so what they may not list they could not have written
@@ -165,15 +171,17 @@ def marked_objects(
         raise TypeError("namespaces must be a collection of names, not one string")
     kube = Kube(api=api)
     selector = RUN_LABEL if run_key is None else f"{RUN_LABEL}={run_key}"
+    # Only a load's Jobs: the worker Jobs of the kubernetes executor carry the run label too.
+    selectors = {JOBS: f"{selector},{LOAD_SELECTOR}"}
     scopes: Sequence[str] = sorted(set(namespaces))
     listed = set(kinds)
     found = []
     for kind in MARKED_KINDS:
-        if kind not in listed or (kind is NODES and not nodes):
+        if kind not in listed or (kind is NODES and not nodes) or (kind is JOBS and not jobs):
             continue
         for scope in scopes if kind.namespaced else (None,):
             try:
-                items = kube.list(kind, scope, labels=selector)
+                items = kube.list(kind, scope, labels=selectors.get(kind, selector))
             except KubeError as error:
                 if error.status == 404:
                     continue
@@ -199,11 +207,13 @@ def sweep(
     dry_run: bool = False,
     run_key: str | None = None,
     nodes: bool = True,
+    jobs: bool = True,
 ) -> list[SweepRecord]:
     """Delete what chaosbot runs created and restore what they changed; one record per object.
 
-    Looks at the given namespaces, and at nodes unless `nodes` is False (no node experiment is
-    enabled, so the identity may not list them). With expired_only, only objects whose
+    Looks at the given namespaces, at nodes unless `nodes` is False (no node experiment is
+    enabled, so the identity may not list them), and at Jobs (a run's load) unless `jobs` is
+    False (load profiles are not enabled). With expired_only, only objects whose
     `chaosbot.io/expires-at` is before `now` (one without an expiry is never expired); without
     it, everything carrying the run label. dry_run reports and touches nothing; run_key limits
     the sweep to one run. Changed objects are restored before created ones are deleted, so a
@@ -220,7 +230,9 @@ def sweep(
         raise ValueError(f"run_key {run_key!r} is not a run label value")
     due = [
         marked
-        for marked in marked_objects(api, namespaces=namespaces, nodes=nodes, run_key=run_key)
+        for marked in marked_objects(
+            api, namespaces=namespaces, nodes=nodes, jobs=jobs, run_key=run_key
+        )
         if not expired_only or (marked.expires_at is not None and marked.expires_at < now)
     ]
     kube = Kube(api=api)

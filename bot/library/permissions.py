@@ -17,6 +17,8 @@ from typing import Any
 __all__ = [
     "CLUSTER_SCOPED",
     "ENGINE_RULES",
+    "LOAD_CREATES",
+    "LOAD_RULES",
     "VERBS",
     "Rule",
     "leftover_rules",
@@ -65,6 +67,16 @@ class Rule:
 ENGINE_RULES: tuple[Rule, ...] = (
     Rule("", ("pods",), ("list",)),
     Rule("apps", ("deployments", "replicasets", "statefulsets"), ("get",)),
+)
+
+
+# A run's load profile (bot.load), when the platform enables them: its Job created, read while
+# its pod starts and through the ramp-up, deleted at the end (and by the rollback replay); an
+# inline script's ConfigMap created and deleted. The leftover check lists both (LOAD_CREATES).
+LOAD_CREATES = ("jobs.batch", "configmaps")
+LOAD_RULES: tuple[Rule, ...] = (
+    Rule("batch", ("jobs",), ("create", "delete", "get")),
+    Rule("", ("configmaps",), ("create", "delete")),
 )
 
 

@@ -27,7 +27,14 @@ import yaml
 
 from bot.errors import ChaosbotError
 from bot.library.catalogue import ExperimentTemplate
-from bot.library.permissions import ENGINE_RULES, Rule, leftover_rules, merge_rules
+from bot.library.permissions import (
+    ENGINE_RULES,
+    LOAD_CREATES,
+    LOAD_RULES,
+    Rule,
+    leftover_rules,
+    merge_rules,
+)
 
 __all__ = [
     "BOT_ACCOUNT",
@@ -74,6 +81,10 @@ class RbacPlan:
     experiments: tuple[ExperimentTemplate, ...]
     bot_namespace: str = BOT_ACCOUNT
     certificate_namespaces: tuple[str, ...] = ()
+    # Load profiles (CHAOSBOT_LOAD_PROFILES): the runs may create Jobs (and ConfigMaps) in the
+    # allowed namespaces. Off by default: a Job may run any pod there, mounting the namespace's
+    # Secrets included, which is more than any experiment needs.
+    load: bool = False
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "namespaces", tuple(sorted(set(self.namespaces))))
@@ -108,9 +119,13 @@ class RbacPlan:
         )
 
 
-def runner_rules(experiments: Iterable[ExperimentTemplate]) -> list[Rule]:
-    """Every rule the runs of these experiments need: declared, leftover lists, the engine's."""
+def runner_rules(experiments: Iterable[ExperimentTemplate], *, load: bool = False) -> list[Rule]:
+    """Every rule the runs of these experiments need: declared, leftover lists, the engine's,
+    and with `load` those of a load profile (bot.load)."""
     rules: list[Rule] = list(ENGINE_RULES)
+    if load:
+        rules += LOAD_RULES
+        rules += leftover_rules(LOAD_CREATES)
     for template in experiments:
         rules += template.permissions
         rules += leftover_rules(template.creates)
@@ -121,7 +136,7 @@ def rbac_manifests(plan: RbacPlan) -> list[dict[str, Any]]:
     """The ServiceAccounts, Roles, ClusterRoles and bindings, in a stable order."""
     bot = _subject(BOT_ACCOUNT, plan.bot_namespace)
     runner = _subject(plan.runner, plan.bot_namespace)
-    everything = runner_rules(plan.granted)
+    everything = runner_rules(plan.granted, load=plan.load)
     secrets = [r for r in everything if _is_secrets(r)]
     namespaced = [r for r in everything if not r.cluster_scoped and not _is_secrets(r)]
     cluster = [r for r in everything if r.cluster_scoped]
@@ -157,6 +172,8 @@ def rbac_yaml(plan: RbacPlan, *, command: str) -> str:
             break_on_hyphens=False,
         ),
     ]
+    if plan.load:
+        header.append("# Load profiles: enabled (runs create Jobs and ConfigMaps for them).")
     if any(t.id == CERTIFICATE_EXPERIMENT for t in plan.experiments) and not (
         plan.certificate_namespaces
     ):

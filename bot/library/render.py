@@ -20,6 +20,9 @@ from bot.errors import ChaosbotError
 from bot.faults.args import RUN_ID_PATTERN
 from bot.library.catalogue import PROBE_FUNC, PROBE_MODULE, ExperimentTemplate
 from bot.library.parameters import Parameter
+from bot.load.experiment import add_load
+from bot.load.experiment import created_kinds as load_kinds
+from bot.load.profile import LoadProfile
 from bot.probes import prometheus, tolerance, watch
 from bot.selectors import SelectorError, parse_label_selector
 
@@ -73,6 +76,7 @@ def render(
     context: str | None = None,
     interval_seconds: int = watch.DEFAULT_INTERVAL_SECONDS,
     fail_after: int = watch.DEFAULT_FAIL_AFTER,
+    load: LoadProfile | None = None,
 ) -> dict[str, Any]:
     """The template as one service's experiment, with parameters checked against their bounds.
 
@@ -81,6 +85,8 @@ def render(
     the method as usual, and every interval_seconds while the fault is in place: fail_after
     failed checks in a row halt the run (the bot.probes.watch control). context pins the
     kubeconfig context (as the `kubernetes` secret every cluster-touching provider reads).
+    load: the suite entry's load profile, run from before the first steady-state check until
+    after the rollbacks (the bot.load control).
     """
     _check_target(template.id, namespace, label_selector, run_id, hold_seconds)
     steady_state = hypothesis(
@@ -101,6 +107,8 @@ def render(
         *(document.get("controls") or []),
         watch.control(interval_seconds=interval_seconds, fail_after=fail_after),
     ]
+    if load is not None:
+        add_load(document, load)
     if context:
         document["secrets"] = {"kubernetes": {"KUBERNETES_CONTEXT": context}}
     return document
@@ -144,9 +152,10 @@ def rollback_plan(rendered: Mapping[str, Any]) -> list[dict[str, Any]]:
     return resolved
 
 
-def created_kinds(template: ExperimentTemplate) -> tuple[str, ...]:
-    """The kinds of objects the experiment creates or changes (`resource.group`)."""
-    return template.creates
+def created_kinds(template: ExperimentTemplate, load: LoadProfile | None = None) -> tuple[str, ...]:
+    """The kinds of objects the experiment, and its load, create or change (`resource.group`)."""
+    extra = load_kinds(load) if load is not None else ()
+    return (*template.creates, *(k for k in extra if k not in template.creates))
 
 
 def _check_target(

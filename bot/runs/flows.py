@@ -10,12 +10,13 @@ from typing import TYPE_CHECKING, Any, NotRequired, TypedDict
 
 from sqlalchemy.orm import Session
 
-from bot.catalog.models import Service
+from bot.catalog.models import Service, SuiteEntry
 from bot.catalog.service import find_service
 from bot.catalog.spec import SteadyStateWatch
 from bot.db.engine import Database
 from bot.library.catalogue import ExperimentTemplate, load_catalogue
 from bot.library.render import created_kinds, render, resolve_parameters, rollback_plan
+from bot.load.profile import LoadProfile
 from bot.runs.models import Run
 from bot.runs.service import create_run, new_run_key
 from bot.runs.states import Trigger
@@ -23,7 +24,15 @@ from bot.runs.states import Trigger
 if TYPE_CHECKING:
     from typing_extensions import Unpack
 
-__all__ = ["PlannedRun", "RunRequest", "plan_run", "record_run", "render_for"]
+__all__ = [
+    "PlannedRun",
+    "RunRequest",
+    "load_of",
+    "plan_run",
+    "record_run",
+    "render_for",
+    "suite_entry",
+]
 
 DEFAULT_HOLD_SECONDS = 60.0
 
@@ -44,9 +53,8 @@ def render_for(
     default_context: str | None,
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     """The parameters (suite entry, then overrides, over the defaults) and the rendered experiment."""
-    chosen: dict[str, Any] = next(
-        (dict(e.parameters) for e in service.suite if e.experiment == template.id), {}
-    )
+    entry = suite_entry(service, template)
+    chosen: dict[str, Any] = dict(entry.parameters) if entry is not None else {}
     chosen.update(overrides)
     parameters = resolve_parameters(template, chosen)
     watching = SteadyStateWatch.from_document(service.steady_state)
@@ -62,8 +70,19 @@ def render_for(
         context=service.cluster_context or default_context,
         interval_seconds=watching.interval_seconds,
         fail_after=watching.fail_after,
+        load=load_of(entry),
     )
     return parameters, document
+
+
+def suite_entry(service: Service, template: ExperimentTemplate) -> SuiteEntry | None:
+    """The service's suite entry of the experiment, if it has one."""
+    return next((e for e in service.suite if e.experiment == template.id), None)
+
+
+def load_of(entry: SuiteEntry | None) -> LoadProfile | None:
+    """The load profile a suite entry runs under (None: no entry, or no load)."""
+    return LoadProfile.from_document(entry.load) if entry is not None and entry.load else None
 
 
 class RunRequest(TypedDict):
@@ -118,7 +137,7 @@ def record_run(
         experiment=template.id,
         document=document,
         rollback_plan=rollback_plan(document),
-        creates=created_kinds(template),
+        creates=created_kinds(template, load_of(suite_entry(service, template))),
         parameters=parameters,
         trigger=trigger,
         requested_by=requested_by,

@@ -26,6 +26,7 @@ from bot.alerts.gate import FiringAlerts
 from bot.clock import Clock
 from bot.db.engine import Database
 from bot.faults.outcome import failed_actions, not_started
+from bot.load import experiment as load_experiment
 from bot.probes import watch
 from bot.runs.events import NOBODY, RunObserver
 from bot.runs.models import Run
@@ -223,6 +224,10 @@ def _judge(journal: dict[str, Any]) -> tuple[RunStatus, str]:
             RunStatus.HALTED,
             f"halted: steady state broke ({_short(breach.get('reason'), BREACH)})",
         )
+    load = journal.get(load_experiment.JOURNAL_KEY)
+    if isinstance(load, dict) and load.get("error"):
+        # The load control interrupted the run before anything was injected (bot.load).
+        return RunStatus.FAILED, f"failed: the load did not start ({_short(load['error'], BREACH)})"
     if ended == "interrupted":
         return RunStatus.ABORTED, "aborted: rolled back on request"
     if _terminated(journal):

@@ -595,7 +595,7 @@ def test_the_schema_is_a_draft_2020_12_schema() -> None:
 
 def test_every_field_of_the_schema_is_described_and_unknown_fields_are_refused() -> None:
     fields = {"": chaos_schema(), **dict(_fields(chaos_schema()))}
-    assert len(fields) == 63
+    assert len(fields) == 73
     assert [path for path, field in fields.items() if not field.get("description")] == []
     objects = {path for path, field in fields.items() if "properties" in field}
     assert objects == {
@@ -612,6 +612,8 @@ def test_every_field_of_the_schema_is_described_and_unknown_fields_are_refused()
         "spec.alerting",
         "spec.blindDrills",
         "spec.suite[]",
+        "spec.suite[].load",
+        "spec.suite[].load.configMap",
     }
     assert [p for p in objects if fields[p].get("additionalProperties") is not False] == []
 

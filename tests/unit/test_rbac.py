@@ -31,7 +31,12 @@ NODE_EXPERIMENTS = {"node-drain", "node-loss", "zone-outage"}
 
 @pytest.fixture(autouse=True)
 def _environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in ("CHAOSBOT_ALLOWED_NAMESPACES", "CHAOSBOT_EXPERIMENTS", "CHAOSBOT_NAMESPACE"):
+    for name in (
+        "CHAOSBOT_ALLOWED_NAMESPACES",
+        "CHAOSBOT_EXPERIMENTS",
+        "CHAOSBOT_NAMESPACE",
+        "CHAOSBOT_LOAD_PROFILES",
+    ):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.delenv("CHAOSBOT_EXECUTOR", raising=False)
 
@@ -133,6 +138,31 @@ def test_nodes_are_granted_only_with_a_node_experiment(capsys: pytest.CaptureFix
     text = _generate(capsys, "--namespaces", "a", "--experiments", others)
     assert "chaosbot-runs-nodes" not in text
     assert "--experiments" in text.splitlines()[1]
+
+
+def test_load_profiles_grant_jobs_and_configmaps_only_when_enabled(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    args = ["--namespaces", "a", "--experiments", "pod-kill"]
+
+    def rules(text: str) -> dict[tuple[str, str], list[str]]:
+        role = _find(_objects(text), "Role", "chaosbot-runs", "a")
+        return {
+            (group, resource): rule["verbs"]
+            for rule in role["rules"]
+            for group in rule["apiGroups"]
+            for resource in rule["resources"]
+        }
+
+    without = rules(_generate(capsys, *args))
+    assert ("batch", "jobs") not in without and ("", "configmaps") not in without
+    text = _generate(capsys, *args, "--load-profiles")
+    assert rules(text)[("batch", "jobs")] == ["create", "delete", "get", "list"]
+    assert rules(text)[("", "configmaps")] == ["create", "delete", "list"]
+    assert "--load-profiles" in text.splitlines()[1]
+    monkeypatch.setenv("CHAOSBOT_LOAD_PROFILES", "true")  # the setting is the default
+    assert rules(_generate(capsys, *args)) == rules(text)
+    assert rules(_generate(capsys, *args, "--no-load-profiles")) == without
 
 
 def test_local_executor_binds_the_runs_roles_to_the_bot(capsys: pytest.CaptureFixture[str]) -> None:

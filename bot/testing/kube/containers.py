@@ -22,6 +22,7 @@ from bot.testing.kube.store import ObjectStore
 __all__ = [
     "ContainerConfigError",
     "container_environment",
+    "mount_config_maps",
     "running",
     "terminate",
     "terminated",
@@ -51,6 +52,39 @@ def container_environment(store: ObjectStore, pod: JsonObject) -> dict[str, str]
         if resolved is not None:
             env[variable["name"]] = resolved
     return env
+
+
+def mount_config_maps(store: ObjectStore, pod: JsonObject, root: Path) -> dict[str, Path]:
+    """The pod's first container's configMap volumes, written under `root` (one directory per
+    volume, a file per key or per item's path): by mountPath. A process shares this machine's
+    filesystem, so a mount is not at its mountPath; the kubelet starts the process in the one
+    mounted at its workingDir. A missing ConfigMap (not optional) or key is an error, as the
+    kubelet's FailedMount keeps the pod from starting."""
+    namespace = pod["metadata"]["namespace"]
+    volumes = {v["name"]: v for v in pod["spec"].get("volumes") or [] if "configMap" in v}
+    mounted: dict[str, Path] = {}
+    for mount in pod["spec"]["containers"][0].get("volumeMounts") or []:
+        volume = volumes.get(mount["name"])
+        if volume is None:
+            continue
+        source = volume["configMap"]
+        data = _data(store, "configmap", namespace, source.get("name", ""))
+        if data is None and not source.get("optional"):
+            raise ContainerConfigError(f'configmap "{source.get("name", "")}" not found')
+        data = data or {}
+        items = source.get("items") or [{"key": k, "path": k} for k in data]
+        directory = root / volume["name"]
+        directory.mkdir(parents=True, exist_ok=True)
+        for item in items:
+            if item["key"] not in data:
+                raise ContainerConfigError(
+                    f"configmap references non-existent config key: {item['key']}"
+                )
+            target = directory / item["path"]
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_text(data[item["key"]], encoding="utf-8")
+        mounted[mount["mountPath"]] = directory
+    return mounted
 
 
 def _source(store: ObjectStore, namespace: str, source: JsonObject) -> dict[str, str]:

@@ -19,7 +19,9 @@ parallelism 1; what the kubelet does for the container is in kube_containers):
 - past activeDeadlineSeconds the pod is deleted and its process stopped (SIGTERM, then SIGKILL
   after the pod's terminationGracePeriodSeconds); ttlSecondsAfterFinished deletes a finished Job
   and its pods; a deleted pod's process is stopped the same way, and a pod that vanished before
-  it finished counts as failed (the real controller's job-tracking finalizer is not simulated).
+  it finished counts as failed (the real controller's job-tracking finalizer is not simulated);
+- a configMap volume is written to a directory of the pod's, and the process starts in the one
+  mounted at the container's workingDir (a load profile's script, bot.load).
 
 Deliberate differences from a real kubelet: the process shares this machine's filesystem and
 network, the ServiceAccount's credentials arrive as a KUBECONFIG file rather than a mounted token
@@ -47,6 +49,7 @@ from typing import Any
 from bot.testing.kube.containers import (
     ContainerConfigError,
     container_environment,
+    mount_config_maps,
     running,
     terminate,
     terminated,
@@ -237,6 +240,9 @@ class JobRuntime:
     def _start_pod(self, pod: JsonObject) -> None:
         try:
             env = self._environment(pod)
+            mounts = mount_config_maps(
+                self.store, pod, self.workdir / f"{pod['metadata']['uid']}.volumes"
+            )
         except ContainerConfigError as error:
             write_changed(
                 self.store, "pods", pod, waiting, "CreateContainerConfigError", str(error)
@@ -250,9 +256,10 @@ class JobRuntime:
             )
             return
         argv = [*self.config.commands.get(argv[0], (argv[0],)), *argv[1:]]
+        cwd = mounts.get(container.get("workingDir", ""), self.workdir)
         try:
             popen = subprocess.Popen(
-                argv, env=env, cwd=self.workdir, start_new_session=True, stdin=subprocess.DEVNULL
+                argv, env=env, cwd=cwd, start_new_session=True, stdin=subprocess.DEVNULL
             )
         except OSError as error:
             write_changed(self.store, "pods", pod, waiting, "RunContainerError", str(error))
