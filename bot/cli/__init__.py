@@ -13,6 +13,7 @@ from bot.cli.audit import add_parser as add_audit_parser
 from bot.cli.experiments import add_parser as add_experiments_parser
 from bot.cli.options import add_actor, add_file, configured_settings
 from bot.cli.rbac import add_parser as add_rbac_parser
+from bot.cli.reports import add_parser as add_report_parser
 from bot.db.engine import Database
 from bot.errors import ChaosbotError, SettingsError
 from bot.logs import configure_logging
@@ -168,6 +169,7 @@ def _parser() -> argparse.ArgumentParser:
     runs_cli.add_parsers(sub)
     add_experiments_parser(sub)
     add_rbac_parser(sub)
+    add_report_parser(sub)
     return parser
 
 

@@ -6,7 +6,8 @@ from __future__ import annotations
 import argparse
 import os
 from datetime import timedelta
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from bot.alertmanager import AlertmanagerClient
 from bot.app import build_client
@@ -19,6 +20,7 @@ from bot.cli.options import (
 from bot.clock import Clock, SystemClock, clock_from_env
 from bot.config import Settings
 from bot.db.engine import Database
+from bot.errors import ChaosbotError
 from bot.k8s.client import ClientFactory
 from bot.k8s.runs import KubeRunCluster
 from bot.runs.rollback import replay_rollbacks
@@ -26,6 +28,9 @@ from bot.runs.service import logged_run
 from bot.runs.states import RunStatus, Trigger
 from bot.runs.worker import Observer, execute_run
 from bot.wiring import run_observers
+
+if TYPE_CHECKING:
+    from bot.reports.facts import RunFacts
 
 __all__ = ["EXIT_CODES", "add_parsers"]
 
@@ -68,6 +73,13 @@ def add_parsers(sub: Any) -> None:
     run.add_argument(
         "--dry-run", action="store_true", help="list the pods and nodes it would touch, and stop"
     )
+    run.add_argument(
+        "--junit",
+        metavar="FILE",
+        help="also write the run's result as JUnit XML to FILE, for CI: a testcase per phase "
+        "(preflight, steady state before, method, steady state during and after the fault, "
+        "rollbacks, leftover check, outcome)",
+    )
     run.set_defaults(command=_run)
 
 
@@ -103,6 +115,7 @@ def _execute(
 def _run(args: argparse.Namespace) -> int:
     from bot.library.catalogue import load_catalogue
     from bot.runs.flows import plan_run
+    from bot.runs.report import run_facts
     from bot.runs.service import find_run
 
     settings = configured_settings(quiet=True)
@@ -134,10 +147,22 @@ def _run(args: argparse.Namespace) -> int:
             print(f"run {run.key}: {status.value}: {run.reason}")
             if run.leftovers:
                 print(f"run {run.key}: left behind: {', '.join(run.leftovers)}")
+            if args.junit:
+                _write_junit(args.junit, run_facts(session, run, chart=False))
     finally:
         clients.close()
         db.dispose()
     return EXIT_CODES.get(status, 1)
+
+
+def _write_junit(path: str, run: RunFacts) -> None:
+    from bot.reports.junit import junit_xml
+
+    try:
+        Path(path).write_bytes(junit_xml(run))
+    except OSError as exc:
+        raise ChaosbotError(f"cannot write {path}: {exc.strerror}") from None
+    print(f"run {run.key}: JUnit result written to {path}")
 
 
 def _worker(args: argparse.Namespace) -> int:

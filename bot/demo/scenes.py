@@ -354,13 +354,25 @@ def game_day(world: DemoWorld) -> None:
         timeout=WAIT * 2,
     )
     slack.wait_for("chat.update", where=lambda c: "Completed" in str(c.body), timeout=WAIT)
+    report = _wait_for(world, partial(_report_uploaded, world, ts))
     t.bot("#payments", _shown(world, ts))
     thread = [
         m.get("text", "")
         for m in slack.messages(TEAM_CHANNEL)
-        if m.get("thread_ts") == ts and m["ts"] != ts
+        if m.get("thread_ts") == ts and m["ts"] != ts and m.get("text")
     ]
     t.thread("#payments", thread)
+    t.note(f"the thread also holds the report as files: {', '.join(report)}")
+
+
+def _report_uploaded(world: DemoWorld, ts: str) -> list[str] | None:
+    """The game day's report files in its thread, once both are there."""
+    files = [
+        u.filename
+        for u in world.slack.uploads
+        if u.thread_ts == ts and u.filename.startswith("gameday-")
+    ]
+    return sorted(files) if len(files) == 2 else None
 
 
 BLIND_DRILLS = """\

@@ -17,6 +17,7 @@ from bot.gamedays.timing import local_label
 from bot.runs.models import Run
 from bot.slack.canonical import CanonicalMessage
 from bot.slack.gameday_blocks import gameday_message, reminder_text, results_text
+from bot.slack.gameday_report import queue_report
 from bot.slack.mrkdwn import escape, mentions
 
 __all__ = ["SlackGameDayConversation", "note", "thread_note"]
@@ -73,6 +74,8 @@ class SlackGameDayConversation:
         message.reply(
             session, fields, now=now, dedupe_key=f"gameday:{gameday.key}:note:v{gameday.version}"
         )
+        if change.kind is Change.SETTLED:
+            queue_report(session, gameday, thread_of=message.key, now=now)
 
     def reminded(
         self, session: Session, gameday: GameDay, *, lead: timedelta, now: datetime

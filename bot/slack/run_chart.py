@@ -5,29 +5,21 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from datetime import datetime
 from typing import Any
 
 from bot.db.engine import Database
 from bot.outbox.service import queued
-from bot.reports.run_chart import Phase, Point, ProbeSeries, render_run_png
+from bot.runs.charts import run_png
 from bot.runs.events import RunObserver
-from bot.runs.models import Run, RunEvent, RunMeasurement
+from bot.runs.models import Run, RunMeasurement
 from bot.runs.service import measurements_of
 from bot.runs.states import TERMINAL, RunStatus
 from bot.slack.mrkdwn import escape
 from bot.slack.outbox import UPLOAD_METHOD, enqueue, upload_payload
 
-__all__ = ["SlackRunChart", "chart_key", "phases_of", "series_of", "steady_state_upload"]
+__all__ = ["SlackRunChart", "chart_key", "steady_state_upload"]
 
 log = logging.getLogger(__name__)
-
-# The phases the chart marks, by the state the run is in while it lasts.
-_PHASES = {
-    RunStatus.INJECTING: "injection",
-    RunStatus.HOLDING: "hold",
-    RunStatus.ROLLING_BACK: "rollback",
-}
 
 
 def chart_key(run_key: str) -> str:
@@ -87,13 +79,7 @@ def steady_state_upload(
     run: Run, measurements: Sequence[RunMeasurement], *, channel: str, thread_ts: str
 ) -> dict[str, Any]:
     """The upload (UPLOAD_METHOD) of the run's chart, with a line saying what it shows."""
-    start = _injected_at(run.events, measurements)
-    status = run.status.value.replace("_", " ")
-    png = render_run_png(
-        series_of(measurements, start=start),
-        phases_of(run.events, start=start, end=run.finished_at),
-        title=f"{run.experiment} on {run.service.name}, run {run.key}: {status}",
-    )
+    png = run_png(run, measurements)
     failed = sum(1 for m in measurements if not m.ok)
     comment = (
         f"Steady state of *{escape(run.service.name)}* during run `{run.key}` "
@@ -107,39 +93,3 @@ def steady_state_upload(
         initial_comment=comment,
         thread_ts=thread_ts,
     )
-
-
-def series_of(measurements: Sequence[RunMeasurement], *, start: datetime) -> list[ProbeSeries]:
-    """Each probe's checks, in the order the probes were first checked."""
-    points: dict[str, list[Point]] = {}
-    for m in measurements:
-        seconds = (m.at - start).total_seconds()
-        points.setdefault(m.probe, []).append(Point(seconds=seconds, value=m.value, ok=m.ok))
-    return [ProbeSeries(probe=probe, points=tuple(p)) for probe, p in points.items()]
-
-
-def phases_of(events: Sequence[RunEvent], *, start: datetime, end: datetime | None) -> list[Phase]:
-    """The injection, the hold and the rollback as the timeline has them: each from the first
-    line of its state to the first line of the next state (the run's end for the last)."""
-    stretches: list[tuple[RunStatus, datetime]] = []
-    for event in events:
-        if not stretches or event.status is not stretches[-1][0]:
-            stretches.append((event.status, event.at))
-    ends = [at for _, at in stretches[1:]]
-    if stretches:
-        ends.append(end or stretches[-1][1])
-    return [
-        Phase(
-            label=_PHASES[status],
-            start=(began - start).total_seconds(),
-            end=(ended - start).total_seconds(),
-        )
-        for (status, began), ended in zip(stretches, ends, strict=True)
-        if status in _PHASES
-    ]
-
-
-def _injected_at(events: Sequence[RunEvent], measurements: Sequence[RunMeasurement]) -> datetime:
-    """The moment the chart counts from: the injection, or the first check if none is recorded."""
-    injected = next((e.at for e in events if e.status is RunStatus.INJECTING), None)
-    return injected or min(m.at for m in measurements)

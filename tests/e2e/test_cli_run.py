@@ -5,12 +5,14 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
 from sqlalchemy import select
 
 from bot.db.engine import Database
+from bot.reports.junit import TESTCASES
 from bot.runs.models import Run
 from bot.runs.states import RunStatus
 from bot.testing.kube.api import KubeApiServer
@@ -43,26 +45,64 @@ def _last_run(db: Database) -> Run:
         return session.scalars(select(Run).order_by(Run.id.desc())).first()  # type: ignore[return-value]
 
 
+def _junit(path: Path) -> tuple[ET.Element, dict[str, ET.Element]]:
+    """The one testsuite of a JUnit result, and its testcases by name."""
+    root = ET.fromstring(path.read_bytes())  # noqa: S314 - chaosbot's own output
+    assert root.tag == "testsuites"
+    [suite] = root.findall("testsuite")
+    return suite, {case.get("name", ""): case for case in suite.findall("testcase")}
+
+
 def test_a_resilient_service_passes_with_exit_0(
-    cli_env: dict[str, str], db: Database, kube_api: KubeApiServer
+    cli_env: dict[str, str], db: Database, kube_api: KubeApiServer, tmp_path: Path
 ) -> None:
+    junit = tmp_path / "chaos.xml"
     result = _run(
-        cli_env, "--experiment", "blackhole", "--set", "direction=ingress", "--hold-seconds", "0.5"
+        cli_env,
+        "--experiment",
+        "blackhole",
+        "--set",
+        "direction=ingress",
+        "--hold-seconds",
+        "0.5",
+        "--junit",
+        str(junit),
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "completed: the steady state held" in result.stdout
     run = _last_run(db)
     assert run.status is RunStatus.COMPLETED and run.leftovers == []
     assert kube_api.list("networkpolicies", "payments") == []
+    assert f"run {run.key}: JUnit result written to {junit}" in result.stdout
+    suite, cases = _junit(junit)
+    assert (suite.get("failures"), suite.get("errors")) == ("0", "0")
+    assert list(cases) == list(TESTCASES)
+    # The hold is the method's second activity: the method took at least the half second.
+    assert float(cases["method"].get("time") or 0) >= 0.5
+    assert "action blackhole-traffic" in (cases["method"].findtext("system-out") or "")
 
 
 def test_a_deviation_fails_the_pipeline_with_exit_3(
-    cli_env: dict[str, str], db: Database, checkout: Checkout, kube_api: KubeApiServer
+    cli_env: dict[str, str],
+    db: Database,
+    checkout: Checkout,
+    kube_api: KubeApiServer,
+    tmp_path: Path,
 ) -> None:
     checkout.fragile = True
-    result = _run(cli_env, "--experiment", "blackhole", "--hold-seconds", "0.5")
+    junit = tmp_path / "chaos.xml"
+    result = _run(
+        cli_env, "--experiment", "blackhole", "--hold-seconds", "0.5", "--junit", str(junit)
+    )
     assert result.returncode == 3, result.stdout + result.stderr
     assert "deviated: the steady state did not hold" in result.stdout
+    suite, cases = _junit(junit)
+    failed = [name for name, case in cases.items() if case.find("failure") is not None]
+    assert failed == ["steady state after the fault", "outcome"]
+    assert suite.get("failures") == "2"
+    failure = cases["outcome"].find("failure")
+    assert failure is not None and failure.get("type") == "deviated"
+    assert (failure.get("message") or "").startswith("deviated: the steady state did not hold")
     assert kube_api.list("networkpolicies", "payments") == []  # rolled back all the same
 
 

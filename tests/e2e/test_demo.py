@@ -60,6 +60,12 @@ def test_demo_runs_offline_and_prints_the_conversation() -> None:
     assert "Approved by @bob, @carol." in out
     assert "*pod-kill* :boom: injecting" in out
     assert ":checkered_flag: Game day completed: 1 completed." in out
+    # its report in the thread: the summary, and the HTML and Markdown files
+    report = out.index(":bookmark_tabs: Report: Game day gd-")
+    assert out.index(":checkered_flag: Game day completed") < report
+    summary = " ".join(out[report:].split())  # the transcript wraps long lines
+    assert "of checkout completed: 1 experiment (1 completed); no halts; no findings." in summary
+    assert "(the thread also holds the report as files: gameday-gd-" in out
     # a blind drill: the admin's plan, an alert that does not say drill, the reveal, findings
     assert "#platform  @pat: /chaos drills" in out
     assert "for platform admins only; do not share." in out

@@ -17,9 +17,10 @@ from bot.clock import offset_env
 from bot.outbox.models import OutboxMessage
 from bot.reports.drawing import FAILURE
 from bot.reports.run_chart import layout_of
+from bot.runs.charts import phases_of, series_of
 from bot.runs.service import measurements_of
 from bot.runs.states import TERMINAL, RunStatus
-from bot.slack.run_chart import SlackRunChart, chart_key, phases_of, series_of
+from bot.slack.run_chart import SlackRunChart, chart_key
 from bot.testing.slack.workspace import Upload
 from tests.fixtures.bot import TEAM_CHANNEL, RunningBot
 from tests.fixtures.engine import Engine, Health

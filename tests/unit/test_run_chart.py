@@ -20,9 +20,9 @@ from bot.reports.run_chart import (
     layout_of,
     render_run_png,
 )
+from bot.runs.charts import phases_of, series_of
 from bot.runs.models import RunEvent, RunMeasurement
 from bot.runs.states import RunStatus
-from bot.slack.run_chart import phases_of, series_of
 
 T0 = datetime(2026, 11, 30, 9, 0, tzinfo=UTC)
 PHASES = (
