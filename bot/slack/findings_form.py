@@ -32,6 +32,7 @@ from bot.gamedays.service import find_gameday
 from bot.runs.service import find_run
 from bot.slack.blockkit import input_block, option, plain_text, section
 from bot.slack.drill_conversation import thread_note as drill_note
+from bot.slack.gameday_conversation import reissue_report
 from bot.slack.gameday_conversation import thread_note as gameday_note
 from bot.slack.ids import ActionId, CallbackId, FindingsBlock
 from bot.slack.mrkdwn import escape
@@ -244,6 +245,7 @@ def _thread_note(
         drill_note(session, subject, text, now=now, name=name)
     elif isinstance(subject, GameDay):
         gameday_note(session, subject, text, now=now, name=name)
+        reissue_report(session, subject, finding=finding.key, now=now)
     elif subject.slack_channel:
         enqueue(
             session=session,

@@ -20,7 +20,7 @@ from bot.slack.gameday_blocks import gameday_message, reminder_text, results_tex
 from bot.slack.gameday_report import queue_report
 from bot.slack.mrkdwn import escape, mentions
 
-__all__ = ["SlackGameDayConversation", "note", "thread_note"]
+__all__ = ["SlackGameDayConversation", "note", "reissue_report", "thread_note"]
 
 # Changes shown in the channel too, not only in the thread.
 _BROADCAST = frozenset({Change.EXPIRED, Change.MISSED})
@@ -36,6 +36,11 @@ def thread_note(session: Session, gameday: GameDay, text: str, *, now: datetime,
     _message(gameday).reply(
         session, {"text": text}, now=now, dedupe_key=f"gameday:{gameday.key}:note:{name}"
     )
+
+
+def reissue_report(session: Session, gameday: GameDay, *, finding: str, now: datetime) -> None:
+    """The game day's report again, in its thread, now that people recorded `finding`."""
+    queue_report(session, gameday, thread_of=_message(gameday).key, now=now, after=finding)
 
 
 class SlackGameDayConversation:

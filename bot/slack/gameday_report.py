@@ -18,22 +18,33 @@ from bot.slack.outbox import UPLOAD_METHOD, enqueue, upload_payload
 __all__ = ["queue_report", "report_key"]
 
 
-def report_key(gameday_key: str, kind: Format) -> str:
-    """The outbox dedupe key of one file of a game day's report: each is uploaded once."""
-    return f"gameday:{gameday_key}:report:{kind.value}"
+def report_key(gameday_key: str, kind: Format, *, after: str | None = None) -> str:
+    """The outbox dedupe key of one file of a game day's report: each is uploaded once, at the
+    end and again after each finding people record (`after`: the finding's key)."""
+    revision = f":after:{after}" if after else ""
+    return f"gameday:{gameday_key}:report:{kind.value}{revision}"
 
 
-def queue_report(session: Session, gameday: GameDay, *, thread_of: str, now: datetime) -> None:
+def queue_report(
+    session: Session,
+    gameday: GameDay,
+    *,
+    thread_of: str,
+    now: datetime,
+    after: str | None = None,
+) -> None:
     """Queue both files of the report into the thread of the message queued under `thread_of`.
 
     The charts are drawn here, in the transaction that settles the game day: its runs have all
     ended (their workers exited), so every check is stored, and the report and the change it
-    reports commit together or not at all.
+    reports commit together or not at all. A finding recorded later (`after`, its key) issues
+    the report again with it, so the last one in the thread is the one to share.
     """
-    if queued(session=session, dedupe_key=report_key(gameday.key, Format.HTML)):
+    if queued(session=session, dedupe_key=report_key(gameday.key, Format.HTML, after=after)):
         return
     report = report_of(session, gameday, now=now)
-    comment = f":bookmark_tabs: Report: {escape(summary_line(report))}"
+    heading = f"Report, with finding `{escape(after)}`" if after else "Report"
+    comment = f":bookmark_tabs: {heading}: {escape(summary_line(report))}"
     for kind, title in ((Format.HTML, "HTML"), (Format.MARKDOWN, "Markdown")):
         payload = upload_payload(
             channel=gameday.slack_channel,
@@ -48,5 +59,5 @@ def queue_report(session: Session, gameday: GameDay, *, thread_of: str, now: dat
             now=now,
             method=UPLOAD_METHOD,
             payload=payload,
-            dedupe_key=report_key(gameday.key, kind),
+            dedupe_key=report_key(gameday.key, kind, after=after),
         )

@@ -182,6 +182,24 @@ def test_a_game_days_findings_remind_their_owner_once_count_in_the_digest_and_cl
         where=lambda c: c.body.get("thread_ts") == ts and finding.key in str(c.body.get("text")),
     )[0]
     assert "Add a PDB" in note.body["text"] and f"<@{CAROL}>" in note.body["text"]
+    # The report comes again in the thread, now with the finding and its two items.
+    reissued = eventually(
+        lambda: next(
+            (
+                u
+                for u in bot.slack.uploads
+                if u.completed
+                and u.filename == f"gameday-{key}.html"
+                and u.thread_ts == ts
+                and finding.key in (u.initial_comment or "")
+            ),
+            None,
+        ),
+        what="the report with the finding",
+        timeout=30,
+        interval=0.1,
+    )
+    assert "Add a PDB" in reissued.data.decode() and "Fix the retry storm" in reissued.data.decode()
 
     # 3 December, 08:00 in Berlin: Bob's item falls due. Two passes, one reminder.
     _at(bot, datetime(2026, 12, 3, 7, 0, tzinfo=UTC))
