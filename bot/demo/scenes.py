@@ -363,6 +363,35 @@ def game_day(world: DemoWorld) -> None:
     ]
     t.thread("#payments", thread)
     t.note(f"the thread also holds the report as files: {', '.join(report)}")
+    with world.server.db.session() as session:
+        key = session.scalars(select(GameDay.key)).one()
+    t.note("bob records what the team learned, with two action items for carol and himself")
+    finding = _record_findings(
+        world,
+        ("bob", BOB),
+        (ActionId.RECORD_GAMEDAY_FINDINGS, ts, key),
+        hypothesis="held",
+        what_happened="Checkout lost a pod and kept answering; the new pod took 8 s to be ready.",
+        went_well="The steady state held the whole time; nobody had to step in.",
+        items=[
+            ("Cut checkout's readiness delay below 5 s", CAROL, 14),
+            ("Add pod-kill to the release checklist", BOB, 30),
+        ],
+    )
+    reissued = _wait_for(world, partial(_report_with, world, ts, finding))
+    t.thread("#payments", [reissued])
+
+
+def _report_with(world: DemoWorld, ts: str, finding: str) -> str | None:
+    """The comment of the report issued again in the thread once `finding` was recorded."""
+    return next(
+        (
+            u.initial_comment
+            for u in world.slack.uploads
+            if u.thread_ts == ts and u.initial_comment and finding in u.initial_comment
+        ),
+        None,
+    )
 
 
 def _report_uploaded(world: DemoWorld, ts: str) -> list[str] | None:
@@ -433,37 +462,61 @@ def blind_drill(world: DemoWorld) -> None:
     )
     t.bot("#payments", _shown(world, alert.response["ts"]))
 
-    _press(world, "alice", ALICE, ActionId.RECORD_FINDINGS, alert.response["ts"], planned.key)
-    [opened] = slack.wait_for(
-        "views.open",
-        where=lambda c: c.body["view"]["callback_id"] == CallbackId.FINDINGS.value,
-        timeout=WAIT,
+    t.note("alice records what happened and gives bob an action item, due in two weeks")
+    _record_findings(
+        world,
+        ("alice", ALICE),
+        (ActionId.RECORD_FINDINGS, alert.response["ts"], planned.key),
+        hypothesis="partly",
+        what_happened="A checkout pod died; the alert reached us, the dashboard did not.",
+        went_well="Bob acknowledged within a minute.",
+        items=[("Add a PodDisruptionBudget for checkout", BOB, 14)],
     )
-    t.modal("alice", opened.body["view"])
-    t.note("alice writes what happened and gives bob an action item, due in two weeks")
-    due = world.clock.now().astimezone(zone("Europe/Berlin")).date() + timedelta(days=14)
-    findings = {
-        F.HYPOTHESIS.value: {"type": "radio_buttons", "selected_option": {"value": "partly"}},
-        F.WHAT_HAPPENED.value: text(
-            "A checkout pod died; the alert reached us, the dashboard did not."
-        ),
-        F.WENT_WELL.value: text("Bob acknowledged within a minute."),
+
+
+def _record_findings(
+    world: DemoWorld,
+    person: tuple[str, str],
+    button: tuple[ActionId, str, str],
+    *,
+    hypothesis: str,
+    what_happened: str,
+    went_well: str,
+    items: list[tuple[str, str, int]],
+) -> str:
+    """`person` (name, user id) presses a Record findings `button` (action, message ts, value)
+    and fills the form: each item is (text, owner, due in that many days); the finding's key."""
+    slack, (who, user) = world.slack, person
+    opened_before = len(slack.calls_to("views.open"))
+    _press(world, who, user, *button)
+    opened = slack.wait_for("views.open", count=opened_before + 1, timeout=WAIT)[-1]
+    world.transcript.modal(who, opened.body["view"])
+    today = world.clock.now().astimezone(zone("Europe/Berlin")).date()
+    values: dict[str, Any] = {
+        F.HYPOTHESIS.value: {"type": "radio_buttons", "selected_option": {"value": hypothesis}},
+        F.WHAT_HAPPENED.value: text(what_happened),
+        F.WENT_WELL.value: text(went_well),
         F.SEVERITY.value: {"type": "static_select", "selected_option": {"value": "medium"}},
-        f"{F.ACTION}:1": text("Add a PodDisruptionBudget for checkout"),
-        f"{F.OWNER}:1": {"type": "users_select", "selected_user": BOB},
-        f"{F.DUE}:1": {"type": "datepicker", "selected_date": due.isoformat()},
     }
+    for row, (item, owner, days) in enumerate(items, start=1):
+        values[f"{F.ACTION}:{row}"] = text(item)
+        values[f"{F.OWNER}:{row}"] = {"type": "users_select", "selected_user": owner}
+        due = (today + timedelta(days=days)).isoformat()
+        values[f"{F.DUE}:{row}"] = {"type": "datepicker", "selected_date": due}
     world.simulator.view_submission(
         CallbackId.FINDINGS.value,
-        values={k: {k: v} for k, v in findings.items()},
-        user_id=ALICE,
+        values={k: {k: v} for k, v in values.items()},
+        user_id=user,
         view_id=opened.response["view"]["id"],
         private_metadata=opened.body["view"]["private_metadata"],
     )
     [recorded] = slack.wait_for(
-        "chat.postMessage", where=lambda c: "recorded finding" in str(c.body), timeout=WAIT
+        "chat.postMessage",
+        where=lambda c: c.body.get("thread_ts") == button[1] and "recorded finding" in str(c.body),
+        timeout=WAIT,
     )
-    t.thread("#payments", [str(recorded.body["text"])])
+    world.transcript.thread("#payments", [str(recorded.body["text"])])
+    return str(recorded.body["text"]).split("`")[1]
 
 
 def _press(world: DemoWorld, who: str, user: str, action: ActionId, ts: str, value: str) -> None:

@@ -66,6 +66,11 @@ def test_demo_runs_offline_and_prints_the_conversation() -> None:
     summary = " ".join(out[report:].split())  # the transcript wraps long lines
     assert "of checkout completed: 1 experiment (1 completed); no halts; no findings." in summary
     assert "(the thread also holds the report as files: gameday-gd-" in out
+    # bob records a finding with two action items; the report comes again, with it
+    recorded = " ".join(out[out.index("@bob recorded finding `fd-") :].split())
+    assert "hypothesis held). Action items: @carol (Cut checkout's readiness delay" in recorded
+    again = recorded[recorded.index(":bookmark_tabs: Report, with finding `fd-") :]
+    assert "completed: 1 experiment (1 completed); no halts; 1 finding, 2 action items" in again
     # a blind drill: the admin's plan, an alert that does not say drill, the reveal, findings
     assert "#platform  @pat: /chaos drills" in out
     assert "for platform admins only; do not share." in out
