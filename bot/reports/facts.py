@@ -34,6 +34,7 @@ class Activity:
     status: str  # succeeded, failed
     start: datetime | None
     end: datetime | None
+    after_start: float | None = None  # seconds after the experiment began
     tolerance_met: bool | None = None  # a hypothesis' probes only
     output: str = ""  # what it returned, shortened
     error: str = ""  # the last line of its exception, when it failed

@@ -84,33 +84,36 @@ def journal_facts(journal: dict[str, Any]) -> JournalFacts:
     watched = journal.get(watch.JOURNAL_KEY)
     breach = watched.get("breach") if isinstance(watched, dict) else None
     breach = breach if isinstance(breach, dict) else None
+    start = _instant(journal.get("start"))
     return JournalFacts(
         status=str(journal.get("status") or "unknown"),
-        start=_instant(journal.get("start")),
+        start=start,
         end=_instant(journal.get("end")),
-        before=_hypothesis(states.get("before")),
-        method=_activities(journal.get("run")),
-        after=_hypothesis(states.get("after")),
-        rollbacks=_activities(journal.get("rollbacks")),
+        before=_hypothesis(states.get("before"), start),
+        method=_activities(journal.get("run"), start),
+        after=_hypothesis(states.get("after"), start),
+        rollbacks=_activities(journal.get("rollbacks"), start),
         breach=None if breach is None else _short(breach.get("reason") or "broken"),
         halted_by_watch=breach is not None and breach.get("halted") is True,
     )
 
 
-def _hypothesis(state: Any) -> Hypothesis | None:
+def _hypothesis(state: Any, start: datetime | None) -> Hypothesis | None:
     if not isinstance(state, dict):
         return None
     met = state.get("steady_state_met")
     return Hypothesis(
-        met=met if isinstance(met, bool) else None, probes=_activities(state.get("probes"))
+        met=met if isinstance(met, bool) else None, probes=_activities(state.get("probes"), start)
     )
 
 
-def _activities(entries: Any) -> tuple[Activity, ...]:
-    return tuple(_activity(e) for e in entries or [] if isinstance(e, dict))
+def _activities(entries: Any, start: datetime | None) -> tuple[Activity, ...]:
+    return tuple(_activity(e, start) for e in entries or [] if isinstance(e, dict))
 
 
-def _activity(entry: dict[str, Any]) -> Activity:
+def _activity(entry: dict[str, Any], journal_start: datetime | None) -> Activity:
+    """One entry of the journal; when it began is told in seconds after the experiment began:
+    the journal's times are the worker's clock, which need not be the platform's."""
     found = entry.get("activity")
     activity: dict[str, Any] = found if isinstance(found, dict) else {}
     tolerance = entry.get("tolerance_met")
@@ -120,8 +123,13 @@ def _activity(entry: dict[str, Any]) -> Activity:
         name=str(activity.get("name") or "unnamed"),
         kind=str(activity.get("type") or "activity"),
         status=str(entry.get("status") or "unknown"),
-        start=_instant(entry.get("start")),
+        start=(began := _instant(entry.get("start"))),
         end=_instant(entry.get("end")),
+        after_start=(
+            None
+            if began is None or journal_start is None
+            else (began - journal_start).total_seconds()
+        ),
         tolerance_met=tolerance if isinstance(tolerance, bool) else None,
         output="" if output is None else _short(output),
         error=_short(lines[-1]) if lines else "",
