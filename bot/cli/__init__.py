@@ -6,6 +6,7 @@ import argparse
 import os
 import sys
 from collections.abc import Callable, Sequence
+from pathlib import Path
 
 from bot import __version__
 from bot.cli import runs as runs_cli
@@ -132,6 +133,13 @@ def _parser() -> argparse.ArgumentParser:
         description="Start chaosbot with a temporary SQLite database against local Slack and "
         "Kubernetes test servers, play a scripted session and print it as Slack would show it.",
     )
+    demo.add_argument(
+        "--report-dir",
+        type=Path,
+        metavar="DIR",
+        help="also write the report of the demo's game day there (HTML and Markdown), as it "
+        "was last uploaded to its thread",
+    )
     demo.set_defaults(command=_demo)
 
     cleanup = sub.add_parser(
@@ -252,7 +260,6 @@ def _apply(args: argparse.Namespace) -> int:
 
 
 def _namespaces_apply(args: argparse.Namespace) -> int:
-    from pathlib import Path
 
     from bot.catalog.namespaces import apply_assignments, parse_namespaces_file
     from bot.clock import SystemClock
@@ -360,9 +367,9 @@ def _cleanup(args: argparse.Namespace) -> int:
     return EXIT_FAILURE if left or not all(r.ok for r in records) else 0
 
 
-def _demo(_args: argparse.Namespace) -> int:
+def _demo(args: argparse.Namespace) -> int:
     from bot.demo import run_demo
 
     # The transcript is the output; only problems are logged.
     configure_logging("WARNING", [])
-    return run_demo(out=sys.stdout)
+    return run_demo(out=sys.stdout, report_dir=args.report_dir)

@@ -69,13 +69,15 @@ class DemoWorld:
     server: Server
     clock: ShiftedClock
     health: Health
+    report_dir: Path | None = None  # where the game day's report is written too
 
 
-def run_demo(*, out: TextIO) -> int:
-    """Play every scene and print the conversation; returns the exit code."""
+def run_demo(*, out: TextIO, report_dir: Path | None = None) -> int:
+    """Play every scene and print the conversation; returns the exit code. `report_dir`: where
+    to write the game day's report as well."""
     from bot.demo.scenes import SCENES
 
-    with demo_world(out) as world:
+    with demo_world(out, report_dir=report_dir) as world:
         for scene in SCENES:
             scene(world)
     out.write("\nThe rehearsal is over: nothing outside this machine was touched.\n")
@@ -83,7 +85,7 @@ def run_demo(*, out: TextIO) -> int:
 
 
 @contextmanager
-def demo_world(out: TextIO) -> Iterator[DemoWorld]:
+def demo_world(out: TextIO, *, report_dir: Path | None = None) -> Iterator[DemoWorld]:
     """Start the stand-ins, a migrated temporary database and the bot; stop them all after."""
     try:
         from bot.testing.kube.api import KubeApiServer
@@ -138,7 +140,16 @@ def demo_world(out: TextIO) -> Iterator[DemoWorld]:
             }
             transcript = Transcript(out, people=people)
             yield DemoWorld(
-                settings, slack, kube, simulator, transcript, health_url, server, clock, health
+                settings,
+                slack,
+                kube,
+                simulator,
+                transcript,
+                health_url,
+                server,
+                clock,
+                health,
+                report_dir,
             )
         finally:
             server.close()

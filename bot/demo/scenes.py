@@ -11,6 +11,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from datetime import time as clock_time
 from functools import partial
+from pathlib import Path
 from typing import Any, TypeVar
 
 import urllib3
@@ -380,6 +381,9 @@ def game_day(world: DemoWorld) -> None:
     )
     reissued = _wait_for(world, partial(_report_with, world, ts, finding))
     t.thread("#payments", [reissued])
+    if world.report_dir is not None:
+        written = _write_report(world, ts, world.report_dir)
+        t.note(f"the report as last uploaded, written to {', '.join(written)}")
 
 
 def _report_with(world: DemoWorld, ts: str, finding: str) -> str | None:
@@ -392,6 +396,18 @@ def _report_with(world: DemoWorld, ts: str, finding: str) -> str | None:
         ),
         None,
     )
+
+
+def _write_report(world: DemoWorld, ts: str, directory: Path) -> list[str]:
+    """The last upload of each of the game day's report files, written into `directory`."""
+    directory.mkdir(parents=True, exist_ok=True)
+    last = {u.filename: u for u in world.slack.uploads if u.thread_ts == ts and u.completed}
+    written = []
+    for name, upload in sorted(last.items()):
+        if name.startswith("gameday-"):
+            (directory / name).write_bytes(upload.data)
+            written.append(str(directory / name))
+    return written
 
 
 def _report_uploaded(world: DemoWorld, ts: str) -> list[str] | None:

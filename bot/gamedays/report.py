@@ -194,6 +194,7 @@ def _findings(
             created_by=f.created_by,
             what_happened=f.what_happened,
             went_well=f.went_well,
+            hypothesis=f.hypothesis.value.replace("_", " ") if f.hypothesis else None,
             action_items=tuple(
                 ItemFacts(
                     key=i.key,

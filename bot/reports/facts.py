@@ -183,6 +183,7 @@ class FindingFacts:
     what_happened: str
     went_well: str
     action_items: tuple[ItemFacts, ...]
+    hypothesis: str | None = None  # did it hold (people's reviews): held, partly, not held
 
 
 @dataclass(frozen=True, kw_only=True)

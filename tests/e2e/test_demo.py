@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
+from bot.reports.render import SECTIONS
 from tests.e2e.conftest import run_chaosbot
+from tests.fixtures.chromium import asset_urls, browse
 
 
-def test_demo_runs_offline_and_prints_the_conversation() -> None:
+def test_demo_runs_offline_and_prints_the_conversation(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "CHAOSBOT_"))}
-    result = run_chaosbot("demo", env=env, timeout=240)
+    reports = tmp_path / "reports"
+    result = run_chaosbot("demo", "--report-dir", str(reports), env=env, timeout=240)
     assert result.returncode == 0, result.stderr
     out = result.stdout
     assert "#payments  @alice: /chaos help" in out
@@ -71,6 +75,7 @@ def test_demo_runs_offline_and_prints_the_conversation() -> None:
     assert "hypothesis held). Action items: @carol (Cut checkout's readiness delay" in recorded
     again = recorded[recorded.index(":bookmark_tabs: Report, with finding `fd-") :]
     assert "completed: 1 experiment (1 completed); no halts; 1 finding, 2 action items" in again
+    _the_demos_report_renders_offline_with_every_section(reports, tmp_path)
     # a blind drill: the admin's plan, an alert that does not say drill, the reveal, findings
     assert "#platform  @pat: /chaos drills" in out
     assert "for platform admins only; do not share." in out
@@ -91,3 +96,25 @@ def test_demo_runs_offline_and_prints_the_conversation() -> None:
     assert "-byte PNG of the team's resilience score, week by week" in out
     assert out.rstrip().endswith("nothing outside this machine was touched.")
     assert result.stderr == ""
+
+
+def _the_demos_report_renders_offline_with_every_section(reports: Path, work: Path) -> None:
+    """The game day's report as the demo last uploaded it, opened in headless Chromium: every
+    section, bob's finding and its items, and not one request made by the page."""
+    [page] = reports.glob("gameday-gd-*.html")
+    assert [p.name for p in reports.glob("gameday-gd-*.md")] == [page.with_suffix(".md").name]
+    assert all(url.startswith("data:") for _tag, url in asset_urls(page.read_text()))
+    browsed = browse(page, work)
+    assert browsed.page_requests == []
+    for section in SECTIONS:
+        assert f"<h2>{section}</h2>" in browsed.dom
+    for shown in (
+        "Cut checkout's readiness delay below 5 s",
+        "Add pod-kill to the release checklist",
+        "U0CAROL",
+        "hypothesis held",
+        "nothing left",
+    ):
+        assert shown in browsed.dom
+    assert browsed.dom.count('src="data:image/png;base64,') == 1  # the run's chart
+    assert browsed.screenshot.read_bytes().startswith(b"\x89PNG\r\n\x1a\n")
