@@ -202,7 +202,7 @@ def block_errors(problems: Mapping[str, str]) -> dict[str, str]:
     )
 
 
-def _load_blocks(stored: Mapping[str, Any], namespace_of: str) -> list[dict[str, Any]]:
+def _load_blocks(stored: Mapping[str, Any], service: str) -> list[dict[str, Any]]:
     """The load profile's inputs, showing the stored profile."""
     tools = [option(_NO_TOOL, "None: no load"), *(option(t.value, _TOOL_LABELS[t]) for t in Tool)]
     tool: dict[str, Any] = {"type": "static_select", "options": tools}
@@ -229,7 +229,7 @@ def _load_blocks(stored: Mapping[str, Any], namespace_of: str) -> list[dict[str,
     config_map = stored.get("configMap") or {}
     intro = (
         "*Load profile*: run this experiment under load, a Locust file or a k6 script, given "
-        f"here or kept in a ConfigMap of {escape(namespace_of)}'s namespace (one of the two)."
+        f"here or kept in a ConfigMap of {escape(service)}'s namespace (one of the two)."
     )
     return [
         section(intro, block_id=SuiteBlock.LOAD_INTRO.value),
