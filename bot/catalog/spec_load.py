@@ -15,13 +15,14 @@ from bot.load.profile import (
     MAX_RAMP_UP_SECONDS,
     MAX_SCRIPT_BYTES,
     MAX_USERS,
+    MIN_DURATION_SECONDS,
     ConfigMapScript,
     LoadProfile,
     Tool,
 )
 from bot.probes.target import ProbeRefused, check_probe_url
 
-__all__ = ["LOAD_KEYS", "load_problems", "parse_load"]
+__all__ = ["LOAD_KEYS", "check_load", "parse_load"]
 
 LOAD_KEYS = frozenset(
     {"tool", "script", "configMap", "users", "rampUpSeconds", "durationSeconds", "host"}
@@ -49,7 +50,7 @@ def parse_load(checker: FieldChecker, key: str, policy: CatalogPolicy) -> LoadPr
     ramp_up = sub.integer("rampUpSeconds", 0, MAX_RAMP_UP_SECONDS, default=0)
     duration = None
     if sub.raw.get("durationSeconds") is not None:
-        duration = sub.integer("durationSeconds", 10, MAX_DURATION_SECONDS)
+        duration = sub.integer("durationSeconds", MIN_DURATION_SECONDS, MAX_DURATION_SECONDS)
     host = _host(sub, policy)
     if has_error(sub.errors, sub.prefix.rstrip(".")):
         return None
@@ -67,6 +68,9 @@ def parse_load(checker: FieldChecker, key: str, policy: CatalogPolicy) -> LoadPr
 
 def _tool(sub: FieldChecker) -> Tool | None:
     value = sub.raw.get("tool")
+    if value is None or value == "":
+        sub.fail("tool", f"is required ({' or '.join(t.value for t in Tool)})")
+        return None
     try:
         return Tool(str(value))
     except ValueError:
@@ -119,8 +123,11 @@ def _host(sub: FieldChecker, policy: CatalogPolicy) -> str | None:
     return str(value)
 
 
-def load_problems(document: Mapping[str, Any], policy: CatalogPolicy) -> dict[str, str]:
-    """What is wrong with a load profile, by field (the suite form's check)."""
+def check_load(
+    document: Mapping[str, Any], policy: CatalogPolicy
+) -> tuple[LoadProfile | None, dict[str, str]]:
+    """A load profile as the suite form gives it, under chaos.yaml's rules: the profile, or what
+    is wrong with it by field (`users`, `configMap.key`)."""
     errors: list[FieldError] = []
-    parse_load(FieldChecker({"load": document}, errors), "load", policy)
-    return {e.path.removeprefix("load."): e.message for e in errors}
+    profile = parse_load(FieldChecker({"load": document}, errors), "load", policy)
+    return profile, {e.path.removeprefix("load."): e.message for e in errors}

@@ -3,13 +3,15 @@
 Plain rows and the library's own checks; no Slack. Every change is allowed to the service's
 owners and its team's admins only (`can_manage`), checked against the library, and audited.
 Parameters are stored only where they differ from the library's defaults, so a service follows
-a default the platform team changes later unless its owners chose otherwise.
+a default the platform team changes later unless its owners chose otherwise. An entry's load
+profile is checked by chaos.yaml's own rules (bot.catalog.spec_load).
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -25,14 +27,18 @@ from bot.catalog.service import (
     find_service,
     record_service_change,
 )
+from bot.catalog.spec import CatalogPolicy
+from bot.catalog.spec_load import check_load
 from bot.db.idempotency import claim, was_claimed
 from bot.errors import ChaosbotError
 from bot.library.catalogue import Catalogue, ExperimentTemplate
 from bot.library.render import ParameterInvalid, resolve_parameters
+from bot.load.profile import LoadProfile
 
 __all__ = [
+    "LoadEdit",
     "NotInSuite",
-    "SuiteParametersInvalid",
+    "SuiteEntryInvalid",
     "add_to_suite",
     "editable_entry",
     "effective_parameters",
@@ -43,14 +49,36 @@ __all__ = [
 ]
 
 
-class SuiteParametersInvalid(ChaosbotError):
-    """Parameter values the experiment does not accept; `problems` says why, by parameter."""
+class SuiteEntryInvalid(ChaosbotError):
+    """A suite entry the platform does not accept: `problems` says why by parameter,
+    `load_problems` by field of its load profile (`users`, `configMap.key`)."""
 
-    def __init__(self, experiment: str, problems: Mapping[str, str]) -> None:
+    def __init__(
+        self,
+        experiment: str,
+        problems: Mapping[str, str],
+        load_problems: Mapping[str, str] | None = None,
+    ) -> None:
         self.experiment = experiment
         self.problems = dict(problems)
-        listed = "; ".join(f"{name} {problem}" for name, problem in self.problems.items())
-        super().__init__(f"{experiment}: {listed}")
+        self.load_problems = dict(load_problems or {})
+        listed = [f"{name} {problem}" for name, problem in self.problems.items()]
+        listed += [f"load.{path} {problem}" for path, problem in self.load_problems.items()]
+        super().__init__(f"{experiment}: {'; '.join(listed)}")
+
+
+@dataclass(frozen=True, kw_only=True)
+class LoadEdit:
+    """The load profile a suite form gives an entry: `document` as chaos.yaml's `load` writes
+    it (None: no load), checked under `policy`.
+
+    keep_script: a document naming neither a script nor a ConfigMap keeps the entry's stored
+    inline script (one longer than the form can show).
+    """
+
+    document: Mapping[str, Any] | None
+    policy: CatalogPolicy
+    keep_script: bool = False
 
 
 class NotInSuite(ChaosbotError):
@@ -151,10 +179,12 @@ def set_parameters(
     actor: str,
     now: datetime,
     request_key: str | None = None,
+    load: LoadEdit | None = None,
 ) -> list[str]:
-    """Replace an entry's parameters with `values` (a parameter left out gets its default).
+    """Replace an entry's parameters with `values` (a parameter left out gets its default) and,
+    given `load`, its load profile (without it, the profile stays as it is).
 
-    Raises SuiteParametersInvalid, writing nothing, when any value is refused. With a
+    Raises SuiteEntryInvalid, writing nothing, when any value or load field is refused. With a
     request_key, a request carried out before raises AlreadyDone (Slack's retries); the key is
     claimed in the same transaction as the change. Returns the changes, one line each.
     """
@@ -164,8 +194,9 @@ def set_parameters(
         session=session, catalogue=catalogue, service=service, experiment=experiment, actor=actor
     )
     problems = parameter_problems(template, values)
-    if problems:
-        raise SuiteParametersInvalid(template.id, problems)
+    profile, load_problems = _checked_load(load, entry) if load is not None else (None, {})
+    if problems or load_problems:
+        raise SuiteEntryInvalid(template.id, problems, load_problems)
     if request_key is not None:
         claim(session=session, key=request_key, now=now)
     before = effective_parameters(template, entry.parameters)
@@ -183,7 +214,40 @@ def set_parameters(
             "suite.parameters_changed",
             {"experiment": template.id, "changes": changes},
         )
+    if load is not None:
+        changes += _replace_load(session, found, entry, profile, actor, now)
     return changes
+
+
+def _checked_load(load: LoadEdit, entry: SuiteEntry) -> tuple[LoadProfile | None, dict[str, str]]:
+    """The profile a form gave (None: no load), or what is wrong with it by field."""
+    if load.document is None:
+        return None, {}
+    document = dict(load.document)
+    stored = (entry.load or {}).get("script")
+    given = "script" in document or "configMap" in document
+    if load.keep_script and not given and stored is not None:
+        document["script"] = stored
+    return check_load(document, load.policy)
+
+
+def _replace_load(
+    session: Session,
+    service: Service,
+    entry: SuiteEntry,
+    profile: LoadProfile | None,
+    actor: str,
+    now: datetime,
+) -> list[str]:
+    """Store the entry's new load profile; the audited change, if it is one."""
+    after = profile.as_document() if profile is not None else None
+    if after == entry.load:
+        return []
+    entry.load = after
+    summary = profile.summary if profile is not None else None
+    detail = {"experiment": entry.experiment, "load": summary}
+    record_service_change(session, service, actor, now, "suite.load_changed", detail)
+    return [f"load: {summary or 'none'}"]
 
 
 def remove_from_suite(

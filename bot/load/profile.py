@@ -18,6 +18,7 @@ __all__ = [
     "MAX_RAMP_UP_SECONDS",
     "MAX_SCRIPT_BYTES",
     "MAX_USERS",
+    "MIN_DURATION_SECONDS",
     "ConfigMapScript",
     "LoadProfile",
     "Tool",
@@ -25,6 +26,7 @@ __all__ = [
 
 MAX_USERS = 1000
 MAX_RAMP_UP_SECONDS = 600
+MIN_DURATION_SECONDS = 10
 MAX_DURATION_SECONDS = 7200
 # An inline script is stored with the suite entry and sent as a ConfigMap (at most 1 MiB):
 # a load test longer than this belongs in a ConfigMap of the team's own.

@@ -105,11 +105,21 @@ class SuiteBlock(enum.StrEnum):
     """Block ids of the suite parameters modal.
 
     Each parameter's input block is `PARAMETER:<name>` (the names come from the library), with
-    `PARAMETER` as its action_id; field errors are reported against that block.
+    `PARAMETER` as its action_id; field errors are reported against that block. The load
+    profile's inputs (with CHAOSBOT_LOAD_PROFILES) are `LOAD_*`, each its own action_id.
     """
 
     INTRO = "suite_intro"
     PARAMETER = "suite_parameter"
+    LOAD_INTRO = "suite_load_intro"
+    LOAD_TOOL = "suite_load_tool"
+    LOAD_SCRIPT = "suite_load_script"
+    LOAD_CONFIG_MAP_NAME = "suite_load_config_map_name"
+    LOAD_CONFIG_MAP_KEY = "suite_load_config_map_key"
+    LOAD_USERS = "suite_load_users"
+    LOAD_RAMP_UP = "suite_load_ramp_up"
+    LOAD_DURATION = "suite_load_duration"
+    LOAD_HOST = "suite_load_host"
 
 
 class GameDayBlock(enum.StrEnum):

@@ -11,8 +11,10 @@ from sqlalchemy.exc import IntegrityError
 
 from bot.catalog.flows import AlreadyDone
 from bot.catalog.service import can_manage, find_service
+from bot.catalog.spec_load import check_load
 from bot.catalog.suite import (
-    SuiteParametersInvalid,
+    LoadEdit,
+    SuiteEntryInvalid,
     add_to_suite,
     editable_entry,
     manageable_services,
@@ -24,7 +26,7 @@ from bot.db.idempotency import was_claimed
 from bot.errors import ChaosbotError
 from bot.library.catalogue import Catalogue, load_catalogue
 from bot.slack.commands import CommandRequest
-from bot.slack.ids import ActionId, CallbackId
+from bot.slack.ids import ActionId, CallbackId, SuiteBlock
 from bot.slack.mrkdwn import escape
 from bot.slack.replies import Reply
 from bot.slack.responder import Responder
@@ -35,7 +37,14 @@ from bot.slack.suite_blocks import (
     library_overview,
     suite_message,
 )
-from bot.slack.suite_view import block_errors, parameter_block, parameters_modal, read_parameters
+from bot.slack.suite_view import (
+    block_errors,
+    load_block_errors,
+    parameter_block,
+    parameters_modal,
+    read_load,
+    read_parameters,
+)
 from bot.slack.surface import Surface
 from bot.slack.views import ParametersModal, view_key
 
@@ -127,17 +136,33 @@ class _Suites:
                 actor=body["user"]["id"],
             )
             stored = dict(entry.parameters)
-        about = ParametersModal(ref.service, ref.experiment, body.get("response_url"))
-        view = parameters_modal(template, stored=stored, about=about)
+            load = dict(entry.load) if entry.load else None
+        about = ParametersModal(
+            ref.service,
+            ref.experiment,
+            body.get("response_url"),
+            with_load=self.ctx.settings.load_profiles,
+        )
+        view = parameters_modal(template, stored=stored, about=about, load=load)
         client.views_open(trigger_id=body["trigger_id"], view=view)
 
     def submit_parameters(self, ack: Ack, body: dict[str, Any], view: dict[str, Any]) -> None:
-        """Validate inside the ack: errors go back onto the parameters' blocks, nothing is written."""
+        """Validate inside the ack: errors go back onto the fields' blocks, nothing is written."""
         about = ParametersModal.load(view.get("private_metadata"))
         template = self.catalogue.get(about.experiment)
-        values, problems = read_parameters(template, view["state"]["values"])
+        state = view["state"]["values"]
+        values, problems = read_parameters(template, state)
+        load = None
+        if about.with_load and self.ctx.settings.load_profiles:
+            load = LoadEdit(
+                document=read_load(state), policy=self.ctx.policy, keep_script=about.keep_script
+            )
         if problems:
-            ack(response_action="errors", errors=block_errors(problems))
+            load_problems = {}
+            if load is not None and load.document is not None and not load.keep_script:
+                load_problems = check_load(load.document, load.policy)[1]
+            errors = {**block_errors(problems), **load_block_errors(load_problems)}
+            ack(response_action="errors", errors=errors)
             return
         key = view_key(view)
         try:
@@ -151,9 +176,14 @@ class _Suites:
                     actor=body["user"]["id"],
                     now=self.ctx.clock.now(),
                     request_key=key,
+                    load=load,
                 )
-        except SuiteParametersInvalid as invalid:
-            ack(response_action="errors", errors=block_errors(invalid.problems))
+        except SuiteEntryInvalid as invalid:
+            errors = {
+                **block_errors(invalid.problems),
+                **load_block_errors(invalid.load_problems),
+            }
+            ack(response_action="errors", errors=errors)
             return
         except AlreadyDone:
             pass  # Slack retried a submission that was stored: close the modal again
@@ -161,9 +191,12 @@ class _Suites:
             if not self._claimed(key):
                 raise
         except ChaosbotError as refused:  # not allowed, offboarded, removed meanwhile
-            if not template.parameters:
+            if template.parameters:
+                first = parameter_block(next(iter(template.parameters)))
+            elif load is not None:
+                first = SuiteBlock.LOAD_TOOL.value
+            else:
                 raise
-            first = parameter_block(next(iter(template.parameters)))
             ack(response_action="errors", errors={first: str(refused)})
             return
         ack()
@@ -177,7 +210,7 @@ class _Suites:
         message = self._suite(
             about.service,
             body["user"]["id"],
-            notice=f":white_check_mark: Saved the parameters of *{escape(title)}*.",
+            notice=f":white_check_mark: Saved the {_what(about)} of *{escape(title)}*.",
         )
         Respond(response_url=about.response_url)(**message, replace_original=True)
 
@@ -217,11 +250,21 @@ class _Suites:
         with self.ctx.db.session() as session:
             service = find_service(session=session, name=name)
             allowed = can_manage(session=session, service=service, user_id=user_id)
-            return suite_message(service, self.catalogue, can_manage=allowed, notice=notice)
+            return suite_message(
+                service,
+                self.catalogue,
+                can_manage=allowed,
+                notice=notice,
+                load_profiles=self.ctx.settings.load_profiles,
+            )
 
     def _claimed(self, key: str) -> bool:
         with self.ctx.db.session() as session:
             return was_claimed(session=session, key=key)
+
+
+def _what(about: ParametersModal) -> str:
+    return "parameters and load profile" if about.with_load else "parameters"
 
 
 def _selected(body: dict[str, Any]) -> str:

@@ -11,10 +11,11 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from bot.catalog.models import Service
+from bot.catalog.models import Service, SuiteEntry
 from bot.catalog.suite import effective_parameters, parameter_problems
 from bot.errors import ChaosbotError
 from bot.library.catalogue import Catalogue, ExperimentTemplate, Parameter
+from bot.load.profile import LoadProfile
 from bot.slack.blockkit import (
     MAX_OPTIONS,
     MESSAGE_BLOCKS,
@@ -125,9 +126,15 @@ def library_category(
 
 
 def suite_message(
-    service: Service, catalogue: Catalogue, *, can_manage: bool, notice: str | None = None
+    service: Service,
+    catalogue: Catalogue,
+    *,
+    can_manage: bool,
+    notice: str | None = None,
+    load_profiles: bool = False,
 ) -> dict[str, Any]:
-    """`/chaos suite SERVICE`: each entry with its parameters; Edit and Remove for its managers."""
+    """`/chaos suite SERVICE`: each entry with its parameters and load profile; Edit and Remove
+    for its managers (Edit on every entry when `load_profiles` lets them set a load)."""
     name = escape(service.name)
     count = len(service.suite)
     head = [_section(notice)] if notice else []
@@ -143,7 +150,13 @@ def suite_message(
         _section(f"*Suite of {name}*  ·  team {escape(service.team.name)}  ·  {count} {plural}")
     )
     entries = [
-        _suite_entry(service.name, e.experiment, e.parameters, catalogue, can_manage)
+        _suite_entry(
+            service.name,
+            e,
+            catalogue,
+            can_manage=can_manage,
+            editable_load=load_profiles,
+        )
         for e in service.suite
     ]
     if can_manage:
@@ -225,11 +238,13 @@ def _library_entry(template: ExperimentTemplate, services: Sequence[Service]) ->
 
 def _suite_entry(
     service: str,
-    experiment: str,
-    stored: Mapping[str, Any],
+    entry: SuiteEntry,
     catalogue: Catalogue,
+    *,
     can_manage: bool,
+    editable_load: bool,
 ) -> list[Block]:
+    experiment, stored = entry.experiment, entry.parameters
     ref = SuiteRef(service, experiment)
     template = catalogue.templates.get(experiment)
     if template is None:
@@ -246,9 +261,11 @@ def _suite_entry(
         if problems:
             listed = "; ".join(f"`{escape(n)}` {escape(p)}" for n, p in problems.items())
             text += f"\n:warning: Stored values the library refuses: {listed}"
+        if entry.load:
+            text += f"\n{_load_line(LoadProfile.from_document(entry.load))}"
         buttons = []
-        if can_manage and template.parameters:
-            buttons.append(_edit_button(ref))
+        if can_manage and (template.parameters or editable_load):
+            buttons.append(_edit_button(ref, load=editable_load))
         if can_manage:
             buttons.append(_remove_button(ref, template.title))
     blocks = [_section(text)]
@@ -263,8 +280,17 @@ def _title_line(template: ExperimentTemplate) -> str:
     return f"{marker} *{escape(template.title)}*  `{template.id}`  ·  {template.risk} risk{reach}"
 
 
-def _edit_button(ref: SuiteRef) -> Block:
-    return button(ActionId.EDIT_SUITE_PARAMETERS, "Edit parameters", ref.value)
+def _load_line(profile: LoadProfile) -> str:
+    """A load profile in brief: `Load: locust, 50 users, ramp-up 30 s`."""
+    return (
+        f":chart_with_upwards_trend: Load: {escape(profile.tool.value)}, "
+        f"{profile.users} users, ramp-up {profile.ramp_up_seconds} s"
+    )
+
+
+def _edit_button(ref: SuiteRef, *, load: bool = False) -> Block:
+    label = "Edit parameters and load" if load else "Edit parameters"
+    return button(ActionId.EDIT_SUITE_PARAMETERS, label, ref.value)
 
 
 def _remove_button(ref: SuiteRef, title: str) -> Block:

@@ -64,28 +64,37 @@ class ServiceModal:
 
 @dataclass(frozen=True)
 class ParametersModal:
-    """The suite parameters modal's private_metadata: the entry, and the message it came from."""
+    """The suite parameters modal's private_metadata: the entry, the message it came from, and
+    whether the form shows the entry's load profile (`with_load`) and keeps a stored inline script
+    too long to show (`keep_script`)."""
 
     service: str
     experiment: str
     response_url: str | None = None
+    with_load: bool = False
+    keep_script: bool = False
 
     def dump(self) -> str:
-        return private_metadata(
-            json.dumps(
-                {
-                    "service": self.service,
-                    "experiment": self.experiment,
-                    "response_url": self.response_url,
-                }
-            )
-        )
+        fields: dict[str, Any] = {
+            "service": self.service,
+            "experiment": self.experiment,
+            "response_url": self.response_url,
+        }
+        if self.with_load:
+            fields.update(load=True, keep_script=self.keep_script)
+        return private_metadata(json.dumps(fields))
 
     @classmethod
     def load(cls, raw: str | None) -> ParametersModal:
         data = _fields(raw)
         try:
-            return cls(str(data["service"]), str(data["experiment"]), data.get("response_url"))
+            return cls(
+                str(data["service"]),
+                str(data["experiment"]),
+                data.get("response_url"),
+                with_load=bool(data.get("load")),
+                keep_script=bool(data.get("keep_script")),
+            )
         except KeyError:
             raise _OutOfDate() from None
 

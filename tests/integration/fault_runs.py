@@ -32,7 +32,8 @@ import yaml
 import bot
 from bot.library.catalogue import load_catalogue
 from bot.library.render import render
-from bot.testing.kube.api import KubeApiServer, RequestRecord
+from bot.load.profile import LoadProfile
+from bot.testing.kube.api import KubeApiServer, KubeletConfig, RequestRecord
 from tests.integration.payments_cluster import NAMESPACE, SELECTOR, seed_payments
 
 __all__ = [
@@ -86,6 +87,10 @@ class Scenario:
     # Called with the server and the run's kubeconfig after `chaos run` ends (the cluster is
     # still up); its result is the outcome's `after_result`.
     after: Callable[[KubeApiServer, Path], Any] | None = None
+    # A suite entry's load profile the rendered experiment runs under (bot.load), and the
+    # server's kubelet that runs its Job's pod.
+    load: LoadProfile | None = None
+    kubelet: KubeletConfig | None = None
 
 
 @dataclass
@@ -140,7 +145,7 @@ def _run(scenario: Scenario, observer: _Observer, workdir: Path) -> Outcome:
     command = [str(CHAOS), "--no-version-check", "--no-log-file"]
     command += ["--settings", str(workdir / "settings.yaml"), "run"]
     command += ["--rollback-strategy", "always", "--journal-path", str(journal_path)]
-    with KubeApiServer() as kube:
+    with KubeApiServer(kubelet=scenario.kubelet) as kube:
         (scenario.seed or seed_payments)(kube)
         token = kube.service_account_token(*scenario.identity) if scenario.identity else None
         kubeconfig = _kubeconfig(kube, workdir / "kubeconfig", token)
@@ -192,6 +197,7 @@ def _rendered(scenario: Scenario, observer: _Observer) -> dict[str, Any]:
         hold_seconds=0,
         parameters=scenario.parameters,
         context=CONTEXT,
+        load=scenario.load,
     )
     hold = next(i for i, a in enumerate(document["method"]) if a["name"] == "hold")
     observe = {

@@ -8,13 +8,19 @@ tests/integration/test_faults.py (rendered for checkout in payments, hold 0, rol
 followed by the engine's own calls of a run (preflight's pod count, the pods probe, the
 leftover check), all with the runner's token. The server's request log says which calls each
 experiment made.
+
+With load profiles (`chaosbot rbac --load-profiles`), a run under an inline Locust profile passes
+too, its load's calls all granted, and without any one of the load's permissions (each taken
+out of its rule alone) it fails as forbidden, naming that resource and verb.
 """
 
 from __future__ import annotations
 
 import copy
+import sys
 from collections import defaultdict
 from collections.abc import Callable, Iterable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -26,9 +32,12 @@ from bot.faults.kube import Kube
 from bot.k8s.client import ClientFactory
 from bot.k8s.runs import KubeRunCluster
 from bot.library.catalogue import ExperimentTemplate, load_catalogue
+from bot.library.permissions import LOAD_CREATES, LOAD_RULES, leftover_rules
 from bot.library.rbac import BOT_ACCOUNT, RUNNER_ACCOUNT, RbacPlan, rbac_manifests
+from bot.library.render import created_kinds
+from bot.load.profile import LoadProfile, Tool
 from bot.probes.pods import count_ready_pods
-from bot.testing.kube.api import KubeApiServer
+from bot.testing.kube.api import KubeApiServer, KubeletConfig
 from bot.testing.kube.rbac import request_attributes
 from tests.integration.fault_runs import CONTEXT, RUN_ID, Outcome, Scenario, run_scenarios
 from tests.integration.payments_cluster import NAMESPACE, SELECTOR, seed_payments
@@ -50,10 +59,21 @@ PARAMETERS: dict[str, dict[str, Any]] = {
 }
 # When a verb is taken away, at most this many of the experiments that used it are run again.
 RERUNS = 1
+# The load proof: this experiment under an inline Locust profile (a ConfigMap and a Job). The
+# kubelet runs the Job's `locust` as a sleeping process: the proof is about the API calls the
+# load makes, not the traffic (tests/integration/test_load_profiles.py runs Locust itself).
+LOAD_EXPERIMENT = "pod-kill"
+LOAD = LoadProfile(
+    tool=Tool.LOCUST, users=2, ramp_up_seconds=0, script="from locust import HttpUser\n"
+)
+LOAD_KUBELET = KubeletConfig(
+    commands={"locust": (sys.executable, "-c", "import time; time.sleep(120)")}
+)
 Manifest = dict[str, Any]
 # A grant: (role kind, role name, rule index, verb).
 Grant = tuple[str, str, int, str]
 Call = tuple[str, str, str, str]  # (group, resource[/subresource], verb, namespace)
+Permission = tuple[str, str, str]  # (group, resource, verb)
 
 
 def _plan() -> RbacPlan:
@@ -77,8 +97,11 @@ def _seed(manifests: list[Manifest]) -> Callable[[KubeApiServer], None]:
     return seed
 
 
-def _engine(template: ExperimentTemplate) -> Callable[[KubeApiServer, Path], str | None]:
+def _engine(
+    template: ExperimentTemplate, load: LoadProfile | None = None
+) -> Callable[[KubeApiServer, Path], str | None]:
     """A run's own calls beside the experiment's: None when all were answered and clean."""
+    kinds = created_kinds(template, load)
 
     def calls(kube: KubeApiServer, kubeconfig: Path) -> str | None:
         clients = ClientFactory(kubeconfig=str(kubeconfig), default_context=CONTEXT)
@@ -86,7 +109,7 @@ def _engine(template: ExperimentTemplate) -> Callable[[KubeApiServer, Path], str
             cluster = KubeRunCluster(clients, namespaces=[NAMESPACE])
             cluster.running_pods(context=None, namespace=NAMESPACE, selector=SELECTOR)
             count_ready_pods(Kube(api=clients.api_client(None)), NAMESPACE, SELECTOR)
-            left = cluster.leftovers(RUN_ID, context=None, kinds=template.creates)
+            left = cluster.leftovers(RUN_ID, context=None, kinds=kinds)
         except Exception as error:  # the reason is what the test reads
             body = error.body if isinstance(error, ApiException) else ""
             return f"{type(error).__name__}: {error} {body}"
@@ -98,7 +121,11 @@ def _engine(template: ExperimentTemplate) -> Callable[[KubeApiServer, Path], str
 
 
 def _scenarios(
-    manifests: list[Manifest], templates: Iterable[ExperimentTemplate], prefix: str = ""
+    manifests: list[Manifest],
+    templates: Iterable[ExperimentTemplate],
+    prefix: str = "",
+    *,
+    load: LoadProfile | None = None,
 ) -> list[Scenario]:
     return [
         Scenario(
@@ -107,7 +134,9 @@ def _scenarios(
             PARAMETERS.get(t.id, {}),
             seed=_seed(manifests),
             identity=RUNNER,
-            after=_engine(t),
+            after=_engine(t, load),
+            load=load,
+            kubelet=LOAD_KUBELET if load is not None else None,
         )
         for t in templates
     ]
@@ -125,6 +154,16 @@ def _runner_roles(manifests: list[Manifest]) -> list[Manifest]:
         for m in manifests
         if (f"{m['kind']}Binding", m["metadata"].get("namespace"), m["metadata"]["name"]) in bound
     ]
+
+
+def _refused(outcome: Outcome) -> set[Permission]:
+    """The runner's calls the API server refused (403)."""
+    refused = set()
+    for record in outcome.requests:
+        if record.status == 403:
+            attributes = request_attributes(record.method, record.path, record.query)
+            refused.add((attributes.group, attributes.combined_resource, attributes.verb))
+    return refused
 
 
 def _calls(outcome: Outcome) -> set[Call]:
@@ -168,6 +207,43 @@ def _without(manifests: list[Manifest], grant: Grant) -> list[Manifest]:
     return changed
 
 
+def _permissions(manifests: list[Manifest]) -> set[tuple[str, str, Permission]]:
+    """Every (role kind, role name, permission) the runner's roles grant."""
+    return {
+        (role["kind"], role["metadata"]["name"], (group, resource, verb))
+        for role in _runner_roles(manifests)
+        for rule in role["rules"]
+        for group in rule["apiGroups"]
+        for resource in rule["resources"]
+        for verb in rule["verbs"]
+    }
+
+
+def _without_permission(manifests: list[Manifest], permission: Permission) -> list[Manifest]:
+    """The manifests with one permission taken out of every runner rule that grants it, the
+    rest of each such rule kept (split in two: its other resources, and this one's other verbs)."""
+    group, resource, verb = permission
+    runner = {(m["kind"], m["metadata"]["name"]) for m in _runner_roles(manifests)}
+    changed = copy.deepcopy(manifests)
+    for manifest in changed:
+        if (manifest["kind"], manifest["metadata"]["name"]) not in runner:
+            continue
+        rules = []
+        for rule in manifest["rules"]:
+            granting = rule["apiGroups"] == [group] and resource in rule["resources"]
+            if not granting or verb not in rule["verbs"]:
+                rules.append(rule)
+                continue
+            others = [r for r in rule["resources"] if r != resource]
+            if others:
+                rules.append({**rule, "resources": others})
+            verbs = [v for v in rule["verbs"] if v != verb]
+            if verbs:
+                rules.append({**rule, "resources": [resource], "verbs": verbs})
+        manifest["rules"] = rules
+    return changed
+
+
 def _failure(outcome: Outcome) -> str | None:
     """Why a run did not pass (its failed activities and the engine's calls), or None."""
     reasons = [
@@ -178,6 +254,10 @@ def _failure(outcome: Outcome) -> str | None:
     ]
     if outcome.after_result:
         reasons.append(f"engine: {outcome.after_result}")
+    # A refusal the run shrugged off is a failure too: the leftover check skips a kind it may
+    # not list (it would not see what the run left of it).
+    for group, resource, verb in sorted(_refused(outcome)):
+        reasons.append(f'User "{RUNNER_USER}" cannot {verb} resource "{resource}" ({group!r})')
     if outcome.journal.get("status") != "completed" and not reasons:
         reasons.append(f"journal {outcome.journal.get('status')}: {outcome.output[-1500:]}")
     return "; ".join(reasons) or None
@@ -186,6 +266,42 @@ def _failure(outcome: Outcome) -> str | None:
 @pytest.fixture(scope="module")
 def manifests() -> list[Manifest]:
     return rbac_manifests(_plan())
+
+
+@pytest.fixture(scope="module")
+def load_manifests() -> list[Manifest]:
+    return rbac_manifests(replace(_plan(), load=True))
+
+
+# Each permission a load needs (bot.library.permissions: the load's rules, its leftover lists).
+LOAD_PERMISSIONS = sorted(
+    {
+        (rule.api_group, resource, verb)
+        for rule in (*LOAD_RULES, *leftover_rules(LOAD_CREATES))
+        for resource in rule.resources
+        for verb in rule.verbs
+    }
+)
+
+
+@pytest.fixture(scope="module")
+def load_outcomes(
+    load_manifests: list[Manifest], tmp_path_factory: pytest.TempPathFactory
+) -> dict[str, Outcome]:
+    """The load run under the generated RBAC (`granted`), and without each load permission
+    (named by its index in LOAD_PERMISSIONS), all at once."""
+    template = load_catalogue().get(LOAD_EXPERIMENT)
+    variants = {"granted": load_manifests} | {
+        f"without-{number}": _without_permission(load_manifests, permission)
+        for number, permission in enumerate(LOAD_PERMISSIONS)
+    }
+    scenarios = [
+        scenario
+        for prefix, manifests in variants.items()
+        for scenario in _scenarios(manifests, [template], f"{prefix}-", load=LOAD)
+    ]
+    outcomes = run_scenarios(scenarios, tmp_path_factory.mktemp("load"))
+    return {name.removesuffix(f"-{LOAD_EXPERIMENT}"): o for name, o in outcomes.items()}
 
 
 @pytest.fixture(scope="module")
@@ -261,6 +377,43 @@ def test_without_any_one_verb_an_experiment_fails_as_forbidden(
         if not forbidden:
             survivors.append((grant, names, reasons))
     assert survivors == [], "a verb whose removal no experiment noticed"
+
+
+def test_with_load_profiles_a_run_under_load_passes_and_the_rbac_adds_only_the_loads_grants(
+    manifests: list[Manifest],
+    load_manifests: list[Manifest],
+    load_outcomes: dict[str, Outcome],
+) -> None:
+    granted = load_outcomes["granted"]
+    assert _failure(granted) is None
+    assert granted.journal["status"] == "completed"
+    assert granted.journal["load"]["started"] is True and granted.journal["load"]["error"] is None
+    assert all(r.user == RUNNER_USER for r in granted.requests)
+    called = {(group, resource, verb) for group, resource, verb, _ns in _calls(granted)}
+    # The load made every call its permissions allow (the Job and the ConfigMap created, read,
+    # deleted and listed by the leftover check), each granted to the runner.
+    assert set(LOAD_PERMISSIONS) <= called
+    roles = _runner_roles(load_manifests)
+    for call in _calls(granted):
+        assert any(_grants(role, call) for role in roles), call
+    # And --load-profiles adds nothing else: what it adds is the load's permissions.
+    added = {p for _kind, _name, p in _permissions(load_manifests) - _permissions(manifests)}
+    assert added
+    assert added <= set(LOAD_PERMISSIONS)
+
+
+@pytest.mark.parametrize(
+    ("number", "permission"),
+    list(enumerate(LOAD_PERMISSIONS)),
+    ids=[f"{verb}-{resource}" for _group, resource, verb in LOAD_PERMISSIONS],
+)
+def test_without_any_one_load_permission_the_run_under_load_fails_as_forbidden(
+    load_outcomes: dict[str, Outcome], number: int, permission: Permission
+) -> None:
+    outcome = load_outcomes[f"without-{number}"]
+    assert _failure(outcome) is not None, "the run passed without it"
+    # It failed for that permission: the API refused the runner that very call.
+    assert permission in _refused(outcome), _failure(outcome)
 
 
 def test_the_bots_own_account_cannot_delete_pods_or_read_secrets(

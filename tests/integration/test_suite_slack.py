@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Callable
 from typing import Any
 
@@ -11,10 +12,13 @@ from sqlalchemy import select
 from bot.audit.models import AuditEvent
 from bot.catalog.models import Member, Role, Service, SuiteEntry
 from bot.library.catalogue import load_catalogue
+from bot.runs.flows import plan_run
+from bot.runs.models import Run
+from bot.runs.states import Trigger
 from bot.slack.ids import ActionId, CallbackId, SuiteBlock
 from bot.slack.suite_view import parameter_block
 from bot.testing.slack.forms import onboarding_form
-from tests.fixtures.bot import ALICE, CAROL, TEAM_CHANNEL, RunningBot, seed_payments
+from tests.fixtures.bot import ALICE, CAROL, START, TEAM_CHANNEL, RunningBot, seed_payments
 
 LATENCY = parameter_block("latency_ms")
 
@@ -187,7 +191,9 @@ def _submit(bot: RunningBot, view_id: str, latency: str) -> dict[str, Any]:
 def _filled(element: dict[str, Any]) -> dict[str, Any]:
     """An input's state as Slack sends it when the person left the initial value."""
     if element["type"] == "number_input":
-        return {"type": "number_input", "value": element["initial_value"]}
+        return {"type": "number_input", "value": element.get("initial_value")}
+    if element["type"] == "static_select":
+        return {"type": "static_select", "selected_option": element.get("initial_option")}
     return {"type": element["type"], "value": element.get("initial_value")}
 
 
@@ -286,3 +292,268 @@ def test_only_managers_edit_or_remove_and_removal_updates_the_suite(bot: Running
     again = _click(bot, ActionId.REMOVE_FROM_SUITE, suite, value=remove["value"])
     assert "was not in the suite any more" in str(again["blocks"])
     assert len(_audit(bot)) == 3
+
+
+# --- load profiles (CHAOSBOT_LOAD_PROFILES) ------------------------------------------------------
+
+LOAD_PROFILES = pytest.mark.parametrize(
+    "settings_changes", [{"load_profiles": True}], ids=["load-profiles"]
+)
+LOCUSTFILE = """\
+from locust import HttpUser, constant, task
+
+
+class Shopper(HttpUser):
+    wait_time = constant(1)
+
+    @task
+    def browse(self):
+        self.client.get("/products")
+"""
+COUNT = parameter_block("count")
+
+
+def _submit_form(
+    bot: RunningBot, view_id: str, *, user: str = ALICE, **given: str
+) -> dict[str, Any]:
+    """Submit the stored view as `user`, its inputs as shown except `given` (block id: value;
+    a tool block's value is the chosen option's)."""
+    view = bot.slack.views[view_id]
+    values = {
+        b["block_id"]: {b["element"]["action_id"]: _filled(b["element"])}
+        for b in view["blocks"]
+        if b["type"] == "input"
+    }
+    for block, value in given.items():
+        [state] = values.setdefault(block, {block: {}}).values()
+        if state.get("type") == "static_select":
+            state["selected_option"] = {"value": value}
+        else:
+            state["value"] = value
+    response = bot.simulator.view_submission(
+        CallbackId.SUITE_PARAMETERS.value, values=values, user_id=user, view_id=view_id
+    )
+    assert response.status == 200
+    return response.json() if response.text else {}
+
+
+def _loads(bot: RunningBot) -> dict[str, Any]:
+    with bot.db.session() as session:
+        return {e.experiment: e.load for e in session.scalars(select(SuiteEntry))}
+
+
+def _profile(**changes: str) -> dict[str, str]:
+    """A Locust profile as the form's fields give it, with `changes` (by block id)."""
+    fields: dict[str, str] = {
+        SuiteBlock.LOAD_TOOL: "locust",
+        SuiteBlock.LOAD_SCRIPT: LOCUSTFILE,
+        SuiteBlock.LOAD_USERS: "20",
+        SuiteBlock.LOAD_RAMP_UP: "30",
+        SuiteBlock.LOAD_HOST: "http://checkout.payments.svc:8080",
+    }
+    return {**fields, **changes}
+
+
+@LOAD_PROFILES
+def test_a_load_profile_set_in_the_form_is_stored_audited_listed_and_run(bot: RunningBot) -> None:
+    _add(bot, "pod-kill")
+    suite = _command(bot, "suite checkout")
+    [edit] = _elements(suite, ActionId.EDIT_SUITE_PARAMETERS)
+    assert edit["text"]["text"] == "Edit parameters and load"
+    view_id, view = _open_parameters(bot, "pod-kill")
+    inputs = {b["block_id"]: b for b in view["blocks"] if b["type"] == "input"}
+    tool = inputs[SuiteBlock.LOAD_TOOL]["element"]
+    assert [o["value"] for o in tool["options"]] == ["none", "locust", "k6"]
+    assert tool["initial_option"]["value"] == "none"
+    script = inputs[SuiteBlock.LOAD_SCRIPT]
+    assert script["element"]["multiline"] is True and script["element"]["max_length"] == 3000
+    assert "at most 3,000 characters" in script["hint"]["text"]
+    assert "ConfigMap" in script["hint"]["text"]
+    users = inputs[SuiteBlock.LOAD_USERS]["element"]
+    assert (users["min_value"], users["max_value"]) == ("1", "1000")
+
+    responses = len(bot.slack.responses)
+    assert _submit_form(bot, view_id, **_profile()) == {}
+    assert _loads(bot) == {
+        "pod-kill": {
+            "tool": "locust",
+            "script": LOCUSTFILE,
+            "users": 20,
+            "rampUpSeconds": 30,
+            "host": "http://checkout.payments.svc:8080",
+        }
+    }
+    assert _audit(bot)[1:] == [
+        (
+            ALICE,
+            "suite.load_changed",
+            {
+                "name": "checkout",
+                "experiment": "pod-kill",
+                "load": "locust (inline), 20 users after 30 s, for the whole run",
+            },
+        )
+    ]
+    refreshed = bot.reply(responses + 1)
+    assert "Saved the parameters and load profile of *Pod kill*" in str(refreshed["blocks"])
+    assert "Load: locust, 20 users, ramp-up 30 s" in str(refreshed["blocks"])
+
+    # Opened again, the form shows the stored profile.
+    _view_id, view = _open_parameters(bot, "pod-kill")
+    inputs = {b["block_id"]: b for b in view["blocks"] if b["type"] == "input"}
+    assert inputs[SuiteBlock.LOAD_TOOL]["element"]["initial_option"]["value"] == "locust"
+    assert inputs[SuiteBlock.LOAD_SCRIPT]["element"]["initial_value"] == LOCUSTFILE
+    assert inputs[SuiteBlock.LOAD_USERS]["element"]["initial_value"] == "20"
+
+    # A run of the entry runs under the load: the control first, the stop last, its kinds.
+    planned = plan_run(
+        bot.db,
+        service="checkout",
+        experiment="pod-kill",
+        trigger=Trigger.ADHOC,
+        requested_by=ALICE,
+        now=START,
+    )
+    with bot.db.session() as session:
+        run = session.get(Run, planned.run_id)
+        assert run is not None
+        document, creates = run.document, list(run.creates)
+    control = document["controls"][0]
+    assert control["name"] == "chaosbot-load"
+    assert control["provider"]["module"] == "bot.load.control"
+    arguments = control["provider"]["arguments"]
+    assert arguments["profile"] == {
+        "tool": "locust",
+        "users": 20,
+        "rampUpSeconds": 30,
+        "host": "http://checkout.payments.svc:8080",
+    }
+    assert base64.b64decode(arguments["script_base64"]).decode() == LOCUSTFILE
+    assert document["rollbacks"][-1]["name"] == "stop the load"
+    assert {"jobs.batch", "configmaps"} <= set(creates)
+
+    # Tool "none" takes the load away again (audited).
+    view_id, _view = _open_parameters(bot, "pod-kill")
+    assert _submit_form(bot, view_id, **{SuiteBlock.LOAD_TOOL: "none"}) == {}
+    assert _loads(bot) == {"pod-kill": None}
+    assert _audit(bot)[-1][1:] == (
+        "suite.load_changed",
+        {"name": "checkout", "experiment": "pod-kill", "load": None},
+    )
+
+
+@LOAD_PROFILES
+def test_a_bad_load_profile_is_a_field_error_and_nothing_is_written(bot: RunningBot) -> None:
+    _add(bot, "pod-kill")
+    view_id, _view = _open_parameters(bot, "pod-kill")
+    users = SuiteBlock.LOAD_USERS.value
+    assert _submit_form(bot, view_id, **_profile(**{users: "0"})) == {
+        "response_action": "errors",
+        "errors": {users: "Must be between 1 and 1000, got 0"},
+    }
+    both = _profile(
+        **{SuiteBlock.LOAD_CONFIG_MAP_NAME: "checkout-load", SuiteBlock.LOAD_CONFIG_MAP_KEY: "a.py"}
+    )
+    assert _submit_form(bot, view_id, **both) == {
+        "response_action": "errors",
+        "errors": {
+            SuiteBlock.LOAD_SCRIPT.value: (
+                "Give the script inline (script) or from a ConfigMap (configMap)"
+            )
+        },
+    }
+    # A parameter refused too: every problem on its block at once.
+    answer = _submit_form(bot, view_id, **_profile(**{users: "0", COUNT: "0"}))
+    assert answer["errors"] == {
+        COUNT: "Must be between 1 and 50 (got 0)",
+        users: "Must be between 1 and 1000, got 0",
+    }
+    # Neither a script nor a ConfigMap.
+    neither = _profile(**{SuiteBlock.LOAD_SCRIPT: ""})
+    assert list(_submit_form(bot, view_id, **neither)["errors"]) == [SuiteBlock.LOAD_SCRIPT.value]
+    # The chaos.yaml rule for hosts: not the cloud's metadata endpoint.
+    metadata = _profile(**{SuiteBlock.LOAD_HOST: "http://169.254.169.254/"})
+    assert list(_submit_form(bot, view_id, **metadata)["errors"]) == [SuiteBlock.LOAD_HOST.value]
+    assert _loads(bot) == {"pod-kill": None}
+    assert _entries(bot) == {"pod-kill": {}}
+    assert [a for _, a, _ in _audit(bot)] == ["suite.added"]
+
+    # From a ConfigMap, parameters and load together: both stored.
+    from_config_map = _profile(
+        **{
+            SuiteBlock.LOAD_SCRIPT: "",
+            SuiteBlock.LOAD_CONFIG_MAP_NAME: "checkout-load",
+            SuiteBlock.LOAD_CONFIG_MAP_KEY: "locustfile.py",
+            SuiteBlock.LOAD_DURATION: "600",
+        }
+    )
+    assert _submit_form(bot, view_id, **from_config_map, **{COUNT: "2"}) == {}
+    assert _entries(bot) == {"pod-kill": {"count": 2}}
+    assert _loads(bot)["pod-kill"] == {
+        "tool": "locust",
+        "configMap": {"name": "checkout-load", "key": "locustfile.py"},
+        "users": 20,
+        "rampUpSeconds": 30,
+        "durationSeconds": 600,
+        "host": "http://checkout.payments.svc:8080",
+    }
+    assert [a for _, a, _ in _audit(bot)] == [
+        "suite.added",
+        "suite.parameters_changed",
+        "suite.load_changed",
+    ]
+
+
+@LOAD_PROFILES
+def test_a_stored_script_longer_than_the_form_takes_is_kept(bot: RunningBot) -> None:
+    _add(bot, "pod-kill")
+    long_script = LOCUSTFILE + "# padding\n" * 500
+    with bot.db.session() as session:
+        entry = session.scalars(select(SuiteEntry)).one()
+        entry.load = {"tool": "locust", "script": long_script, "users": 5, "rampUpSeconds": 0}
+    view_id, view = _open_parameters(bot, "pod-kill")
+    script = next(b for b in view["blocks"] if b.get("block_id") == SuiteBlock.LOAD_SCRIPT)
+    assert "initial_value" not in script["element"]
+    assert f"The stored script has {len(long_script):,} characters" in script["hint"]["text"]
+    assert _submit_form(bot, view_id, **{SuiteBlock.LOAD_USERS: "8"}) == {}
+    assert _loads(bot)["pod-kill"] == {
+        "tool": "locust",
+        "script": long_script,
+        "users": 8,
+        "rampUpSeconds": 0,
+    }
+
+
+def test_without_load_profiles_the_form_has_no_load_fields(bot: RunningBot) -> None:
+    _add(bot, "pod-kill")
+    suite = _command(bot, "suite checkout")
+    assert [e["text"]["text"] for e in _elements(suite, ActionId.EDIT_SUITE_PARAMETERS)] == [
+        "Edit parameters"
+    ]
+    view_id, view = _open_parameters(bot, "pod-kill")
+    assert [b["block_id"] for b in view["blocks"] if "load" in b.get("block_id", "")] == []
+    # A submission carrying load fields anyway (a forged one) stores no load.
+    assert _submit_form(bot, view_id, **_profile()) == {}
+    assert _loads(bot) == {"pod-kill": None}
+    assert [a for _, a, _ in _audit(bot)] == ["suite.added"]
+
+
+@LOAD_PROFILES
+def test_a_stranger_cannot_set_a_load_profile(bot: RunningBot) -> None:
+    _add(bot, "pod-kill")
+    carols = _command(bot, "suite checkout", user=CAROL)
+    assert _elements(carols, ActionId.EDIT_SUITE_PARAMETERS) == []
+    opened = len(bot.slack.calls_to("views.open"))
+    suite = _command(bot, "suite checkout")
+    refused = _click(
+        bot, ActionId.EDIT_SUITE_PARAMETERS, suite, user=CAROL, value="checkout pod-kill"
+    )
+    assert "can change the experiment parameters of it" in refused["text"]
+    assert len(bot.slack.calls_to("views.open")) == opened
+    # Alice's form, submitted by Carol: refused on its first field, nothing written.
+    view_id, _view = _open_parameters(bot, "pod-kill")
+    answer = _submit_form(bot, view_id, user=CAROL, **_profile())
+    assert answer["response_action"] == "errors"
+    assert "can change the experiment parameters of it" in answer["errors"][COUNT]
+    assert _loads(bot) == {"pod-kill": None}
+    assert [a for _, a, _ in _audit(bot)] == ["suite.added"]
