@@ -50,6 +50,9 @@ MAX_QUERY = 2000
 STEADY_PROBE_KINDS = ("http", "prometheus", "pods")
 _SLACK_CHANNEL = re.compile(r"^[CG][A-Z0-9]{2,31}$")
 _EXPERIMENT_ID = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
+# The library's parameter names are identifiers (count, delay_ms); anything else is a mistake,
+# and a name with control characters would not even survive a YAML round trip.
+_PARAMETER_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
 _HOURS = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)-([01]\d|2[0-4]):([0-5]\d)$")
 
 
@@ -478,6 +481,13 @@ def _suite(checker: FieldChecker, policy: CatalogPolicy) -> tuple[SuiteEntry, ..
         parameters = value.get("parameters") or {}
         if not isinstance(parameters, Mapping):
             checker.fail(f"suite[{index}].parameters", "must be a mapping")
+            continue
+        odd = [name for name in parameters if not _PARAMETER_NAME.fullmatch(str(name))]
+        if odd:
+            checker.fail(
+                f"suite[{index}].parameters",
+                f"{str(odd[0])!r} is not a parameter name (letters, digits and _)",
+            )
             continue
         seen.add(experiment)
         entry = FieldChecker(value, checker.errors, f"suite[{index}].")
