@@ -192,6 +192,13 @@ def test_the_example_loads_into_its_declaration() -> None:
             id="empty-list",
         ),
         pytest.param(
+            "parameters: {count: 1}",
+            "parameters: {pod count: 1}",
+            "chaos.yaml:22: spec.suite[0].parameters: must match ^[A-Za-z_][A-Za-z0-9_]{0,62}\\Z, "
+            "got 'pod count'",
+            id="parameter-name",
+        ),
+        pytest.param(
             "[U0ALICE, U0BOB]",
             f"[U0ALICE, U0{'B' * 31}]",
             "chaos.yaml:13: spec.owners[1]: must be at most 32 characters long",
