@@ -29,7 +29,7 @@ from bot.faults.kube import JOBS, Kube, KubeError
 from bot.faults.marks import EXPIRES_AT, RUN_LABEL, Mark, expires_at_of
 from bot.load.job import job_manifest, load_name
 from bot.load.profile import ConfigMapScript, LoadProfile, Tool
-from bot.runs.flows import plan_run
+from bot.runs.flows import PlannedRun, plan_run
 from bot.runs.models import Run
 from bot.runs.states import RunStatus, Trigger
 from bot.testing.kube.api import KubeApiServer, KubeletConfig
@@ -117,6 +117,19 @@ def _with_load(engine: Engine, load: dict[str, Any]) -> None:
         save_service(session=session, spec=spec, selector="app=checkout", actor="test", now=START)
 
 
+def _plan_blackhole(engine: Engine) -> PlannedRun:
+    """An ad-hoc blackhole of checkout, held HOLD_SECONDS."""
+    return plan_run(
+        engine.db,
+        service="checkout",
+        experiment="blackhole",
+        trigger=Trigger.ADHOC,
+        requested_by="U0ALICE",
+        now=NOW,
+        hold_seconds=HOLD_SECONDS,
+    )
+
+
 def test_a_locust_profile_loads_the_service_during_the_hold_and_stops_with_the_run(
     engine: Engine, visited: Visited
 ) -> None:
@@ -132,15 +145,7 @@ def test_a_locust_profile_loads_the_service_during_the_hold_and_stops_with_the_r
             "host": visited.url,
         },
     )
-    planned = plan_run(
-        engine.db,
-        service="checkout",
-        experiment="blackhole",
-        trigger=Trigger.ADHOC,
-        requested_by="U0ALICE",
-        now=NOW,
-        hold_seconds=HOLD_SECONDS,
-    )
+    planned = _plan_blackhole(engine)
     with engine.db.session() as session:
         assert session.scalars(select(Service.name)).one() == "checkout"
     process = engine.start(planned.run_id)
@@ -200,15 +205,7 @@ def test_a_load_that_cannot_start_fails_the_run_before_anything_is_injected(
             "host": visited.url,
         },
     )
-    planned = plan_run(
-        engine.db,
-        service="checkout",
-        experiment="blackhole",
-        trigger=Trigger.ADHOC,
-        requested_by="U0ALICE",
-        now=NOW,
-        hold_seconds=HOLD_SECONDS,
-    )
+    planned = _plan_blackhole(engine)
     with engine.db.session() as session:
         # A short start timeout: the pod cannot mount a ConfigMap that does not exist.
         row = session.get(Run, planned.run_id)
