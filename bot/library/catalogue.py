@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import re
+import threading
 from collections.abc import Collection, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -199,9 +200,29 @@ def load_catalogue(directory: Path | None = None, *, everything: bool = False) -
     bot.config.settings_env) load the library, so a disabled experiment is neither offered
     nor run anywhere; bot.config validates it at start-up.
     """
-    folder = directory or experiments_dir()
-    catalogue = Catalogue([load_template(path) for path in sorted(folder.glob("*.yaml"))])
+    catalogue = _library(directory or experiments_dir())
     return catalogue if everything else catalogue.enabled(enabled_experiments())
+
+
+# The parsed library, by folder: parsed once per process, and again only when a file in the
+# folder is added, removed or changed (a test writing templates; a deploy replacing them). The
+# templates are shared by every caller: frozen, and `document` is never changed in place
+# (rendering works on a deep copy).
+_LIBRARIES: dict[Path, tuple[tuple[tuple[str, int, int], ...], Catalogue]] = {}
+_LIBRARIES_LOCK = threading.Lock()
+
+
+def _library(folder: Path) -> Catalogue:
+    paths = sorted(folder.glob("*.yaml"))
+    stamp = tuple((p.name, s.st_mtime_ns, s.st_size) for p in paths for s in (p.stat(),))
+    with _LIBRARIES_LOCK:
+        known = _LIBRARIES.get(folder)
+        if known is not None and known[0] == stamp:
+            return known[1]
+    catalogue = Catalogue([load_template(path) for path in paths])
+    with _LIBRARIES_LOCK:
+        _LIBRARIES[folder] = (stamp, catalogue)
+    return catalogue
 
 
 def enabled_experiments(environ: Mapping[str, str] | None = None) -> frozenset[str] | None:

@@ -163,6 +163,37 @@ def test_catalogue_refuses_duplicate_ids_and_unknown_ones() -> None:
         CATALOGUE.get("no-such-thing")
 
 
+def test_the_library_is_parsed_once_per_process(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every command loads the catalogue: its files are parsed the first time only, again when
+    one changes, and CHAOSBOT_EXPERIMENTS is read each time."""
+    import bot.library.catalogue as catalogue_module
+
+    for name in ("pod-kill", "cpu-pressure"):
+        (tmp_path / f"{name}.yaml").write_bytes(CATALOGUE.get(name).path.read_bytes())
+    parsed: list[str] = []
+
+    def counting(path: Path) -> Any:
+        parsed.append(path.stem)
+        return load_template(path)
+
+    monkeypatch.setattr(catalogue_module, "load_template", counting)
+    monkeypatch.delenv("CHAOSBOT_EXPERIMENTS", raising=False)
+    first = load_catalogue(tmp_path)
+    for _ in range(5):
+        assert load_catalogue(tmp_path).templates.keys() == {"pod-kill", "cpu-pressure"}
+    assert sorted(parsed) == ["cpu-pressure", "pod-kill"]
+    monkeypatch.setenv("CHAOSBOT_EXPERIMENTS", "pod-kill")
+    assert load_catalogue(tmp_path).templates.keys() == {"pod-kill"}
+    assert load_catalogue(tmp_path, everything=True).get("pod-kill") is first.get("pod-kill")
+    assert len(parsed) == 2
+    # A file added or changed is read again (with the others): the folder is the truth.
+    (tmp_path / "dns-errors.yaml").write_bytes(CATALOGUE.get("dns-errors").path.read_bytes())
+    assert "dns-errors" in load_catalogue(tmp_path, everything=True).templates
+    assert len(parsed) == 5
+
+
 def _drop_extensions(d: dict[str, Any]) -> None:
     del d["extensions"]
 
