@@ -93,8 +93,9 @@ def send_digests(
     teams_due: list[tuple[TeamReport, str]] = []
     org: OrgDigest | None = None
     deliveries: list[dict[str, Any]] = []
+    reports: dict[int, TeamReport] = {}
     for team_id, week in due.items():
-        report = team_report(landscape, team_id, policy)
+        report = reports[team_id] = team_report(landscape, team_id, policy)
         deliveries.append(
             {"scope": f"team:{team_id}", "week": week, "channel": report.channel, "sent_at": now}
         )
@@ -104,7 +105,9 @@ def send_digests(
         sent.teams.append(report.team)
     if org_due and org_week is not None and admin_channel:
         org = OrgDigest(
-            report=org_report(landscape, policy), week=org_week[0], channel=admin_channel
+            report=org_report(landscape, policy, known=reports),
+            week=org_week[0],
+            channel=admin_channel,
         )
         deliveries.append(
             {"scope": "org", "week": org_week[0], "channel": admin_channel, "sent_at": now}

@@ -12,6 +12,7 @@ from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from functools import cached_property
 
 from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
@@ -100,9 +101,12 @@ class Landscape:
     categories: dict[str, str]
 
     def of_team(self, team_id: int) -> list[ServiceFacts]:
-        return sorted(
-            (s for s in self.services.values() if s.team_id == team_id), key=lambda s: s.name
-        )
+        return list(self._by_team.get(team_id, ()))
+
+    @cached_property
+    def _by_team(self) -> dict[int, list[ServiceFacts]]:
+        """Every team's services by name, grouped once (a digest asks for every team's)."""
+        return by_team(self)
 
 
 def gather(
@@ -123,9 +127,12 @@ def gather(
         team_query = team_query.where(Team.id.in_(team_ids))
         service_query = service_query.where(Service.team_id.in_(team_ids))
     teams = {t.id: t for t in session.scalars(team_query)}
+    # The columns only: a whole Service (its JSON columns decoded) is not needed here.
     services = {
-        s.id: ServiceFacts(id=s.id, name=s.name, tier=s.tier, team_id=s.team_id)
-        for s in session.scalars(service_query.execution_options(yield_per=2000))
+        service_id: ServiceFacts(id=service_id, name=name, tier=tier, team_id=team_id)
+        for service_id, name, tier, team_id in session.execute(
+            service_query.with_only_columns(Service.id, Service.name, Service.tier, Service.team_id)
+        )
     }
     ids = select(Service.id).where(Service.offboarded_at.is_(None))
     if team_ids is not None:

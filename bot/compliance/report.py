@@ -5,7 +5,7 @@ Home show is computed here, once, from a Landscape."""
 from __future__ import annotations
 
 import statistics
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -95,11 +95,17 @@ def _service_report(
 ) -> ServiceReport:
     state = evaluate(facts.evidence(landscape.categories), policy, now=landscape.now)
     weekly = trend(facts.suite, facts.verdicts, risks=landscape.risks, week_ends=ends)
+    # The last week ends now (week_ends): its score is the score.
+    now = (
+        weekly[-1]
+        if ends and ends[-1] == landscape.now
+        else score(facts.suite, facts.verdicts, risks=landscape.risks, as_of=landscape.now)
+    )
     return ServiceReport(
         name=facts.name,
         tier=facts.tier,
         state=state,
-        score=score(facts.suite, facts.verdicts, risks=landscape.risks, as_of=landscape.now),
+        score=now,
         trend=weekly,
         open_findings=dict(facts.open_findings),
         owners=list(facts.owners),
@@ -141,8 +147,18 @@ def team_report(landscape: Landscape, team_id: int, policy: CompliancePolicy) ->
     )
 
 
-def org_report(landscape: Landscape, policy: CompliancePolicy) -> OrgReport:
-    teams = [team_report(landscape, team_id, policy) for team_id in sorted(landscape.teams)]
+def org_report(
+    landscape: Landscape,
+    policy: CompliancePolicy,
+    *,
+    known: Mapping[int, TeamReport] | None = None,
+) -> OrgReport:
+    """Every team's report (`known`: those already made from this landscape, reused)."""
+    known = known or {}
+    teams = [
+        known.get(team_id) or team_report(landscape, team_id, policy)
+        for team_id in sorted(landscape.teams)
+    ]
     return OrgReport(now=landscape.now, teams=[t for t in teams if t.services])
 
 

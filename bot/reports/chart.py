@@ -5,8 +5,9 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 
-from PIL import ImageDraw
+from PIL import Image, ImageDraw
 
 from bot.reports.drawing import (
     AXIS_TEXT,
@@ -14,6 +15,7 @@ from bot.reports.drawing import (
     LINE,
     SCALE,
     TEXT,
+    Box,
     Font,
     canvas,
     font,
@@ -39,17 +41,37 @@ def render_trend_png(series: Sequence[tuple[str, float | None]], *, title: str) 
     for label, score in series:
         if score is not None and not 0 <= score <= 100:  # also rejects NaN
             raise ValueError(f"score {score!r} for {label!r} is outside 0..100")
+    background, scaled = _background(tuple(label for label, _ in series))
+    image = background.copy()
+    draw = ImageDraw.Draw(image)
+    drawn = [
+        _draw_title(draw, title),
+        _draw_scores(draw, _Frame(points=len(series)), [score for _, score in series]),
+    ]
+    # Only what was drawn on the shared background is scaled down again.
+    return png(image, CHART_SIZE, scaled=scaled, drawn=drawn)
+
+
+@lru_cache(maxsize=8)
+def _background(labels: tuple[str, ...]) -> tuple[Image.Image, Image.Image]:
+    """The grid and the week labels, drawn once for every chart of these weeks (a digest draws
+    one chart per team, all of the same weeks), and the same scaled down to CHART_SIZE.
+    Callers copy them: never drawn on."""
     image, draw = canvas(CHART_SIZE)
-    frame = _Frame(points=len(series))
-    _draw_axes(draw, frame, [label for label, _ in series], title)
-    _draw_scores(draw, frame, [score for _, score in series])
-    return png(image, CHART_SIZE)
+    _draw_axes(draw, _Frame(points=len(labels)), list(labels))
+    return image, image.resize(CHART_SIZE, Image.Resampling.LANCZOS)
 
 
-def _draw_axes(draw: ImageDraw.ImageDraw, frame: _Frame, labels: list[str], title: str) -> None:
-    """The title, the grid with its scores, and as many week labels as fit."""
+def _draw_title(draw: ImageDraw.ImageDraw, title: str) -> Box:
+    """The title, above the grid (drawn before or after it, the pixels are the same)."""
+    face, position = font(14), (px(12), px(10))
+    draw.text(position, title, fill=TEXT, font=face, anchor="lt")
+    return draw.textbbox(position, title, font=face, anchor="lt")
+
+
+def _draw_axes(draw: ImageDraw.ImageDraw, frame: _Frame, labels: list[str]) -> None:
+    """The grid with its scores, and as many week labels as fit."""
     small = font(11)
-    draw.text((px(12), px(10)), title, fill=TEXT, font=font(14), anchor="lt")
     for score in _GRID_SCORES:
         y = frame.y(score)
         draw.line([(frame.left, y), (frame.right, y)], fill=GRID, width=px(1))
@@ -59,12 +81,13 @@ def _draw_axes(draw: ImageDraw.ImageDraw, frame: _Frame, labels: list[str], titl
         draw.text(position, labels[index], fill=AXIS_TEXT, font=small, anchor="mt")
 
 
-def _draw_scores(draw: ImageDraw.ImageDraw, frame: _Frame, scores: list[float | None]) -> None:
-    """The line broken where a week has no score, a dot per score, and the latest one's value."""
+def _draw_scores(draw: ImageDraw.ImageDraw, frame: _Frame, scores: list[float | None]) -> Box:
+    """The line broken where a week has no score, a dot per score, and the latest one's value;
+    returns the box they lie within."""
     points = [(frame.x(i), frame.y(score)) for i, score in enumerate(scores) if score is not None]
     if not points:
-        note(draw, ((frame.left + frame.right) // 2, (frame.top + frame.bottom) // 2), _NO_SCORE)
-        return
+        middle = ((frame.left + frame.right) // 2, (frame.top + frame.bottom) // 2)
+        return note(draw, middle, _NO_SCORE)
     for run in _runs(scores, frame):
         if len(run) > 1:
             draw.line(run, fill=LINE, width=px(2), joint="curve")
@@ -73,7 +96,18 @@ def _draw_scores(draw: ImageDraw.ImageDraw, frame: _Frame, scores: list[float | 
         draw.ellipse([(x - radius, y - radius), (x + radius, y + radius)], fill=LINE)
     latest = next(score for score in reversed(scores) if score is not None)
     x, y = points[-1]
-    draw.text((x + px(8), y), f"{latest:.0f}", fill=TEXT, font=font(14), anchor="lm")
+    value = ((x + px(8), y), f"{latest:.0f}")
+    draw.text(value[0], value[1], fill=TEXT, font=font(14), anchor="lm")
+    # The dots and the line's width (its curved joints included) stay within `reach` of them.
+    reach = px(6)
+    xs, ys = [x for x, _ in points], [y for _, y in points]
+    text = draw.textbbox(value[0], value[1], font=font(14), anchor="lm")
+    return (
+        min(min(xs) - reach, text[0]),
+        min(min(ys) - reach, text[1]),
+        max(max(xs) + reach, text[2]),
+        max(max(ys) + reach, text[3]),
+    )
 
 
 @dataclass(frozen=True)

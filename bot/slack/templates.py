@@ -6,7 +6,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from jinja2 import FileSystemLoader, StrictUndefined
+from jinja2 import FileSystemLoader, StrictUndefined, Template
 from jinja2.sandbox import SandboxedEnvironment
 from markupsafe import Markup
 
@@ -14,6 +14,8 @@ from bot.resources import templates_dir
 from bot.slack.mrkdwn import escape
 
 __all__ = ["render"]
+
+_TEMPLATES = templates_dir()
 
 
 def _finalize(value: Any) -> Any:
@@ -38,6 +40,12 @@ def _environment(directory: Path) -> SandboxedEnvironment:
     return env
 
 
+@cache
+def _template(directory: Path, name: str) -> Template:
+    # Compiled once per process: the files ship with the code and do not change under it.
+    return _environment(directory).get_template(name)
+
+
 def render(name: str, /, **context: Any) -> str:
     """Render templates/<name> with the given context."""
-    return _environment(templates_dir()).get_template(name).render(**context).strip()
+    return _template(_TEMPLATES, name).render(**context).strip()

@@ -130,3 +130,35 @@ def test_the_same_series_gives_the_same_bytes() -> None:
 def test_a_score_outside_0_to_100_is_refused(score: float) -> None:
     with pytest.raises(ValueError, match="W45"):
         render_trend_png(_weeks(50, score), title="payments")
+
+
+def test_the_shared_background_gives_the_pixels_of_a_whole_drawing() -> None:
+    """A digest draws each team's chart on one shared background and scales down only what it
+    drew: the pixels are those of drawing and scaling the whole chart."""
+    import random
+
+    from bot.reports import chart
+    from bot.reports.drawing import canvas, png
+
+    rng = random.Random(7)
+    cases: list[list[tuple[str, float | None]]] = [
+        _weeks(None, None, None),
+        _weeks(0),
+        _weeks(100, 0, 100, 0),
+        _weeks(*(float(12 * i) for i in range(9))),
+    ]
+    for _ in range(12):
+        weeks = rng.choice((1, 2, 8, 12, 52))
+        cases.append(
+            _weeks(*(None if rng.random() < 0.2 else rng.uniform(0, 100) for _ in range(weeks)))
+        )
+    for series in cases:
+        title = f"team {rng.randint(0, 999)}: resilience score" * rng.choice((1, 4))
+        image, draw = canvas(CHART_SIZE)
+        frame = chart._Frame(points=len(series))
+        chart._draw_title(draw, title)
+        chart._draw_axes(draw, frame, [label for label, _ in series])
+        chart._draw_scores(draw, frame, [score for _, score in series])
+        whole = Image.open(io.BytesIO(png(image, CHART_SIZE)))
+        shared = Image.open(io.BytesIO(render_trend_png(series, title=title)))
+        assert shared.tobytes() == whole.tobytes(), series
