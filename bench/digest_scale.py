@@ -63,7 +63,8 @@ class Statements:
         self.reads = self.writes = 0
 
 
-def _bulk(db: Database, model: Any, rows: list[dict[str, Any]]) -> None:
+def bulk(db: Database, model: Any, rows: list[dict[str, Any]]) -> None:
+    """INSERT the rows in pages (bench/scale.py fills its extra tables with it too)."""
     for start in range(0, len(rows), PAGE):
         with db.session() as session:
             session.execute(insert(model), rows[start : start + PAGE])
@@ -71,7 +72,7 @@ def _bulk(db: Database, model: Any, rows: list[dict[str, Any]]) -> None:
 
 def fill(db: Database, *, teams: int, per_team: int, runs_per: int, seed: int = 1) -> int:
     rng = random.Random(seed)
-    _bulk(
+    bulk(
         db,
         Team,
         [
@@ -214,7 +215,7 @@ def fill(db: Database, *, teams: int, per_team: int, runs_per: int, seed: int = 
         (Finding, findings),
         (Drill, drills),
     ):
-        _bulk(db, model, rows)
+        bulk(db, model, rows)
     return run_id
 
 

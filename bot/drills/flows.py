@@ -10,8 +10,9 @@ from __future__ import annotations
 import random
 from collections.abc import Sequence
 from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, insert, select
 from sqlalchemy.orm import Session
 
 from bot.alerts.service import first_matching
@@ -63,7 +64,8 @@ class DrillOver(ChaosbotError):
 
 
 def plan_ahead(*, session: Session, now: datetime, rng: random.Random) -> list[Drill]:
-    """Draw the drills of today and tomorrow for every opted-in service that has no plan yet.
+    """Draw the drills of today and tomorrow for every opted-in service that has no plan yet;
+    the drills drawn (written, not in the session).
 
     A day is drawn once: a day without a drill keeps a `none` row. A time drawn for today that
     is already past (the first plan of a newly opted-in service) is no drill, not a moved one.
@@ -103,7 +105,7 @@ def plan_ahead(*, session: Session, now: datetime, rng: random.Random) -> list[D
             .group_by(Drill.service_id)
         ).all()
     )
-    drawn = []
+    drawn: list[dict[str, Any]] = []
     for service in services:
         opt_in = opt_ins[service.id]
         if opt_in is None:
@@ -116,23 +118,26 @@ def plan_ahead(*, session: Session, now: datetime, rng: random.Random) -> list[D
             if (service.id, day) in planned_days:
                 continue
             moment = plan_day(opt_in.policy, day, rng=rng, previous=last, freezes=frozen)
-            drill = Drill(
-                key=new_drill_key(),
-                service_id=service.id,
-                day=day,
-                status=DrillStatus.NONE,
-                duration_minutes=int(opt_in.duration.total_seconds() // 60),
-                planned_when=now,
-                policy=opt_in.fingerprint,
-            )
+            row = {
+                "key": new_drill_key(),
+                "service_id": service.id,
+                "day": day,
+                "status": DrillStatus.NONE,
+                "planned_at": None,
+                "experiment": None,
+                "duration_minutes": int(opt_in.duration.total_seconds() // 60),
+                "planned_when": now,
+                "policy": opt_in.fingerprint,
+            }
             if moment is not None and moment > now:
-                drill.status, drill.planned_at = DrillStatus.PLANNED, moment
-                drill.experiment = rng.choice(opt_in.experiments)
+                row["status"], row["planned_at"] = DrillStatus.PLANNED, moment
+                row["experiment"] = rng.choice(opt_in.experiments)
                 last = moment
-            session.add(drill)
-            drawn.append(drill)
-    session.flush()
-    return drawn
+            drawn.append(row)
+    # One batched INSERT for every service's days (the ORM would send one per row here).
+    if drawn:
+        session.execute(insert(Drill).execution_options(render_nulls=True), drawn)
+    return [Drill(**row) for row in drawn]
 
 
 # --- firing -----------------------------------------------------------------------------------

@@ -4,6 +4,7 @@ is handed, in the transaction of the change."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Protocol
 
@@ -17,10 +18,11 @@ __all__ = ["ActionItemConversation", "conversation"]
 
 class ActionItemConversation(Protocol):
     def remind(
-        self, session: Session, item: ActionItem, *, overdue_days: int, now: datetime
+        self, session: Session, reminders: Sequence[tuple[ActionItem, int]], *, now: datetime
     ) -> None:
-        """Remind the item's owner that it is due today (0) or overdue by `overdue_days`; sent
-        once per item and `now`'s day, written in `session` only."""
+        """Remind each item's owner that it is due today (0) or overdue by that many days; sent
+        once per item and `now`'s day, written in `session` only, in a fixed number of
+        statements however many there are."""
 
 
 conversation: Port[ActionItemConversation] = Port("action item conversation")

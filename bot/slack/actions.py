@@ -26,7 +26,7 @@ from bot.slack.blockkit import button, context, section
 from bot.slack.commands import CommandRequest
 from bot.slack.ids import ActionId
 from bot.slack.mrkdwn import escape
-from bot.slack.outbox import enqueue
+from bot.slack.outbox import enqueue, enqueue_many
 from bot.slack.replies import Reply
 from bot.slack.responder import Responder
 from bot.slack.surface import Surface
@@ -211,30 +211,40 @@ class SlackActionItemConversation:
     through the outbox, once per item and day."""
 
     def remind(
-        self, session: Session, item: ActionItem, *, overdue_days: int, now: datetime
+        self, session: Session, reminders: Sequence[tuple[ActionItem, int]], *, now: datetime
     ) -> None:
-        when = (
-            "is due today"
-            if not overdue_days
-            else f"is overdue by {overdue_days} day{'' if overdue_days == 1 else 's'}"
-        )
-        text = f":alarm_clock: Your action item {when}."
-        control = ItemControl(item.key).dump()
-        enqueue(
+        enqueue_many(
             session=session,
             now=now,
-            method="chat.postMessage",
-            payload={
-                "channel": item.owner,
-                "text": f"{text} {escape(item.text)}",
-                "blocks": [
-                    section(text),
-                    section(
-                        item_line(item, now=now),
-                        accessory=button(ActionId.COMPLETE_ACTION_ITEM, "Done", control),
-                    ),
-                    context("`/chaos actions` lists all of yours."),
-                ],
-            },
-            dedupe_key=f"action-item:{item.key}:reminder:{now:%Y-%m-%d}",
+            calls=[
+                (
+                    "chat.postMessage",
+                    _reminder(item, overdue_days=late, now=now),
+                    f"action-item:{item.key}:reminder:{now:%Y-%m-%d}",
+                )
+                for item, late in reminders
+            ],
+            skip_queued=True,
         )
+
+
+def _reminder(item: ActionItem, *, overdue_days: int, now: datetime) -> dict[str, Any]:
+    when = (
+        "is due today"
+        if not overdue_days
+        else f"is overdue by {overdue_days} day{'' if overdue_days == 1 else 's'}"
+    )
+    text = f":alarm_clock: Your action item {when}."
+    control = ItemControl(item.key).dump()
+    return {
+        "channel": item.owner,
+        "text": f"{text} {escape(item.text)}",
+        "blocks": [
+            section(text),
+            section(
+                item_line(item, now=now),
+                accessory=button(ActionId.COMPLETE_ACTION_ITEM, "Done", control),
+            ),
+            context("`/chaos actions` lists all of yours."),
+        ],
+    }

@@ -112,14 +112,20 @@ def _fitted(method: str, payload: dict[str, Any]) -> dict[str, Any]:
 
 
 def enqueue_many(
-    *, session: Session, now: datetime, calls: Sequence[tuple[str, dict[str, Any], str]]
+    *,
+    session: Session,
+    now: datetime,
+    calls: Sequence[tuple[str, dict[str, Any], str]],
+    skip_queued: bool = False,
 ) -> None:
     """Queue many Web API calls (method, payload, dedupe key) in one batched INSERT, in order
-    (see bot.outbox.service.enqueue_many: a key queued before fails the transaction)."""
+    (see bot.outbox.service.enqueue_many: a key queued before fails the transaction, unless
+    `skip_queued` leaves it out)."""
     service.enqueue_many(
         session=session,
         now=now,
         calls=[(method, _fitted(method, payload), key) for method, payload, key in calls],
+        skip_queued=skip_queued,
     )
 
 
