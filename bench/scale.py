@@ -34,13 +34,13 @@ from sqlalchemy import select
 
 from bot.catalog.models import Member, Role, Service, ServiceOwner
 from bot.clock import FrozenClock
+from bot.compliance.scheduled import DigestPass
 from bot.config.compliance_policy import DEFAULT_POLICY
 from bot.db.engine import Database
 from bot.db.migrate import upgrade
 from bot.drills.scheduled import DrillPass
 from bot.findings.models import ActionItem, ActionItemStatus, Finding
 from bot.findings.scheduled import ActionItemPass
-from bot.compliance.scheduled import DigestPass
 from bot.gamedays.models import GameDay, GameDayApproval, GameDayStatus
 from bot.gamedays.scheduled import GameDayPass
 from bot.runs.janitor import Janitor
