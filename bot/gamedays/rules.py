@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload
 
-from bot.catalog.models import Member, Role, Service
+from bot.catalog.models import Member, Role, Service, ServiceOwner
 from bot.errors import ChaosbotError
-from bot.gamedays.models import OPEN, GameDay
+from bot.gamedays.models import OPEN, GameDay, GameDayApproval, GameDayStatus
 from bot.gamedays.timing import local_label
 from bot.runs.service import freezes_covering
 
@@ -22,11 +23,13 @@ __all__ = [
     "GameDayPlan",
     "NotAllowedToDecide",
     "RequestInvalid",
+    "awaiting_decision",
     "check_decider",
     "check_may_change",
     "check_may_request",
     "check_plan",
     "deciders",
+    "decides_on",
     "may_request",
 ]
 
@@ -92,6 +95,63 @@ def deciders(*, session: Session, service: Service, admins: frozenset[str]) -> l
     ).all()
     people += sorted(admins)
     return list(dict.fromkeys(people))
+
+
+def decides_on(
+    *, session: Session, user_id: str, gamedays: Sequence[GameDay], admins: frozenset[str]
+) -> set[int]:
+    """The ids of those of `gamedays` that `user_id` may approve or reject (is among the
+    `deciders` of its service), in two queries however many there are."""
+    if user_id in admins:
+        return {g.id for g in gamedays}
+    owned = set(
+        session.scalars(
+            select(ServiceOwner.service_id).where(ServiceOwner.slack_user_id == user_id)
+        )
+    )
+    teams = set(
+        session.scalars(
+            select(Member.team_id).where(
+                Member.slack_user_id == user_id, Member.role.in_([Role.APPROVER, Role.ADMIN])
+            )
+        )
+    )
+    return {
+        g.id
+        for g in gamedays
+        if g.service_id in owned
+        or user_id in (g.service.approvers or [])
+        or g.service.team_id in teams
+    }
+
+
+def awaiting_decision(*, session: Session, user_id: str, admins: frozenset[str]) -> list[GameDay]:
+    """The pending game days waiting for `user_id`'s decision, soonest first: they may decide,
+    did not ask for it and have not approved its current round (services loaded)."""
+    pending = (
+        session.scalars(
+            select(GameDay)
+            .where(GameDay.status == GameDayStatus.PENDING, GameDay.requested_by != user_id)
+            .options(joinedload(GameDay.service))
+            .order_by(GameDay.starts_at)
+        )
+        .unique()
+        .all()
+    )
+    approved = set(
+        session.scalars(
+            select(GameDayApproval.gameday_id)
+            .join(GameDay, GameDay.id == GameDayApproval.gameday_id)
+            .where(
+                GameDay.status == GameDayStatus.PENDING,
+                GameDayApproval.round == GameDay.round,
+                GameDayApproval.slack_user_id == user_id,
+            )
+        )
+    )
+    waiting = [g for g in pending if g.id not in approved]
+    mine = decides_on(session=session, user_id=user_id, gamedays=waiting, admins=admins)
+    return [g for g in waiting if g.id in mine]
 
 
 def may_request(

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, selectinload
 
 from bot.audit.service import Auditor, Subject
 from bot.catalog.models import Service
@@ -48,8 +48,14 @@ def find_gameday(*, session: Session, ref: str) -> GameDay:
 def upcoming(
     *, session: Session, service: str | None = None, team_id: int | None = None
 ) -> Sequence[GameDay]:
-    """Open game days, soonest first; of one service or one team when asked."""
-    query = select(GameDay).where(GameDay.status.in_(list(OPEN))).order_by(GameDay.starts_at)
+    """Open game days, soonest first; of one service or one team when asked (their services
+    and approvals loaded with them: a listing shows both)."""
+    query = (
+        select(GameDay)
+        .where(GameDay.status.in_(list(OPEN)))
+        .options(selectinload(GameDay.service), selectinload(GameDay.approvals))
+        .order_by(GameDay.starts_at)
+    )
     if service is not None:
         query = query.where(GameDay.service_id == find_service(session=session, name=service).id)
     if team_id is not None:

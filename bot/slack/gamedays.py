@@ -28,7 +28,7 @@ from bot.gamedays.rules import (
     check_decider,
     check_may_change,
     check_may_request,
-    deciders,
+    decides_on,
 )
 from bot.gamedays.service import find_gameday, upcoming
 from bot.library.catalogue import load_catalogue
@@ -235,12 +235,11 @@ class _GameDays:
             else:
                 rows = upcoming(session=session)
                 heading = "Upcoming game days"
+            decides = decides_on(
+                session=session, user_id=request.user_id, gamedays=rows, admins=self._admins
+            )
             manageable = {
-                g.key
-                for g in rows
-                if request.user_id == g.requested_by
-                or request.user_id
-                in deciders(session=session, service=g.service, admins=self._admins)
+                g.key for g in rows if request.user_id == g.requested_by or g.id in decides
             }
             message = gamedays_list(rows, heading=heading, manageable=manageable)
         return Reply(text=message["text"], blocks=message["blocks"])

@@ -27,7 +27,7 @@ from bot.findings.service import (
 )
 from bot.gamedays.decisions import approve
 from bot.gamedays.models import GameDay, GameDayStatus
-from bot.gamedays.rules import deciders
+from bot.gamedays.rules import awaiting_decision
 from bot.gamedays.timing import local_label
 from bot.slack.actions import ItemControl, item_line
 from bot.slack.blockkit import VIEW_BLOCKS, button, fit_blocks, header, section
@@ -109,16 +109,7 @@ def personal_blocks(
 
 
 def _approvals(session: Session, *, user_id: str, admins: frozenset[str]) -> list[dict[str, Any]]:
-    pending = session.scalars(
-        select(GameDay).where(GameDay.status == GameDayStatus.PENDING).order_by(GameDay.starts_at)
-    ).all()
-    waiting = [
-        g
-        for g in pending
-        if g.requested_by != user_id
-        and user_id not in {a.slack_user_id for a in g.current_approvals()}
-        and user_id in deciders(session=session, service=g.service, admins=admins)
-    ]
+    waiting = awaiting_decision(session=session, user_id=user_id, admins=admins)
     if not waiting:
         return []
     blocks = [header("Waiting for your approval")]
