@@ -48,8 +48,9 @@ def render_trend_png(series: Sequence[tuple[str, float | None]], *, title: str) 
         _draw_title(draw, title),
         _draw_scores(draw, _Frame(points=len(series)), [score for _, score in series]),
     ]
-    # Only what was drawn on the shared background is scaled down again.
-    return png(image, CHART_SIZE, scaled=scaled, drawn=drawn)
+    # Only what was drawn on the shared background is scaled down again; zlib level 3 instead
+    # of 6 takes a third less time (a digest encodes a chart per team) for a 15 KB file, not 12.
+    return png(image, CHART_SIZE, scaled=scaled, drawn=drawn, compress_level=3)
 
 
 @lru_cache(maxsize=8)
