@@ -23,7 +23,7 @@ from bot.library.reach import affected_pods
 from bot.runs.flows import render_for
 from bot.runs.preflight import blast_radius_refusal
 
-__all__ = ["preview_gameday"]
+__all__ = ["pending_preview", "preview_gameday"]
 
 PREVIEW_RUN_ID = "preview"
 SHOWN_TARGETS = 6
@@ -42,7 +42,6 @@ def preview_gameday(
     """The preview stored on the game day (JSON): per experiment, targets, blast radius (and
     whether it disrupts every pod by design) and the rollback plan; `error` when the cluster
     could not be asked."""
-    catalogue = load_catalogue()
     report: WorkloadReport | None = None
     error: str | None = None
     try:
@@ -53,6 +52,55 @@ def preview_gameday(
         )
     except ChaosbotError as exc:
         error = str(exc)
+    return _preview(
+        service,
+        experiments,
+        report,
+        error=error,
+        default_context=default_context,
+        hold_seconds=hold_seconds,
+        max_blast_radius=max_blast_radius,
+        now=now,
+    )
+
+
+def pending_preview(
+    service: Service,
+    experiments: Sequence[str],
+    *,
+    token: str,
+    default_context: str | None,
+    hold_seconds: float,
+    max_blast_radius: BlastRadiusLimits,
+    now: datetime,
+) -> dict[str, Any]:
+    """The preview stored while the cluster has not answered yet (`pending`: `token`, which
+    the late answer must name to replace it): the experiments and their rollbacks, no targets."""
+    preview = _preview(
+        service,
+        experiments,
+        None,
+        error=None,
+        default_context=default_context,
+        hold_seconds=hold_seconds,
+        max_blast_radius=max_blast_radius,
+        now=now,
+    )
+    return {**preview, "pending": token}
+
+
+def _preview(
+    service: Service,
+    experiments: Sequence[str],
+    report: WorkloadReport | None,
+    *,
+    error: str | None,
+    default_context: str | None,
+    hold_seconds: float,
+    max_blast_radius: BlastRadiusLimits,
+    now: datetime,
+) -> dict[str, Any]:
+    catalogue = load_catalogue()
     pods = list(report.pods) if report else []
     entries = []
     for experiment in experiments:

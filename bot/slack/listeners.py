@@ -22,6 +22,7 @@ from bot.slack import (
     suite,
     teams,
 )
+from bot.slack.budget import AckBudget
 from bot.slack.commands import CommandRouter
 from bot.slack.errors import ErrorReporter
 from bot.slack.surface import Surface
@@ -56,7 +57,13 @@ def register_listeners(
     home_tab: home.HomeTab,
 ) -> None:
     """Wire up every surface; each adds its `/chaos` subcommands to the router."""
-    surface = Surface(app=app, router=router, reporter=reporter, context=context)
+    surface = Surface(
+        app=app,
+        router=router,
+        reporter=reporter,
+        context=context,
+        budget=AckBudget(context.settings.ack_budget_seconds),
+    )
     for each in (
         catalog,
         runs,
