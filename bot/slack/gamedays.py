@@ -12,6 +12,7 @@ from slack_sdk import WebClient
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from bot.catalog.cluster import WorkloadReport
 from bot.catalog.models import Team
 from bot.catalog.service import find_service, team_of_channel
 from bot.context import BotContext
@@ -26,7 +27,7 @@ from bot.gamedays.decisions import (
     reschedule,
 )
 from bot.gamedays.models import GameDay, GameDayStatus
-from bot.gamedays.preview import pending_preview, preview_gameday
+from bot.gamedays.preview import discover_targets, preview_from
 from bot.gamedays.rules import (
     Decision,
     GameDayPlan,
@@ -38,7 +39,7 @@ from bot.gamedays.rules import (
     deciders,
 )
 from bot.gamedays.service import find_gameday, upcoming
-from bot.library.catalogue import load_catalogue
+from bot.library.catalogue import Catalogue, load_catalogue
 from bot.slack.budget import AckBudget, OutOfTime
 from bot.slack.commands import CommandRequest
 from bot.slack.gameday_blocks import gamedays_list
@@ -61,6 +62,9 @@ from bot.slack.views import GameDayModal, view_key
 __all__ = ["register"]
 
 log = logging.getLogger(__name__)
+
+# What the cluster said about a service's pods for a preview, or why it said nothing.
+Targets = tuple[WorkloadReport | None, str | None]
 
 
 def register(surface: Surface) -> None:
@@ -183,39 +187,71 @@ class _GameDays:
         self.ctx.outbox_ready()
         ack()
         if late is not None:
-            late.then(lambda outcome: self._previewed(ref, key, outcome))
+            late.then(lambda outcome: self._previewed(ref, key, about.service, plan, outcome))
 
     def _preview(
         self, service: str, plan: GameDayPlan, *, token: str
-    ) -> tuple[dict[str, Any], OutOfTime[dict[str, Any]] | None]:
+    ) -> tuple[dict[str, Any], OutOfTime[Targets] | None]:
         """What the experiments would hit now (unknown experiments are the plan check's to
-        refuse), asked within the ack's budget. When the budget runs out: a preview pending
-        under `token`, and the lookup going on, whose answer `_previewed` stores."""
-        experiments = [e for e in plan.experiments if e in load_catalogue().templates]
-        settings = self.ctx.settings
-
-        def build(ask: bool) -> dict[str, Any]:
-            with self.ctx.db.session() as session:
-                found = find_service(session=session, name=service)
-                common: dict[str, Any] = {
-                    "default_context": settings.kube_context,
-                    "hold_seconds": plan.hold_seconds,
-                    "max_blast_radius": settings.max_blast_radius_percent,
-                    "now": self.ctx.clock.now(),
-                }
-                if ask:
-                    return preview_gameday(found, experiments, cluster=self.ctx.cluster, **common)
-                return pending_preview(found, experiments, token=token, **common)
-
+        refuse), the cluster asked within the ack's budget. When the budget runs out: a preview
+        pending under `token`, and the lookup going on, whose answer `_previewed` stores."""
+        catalogue = load_catalogue()
+        with self.ctx.db.session() as session:
+            found = find_service(session=session, name=service)
+            context, namespace, selector = (
+                found.cluster_context or self.ctx.settings.kube_context,
+                found.namespace,
+                found.selector,
+            )
+        late: OutOfTime[Targets] | None = None
         try:
-            return self.budget.deadline().run(lambda: build(True)), None
-        except OutOfTime as late:
-            return build(False), late
+            report, error = self.budget.deadline().run(
+                lambda: discover_targets(
+                    self.ctx.cluster, context=context, namespace=namespace, selector=selector
+                )
+            )
+        except OutOfTime as out:
+            report, error, late = None, None, out
+        preview = self._preview_from(
+            service, plan, (report, error), pending=token if late else None, catalogue=catalogue
+        )
+        return preview, late
 
-    def _previewed(self, ref: str, token: str, outcome: Callable[[], dict[str, Any]]) -> None:
+    def _preview_from(
+        self,
+        service: str,
+        plan: GameDayPlan,
+        targets: Targets,
+        *,
+        pending: str | None = None,
+        catalogue: Catalogue | None = None,
+    ) -> dict[str, Any]:
+        catalogue = catalogue or load_catalogue()
+        with self.ctx.db.session() as session:
+            return preview_from(
+                find_service(session=session, name=service),
+                [e for e in plan.experiments if e in catalogue.templates],
+                targets[0],
+                error=targets[1],
+                default_context=self.ctx.settings.kube_context,
+                hold_seconds=plan.hold_seconds,
+                max_blast_radius=self.ctx.settings.max_blast_radius_percent,
+                now=self.ctx.clock.now(),
+                pending=pending,
+                catalogue=catalogue,
+            )
+
+    def _previewed(
+        self,
+        ref: str,
+        token: str,
+        service: str,
+        plan: GameDayPlan,
+        outcome: Callable[[], Targets],
+    ) -> None:
         """A preview the cluster answered after the ack: onto the game day and its message."""
         try:
-            preview = outcome()
+            preview = self._preview_from(service, plan, outcome())
         except Exception:  # a bug must not leave the message saying "in a moment" for ever
             log.exception("the preview of game day %s failed", ref)
             preview = {"taken_at": self.ctx.clock.now().isoformat(), "error": "the preview failed"}
@@ -319,16 +355,13 @@ class _GameDays:
             ack(response_action="errors", errors=block_errors(problems))
             return
         token = view_key(view)
-        preview, late = self._preview(
-            service,
-            GameDayPlan(
-                experiments=experiments,
-                starts_at=schedule.starts_at,
-                duration_minutes=schedule.duration_minutes,
-                hold_seconds=hold,
-            ),
-            token=token,
+        moved_plan = GameDayPlan(
+            experiments=experiments,
+            starts_at=schedule.starts_at,
+            duration_minutes=schedule.duration_minutes,
+            hold_seconds=hold,
         )
+        preview, late = self._preview(service, moved_plan, token=token)
         moved = self._ack_decision(
             ack,
             GameDayBlock.DATE,
@@ -345,7 +378,7 @@ class _GameDays:
             ),
         )
         if moved and late is not None:
-            late.then(lambda outcome: self._previewed(ref, token, outcome))
+            late.then(lambda outcome: self._previewed(ref, token, service, moved_plan, outcome))
 
     # --- helpers --------------------------------------------------------------------------------
 

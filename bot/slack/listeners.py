@@ -64,6 +64,8 @@ def register_listeners(
         context=context,
         budget=AckBudget(context.settings.ack_budget_seconds),
     )
+    # First: Bolt tries listeners in order, and `/chaos` is what people send most.
+    commands.register(app, router=router, reporter=reporter)
     for each in (
         catalog,
         runs,
@@ -78,7 +80,6 @@ def register_listeners(
         audit,
     ):
         each.register(surface)
-    commands.register(app, router=router, reporter=reporter)
 
     approve_for, resolve_for, done_for = home.home_actions(
         context.db.session, now=context.clock.now, admins=context.settings.platform_admins
