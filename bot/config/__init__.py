@@ -132,6 +132,9 @@ class Settings:
     # The janitor: how often it looks for runs whose worker is gone, stuck runs and expired
     # objects, and after how long a fault it cannot remove is escalated to people.
     janitor_seconds: float = 5.0
+    # How long, in all, a Slack listener may wait on the cluster inside its ack; after that the
+    # form is answered "checking the cluster" and the result follows (bot/slack/budget.py).
+    ack_budget_seconds: float = 1.5
     cleanup_alert_minutes: int = 10
     platform_admins: frozenset[str] = field(default_factory=frozenset)
     # The platform team's channel: `/chaos drills` answers only there (when set), and the
@@ -288,6 +291,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         gameday_approval_ttl_hours=_positive(env, "CHAOSBOT_GAMEDAY_APPROVAL_TTL_HOURS", 72),
         gameday_grace_minutes=_positive(env, "CHAOSBOT_GAMEDAY_GRACE_MINUTES", 30),
         janitor_seconds=_seconds(env, "CHAOSBOT_JANITOR_SECONDS", 5.0),
+        ack_budget_seconds=_seconds(env, "CHAOSBOT_ACK_BUDGET_SECONDS", 1.5),
         cleanup_alert_minutes=_positive(env, "CHAOSBOT_CLEANUP_ALERT_MINUTES", 10),
         platform_admins=_user_ids(env, "CHAOSBOT_PLATFORM_ADMINS"),
         admin_channel=_channel_id(env, "CHAOSBOT_ADMIN_CHANNEL"),

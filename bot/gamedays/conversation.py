@@ -32,6 +32,7 @@ class Change(enum.StrEnum):
     MISSED = "missed"
     STARTED = "started"
     SETTLED = "settled"  # completed or halted: the row's status and reason say which
+    PREVIEWED = "previewed"  # the cluster answered for a preview recorded as pending
 
 
 @dataclass(frozen=True, kw_only=True)

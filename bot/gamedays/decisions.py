@@ -26,7 +26,15 @@ from bot.gamedays.rules import (
 )
 from bot.gamedays.service import audit, changed, locked, new_gameday_key, still_needed
 
-__all__ = ["approve", "cancel", "expire_due", "reject", "request_gameday", "reschedule"]
+__all__ = [
+    "approve",
+    "cancel",
+    "expire_due",
+    "record_preview",
+    "reject",
+    "request_gameday",
+    "reschedule",
+]
 
 
 def request_gameday(
@@ -154,6 +162,26 @@ def cancel(
 RESCHEDULABLE = frozenset(
     {GameDayStatus.PENDING, GameDayStatus.APPROVED, GameDayStatus.EXPIRED, GameDayStatus.MISSED}
 )
+
+
+def record_preview(
+    *,
+    session: Session,
+    ref: str,
+    token: str,
+    preview: dict[str, Any],
+    now: datetime,
+    admins: frozenset[str],
+) -> bool:
+    """Store the preview the cluster answered after the ack in place of the pending one that
+    names the same token; False (nothing written) when another answer or a later change
+    replaced it already."""
+    gameday = locked(session, ref)
+    if (gameday.preview or {}).get("pending") != token:
+        return False
+    gameday.preview = preview
+    changed(session, gameday, now, admins, GameDayChange(kind=Change.PREVIEWED))
+    return True
 
 
 def reschedule(

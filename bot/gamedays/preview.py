@@ -18,12 +18,12 @@ from bot.catalog.cluster import ClusterView, PodReport, WorkloadReport
 from bot.catalog.models import Service
 from bot.config import BlastRadiusLimits
 from bot.errors import ChaosbotError
-from bot.library.catalogue import ExperimentTemplate, load_catalogue
+from bot.library.catalogue import Catalogue, ExperimentTemplate, load_catalogue
 from bot.library.reach import affected_pods
 from bot.runs.flows import render_for
 from bot.runs.preflight import blast_radius_refusal
 
-__all__ = ["preview_gameday"]
+__all__ = ["discover_targets", "preview_from", "preview_gameday"]
 
 PREVIEW_RUN_ID = "preview"
 SHOWN_TARGETS = 6
@@ -42,17 +42,52 @@ def preview_gameday(
     """The preview stored on the game day (JSON): per experiment, targets, blast radius (and
     whether it disrupts every pod by design) and the rollback plan; `error` when the cluster
     could not be asked."""
-    catalogue = load_catalogue()
-    report: WorkloadReport | None = None
-    error: str | None = None
+    report, error = discover_targets(
+        cluster,
+        context=service.cluster_context or default_context,
+        namespace=service.namespace,
+        selector=service.selector,
+    )
+    return preview_from(
+        service,
+        experiments,
+        report,
+        error=error,
+        default_context=default_context,
+        hold_seconds=hold_seconds,
+        max_blast_radius=max_blast_radius,
+        now=now,
+    )
+
+
+def discover_targets(
+    cluster: ClusterView, *, context: str | None, namespace: str, selector: str
+) -> tuple[WorkloadReport | None, str | None]:
+    """The cluster's part of a preview, alone (it may be asked apart, within a budget): what
+    it says about the pods, or why it could not say."""
     try:
-        report = cluster.discover(
-            context=service.cluster_context or default_context,
-            namespace=service.namespace,
-            selector=service.selector,
-        )
+        return cluster.discover(context=context, namespace=namespace, selector=selector), None
     except ChaosbotError as exc:
-        error = str(exc)
+        return None, str(exc)
+
+
+def preview_from(
+    service: Service,
+    experiments: Sequence[str],
+    report: WorkloadReport | None,
+    *,
+    error: str | None,
+    default_context: str | None,
+    hold_seconds: float,
+    max_blast_radius: BlastRadiusLimits,
+    now: datetime,
+    pending: str | None = None,
+    catalogue: Catalogue | None = None,
+) -> dict[str, Any]:
+    """The preview made of what the cluster said (`report`, or the `error` why it said
+    nothing). `pending`: the cluster has not answered yet; the preview says so and names this
+    token, which the late answer must name to replace it (gamedays.decisions.record_preview)."""
+    catalogue = catalogue or load_catalogue()
     pods = list(report.pods) if report else []
     entries = []
     for experiment in experiments:
@@ -78,6 +113,7 @@ def preview_gameday(
         entries.append(entry)
     return {
         "taken_at": now.isoformat(),
+        **({"pending": pending} if pending is not None else {}),
         "pods": len(pods),
         "ready": sum(1 for p in pods if p.ready),
         "error": error,

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from slack_bolt import Ack
 from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
 
 from bot.catalog.cluster import ClusterUnreachable
 from bot.catalog.flows import AlreadyDone, store_service
@@ -27,21 +29,25 @@ from bot.db.idempotency import was_claimed
 from bot.errors import ChaosbotError
 from bot.library.catalogue import Catalogue, load_catalogue
 from bot.slack.blockkit import MAX_OPTIONS, option, section
+from bot.slack.budget import AckBudget, OutOfTime
 from bot.slack.catalog_blocks import onboarded_message, service_detail, services_list
 from bot.slack.commands import CommandRequest
 from bot.slack.ids import ActionId, CallbackId, OnboardBlock
 from bot.slack.mrkdwn import escape
 from bot.slack.onboarding_view import (
+    REFUSED_LATE,
     block_errors,
+    checking_modal,
     onboarding_modal,
     parse_form,
     read_declaration,
+    stored_modal,
 )
 from bot.slack.outbox import enqueue
 from bot.slack.replies import Reply
 from bot.slack.responder import Responder
 from bot.slack.surface import Surface
-from bot.slack.views import ServiceModal, view_key
+from bot.slack.views import ServiceModal, notice_modal, refilled, view_key
 
 __all__ = ["register"]
 
@@ -54,7 +60,7 @@ class UsageError(ChaosbotError):
 
 def register(surface: Surface) -> None:
     """Add the catalogue's subcommands, modal submissions, options and buttons."""
-    catalog = _Catalog(surface.context)
+    catalog = _Catalog(surface.context, surface.budget)
     surface.subcommand(
         "onboard", "/chaos onboard", "register a service (opens a form)", catalog.open_onboarding
     )
@@ -84,8 +90,9 @@ def register(surface: Surface) -> None:
 class _Catalog:
     """The handlers, sharing the bot's context and the library (loaded once, at start)."""
 
-    def __init__(self, context: BotContext) -> None:
+    def __init__(self, context: BotContext, budget: AckBudget) -> None:
         self.ctx = context
+        self.budget = budget
         self.catalogue = load_catalogue()
 
     def _onboarding_modal(
@@ -149,10 +156,14 @@ class _Catalog:
 
     # --- the modal ---------------------------------------------------------------------------
 
-    def submit_onboarding(self, ack: Ack, body: dict[str, Any], view: dict[str, Any]) -> None:
-        self._submit(ack, body, view, editing=None)
+    def submit_onboarding(
+        self, ack: Ack, body: dict[str, Any], view: dict[str, Any], client: WebClient
+    ) -> None:
+        self._submit(ack, body, view, client, editing=None)
 
-    def submit_edit(self, ack: Ack, body: dict[str, Any], view: dict[str, Any]) -> None:
+    def submit_edit(
+        self, ack: Ack, body: dict[str, Any], view: dict[str, Any], client: WebClient
+    ) -> None:
         name = ServiceModal.load(view.get("private_metadata")).service or ""
         with self.ctx.db.session() as session:
             service = find_service(session=session, name=name)
@@ -163,32 +174,79 @@ class _Catalog:
                 )
                 return
             stored = spec_of(service)
-        self._submit(ack, body, view, editing=stored)
+        self._submit(ack, body, view, client, editing=stored)
 
     def _submit(
-        self, ack: Ack, body: dict[str, Any], view: dict[str, Any], *, editing: ServiceSpec | None
+        self,
+        ack: Ack,
+        body: dict[str, Any],
+        view: dict[str, Any],
+        client: WebClient,
+        *,
+        editing: ServiceSpec | None,
     ) -> None:
         """Validate inside the ack: errors go back onto the modal's blocks, nothing is written.
-        `editing` is the stored service an Edit saves (what the form cannot show is kept)."""
+        `editing` is the stored service an Edit saves (what the form cannot show is kept).
+
+        The checks that ask the cluster and Prometheus get the ack's budget; when it runs out the
+        modal says so and the same check, going on, answers on the modal when it ends."""
         try:
             spec = parse_form(view["state"]["values"], editing=editing, policy=self.ctx.policy)
-            store_service(
-                self.ctx.db,
-                spec,
-                cluster=self.ctx.cluster,
-                metrics=self.ctx.metrics,
-                actor=body["user"]["id"],
-                now=self.ctx.clock.now(),
-                create_only=editing is None,
-                idempotency_key=view_key(view),
-                platform_admins=self.ctx.settings.platform_admins,
+            self.budget.deadline().run(
+                lambda: store_service(
+                    self.ctx.db,
+                    spec,
+                    cluster=self.ctx.cluster,
+                    metrics=self.ctx.metrics,
+                    actor=body["user"]["id"],
+                    now=self.ctx.clock.now(),
+                    create_only=editing is None,
+                    idempotency_key=view_key(view),
+                    platform_admins=self.ctx.settings.platform_admins,
+                )
             )
         except SpecInvalid as invalid:
             ack(response_action="errors", errors=block_errors(invalid.errors))
             return
         except AlreadyDone:
             pass  # a retry of a submission that was stored: close the modal again
+        except OutOfTime as late:
+            ack(response_action="update", view=checking_modal(view, spec.name))
+            late.then(lambda outcome: self._stored_late(outcome, spec.name, body, view, client))
+            return
         ack()
+
+    def _stored_late(
+        self,
+        outcome: Callable[[], object],
+        name: str,
+        body: dict[str, Any],
+        view: dict[str, Any],
+        client: WebClient,
+    ) -> None:
+        """The answer to a submission acked before its checks ended, on the modal it left open:
+        stored (and announced, as after any stored submission), or the form again with its
+        problems. A modal the person closed meanwhile gets the answer as a direct message."""
+        user = body["user"]["id"]
+        try:
+            outcome()
+        except SpecInvalid as invalid:
+            problems = {b: escape(p) for b, p in block_errors(invalid.errors).items()}
+            answer = refilled(view, problems, heading=REFUSED_LATE)
+            text = f"{REFUSED_LATE} " + " ".join(problems.values())
+        except AlreadyDone:
+            return  # another attempt of this submission answered it
+        except ChaosbotError as refused:
+            answer = notice_modal(view["callback_id"], "Not saved", escape(str(refused)))
+            text = escape(str(refused))
+        else:
+            answer, text = stored_modal(view["callback_id"], name)
+        try:
+            client.views_update(view_id=view["id"], view=answer)
+        except SlackApiError:
+            log.info("the modal %s is gone; answering %s in a message", view["id"], user)
+            client.chat_postMessage(channel=user, text=text)
+        self.announce(body, view)  # after the answer: it asks the cluster again
 
     def announce(self, body: dict[str, Any], view: dict[str, Any]) -> None:
         """After a stored submission: look at the cluster and post the result in the team channel."""
@@ -239,9 +297,15 @@ class _Catalog:
             return
         query = str(body.get("value") or "").lower()
         try:
-            workloads = self.ctx.cluster.list_workloads(
-                context=cluster or None, namespace=namespace
+            workloads = self.budget.deadline().run(
+                lambda: self.ctx.cluster.list_workloads(
+                    context=cluster or None, namespace=namespace
+                )
             )
+        except OutOfTime:
+            # An options answer cannot say "wait": typing again asks again.
+            log.warning("the cluster did not list workloads in %s within the ack", namespace)
+            workloads = []
         except ChaosbotError:
             log.warning("could not list workloads in %s", namespace)
             workloads = []

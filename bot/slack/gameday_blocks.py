@@ -126,7 +126,14 @@ def _reschedule_button(gameday: GameDay) -> dict[str, Any]:
 def _plan(gameday: GameDay) -> list[dict[str, Any]]:
     preview = gameday.preview or {}
     blocks: list[dict[str, Any]] = []
-    if preview.get("error"):
+    if preview.get("pending"):
+        blocks.append(
+            context(
+                ":hourglass_flowing_sand: The cluster is slow to answer: the targets it would hit "
+                "show here in a moment."
+            )
+        )
+    elif preview.get("error"):
         blocks.append(
             context(
                 f":warning: Could not read the cluster for a preview: {escape(preview['error'])}. "

@@ -140,6 +140,8 @@ def note(
             else ""
         )
         return f"Started{lateness}: {change.experiments} experiment(s), one after another."
+    if kind is Change.PREVIEWED:
+        return "The cluster answered: the targets above are as it has them now."
     return results_text(runs, gameday.status, gameday.reason)
 
 

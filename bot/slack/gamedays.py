@@ -12,14 +12,22 @@ from slack_sdk import WebClient
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from bot.catalog.models import Service, Team
+from bot.catalog.cluster import WorkloadReport
+from bot.catalog.models import Team
 from bot.catalog.service import find_service, team_of_channel
 from bot.context import BotContext
 from bot.db.idempotency import claim, was_claimed
 from bot.errors import ChaosbotError
-from bot.gamedays.decisions import approve, cancel, reject, request_gameday, reschedule
+from bot.gamedays.decisions import (
+    approve,
+    cancel,
+    record_preview,
+    reject,
+    request_gameday,
+    reschedule,
+)
 from bot.gamedays.models import GameDay, GameDayStatus
-from bot.gamedays.preview import preview_gameday
+from bot.gamedays.preview import discover_targets, preview_from
 from bot.gamedays.rules import (
     Decision,
     GameDayPlan,
@@ -31,7 +39,8 @@ from bot.gamedays.rules import (
     decides_on,
 )
 from bot.gamedays.service import find_gameday, upcoming
-from bot.library.catalogue import load_catalogue
+from bot.library.catalogue import Catalogue, load_catalogue
+from bot.slack.budget import AckBudget, OutOfTime
 from bot.slack.commands import CommandRequest
 from bot.slack.gameday_blocks import gamedays_list
 from bot.slack.gameday_view import (
@@ -54,10 +63,13 @@ __all__ = ["register"]
 
 log = logging.getLogger(__name__)
 
+# What the cluster said about a service's pods for a preview, or why it said nothing.
+Targets = tuple[WorkloadReport | None, str | None]
+
 
 def register(surface: Surface) -> None:
     """Add `/chaos gameday` and `/chaos gamedays`, the approval buttons and the modals."""
-    gamedays = _GameDays(surface.context)
+    gamedays = _GameDays(surface.context, surface.budget)
     surface.subcommand(
         "gameday",
         "/chaos gameday SERVICE",
@@ -83,8 +95,9 @@ def register(surface: Surface) -> None:
 class _GameDays:
     """The handlers, sharing the bot's context."""
 
-    def __init__(self, context: BotContext) -> None:
+    def __init__(self, context: BotContext, budget: AckBudget) -> None:
         self.ctx = context
+        self.budget = budget
 
     @property
     def _admins(self) -> frozenset[str]:
@@ -148,11 +161,11 @@ class _GameDays:
             if was_claimed(session=session, key=key):
                 ack()  # Slack retried a submission that was stored: close the modal again
                 return
-            preview = self._preview(find_service(session=session, name=about.service), plan)
+        preview, late = self._preview(about.service, plan, token=key)
         try:
             with self.ctx.db.session() as session:
                 claim(session=session, key=key, now=now)  # first: the write lock, at once
-                request_gameday(
+                gameday = request_gameday(
                     session=session,
                     service=about.service,
                     plan=plan,
@@ -162,26 +175,97 @@ class _GameDays:
                     approval_ttl=self._ttl,
                     preview=preview,
                 )
+                ref = gameday.key
         except RequestInvalid as invalid:
             ack(response_action="errors", errors=block_errors(invalid.problems))
             return
         except IntegrityError:
             if not self._claimed(key):
                 raise
+            ack()  # a concurrent attempt of this submission recorded it
+            return
         self.ctx.outbox_ready()
         ack()
+        if late is not None:
+            late.then(lambda outcome: self._previewed(ref, key, about.service, plan, outcome))
 
-    def _preview(self, service: Service, plan: GameDayPlan) -> dict[str, Any]:
-        """What the experiments would hit now; unknown experiments are the plan check's to refuse."""
-        return preview_gameday(
-            service,
-            [e for e in plan.experiments if e in load_catalogue().templates],
-            cluster=self.ctx.cluster,
-            default_context=self.ctx.settings.kube_context,
-            hold_seconds=plan.hold_seconds,
-            max_blast_radius=self.ctx.settings.max_blast_radius_percent,
-            now=self.ctx.clock.now(),
+    def _preview(
+        self, service: str, plan: GameDayPlan, *, token: str
+    ) -> tuple[dict[str, Any], OutOfTime[Targets] | None]:
+        """What the experiments would hit now (unknown experiments are the plan check's to
+        refuse), the cluster asked within the ack's budget. When the budget runs out: a preview
+        pending under `token`, and the lookup going on, whose answer `_previewed` stores."""
+        catalogue = load_catalogue()
+        with self.ctx.db.session() as session:
+            found = find_service(session=session, name=service)
+            context, namespace, selector = (
+                found.cluster_context or self.ctx.settings.kube_context,
+                found.namespace,
+                found.selector,
+            )
+        late: OutOfTime[Targets] | None = None
+        try:
+            report, error = self.budget.deadline().run(
+                lambda: discover_targets(
+                    self.ctx.cluster, context=context, namespace=namespace, selector=selector
+                )
+            )
+        except OutOfTime as out:
+            report, error, late = None, None, out
+        preview = self._preview_from(
+            service, plan, (report, error), pending=token if late else None, catalogue=catalogue
         )
+        return preview, late
+
+    def _preview_from(
+        self,
+        service: str,
+        plan: GameDayPlan,
+        targets: Targets,
+        *,
+        pending: str | None = None,
+        catalogue: Catalogue | None = None,
+    ) -> dict[str, Any]:
+        catalogue = catalogue or load_catalogue()
+        with self.ctx.db.session() as session:
+            return preview_from(
+                find_service(session=session, name=service),
+                [e for e in plan.experiments if e in catalogue.templates],
+                targets[0],
+                error=targets[1],
+                default_context=self.ctx.settings.kube_context,
+                hold_seconds=plan.hold_seconds,
+                max_blast_radius=self.ctx.settings.max_blast_radius_percent,
+                now=self.ctx.clock.now(),
+                pending=pending,
+                catalogue=catalogue,
+            )
+
+    def _previewed(
+        self,
+        ref: str,
+        token: str,
+        service: str,
+        plan: GameDayPlan,
+        outcome: Callable[[], Targets],
+    ) -> None:
+        """A preview the cluster answered after the ack: onto the game day and its message."""
+        try:
+            preview = self._preview_from(service, plan, outcome())
+        except Exception:  # a bug must not leave the message saying "in a moment" for ever
+            log.exception("the preview of game day %s failed", ref)
+            preview = {"taken_at": self.ctx.clock.now().isoformat(), "error": "the preview failed"}
+        with self.ctx.db.session() as session:
+            written = record_preview(
+                session=session,
+                ref=ref,
+                token=token,
+                preview=preview,
+                now=self.ctx.clock.now(),
+                admins=self._admins,
+            )
+        if written:
+            self.ctx.outbox_ready()
 
     # --- the approval message's buttons -----------------------------------------------------
 
@@ -264,25 +348,20 @@ class _GameDays:
                 tuple(gameday.experiments),
                 gameday.hold_seconds,
             )
-            service = gameday.service
+            service, ref = gameday.service.name, gameday.key
             schedule, problems = read_schedule(view["state"]["values"], timezone)
-            preview = (
-                self._preview(
-                    service,
-                    GameDayPlan(
-                        experiments=experiments,
-                        starts_at=schedule.starts_at,
-                        duration_minutes=schedule.duration_minutes,
-                        hold_seconds=hold,
-                    ),
-                )
-                if schedule
-                else None
-            )
         if schedule is None:
             ack(response_action="errors", errors=block_errors(problems))
             return
-        self._ack_decision(
+        token = view_key(view)
+        moved_plan = GameDayPlan(
+            experiments=experiments,
+            starts_at=schedule.starts_at,
+            duration_minutes=schedule.duration_minutes,
+            hold_seconds=hold,
+        )
+        preview, late = self._preview(service, moved_plan, token=token)
+        moved = self._ack_decision(
             ack,
             GameDayBlock.DATE,
             lambda session: reschedule(
@@ -297,6 +376,8 @@ class _GameDays:
                 preview=preview,
             ),
         )
+        if moved and late is not None:
+            late.then(lambda outcome: self._previewed(ref, token, service, moved_plan, outcome))
 
     # --- helpers --------------------------------------------------------------------------------
 
@@ -330,22 +411,24 @@ class _GameDays:
 
     def _ack_decision(
         self, ack: Ack, block: GameDayBlock, decide: Callable[[Session], Decision]
-    ) -> None:
-        """A modal that decides (Reject, Reschedule): a refusal goes back onto `block`."""
+    ) -> bool:
+        """A modal that decides (Reject, Reschedule): a refusal goes back onto `block`.
+        Whether the game day changed."""
         try:
             with self.ctx.db.session() as session:
                 decision = decide(session)
         except RequestInvalid as invalid:
             ack(response_action="errors", errors=block_errors(invalid.problems))
-            return
+            return False
         except NotAllowedToDecide as refused:
             ack(response_action="errors", errors={block.value: str(refused)})
-            return
+            return False
         if not decision.changed:
             ack(response_action="errors", errors={block.value: decision.message})
-            return
+            return False
         self._after_change()
         ack()
+        return True
 
     def _decided(self, decision: Decision, respond: Responder) -> None:
         if decision.changed:

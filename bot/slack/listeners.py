@@ -22,6 +22,7 @@ from bot.slack import (
     suite,
     teams,
 )
+from bot.slack.budget import AckBudget
 from bot.slack.commands import CommandRouter
 from bot.slack.errors import ErrorReporter
 from bot.slack.surface import Surface
@@ -56,7 +57,15 @@ def register_listeners(
     home_tab: home.HomeTab,
 ) -> None:
     """Wire up every surface; each adds its `/chaos` subcommands to the router."""
-    surface = Surface(app=app, router=router, reporter=reporter, context=context)
+    surface = Surface(
+        app=app,
+        router=router,
+        reporter=reporter,
+        context=context,
+        budget=AckBudget(context.settings.ack_budget_seconds),
+    )
+    # First: Bolt tries listeners in order, and `/chaos` is what people send most.
+    commands.register(app, router=router, reporter=reporter)
     for each in (
         catalog,
         runs,
@@ -71,7 +80,6 @@ def register_listeners(
         audit,
     ):
         each.register(surface)
-    commands.register(app, router=router, reporter=reporter)
 
     approve_for, resolve_for, done_for = home.home_actions(
         context.db.session, now=context.clock.now, admins=context.settings.platform_admins

@@ -522,3 +522,23 @@ def _block_for(path: str) -> OnboardBlock:
         if path == prefix or path.startswith((f"{prefix}.", f"{prefix}[")):
             return block
     return B.NAME
+
+
+REFUSED_LATE = "The cluster answered after the form was sent; it could not be saved as it is:"
+
+
+def checking_modal(submitted: dict[str, Any], name: str) -> dict[str, Any]:
+    """What a submission whose checks outlast the ack shows while they go on."""
+    return views.notice_modal(
+        submitted["callback_id"],
+        "Checking the cluster",
+        f":hourglass_flowing_sand: *{escape(name)}* was received and is being checked against "
+        "the cluster, which is slow to answer. The result shows here in a moment; if you close "
+        "this, it comes as a direct message.",
+    )
+
+
+def stored_modal(callback_id: str, name: str) -> tuple[dict[str, Any], str]:
+    """The modal (and the same as a message) once a late-checked submission is saved."""
+    text = f":white_check_mark: *{escape(name)}* is saved; its team's channel has the details."
+    return views.notice_modal(callback_id, "Saved", text), text

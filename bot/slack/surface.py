@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from slack_bolt import App
 
 from bot.context import BotContext
+from bot.slack.budget import AckBudget
 from bot.slack.commands import CommandRouter, Handler, Subcommand
 from bot.slack.errors import ActionHandler, ErrorReporter, ack_only
 from bot.slack.ids import ActionId
@@ -16,12 +17,14 @@ __all__ = ["Surface"]
 
 @dataclass(frozen=True)
 class Surface:
-    """The Bolt app, the `/chaos` router, the error reporter and the bot's context."""
+    """The Bolt app, the `/chaos` router, the error reporter, the bot's context, and how long
+    a listener may wait on the cluster inside its ack (`budget`)."""
 
     app: App
     router: CommandRouter
     reporter: ErrorReporter
     context: BotContext
+    budget: AckBudget
 
     def subcommand(self, name: str, usage: str, summary: str, handler: Handler) -> None:
         """Add `/chaos NAME`: acked at once, answered after the ack."""

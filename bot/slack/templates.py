@@ -35,6 +35,8 @@ def _environment(directory: Path) -> SandboxedEnvironment:
         trim_blocks=True,
         lstrip_blocks=True,
         keep_trailing_newline=False,
+        # Shipped templates do not change under a running bot: no stat of the file per render.
+        auto_reload=False,
     )
     env.filters["mrkdwn"] = escape
     return env

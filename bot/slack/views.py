@@ -4,6 +4,7 @@ on their blocks."""
 
 from __future__ import annotations
 
+import copy
 import enum
 import json
 from collections.abc import Iterable
@@ -11,7 +12,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from bot.errors import ChaosbotError
-from bot.slack.blockkit import private_metadata
+from bot.slack.blockkit import (
+    VIEW_BLOCKS,
+    context,
+    fit_blocks,
+    plain_text,
+    private_metadata,
+    section,
+)
 
 __all__ = [
     "FindingsModal",
@@ -20,7 +28,9 @@ __all__ = [
     "Reviewing",
     "ServiceModal",
     "block_errors",
+    "notice_modal",
     "problem_sentence",
+    "refilled",
     "view_key",
 ]
 
@@ -167,3 +177,50 @@ def problem_sentence(problem: str) -> str:
     if problem.startswith("is required"):
         return "This is required."
     return problem[:1].upper() + problem[1:]
+
+
+# What a submitted view carries that a view sent back to Slack may carry too.
+_VIEW_FIELDS = ("type", "callback_id", "title", "submit", "close", "private_metadata")
+MODAL_TITLE = 24
+
+
+def notice_modal(callback_id: str, title: str, text: str) -> dict[str, Any]:
+    """A modal that only says something (mrkdwn `text`, already escaped): no submit button."""
+    return {
+        "type": "modal",
+        "callback_id": callback_id,
+        "title": plain_text(title, limit=MODAL_TITLE),
+        "close": plain_text("Close", limit=MODAL_TITLE),
+        "blocks": [section(text)],
+    }
+
+
+def refilled(view: dict[str, Any], problems: dict[str, str], *, heading: str) -> dict[str, Any]:
+    """A submitted view sent back as it was filled in, each problem (by block id, mrkdwn,
+    escaped) under its block: how a form refused after its ack keeps what the person typed."""
+    values = (view.get("state") or {}).get("values") or {}
+    blocks: list[dict[str, Any]] = [context(heading)]
+    for block in view.get("blocks") or []:
+        block = copy.deepcopy(block)
+        answers = values.get(block.get("block_id"), {})
+        for element in [block.get("element"), *(block.get("elements") or [])]:
+            if isinstance(element, dict) and element.get("action_id") in answers:
+                _set_initial(element, answers[element["action_id"]])
+        blocks.append(block)
+        problem = problems.get(str(block.get("block_id")))
+        if problem is not None:
+            blocks.append(context(f":warning: {problem}"))
+    refill = {k: view[k] for k in _VIEW_FIELDS if k in view}
+    refill["blocks"] = fit_blocks(blocks, VIEW_BLOCKS)
+    return refill
+
+
+def _set_initial(element: dict[str, Any], answer: dict[str, Any]) -> None:
+    """Slack's state names a value `value` or `selected_X`; the element takes `initial_X`."""
+    for name, value in answer.items():
+        if value in (None, [], ""):
+            continue
+        if name == "value":
+            element["initial_value"] = value
+        elif name.startswith("selected_"):
+            element["initial_" + name.removeprefix("selected_")] = value
