@@ -1,0 +1,140 @@
+"""Warm workers (CHAOSBOT_WARM_WORKERS): a run forked by the template process is a run like any
+other. It reaches its end, SIGUSR1 to the pid on its row aborts it, the janitor sees a killed
+one gone, and a template that dies costs nothing but speed: the next run starts cold and a new
+template takes over."""
+
+from __future__ import annotations
+
+import os
+import signal
+import threading
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from bot.runs.events import RunObserver
+from bot.runs.states import TERMINAL, RunStatus
+from bot.runs.supervisor import WorkerLauncher, abort_run, worker_gone
+from bot.testing.polling import eventually
+from tests.fixtures.engine import NOW, Engine
+
+READY = 60.0  # the template's imports, on a busy machine
+
+
+class Ended(RunObserver):
+    """The runs whose worker the launcher has heard exit."""
+
+    def __init__(self) -> None:
+        self.ended: set[int] = set()
+        self._lock = threading.Lock()
+
+    def run_ended(self, run_id: int) -> None:
+        with self._lock:
+            self.ended.add(run_id)
+
+
+@pytest.fixture
+def ended() -> Ended:
+    return Ended()
+
+
+@pytest.fixture
+def warm(engine: Engine, ended: Ended) -> Iterator[WorkerLauncher]:
+    launcher = WorkerLauncher(engine.env, observer=ended, warm=True)
+    assert launcher.template is not None
+    assert launcher.template.wait_ready(READY)
+    yield launcher
+    launcher.close()
+
+
+def _parent(pid: int) -> int:
+    stat = Path(f"/proc/{pid}/stat").read_text()
+    return int(stat.rsplit(")", 1)[1].split()[1])
+
+
+def _worker_pid(engine: Engine, run_id: int) -> int:
+    pid = engine.row(run_id).worker_pid
+    assert pid is not None
+    return pid
+
+
+def test_a_run_forked_by_the_template_reaches_its_end(
+    engine: Engine, warm: WorkerLauncher, ended: Ended
+) -> None:
+    run_id, key = engine.create(hold=0.2)
+    warm(run_id)
+    engine.wait_for(run_id, RunStatus.PREFLIGHT, *TERMINAL)
+    pid = _worker_pid(engine, run_id)
+    assert warm.template is not None
+    # Forked by the template, in a session of its own (as a cold worker), not the bot's child.
+    assert _parent(pid) == warm.template.pid
+    assert os.getsid(pid) == pid
+    assert engine.wait_for(run_id, *TERMINAL) is RunStatus.COMPLETED
+    eventually(lambda: run_id in ended.ended, what="the launcher hearing the exit")
+    assert engine.policies(key) == []
+
+
+def test_sigusr1_to_a_warm_worker_aborts_its_run(engine: Engine, warm: WorkerLauncher) -> None:
+    run_id, key = engine.create(hold=60)
+    warm(run_id)
+    engine.wait_for(run_id, RunStatus.HOLDING)
+    result = abort_run(db=engine.db, ref=key, by="U0BOB", now=NOW, executor=warm)
+    assert result.signalled
+    assert engine.wait_for(run_id, *TERMINAL) is RunStatus.ABORTED
+    assert engine.policies(key) == []
+    run = engine.row(run_id)
+    assert run.abort_requested_by == "U0BOB"
+    assert run.leftovers == []
+
+
+def test_a_killed_warm_worker_is_seen_gone_by_the_janitor(
+    engine: Engine, warm: WorkerLauncher, ended: Ended
+) -> None:
+    run_id, _ = engine.create(hold=60)
+    warm(run_id)
+    engine.wait_for(run_id, RunStatus.HOLDING)
+    assert not worker_gone(engine.row(run_id), datetime.now(UTC))
+    pid = _worker_pid(engine, run_id)
+    os.kill(pid, signal.SIGKILL)
+    eventually(
+        lambda: worker_gone(engine.row(run_id), datetime.now(UTC)),
+        what="the janitor's view of the worker",
+    )
+    # The template reaps it: no zombie is left behind.
+    eventually(lambda: not Path(f"/proc/{pid}").exists(), what="the template reaping it")
+    eventually(lambda: run_id in ended.ended, what="the launcher hearing the exit")
+    assert engine.status(run_id) is RunStatus.HOLDING  # the janitor ends and rolls it back
+
+
+def test_a_dead_template_costs_a_cold_start_and_is_replaced(
+    engine: Engine, warm: WorkerLauncher
+) -> None:
+    template = warm.template
+    assert template is not None and template.pid is not None
+    dead = template.pid
+    os.kill(dead, signal.SIGKILL)
+    eventually(lambda: not Path(f"/proc/{dead}").exists() or _zombie(dead), what="its death")
+
+    run_id, _ = engine.create(hold=0.2)
+    warm(run_id)
+    engine.wait_for(run_id, RunStatus.PREFLIGHT, *TERMINAL)
+    # Started cold, by the bot itself.
+    assert _parent(_worker_pid(engine, run_id)) == os.getpid()
+    assert engine.wait_for(run_id, *TERMINAL) is RunStatus.COMPLETED
+
+    assert template.pid is not None and template.pid != dead
+    assert template.wait_ready(READY)
+    run_id, _ = engine.create(hold=0.2)
+    warm(run_id)
+    engine.wait_for(run_id, RunStatus.PREFLIGHT, *TERMINAL)
+    assert _parent(_worker_pid(engine, run_id)) == template.pid
+    assert engine.wait_for(run_id, *TERMINAL) is RunStatus.COMPLETED
+
+
+def _zombie(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "Z"
+    except OSError:
+        return True
