@@ -157,6 +157,8 @@ class WorkerLauncher:
         process: _Process | None = None
         if self.template is not None:
             process = self.template.fork(run_id, env=env, rollback=rollback)
+            if process is not None:
+                log.info("run %s: worker %s forked by the worker template", run_id, process.pid)
         if process is None:
             process = start_worker(run_id, env=env, rollback=rollback)
         threading.Thread(

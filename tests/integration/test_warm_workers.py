@@ -9,11 +9,13 @@ import os
 import signal
 import threading
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
+from bot.clock import FrozenClock, SystemClock
+from bot.runs.janitor import Janitor
 from bot.runs.events import RunObserver
 from bot.runs.states import TERMINAL, RunStatus
 from bot.runs.supervisor import WorkerLauncher, abort_run, worker_gone
@@ -76,6 +78,24 @@ def test_a_run_forked_by_the_template_reaches_its_end(
     assert engine.policies(key) == []
 
 
+def test_a_warm_worker_runs_on_the_bots_clock(engine: Engine, ended: Ended) -> None:
+    """The bot's clock offset (a test's frozen clock) reaches the forked worker as it reaches
+    a cold one: through the environment the request carries."""
+    later = datetime(2031, 1, 1, tzinfo=UTC)
+    launcher = WorkerLauncher(engine.env, observer=ended, clock=FrozenClock(later), warm=True)
+    try:
+        assert launcher.template is not None and launcher.template.wait_ready(READY)
+        run_id, _ = engine.create(hold=2)
+        launcher(run_id)
+        engine.wait_for(run_id, RunStatus.HOLDING)
+        assert _parent(_worker_pid(engine, run_id)) == launcher.template.pid
+        assert engine.wait_for(run_id, *TERMINAL) is RunStatus.COMPLETED
+        started = engine.row(run_id).started_at
+        assert started is not None and later <= started < later + timedelta(days=1)
+    finally:
+        launcher.close()
+
+
 def test_sigusr1_to_a_warm_worker_aborts_its_run(engine: Engine, warm: WorkerLauncher) -> None:
     run_id, key = engine.create(hold=60)
     warm(run_id)
@@ -92,7 +112,7 @@ def test_sigusr1_to_a_warm_worker_aborts_its_run(engine: Engine, warm: WorkerLau
 def test_a_killed_warm_worker_is_seen_gone_by_the_janitor(
     engine: Engine, warm: WorkerLauncher, ended: Ended
 ) -> None:
-    run_id, _ = engine.create(hold=60)
+    run_id, key = engine.create(hold=60)
     warm(run_id)
     engine.wait_for(run_id, RunStatus.HOLDING)
     assert not worker_gone(engine.row(run_id), datetime.now(UTC))
@@ -105,7 +125,11 @@ def test_a_killed_warm_worker_is_seen_gone_by_the_janitor(
     # The template reaps it: no zombie is left behind.
     eventually(lambda: not Path(f"/proc/{pid}").exists(), what="the template reaping it")
     eventually(lambda: run_id in ended.ended, what="the launcher hearing the exit")
-    assert engine.status(run_id) is RunStatus.HOLDING  # the janitor ends and rolls it back
+    # The janitor's pass ends the run and replays its rollbacks, in a worker of the template.
+    janitor = Janitor(db=engine.db, clock=SystemClock(), roll_back=warm.roll_back)
+    assert janitor.tidy().rolled_back == [key]
+    assert engine.wait_for(run_id, *TERMINAL) is RunStatus.FAILED
+    engine.wait_until(lambda: engine.row(run_id).leftovers == [] and engine.policies(key) == [])
 
 
 def test_a_dead_template_costs_a_cold_start_and_is_replaced(
