@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 
 from bot.clock import FrozenClock, SystemClock
-from bot.runs.janitor import Janitor
 from bot.runs.events import RunObserver
+from bot.runs.janitor import Janitor
 from bot.runs.states import TERMINAL, RunStatus
 from bot.runs.supervisor import WorkerLauncher, abort_run, worker_gone
 from bot.testing.polling import eventually
