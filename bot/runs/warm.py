@@ -192,8 +192,9 @@ def serve_template(run_worker: Callable[[Sequence[str]], int]) -> int:
     them, and exit when the launcher closes its end. `run_worker` is `chaosbot` itself, given
     the worker's arguments, in the child."""
     channel = socket.socket(fileno=int(os.environ.pop(TEMPLATE_FD_ENV)))
-    if threading.active_count() != 1:
-        # A thread would be copied into no child, holding whatever lock it held: never fork then.
+    if threading.active_count() != 1 or _threads() != 1:
+        # A thread would be copied into no child, holding whatever lock it held: never fork then
+        # (the launcher starts each run cold while the template is not ready).
         log.error("the worker template has threads; it refuses to fork")
         return 1
     wake_read, wake_write = os.pipe()
@@ -231,6 +232,14 @@ def serve_template(run_worker: Callable[[Sequence[str]], int]) -> int:
             pass  # the launcher has gone: the run goes on; the loop ends on the next read
         finally:
             os.close(pidfd)
+
+
+def _threads() -> int:
+    """The threads of this process, Python's or a library's own (Linux)."""
+    try:
+        return len(os.listdir("/proc/self/task"))
+    except OSError:
+        return threading.active_count()
 
 
 def _reap() -> None:

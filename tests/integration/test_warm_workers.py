@@ -133,13 +133,19 @@ def test_a_killed_warm_worker_is_seen_gone_by_the_janitor(
 
 
 def test_a_dead_template_costs_a_cold_start_and_is_replaced(
-    engine: Engine, warm: WorkerLauncher
+    engine: Engine, warm: WorkerLauncher, ended: Ended
 ) -> None:
     template = warm.template
     assert template is not None and template.pid is not None
+    running, _ = engine.create(hold=3)
+    warm(running)
+    engine.wait_for(running, RunStatus.HOLDING)
     dead = template.pid
     os.kill(dead, signal.SIGKILL)
     eventually(lambda: not Path(f"/proc/{dead}").exists() or _zombie(dead), what="its death")
+    # The run it forked goes on to its end, and the bot still hears that end.
+    assert engine.wait_for(running, *TERMINAL) is RunStatus.COMPLETED
+    eventually(lambda: running in ended.ended, what="the launcher hearing the exit")
 
     run_id, _ = engine.create(hold=0.2)
     warm(run_id)
