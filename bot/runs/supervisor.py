@@ -113,7 +113,7 @@ class WorkerLauncher:
     as a zombie; at most one rollback of a run is under way from this process at a time.
 
     Each exit is told to the `observer` (`run_ended`): a game day goes on with its next
-    experiment, a drill is revealed. With `warm`, workers are forked by a template process
+    experiment, a drill is revealed. With `warm` (or a `template`), workers are forked by a template process
     that has imported everything already (bot.runs.warm); whenever the template is not
     ready or has died, the worker starts cold and a new template is started."""
 
@@ -125,9 +125,14 @@ class WorkerLauncher:
         clock: Clock | None = None,
         rollback_timeout: float = ROLLBACK_TIMEOUT,
         warm: bool = False,
+        template: WarmTemplate | None = None,
     ) -> None:
         self._env = dict(env)
-        self.template = WarmTemplate(self._env) if warm else None
+        # `template`: one shared with other launchers (its owner closes it), else our own.
+        self._owns_template = template is None
+        self.template = (
+            template if template is not None else WarmTemplate(self._env) if warm else None
+        )
         if self.template is not None:
             self.template.start()
         self._observer = observer
@@ -188,7 +193,7 @@ class WorkerLauncher:
 
     def close(self) -> None:
         """Stop the warm workers' template, if any (the workers it forked run on)."""
-        if self.template is not None:
+        if self.template is not None and self._owns_template:
             self.template.close()
 
     def _done_rolling(self, run_id: int) -> None:

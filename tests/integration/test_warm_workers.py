@@ -19,8 +19,9 @@ from bot.runs.events import RunObserver
 from bot.runs.janitor import Janitor
 from bot.runs.states import TERMINAL, RunStatus
 from bot.runs.supervisor import WorkerLauncher, abort_run, worker_gone
+from bot.runs.warm import WarmTemplate
 from bot.testing.polling import eventually
-from tests.fixtures.engine import NOW, Engine
+from tests.fixtures.engine import NOW, ROOT, Engine
 
 READY = 60.0  # the template's imports, on a busy machine
 
@@ -42,13 +43,20 @@ def ended() -> Ended:
     return Ended()
 
 
+@pytest.fixture(scope="module")
+def template() -> Iterator[WarmTemplate]:
+    """One template for the module's tests: it holds no test's settings (each request carries
+    the run's environment), so its imports are paid once."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "CHAOSBOT_"))}
+    shared = WarmTemplate({**env, "PYTHONPATH": str(ROOT)})
+    yield shared
+    shared.close()
+
+
 @pytest.fixture
-def warm(engine: Engine, ended: Ended) -> Iterator[WorkerLauncher]:
-    launcher = WorkerLauncher(engine.env, observer=ended, warm=True)
-    assert launcher.template is not None
-    assert launcher.template.wait_ready(READY)
-    yield launcher
-    launcher.close()
+def warm(engine: Engine, ended: Ended, template: WarmTemplate) -> WorkerLauncher:
+    assert template.wait_ready(READY)
+    return WorkerLauncher(engine.env, observer=ended, template=template)
 
 
 def _parent(pid: int) -> int:
@@ -78,22 +86,23 @@ def test_a_run_forked_by_the_template_reaches_its_end(
     assert engine.policies(key) == []
 
 
-def test_a_warm_worker_runs_on_the_bots_clock(engine: Engine, ended: Ended) -> None:
+def test_a_warm_worker_runs_on_the_bots_clock(
+    engine: Engine, ended: Ended, template: WarmTemplate
+) -> None:
     """The bot's clock offset (a test's frozen clock) reaches the forked worker as it reaches
     a cold one: through the environment the request carries."""
     later = datetime(2031, 1, 1, tzinfo=UTC)
-    launcher = WorkerLauncher(engine.env, observer=ended, clock=FrozenClock(later), warm=True)
-    try:
-        assert launcher.template is not None and launcher.template.wait_ready(READY)
-        run_id, _ = engine.create(hold=2)
-        launcher(run_id)
-        engine.wait_for(run_id, RunStatus.HOLDING)
-        assert _parent(_worker_pid(engine, run_id)) == launcher.template.pid
-        assert engine.wait_for(run_id, *TERMINAL) is RunStatus.COMPLETED
-        started = engine.row(run_id).started_at
-        assert started is not None and later <= started < later + timedelta(days=1)
-    finally:
-        launcher.close()
+    launcher = WorkerLauncher(
+        engine.env, observer=ended, clock=FrozenClock(later), template=template
+    )
+    assert template.wait_ready(READY)
+    run_id, _ = engine.create(hold=2)
+    launcher(run_id)
+    engine.wait_for(run_id, RunStatus.HOLDING)
+    assert _parent(_worker_pid(engine, run_id)) == template.pid
+    assert engine.wait_for(run_id, *TERMINAL) is RunStatus.COMPLETED
+    started = engine.row(run_id).started_at
+    assert started is not None and later <= started < later + timedelta(days=1)
 
 
 def test_sigusr1_to_a_warm_worker_aborts_its_run(engine: Engine, warm: WorkerLauncher) -> None:
