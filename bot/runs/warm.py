@@ -107,10 +107,16 @@ class WarmTemplate:
                 self._socket.settimeout(self._answer_seconds)
                 self._socket.send(json.dumps(request).encode())
                 answer, fds, _, _ = socket.recv_fds(self._socket, _MESSAGE, 1)
-            except OSError as exc:  # TimeoutError too: a template that hangs is replaced
-                log.warning(
-                    "the worker template did not answer (%s); starting run %s cold", exc, run_id
-                )
+            except TimeoutError:
+                # A template that hangs is killed. If it had forked the run's worker, its answer
+                # is already queued: that worker is the run's, and no cold one is started.
+                child = self._last_answer()
+                if child is None:
+                    log.warning("the worker template did not answer; starting run %s cold", run_id)
+                self._replace()
+                return child
+            except OSError as exc:
+                log.warning("the worker template is gone (%s); starting run %s cold", exc, run_id)
                 self._replace()
                 return None
             if not answer or not fds:
@@ -120,6 +126,23 @@ class WarmTemplate:
                 self._replace()
                 return None
             return WarmChild(json.loads(answer)["pid"], fds[0])
+
+    def _last_answer(self) -> WarmChild | None:
+        """Kill the template, then read an answer it may have sent already."""
+        assert self._process is not None and self._socket is not None
+        self._process.kill()
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            self._process.wait(timeout=self._answer_seconds)
+        self._socket.setblocking(False)
+        try:
+            answer, fds, _, _ = socket.recv_fds(self._socket, _MESSAGE, 1)
+        except OSError:
+            return None
+        if answer and fds:
+            return WarmChild(json.loads(answer)["pid"], fds[0])
+        for fd in fds:
+            os.close(fd)
+        return None
 
     def close(self) -> None:
         """Stop the template (its children run on, each in its own session)."""

@@ -73,9 +73,9 @@ def _worker_pid(engine: Engine, run_id: int) -> int:
 def test_a_run_forked_by_the_template_reaches_its_end(
     engine: Engine, warm: WorkerLauncher, ended: Ended
 ) -> None:
-    run_id, key = engine.create(hold=0.2)
+    run_id, key = engine.create(hold=2)
     warm(run_id)
-    engine.wait_for(run_id, RunStatus.PREFLIGHT, *TERMINAL)
+    engine.wait_for(run_id, RunStatus.HOLDING)
     pid = _worker_pid(engine, run_id)
     assert warm.template is not None
     # Forked by the template, in a session of its own (as a cold worker), not the bot's child.
@@ -156,18 +156,18 @@ def test_a_dead_template_costs_a_cold_start_and_is_replaced(
     assert engine.wait_for(running, *TERMINAL) is RunStatus.COMPLETED
     eventually(lambda: running in ended.ended, what="the launcher hearing the exit")
 
-    run_id, _ = engine.create(hold=0.2)
+    run_id, _ = engine.create(hold=2)
     warm(run_id)
-    engine.wait_for(run_id, RunStatus.PREFLIGHT, *TERMINAL)
+    engine.wait_for(run_id, RunStatus.HOLDING)
     # Started cold, by the bot itself.
     assert _parent(_worker_pid(engine, run_id)) == os.getpid()
     assert engine.wait_for(run_id, *TERMINAL) is RunStatus.COMPLETED
 
     assert template.pid is not None and template.pid != dead
     assert template.wait_ready(READY)
-    run_id, _ = engine.create(hold=0.2)
+    run_id, _ = engine.create(hold=2)
     warm(run_id)
-    engine.wait_for(run_id, RunStatus.PREFLIGHT, *TERMINAL)
+    engine.wait_for(run_id, RunStatus.HOLDING)
     assert _parent(_worker_pid(engine, run_id)) == template.pid
     assert engine.wait_for(run_id, *TERMINAL) is RunStatus.COMPLETED
 
@@ -177,3 +177,22 @@ def _zombie(pid: int) -> bool:
         return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "Z"
     except OSError:
         return True
+
+
+def test_a_template_that_hangs_is_replaced_and_the_run_starts_cold(engine: Engine) -> None:
+    hung = WarmTemplate(engine.env, answer_seconds=0.5)
+    launcher = WorkerLauncher(engine.env, template=hung)
+    try:
+        assert hung.wait_ready(READY)
+        stopped = hung.pid
+        assert stopped is not None
+        os.kill(stopped, signal.SIGSTOP)
+        run_id, _ = engine.create(hold=2)
+        launcher(run_id)
+        engine.wait_for(run_id, RunStatus.HOLDING)
+        assert _parent(_worker_pid(engine, run_id)) == os.getpid()
+        assert engine.wait_for(run_id, *TERMINAL) is RunStatus.COMPLETED
+        assert hung.pid not in (None, stopped)
+        assert not Path(f"/proc/{stopped}").exists()  # killed and collected
+    finally:
+        hung.close()
