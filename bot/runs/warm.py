@@ -287,6 +287,9 @@ def _child(request: dict[str, object], run_worker: Callable[[Sequence[str]], int
         os.environ.clear()
         os.environ.update(env)
         run_id = request["run_id"]
+        # Its command line stays the template's; `ps -o comm` and top show the run instead.
+        with contextlib.suppress(OSError), open("/proc/self/comm", "w") as comm:
+            comm.write(f"worker {run_id}"[:15])
         args = ["worker", *(["--rollback"] if request["rollback"] else []), str(run_id)]
         code = run_worker(args)
     except SystemExit as exc:

@@ -81,6 +81,7 @@ def test_a_run_forked_by_the_template_reaches_its_end(
     # Forked by the template, in a session of its own (as a cold worker), not the bot's child.
     assert _parent(pid) == warm.template.pid
     assert os.getsid(pid) == pid
+    assert Path(f"/proc/{pid}/comm").read_text().strip() == f"worker {run_id}"
     assert engine.wait_for(run_id, *TERMINAL) is RunStatus.COMPLETED
     eventually(lambda: run_id in ended.ended, what="the launcher hearing the exit")
     assert engine.policies(key) == []
