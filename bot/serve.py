@@ -282,7 +282,9 @@ def _executor(
     """Runs as processes of this host, or as Kubernetes Jobs (CHAOSBOT_EXECUTOR)."""
     if settings.executor == "kubernetes":
         return JobLauncher.from_settings(settings, clients, db=db, observer=observer, clock=clock)
-    return WorkerLauncher(settings_env(settings), clock=clock, observer=observer)
+    return WorkerLauncher(
+        settings_env(settings), clock=clock, observer=observer, warm=settings.warm_workers
+    )
 
 
 def serve(settings: Settings, *, db: Database) -> None:

@@ -56,6 +56,14 @@ def add_parsers(sub: Any) -> None:
     worker.add_argument("--rollback", action="store_true", help="only replay the rollbacks")
     worker.set_defaults(command=_worker)
 
+    template = sub.add_parser(
+        "worker-template",
+        help="fork warm workers for the bot (it starts this; not for interactive use)",
+        description="Import everything a run needs, then fork one `chaosbot worker` per run id "
+        "the bot sends on the socket it passed (CHAOSBOT_WARM_WORKERS).",
+    )
+    template.set_defaults(command=_worker_template)
+
     run = sub.add_parser(
         "run",
         help="run one experiment against one service now (for CI after a deploy)",
@@ -163,6 +171,63 @@ def _write_junit(path: str, run: RunFacts) -> None:
     except OSError as exc:
         raise ChaosbotError(f"cannot write {path}: {exc.strerror}") from None
     print(f"run {run.key}: JUnit result written to {path}")
+
+
+def _worker_template(_args: argparse.Namespace) -> int:
+    """The warm workers' template: what a worker imports is imported by now (this module's
+    imports); the rest of its imports happen here, before any fork."""
+    from bot.cli import main
+    from bot.runs.warm import serve_template
+
+    configured_settings()
+    _preimport()
+    return serve_template(main)
+
+
+def _preimport() -> None:
+    """What a worker imports only once it runs, so no child imports it again (its pages would
+    be the child's own): the modules chaostoolkit-lib loads by name (the faults, probes and
+    controls, chaostoolkit-kubernetes), the Kubernetes APIs they call, and the v1 models
+    their answers become (the client loads both lazily)."""
+    import importlib
+    import pkgutil
+
+    from sqlalchemy.orm import configure_mappers
+
+    for package in _WARM_PACKAGES:
+        root = importlib.import_module(package)
+        for module in pkgutil.walk_packages(root.__path__, f"{package}."):
+            _import(module.name)
+    models = importlib.import_module("kubernetes.client.models")
+    for module in pkgutil.iter_modules(models.__path__):
+        if module.name.startswith("v1_"):
+            _import(f"kubernetes.client.models.{module.name}")
+    for api in _WARM_KUBE_APIS:
+        _import(f"kubernetes.client.api.{api}")
+    # Every table's mapper, configured once here rather than on each child's first query.
+    importlib.import_module("bot.tables")
+    configure_mappers()
+
+
+def _import(name: str) -> None:
+    import importlib
+
+    try:
+        importlib.import_module(name)
+    except Exception:  # an optional extra's module (a run would fail on it anyway)
+        return
+
+
+_WARM_PACKAGES = ("bot.faults", "bot.probes", "bot.load", "chaoslib", "chaosk8s")
+_WARM_KUBE_APIS = (
+    "core_v1_api",
+    "apps_v1_api",
+    "batch_v1_api",
+    "custom_objects_api",
+    "events_v1_api",
+    "networking_v1_api",
+    "policy_v1_api",
+)
 
 
 def _worker(args: argparse.Namespace) -> int:

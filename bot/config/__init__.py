@@ -168,6 +168,9 @@ class Settings:
     namespace: str = DEFAULT_NAMESPACE
     runs_service_account: str = DEFAULT_RUNS_SERVICE_ACCOUNT
     worker_image: str | None = None
+    # Warm workers (CHAOSBOT_WARM_WORKERS, local executor): runs are forked by a template
+    # process that has imported everything, instead of each starting Python afresh.
+    warm_workers: bool = False
     # Load profiles (CHAOSBOT_LOAD_PROFILES): a suite entry may run a k6 script or a Locust file
     # as a Job in the service's namespace while it runs. Off unless the platform turns it on:
     # the runs may then create Jobs there (`chaosbot rbac` grants it only then).
@@ -313,6 +316,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
             env, "CHAOSBOT_RUNS_SERVICE_ACCOUNT", DEFAULT_RUNS_SERVICE_ACCOUNT
         ),
         worker_image=_get(env, "CHAOSBOT_WORKER_IMAGE"),
+        warm_workers=_flag(env, "CHAOSBOT_WARM_WORKERS"),
         load_profiles=_flag(env, "CHAOSBOT_LOAD_PROFILES"),
         locust_image=_image(env, "CHAOSBOT_LOCUST_IMAGE", DEFAULT_LOCUST_IMAGE),
         k6_image=_image(env, "CHAOSBOT_K6_IMAGE", DEFAULT_K6_IMAGE),

@@ -23,6 +23,7 @@ from bot.runs.events import NOBODY, RunObserver
 from bot.runs.models import Run
 from bot.runs.service import active_runs, audit, end_unstarted, find_run
 from bot.runs.states import IN_CLUSTER, RunStatus
+from bot.runs.warm import WarmChild, WarmTemplate
 
 __all__ = [
     "AbortResult",
@@ -97,12 +98,24 @@ def start_worker(
     )
 
 
+class _Process(Protocol):
+    """A started worker: a cold one's Popen, or a warm one forked by the template."""
+
+    pid: int
+
+    def wait(self, timeout: float | None = None) -> object: ...
+
+    def kill(self) -> None: ...
+
+
 class WorkerLauncher:
     """Starts workers and rollbacks for the bot and collects each one's exit, so none lingers
     as a zombie; at most one rollback of a run is under way from this process at a time.
 
     Each exit is told to the `observer` (`run_ended`): a game day goes on with its next
-    experiment, a drill is revealed."""
+    experiment, a drill is revealed. With `warm` (or a `template`), workers are forked by a template process
+    that has imported everything already (bot.runs.warm); whenever the template is not
+    ready or has died, the worker starts cold and a new template is started."""
 
     def __init__(
         self,
@@ -111,8 +124,17 @@ class WorkerLauncher:
         observer: RunObserver = NOBODY,
         clock: Clock | None = None,
         rollback_timeout: float = ROLLBACK_TIMEOUT,
+        warm: bool = False,
+        template: WarmTemplate | None = None,
     ) -> None:
         self._env = dict(env)
+        # `template`: one shared with other launchers (its owner closes it), else our own.
+        self._owns_template = template is None
+        self.template = (
+            template if template is not None else WarmTemplate(self._env) if warm else None
+        )
+        if self.template is not None:
+            self.template.start()
         self._observer = observer
         self._clock = clock
         self._rollback_timeout = rollback_timeout
@@ -137,7 +159,13 @@ class WorkerLauncher:
 
     def _start(self, run_id: int, *, rollback: bool) -> None:
         env = {**self._env, **(offset_env(self._clock) if self._clock else {})}
-        process = start_worker(run_id, env=env, rollback=rollback)
+        process: _Process | None = None
+        if self.template is not None:
+            process = self.template.fork(run_id, env=env, rollback=rollback)
+            if process is not None:
+                log.info("run %s: worker %s forked by the worker template", run_id, process.pid)
+        if process is None:
+            process = start_worker(run_id, env=env, rollback=rollback)
         threading.Thread(
             target=self._wait,
             args=(run_id, process, rollback),
@@ -145,21 +173,28 @@ class WorkerLauncher:
             daemon=True,
         ).start()
 
-    def _wait(self, run_id: int, process: subprocess.Popen[bytes], rollback: bool) -> None:
+    def _wait(self, run_id: int, process: _Process, rollback: bool) -> None:
         try:
             process.wait(timeout=self._rollback_timeout if rollback else None)
-        except subprocess.TimeoutExpired:
+        except (subprocess.TimeoutExpired, TimeoutError):
             # A rollback hung on an API that never answers: the next janitor pass tries again.
             log.error("the rollback of run %s took too long; stopping it", run_id)
             process.kill()
             process.wait()
         finally:
+            if isinstance(process, WarmChild):
+                process.close()
             if rollback:
                 self._done_rolling(run_id)
         try:
             self._observer.run_ended(run_id)
         except Exception:
             log.exception("after the worker of run %s exited", run_id)
+
+    def close(self) -> None:
+        """Stop the warm workers' template, if any (the workers it forked run on)."""
+        if self.template is not None and self._owns_template:
+            self.template.close()
 
     def _done_rolling(self, run_id: int) -> None:
         with self._lock:

@@ -272,3 +272,14 @@ def test_the_bots_namespace_defaults_to_its_pods(
     monkeypatch.setattr(config, "IN_CLUSTER_NAMESPACE", mounted)
     assert load_settings({}).namespace == "tools"
     assert load_settings({"CHAOSBOT_NAMESPACE": "other"}).namespace == "other"
+
+
+def test_warm_workers_are_a_setting_of_the_bot_off_by_default() -> None:
+    assert load_settings({}).warm_workers is False
+    warm = load_settings({"CHAOSBOT_WARM_WORKERS": "true"})
+    assert warm.warm_workers is True
+    # The bot's own choice: a worker started with its settings does not start templates.
+    assert "CHAOSBOT_WARM_WORKERS" not in settings_env(warm)
+    with pytest.raises(SettingsError) as refused:
+        load_settings({"CHAOSBOT_WARM_WORKERS": "sometimes"})
+    assert "CHAOSBOT_WARM_WORKERS" in str(refused.value)
