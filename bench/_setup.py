@@ -7,6 +7,7 @@ Python puts the script's own folder first on the path.
 
 from __future__ import annotations
 
+import argparse
 import os
 import statistics
 import time
@@ -20,9 +21,12 @@ from bot.catalog.spec import CatalogPolicy
 from bot.catalog.spec_parse import parse_service_spec
 from bot.db.engine import Database
 from bot.faults.marks import RUN_LABEL
+from bot.library.catalogue import load_catalogue
+from bot.reports.chart import render_trend_png
 from bot.runs.flows import PlannedRun, plan_run
 from bot.runs.models import Run
 from bot.runs.states import RunStatus, Trigger
+from bot.slack.conversations import install as install_conversations
 from bot.testing.kube.api import KubeApiServer
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -141,3 +145,17 @@ def print_percentiles(runs: list[dict[str, float]], width: int) -> None:
         values = [run[name] * 1000 for run in runs]
         p50, p99 = percentile(values, 50), percentile(values, 99)
         print(f"  {name:{width}s} p50 {p50:8.1f}   p99 {p99:8.1f}   max {max(values):8.1f}")
+
+
+def landscape_parser(doc: str) -> argparse.ArgumentParser:
+    """The options of a bench over a platform of many teams, once the process is as warm as a
+    running bot's (the conversations installed, the library parsed, the fonts loaded)."""
+    install_conversations()
+    load_catalogue()
+    render_trend_png([("W01", 50.0)], title="warm up")
+    parser = argparse.ArgumentParser(description=doc.split("\n\n")[0])
+    parser.add_argument("--teams", type=int, default=1000)
+    parser.add_argument("--baseline-teams", type=int, default=100)
+    parser.add_argument("--services-per-team", type=int, default=10)
+    parser.add_argument("--runs-per-service", type=int, default=10)
+    return parser

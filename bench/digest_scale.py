@@ -21,19 +21,17 @@ SQLite files by default; `--database-url` runs the large case on PostgreSQL inst
 
 from __future__ import annotations
 
-import argparse
 import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from _setup import landscape_parser
+
 from bot.compliance.digest import send_digests
 from bot.config.compliance_policy import DEFAULT_POLICY
 from bot.db.engine import Database
 from bot.db.migrate import upgrade
-from bot.library.catalogue import load_catalogue
-from bot.reports.chart import render_trend_png
-from bot.slack.conversations import install as install_conversations
 from bot.testing.landscape import NOW, Statements, fill
 
 
@@ -81,14 +79,7 @@ def measure(db: Database, *, teams: int, per_team: int, runs_per: int, chart: bo
 
 
 def main() -> None:
-    install_conversations()
-    load_catalogue()
-    render_trend_png([("W01", 50.0)], title="warm up")
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--teams", type=int, default=1000)
-    parser.add_argument("--baseline-teams", type=int, default=100)
-    parser.add_argument("--services-per-team", type=int, default=10)
-    parser.add_argument("--runs-per-service", type=int, default=10)
+    parser = landscape_parser(__doc__ or "")
     parser.add_argument("--no-chart", action="store_true", help="leave the PNG charts out")
     parser.add_argument("--database-url", help="run the large case here (an empty database)")
     args = parser.parse_args()

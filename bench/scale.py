@@ -20,7 +20,6 @@ and the writes are batched. Times grow with the rows read and the work done.
 
 from __future__ import annotations
 
-import argparse
 import tempfile
 import time
 from collections.abc import Callable
@@ -30,6 +29,8 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
+from _setup import landscape_parser
+
 from bot.clock import FrozenClock
 from bot.compliance.scheduled import DigestPass
 from bot.config.compliance_policy import DEFAULT_POLICY
@@ -38,11 +39,8 @@ from bot.db.migrate import upgrade
 from bot.drills.scheduled import DrillPass
 from bot.findings.scheduled import ActionItemPass
 from bot.gamedays.scheduled import GameDayPass
-from bot.library.catalogue import load_catalogue
-from bot.reports.chart import render_trend_png
 from bot.runs.janitor import Janitor
 from bot.scheduling.reconciler import Pass
-from bot.slack.conversations import install as install_conversations
 from bot.slack.home import personal_blocks
 from bot.testing.landscape import NOW, PERSON, Statements, fill, fill_platform
 
@@ -114,15 +112,7 @@ def measure(
 
 
 def main() -> None:
-    install_conversations()
-    # What a running bot has done long before: the library parsed, the fonts loaded.
-    load_catalogue()
-    render_trend_png([("W01", 50.0)], title="warm up")
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--teams", type=int, default=1000)
-    parser.add_argument("--baseline-teams", type=int, default=100)
-    parser.add_argument("--services-per-team", type=int, default=10)
-    parser.add_argument("--runs-per-service", type=int, default=10)
+    parser = landscape_parser(__doc__ or "")
     parser.add_argument("--in-flight", type=int, default=200)
     args = parser.parse_args()
     results = []
