@@ -168,9 +168,10 @@ class Settings:
     namespace: str = DEFAULT_NAMESPACE
     runs_service_account: str = DEFAULT_RUNS_SERVICE_ACCOUNT
     worker_image: str | None = None
-    # Warm workers (CHAOSBOT_WARM_WORKERS, local executor): runs are forked by a template
-    # process that has imported everything, instead of each starting Python afresh.
-    warm_workers: bool = False
+    # Warm workers (CHAOSBOT_WARM_WORKERS, local executor, on unless turned off): runs are
+    # forked by a template process that has imported everything, instead of each starting
+    # Python afresh.
+    warm_workers: bool = True
     # Load profiles (CHAOSBOT_LOAD_PROFILES): a suite entry may run a k6 script or a Locust file
     # as a Job in the service's namespace while it runs. Off unless the platform turns it on:
     # the runs may then create Jobs there (`chaosbot rbac` grants it only then).
@@ -316,7 +317,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
             env, "CHAOSBOT_RUNS_SERVICE_ACCOUNT", DEFAULT_RUNS_SERVICE_ACCOUNT
         ),
         worker_image=_get(env, "CHAOSBOT_WORKER_IMAGE"),
-        warm_workers=_flag(env, "CHAOSBOT_WARM_WORKERS"),
+        warm_workers=_flag(env, "CHAOSBOT_WARM_WORKERS", default=True),
         load_profiles=_flag(env, "CHAOSBOT_LOAD_PROFILES"),
         locust_image=_image(env, "CHAOSBOT_LOCUST_IMAGE", DEFAULT_LOCUST_IMAGE),
         k6_image=_image(env, "CHAOSBOT_K6_IMAGE", DEFAULT_K6_IMAGE),
@@ -498,8 +499,8 @@ def _image(env: Mapping[str, str], name: str, default: str) -> str:
     return value
 
 
-def _flag(env: Mapping[str, str], name: str) -> bool:
-    value = (_get(env, name) or "false").lower()
+def _flag(env: Mapping[str, str], name: str, *, default: bool = False) -> bool:
+    value = (_get(env, name) or str(default)).lower()
     if value not in ("true", "false", "1", "0", "yes", "no"):
         raise SettingsError(name, f"must be true or false, got {value!r}")
     return value in ("true", "1", "yes")

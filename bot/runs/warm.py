@@ -10,7 +10,9 @@ test clock's offset: what a cold worker's environment would be), and runs `chaos
 exactly as a cold worker does: its own process, its own signal handlers (chaostoolkit-lib's),
 its own database engine (the template never opens one), its pid on the run's row. The
 template reaps its children; the launcher hears each child's exit through a pidfd the
-template hands it (so it hears it even after the template is gone).
+template hands it (so it hears it even after the template is gone), and its exit code
+through a pipe the template writes when it reaps the child (no code when the template died
+first: the run's row has the outcome either way).
 
 Nothing here is needed for safety: when the template is not ready, has died or does not
 answer, the launcher starts a cold worker and a new template.
@@ -45,25 +47,43 @@ _MESSAGE = 1 << 20  # the largest request (an environment) or answer, in bytes
 
 class WarmChild:
     """A worker forked by the template: waited for and killed through its pidfd, which works
-    whoever its parent is (the template, or init once the template is gone)."""
+    whoever its parent is (the template, or init once the template is gone). Its exit code
+    is what the template read when it reaped it, as Popen has it (-N: killed by signal N);
+    None when the template was gone before it could tell."""
 
-    def __init__(self, pid: int, pidfd: int) -> None:
+    def __init__(self, pid: int, pidfd: int, status: int) -> None:
         self.pid = pid
         self._pidfd = pidfd
+        self._status = status
+        self.returncode: int | None = None
 
-    def wait(self, timeout: float | None = None) -> None:
-        """Return once the child has exited; TimeoutError if it still runs after `timeout`."""
+    def wait(self, timeout: float | None = None) -> int | None:
+        """The exit code once the child has exited; TimeoutError if it still runs after
+        `timeout`."""
         readable, _, _ = select.select([self._pidfd], [], [], timeout)
         if not readable:
             raise TimeoutError(f"worker {self.pid} still runs")
+        if self._status >= 0:
+            # The template reaps on SIGCHLD and writes at once; a template that is stopped or
+            # gone leaves the code unknown rather than the caller waiting on it.
+            ready, _, _ = select.select([self._status], [], [], ANSWER_SECONDS)
+            with contextlib.suppress(OSError, ValueError):
+                written = os.read(self._status, 64) if ready else b""
+                self.returncode = int(written) if written else None
+            os.close(self._status)
+            self._status = -1
+        return self.returncode
 
     def kill(self) -> None:
         with contextlib.suppress(ProcessLookupError):
             signal.pidfd_send_signal(self._pidfd, signal.SIGKILL)
 
     def close(self) -> None:
-        with contextlib.suppress(OSError):
-            os.close(self._pidfd)
+        for fd in (self._pidfd, self._status):
+            if fd >= 0:
+                with contextlib.suppress(OSError):
+                    os.close(fd)
+        self._pidfd = self._status = -1
 
 
 class WarmTemplate:
@@ -106,7 +126,7 @@ class WarmTemplate:
             try:
                 self._socket.settimeout(self._answer_seconds)
                 self._socket.send(json.dumps(request).encode())
-                answer, fds, _, _ = socket.recv_fds(self._socket, _MESSAGE, 1)
+                answer, fds, _, _ = socket.recv_fds(self._socket, _MESSAGE, 2)
             except TimeoutError:
                 # A template that hangs is killed. If it had forked the run's worker, its answer
                 # is already queued: that worker is the run's, and no cold one is started.
@@ -119,13 +139,11 @@ class WarmTemplate:
                 log.warning("the worker template is gone (%s); starting run %s cold", exc, run_id)
                 self._replace()
                 return None
-            if not answer or not fds:
-                for fd in fds:
-                    os.close(fd)
+            child = _child_of(answer, fds)
+            if child is None:
                 log.warning("the worker template has exited; starting run %s cold", run_id)
                 self._replace()
-                return None
-            return WarmChild(json.loads(answer)["pid"], fds[0])
+            return child
 
     def _last_answer(self) -> WarmChild | None:
         """Kill the template, then read an answer it may have sent already."""
@@ -135,14 +153,10 @@ class WarmTemplate:
             self._process.wait(timeout=self._answer_seconds)
         self._socket.setblocking(False)
         try:
-            answer, fds, _, _ = socket.recv_fds(self._socket, _MESSAGE, 1)
+            answer, fds, _, _ = socket.recv_fds(self._socket, _MESSAGE, 2)
         except OSError:
             return None
-        if answer and fds:
-            return WarmChild(json.loads(answer)["pid"], fds[0])
-        for fd in fds:
-            os.close(fd)
-        return None
+        return _child_of(answer, fds)
 
     def close(self) -> None:
         """Stop the template (its children run on, each in its own session)."""
@@ -210,6 +224,15 @@ class WarmTemplate:
         threading.Thread(target=process.wait, name="template-reaper", daemon=True).start()
 
 
+def _child_of(answer: bytes, fds: list[int]) -> WarmChild | None:
+    """The template's answer: the child's pid, its pidfd and the pipe its exit code comes on."""
+    if answer and len(fds) == 2:
+        return WarmChild(json.loads(answer)["pid"], fds[0], fds[1])
+    for fd in fds:
+        os.close(fd)
+    return None
+
+
 def serve_template(run_worker: Callable[[Sequence[str]], int]) -> int:
     """The template's loop: fork a worker per request read from the launcher's socket, reap
     them, and exit when the launcher closes its end. `run_worker` is `chaosbot` itself, given
@@ -228,11 +251,12 @@ def serve_template(run_worker: Callable[[Sequence[str]], int]) -> int:
     gc.collect()
     gc.freeze()
     channel.send(READY)
+    exits: dict[int, int] = {}  # child pid -> the pipe its exit code is written to
     while True:
         readable, _, _ = select.select([channel.fileno(), wake_read], [], [])
         if wake_read in readable:
             os.read(wake_read, 4096)
-            _reap()
+            _reap(exits)
         if channel.fileno() not in readable:
             continue
         try:
@@ -242,19 +266,22 @@ def serve_template(run_worker: Callable[[Sequence[str]], int]) -> int:
         if not message:
             return 0  # the launcher has gone: its children run on, init reaps them
         request = json.loads(message)
+        status_read, status_write = os.pipe()
         pid = os.fork()
         if pid == 0:
-            os.close(wake_read)
-            os.close(wake_write)
+            for fd in (wake_read, wake_write, status_read, status_write, *exits.values()):
+                os.close(fd)
             channel.close()
             _child(request, run_worker)  # never returns
+        exits[pid] = status_write
         pidfd = os.pidfd_open(pid)
         try:
-            socket.send_fds(channel, [json.dumps({"pid": pid}).encode()], [pidfd])
+            socket.send_fds(channel, [json.dumps({"pid": pid}).encode()], [pidfd, status_read])
         except OSError:
             pass  # the launcher has gone: the run goes on; the loop ends on the next read
         finally:
             os.close(pidfd)
+            os.close(status_read)
 
 
 def _threads() -> int:
@@ -265,14 +292,20 @@ def _threads() -> int:
         return threading.active_count()
 
 
-def _reap() -> None:
+def _reap(exits: dict[int, int]) -> None:
+    """Collect every child that has exited and tell the launcher its exit code."""
     while True:
         try:
-            pid, _ = os.waitpid(-1, os.WNOHANG)
+            pid, status = os.waitpid(-1, os.WNOHANG)
         except ChildProcessError:
             return
         if pid == 0:
             return
+        pipe = exits.pop(pid, None)
+        if pipe is not None:
+            with contextlib.suppress(OSError):  # the launcher has stopped listening
+                os.write(pipe, str(os.waitstatus_to_exitcode(status)).encode())
+            os.close(pipe)
 
 
 def _child(request: dict[str, object], run_worker: Callable[[Sequence[str]], int]) -> None:

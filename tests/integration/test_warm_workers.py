@@ -19,7 +19,7 @@ from bot.runs.events import RunObserver
 from bot.runs.janitor import Janitor
 from bot.runs.states import TERMINAL, RunStatus
 from bot.runs.supervisor import WorkerLauncher, abort_run, worker_gone
-from bot.runs.warm import WarmTemplate
+from bot.runs.warm import WarmChild, WarmTemplate
 from bot.testing.polling import eventually
 from tests.fixtures.engine import NOW, ROOT, Engine
 
@@ -197,3 +197,48 @@ def test_a_template_that_hangs_is_replaced_and_the_run_starts_cold(engine: Engin
         assert not Path(f"/proc/{stopped}").exists()  # killed and collected
     finally:
         hung.close()
+
+
+def test_the_engines_workers_are_forked_by_the_template_and_tell_their_exit_codes(
+    engine: Engine, worker_template: WarmTemplate
+) -> None:
+    """The engine's tests run their workers as the bot does by default: forked by the template.
+    The template reaps each one and hands its exit code to the launcher, as Popen would."""
+    run_id, _ = engine.create(hold=60)
+    worker = engine.start(run_id)
+    assert isinstance(worker, WarmChild)
+    engine.wait_for(run_id, RunStatus.HOLDING)
+    assert _parent(_worker_pid(engine, run_id)) == worker_template.pid
+    abort_run(db=engine.db, ref=run_id, by="U0ALICE", now=NOW, executor=engine.launcher)
+    assert worker.wait(timeout=30) == 4  # an aborted run's exit code
+    worker.close()
+
+    killed, _ = engine.create(hold=60)
+    worker = engine.start(killed)
+    assert isinstance(worker, WarmChild)
+    engine.wait_for(killed, RunStatus.HOLDING)
+    worker.kill()
+    assert worker.wait(timeout=30) == -signal.SIGKILL
+    worker.close()
+
+
+def test_two_workers_for_one_run_run_it_once(
+    engine: Engine, worker_template: WarmTemplate
+) -> None:
+    """A template that hangs after forking a worker but before answering leaves the launcher
+    to start a cold one for the same run. That costs a process, not a second fault: the first
+    worker to move the run into preflight owns it (a conditional transition) and the other
+    exits without touching the cluster."""
+    run_id, key = engine.create(hold=2)
+    forked = worker_template.fork(run_id, env=engine.env, rollback=False)
+    assert forked is not None
+    cold = engine.start_process(run_id)
+    codes = {forked.pid: forked.wait(timeout=60), cold.pid: cold.wait(timeout=60)}
+    forked.close()
+    run = engine.row(run_id)
+    assert run.status is RunStatus.COMPLETED
+    assert run.worker_pid in codes
+    assert codes[run.worker_pid] == 0  # the owner ran it to its end
+    assert len(engine.kube.requests_matching("POST", r"/networkpolicies$")) == 1
+    assert sum(e.message == "preflight checks" for e in run.events) == 1
+    assert engine.policies(key) == []

@@ -274,8 +274,9 @@ def test_the_bots_namespace_defaults_to_its_pods(
     assert load_settings({"CHAOSBOT_NAMESPACE": "other"}).namespace == "other"
 
 
-def test_warm_workers_are_a_setting_of_the_bot_off_by_default() -> None:
-    assert load_settings({}).warm_workers is False
+def test_warm_workers_are_a_setting_of_the_bot_on_by_default() -> None:
+    assert load_settings({}).warm_workers is True
+    assert load_settings({"CHAOSBOT_WARM_WORKERS": "false"}).warm_workers is False
     warm = load_settings({"CHAOSBOT_WARM_WORKERS": "true"})
     assert warm.warm_workers is True
     # The bot's own choice: a worker started with its settings does not start templates.
