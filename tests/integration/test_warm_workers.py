@@ -222,9 +222,7 @@ def test_the_engines_workers_are_forked_by_the_template_and_tell_their_exit_code
     worker.close()
 
 
-def test_two_workers_for_one_run_run_it_once(
-    engine: Engine, worker_template: WarmTemplate
-) -> None:
+def test_two_workers_for_one_run_run_it_once(engine: Engine, worker_template: WarmTemplate) -> None:
     """A template that hangs after forking a worker but before answering leaves the launcher
     to start a cold one for the same run. That costs a process, not a second fault: the first
     worker to move the run into preflight owns it (a conditional transition) and the other
