@@ -9,12 +9,16 @@ import signal
 import socket
 import sys
 import threading
+import time
 from dataclasses import replace
 from datetime import datetime, timedelta
 from types import FrameType
 from typing import Any
 
 from slack_bolt.adapter.socket_mode import SocketModeHandler
+from slack_bolt.adapter.socket_mode.internals import run_bolt_app, send_response
+from slack_sdk.socket_mode.client import BaseSocketModeClient
+from slack_sdk.socket_mode.request import SocketModeRequest
 from sqlalchemy.exc import OperationalError
 from waitress import wasyncore
 from waitress.server import create_server
@@ -38,6 +42,7 @@ from bot.runs.janitor import Janitor
 from bot.runs.supervisor import Executor, WorkerLauncher
 from bot.schedule import Schedule
 from bot.scheduling.leader import LeaderElection, leader_lock_for
+from bot.slack.budget import responding, run_deferred
 from bot.slack.outbox import OutboxPump
 from bot.slack.run_messages import SlackCleanupAlerts
 from bot.web import MAX_BODY_BYTES, SLACK_PATH, AlertmanagerWebhook, make_wsgi_app
@@ -138,7 +143,7 @@ class Server:
         self._socket_mode: SocketModeHandler | None = None
         self._thread: threading.Thread | None = None
         if settings.slack_app_token is not None:
-            self._socket_mode = SocketModeHandler(self.bolt_app, settings.slack_app_token.reveal())
+            self._socket_mode = _SocketMode(self.bolt_app, settings.slack_app_token.reveal())
         secret = settings.slack_signing_secret
         wsgi = make_wsgi_app(
             bolt_app=None if self._socket_mode else self.bolt_app,
@@ -259,6 +264,18 @@ class Server:
         except ChaosbotError as exc:
             return str(exc)
         return None
+
+
+class _SocketMode(SocketModeHandler):
+    """Bolt's Socket Mode handler, with the steps a request deferred until after its ack
+    (bot.slack.budget.after_response) run once the ack has been sent, as the HTTP side does."""
+
+    def handle(self, client: BaseSocketModeClient, req: SocketModeRequest) -> None:
+        start = time.time()
+        with responding() as deferred:
+            answer = run_bolt_app(self.app, req)
+        send_response(client, req, answer, start)
+        run_deferred(deferred)
 
 
 class _FollowUps(RunObserver):

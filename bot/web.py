@@ -22,7 +22,7 @@ import json
 import logging
 import re
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from http import HTTPStatus
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl
@@ -35,6 +35,7 @@ from slack_bolt.request.internals import build_context
 
 from bot.alertmanager import WebhookInvalid, read_webhook
 from bot.alerts.service import ReceivedAlert
+from bot.slack.budget import responding, run_deferred
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
@@ -153,10 +154,11 @@ class _SlackEndpoint:
             query=environ.get("QUERY_STRING", ""),
             headers=_headers(environ),
         )
-        answer = self._app.dispatch(request)
+        with responding() as deferred:
+            answer = self._app.dispatch(request)
         response = WsgiHttpResponse(status=answer.status, headers=answer.headers, body=answer.body)
         start_response(response.status, response.get_headers())
-        return response.get_body()
+        return _ThenRun(response.get_body(), deferred)
 
     def _verified_body(self, environ: WSGIEnvironment) -> bytes:
         """The body, read only when its size is sane, returned only when its signature is."""
@@ -181,6 +183,22 @@ class _SlackEndpoint:
 
 # Stores one delivery's alerts; returns how many were new.
 AlertSink = Callable[[list[ReceivedAlert]], int]
+
+
+class _ThenRun:
+    """A response's body that runs the request's deferred steps (bot.slack.budget) once the
+    server has taken all of it: WSGI servers call close() after the last chunk, or when the
+    client has gone."""
+
+    def __init__(self, body: Iterable[bytes], steps: list[Callable[[], None]]) -> None:
+        self._body = body
+        self._steps = steps
+
+    def __iter__(self) -> Iterator[bytes]:
+        return iter(self._body)
+
+    def close(self) -> None:
+        run_deferred(self._steps)
 
 
 class AlertmanagerWebhook:
