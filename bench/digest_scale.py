@@ -15,8 +15,12 @@ first, as a running bot is (the library read, the fonts loaded).
 
 Read the ratios large/baseline: the statements must not grow with the number of teams (every
 fact is read in one query for all teams; messages and delivery rows are written in batched
-INSERTs of up to 2,000 rows); the time grows with the work (one report and one PNG per team).
+INSERTs of up to 2,000 rows); the time grows with the work (one report per team).
 SQLite files by default; `--database-url` runs the large case on PostgreSQL instead.
+
+The job queues each team's chart undrawn (what it shows: a title and eight weekly scores); the
+outbox draws the PNG when it uploads it, at the pace Slack takes uploads. That drawing is
+measured too, on its own line ("charts at send"): every queued chart drawn as the outbox does.
 """
 
 from __future__ import annotations
@@ -26,7 +30,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from _setup import landscape_parser
+from _setup import draw_queued_charts, landscape_parser
 
 from bot.compliance.digest import send_digests
 from bot.config.compliance_policy import DEFAULT_POLICY
@@ -47,6 +51,9 @@ class Measure:
     messages: int
     again_reads: int
     again_messages: int
+    charts: int
+    chart_seconds: float
+    chart_cpu: float
 
 
 def measure(db: Database, *, teams: int, per_team: int, runs_per: int, chart: bool) -> Measure:
@@ -61,6 +68,9 @@ def measure(db: Database, *, teams: int, per_team: int, runs_per: int, chart: bo
     seconds, cpu = time.perf_counter() - started, time.process_time() - cpu
     reads, writes = counter.reads, counter.writes
     assert len(report.teams) == teams, (len(report.teams), teams)
+    drawn, chart_cpu = time.perf_counter(), time.process_time()
+    charts = draw_queued_charts(db)
+    chart_seconds, chart_cpu = time.perf_counter() - drawn, time.process_time() - chart_cpu
     counter.reset()
     with db.session() as session:
         again = send_digests(session, now=NOW, policy=DEFAULT_POLICY, admin_channel="C0PLATFORM")
@@ -75,6 +85,9 @@ def measure(db: Database, *, teams: int, per_team: int, runs_per: int, chart: bo
         messages=report.messages,
         again_reads=counter.reads,
         again_messages=again.messages,
+        charts=charts,
+        chart_seconds=chart_seconds,
+        chart_cpu=chart_cpu,
     )
 
 
@@ -106,6 +119,12 @@ def main() -> None:
                 f"{result.reads} reads + {result.writes} writes, {result.messages} messages; "
                 f"run again: {result.again_reads} reads, {result.again_messages} messages"
             )
+            if result.charts:
+                print(
+                    f"{'':8}  charts at send (the outbox draws them): {result.charts} charts "
+                    f"{result.chart_seconds:7.2f} s ({result.chart_cpu:.2f} s CPU, "
+                    f"{result.chart_cpu / result.charts * 1000:.1f} ms each)"
+                )
     base, large = results
     print(
         f"ratio large/baseline: teams x{large.teams / base.teams:.0f}, "

@@ -49,7 +49,43 @@ def score(
         known = latest.get(verdict.experiment)
         if known is None or verdict.at > known.at:
             latest[verdict.experiment] = verdict
-    experiments = set(suite) | set(latest)
+    return _score(set(suite), latest, risks=risks, as_of=as_of)
+
+
+def trend(
+    suite: Iterable[str],
+    verdicts: Sequence[Verdict],
+    *,
+    risks: Mapping[str, str],
+    week_ends: Sequence[datetime],
+) -> list[float | None]:
+    """The score at each of `week_ends` (oldest first), as `score` gives it.
+
+    The verdicts are read once, oldest first, each week taking up where the one before left off
+    (a digest scores every service at eight week ends).
+    """
+    experiments = set(suite)
+    ordered = sorted(verdicts, key=lambda v: v.at)  # stable: the first of equal times wins
+    scores: dict[int, float | None] = {}
+    latest: dict[str, Verdict] = {}
+    read = 0
+    for index in sorted(range(len(week_ends)), key=lambda i: week_ends[i]):
+        end = week_ends[index]
+        while read < len(ordered) and ordered[read].at <= end:
+            verdict = ordered[read]
+            known = latest.get(verdict.experiment)
+            if known is None or verdict.at > known.at:
+                latest[verdict.experiment] = verdict
+            read += 1
+        scores[index] = _score(experiments, latest, risks=risks, as_of=end)
+    return [scores[index] for index in range(len(week_ends))]
+
+
+def _score(
+    suite: set[str], latest: Mapping[str, Verdict], *, risks: Mapping[str, str], as_of: datetime
+) -> float | None:
+    """The score of the experiments of `suite` and `latest` (each one's latest verdict)."""
+    experiments = suite | set(latest)
     if not experiments:
         return None
     earned = total = 0.0
@@ -61,15 +97,3 @@ def score(
             age_days = (as_of - last.at).total_seconds() / 86400
             earned += weight * 0.5 ** (age_days / HALF_LIFE_DAYS)
     return round(100 * earned / total, 1)
-
-
-def trend(
-    suite: Iterable[str],
-    verdicts: Sequence[Verdict],
-    *,
-    risks: Mapping[str, str],
-    week_ends: Sequence[datetime],
-) -> list[float | None]:
-    """The score at each of `week_ends` (oldest first)."""
-    experiments = list(suite)
-    return [score(experiments, verdicts, risks=risks, as_of=end) for end in week_ends]

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import Any
 
 from PIL import Image, ImageDraw
 
@@ -24,7 +25,7 @@ from bot.reports.drawing import (
     px,
 )
 
-__all__ = ["CHART_SIZE", "render_trend_png"]
+__all__ = ["CHART_SIZE", "TrendChart", "render_trend_png"]
 
 CHART_SIZE = (640, 240)
 _MARGIN_LEFT, _MARGIN_RIGHT, _MARGIN_TOP, _MARGIN_BOTTOM = 40, 44, 44, 28
@@ -33,14 +34,57 @@ _LABEL_GAP = 10  # the least space between two x labels
 _NO_SCORE = "no score yet"
 
 
+@dataclass(frozen=True)
+class TrendChart:
+    """A trend chart to draw later: its title and its (label, score) points, as JSON can hold
+    them. The weekly digest queues its charts so (the outbox draws each when it uploads it),
+    rather than a thousand PNGs drawn in the pass and stored in its transaction.
+
+    Raises ValueError for a score outside 0..100, here rather than when it is drawn.
+    """
+
+    title: str
+    series: tuple[tuple[str, float | None], ...]
+
+    def __post_init__(self) -> None:
+        _check(self.series)
+
+    def png(self) -> bytes:
+        """The PNG (render_trend_png): the same chart always gives the same bytes."""
+        return render_trend_png(self.series, title=self.title)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"title": self.title, "series": [[label, score] for label, score in self.series]}
+
+    @classmethod
+    def from_json(cls, value: Mapping[str, Any]) -> TrendChart:
+        """The chart `to_json` gave; ValueError if `value` is not one."""
+        try:
+            title, points = value["title"], value["series"]
+            series = tuple((label, score) for label, score in points)
+        except (KeyError, TypeError, ValueError):
+            raise ValueError("not a trend chart") from None
+        if not isinstance(title, str) or not all(
+            isinstance(label, str)
+            and (score is None or (isinstance(score, int | float) and not isinstance(score, bool)))
+            for label, score in series
+        ):
+            raise ValueError("not a trend chart")
+        return cls(title=title, series=series)
+
+
+def _check(series: Sequence[tuple[str, float | None]]) -> None:
+    for label, score in series:
+        if score is not None and not 0 <= score <= 100:  # also rejects NaN
+            raise ValueError(f"score {score!r} for {label!r} is outside 0..100")
+
+
 def render_trend_png(series: Sequence[tuple[str, float | None]], *, title: str) -> bytes:
     """A line chart of scores 0..100, one point per (label, score); None leaves a gap.
 
     The same input gives the same bytes. Raises ValueError for a score outside 0..100.
     """
-    for label, score in series:
-        if score is not None and not 0 <= score <= 100:  # also rejects NaN
-            raise ValueError(f"score {score!r} for {label!r} is outside 0..100")
+    _check(series)
     background, scaled = _background(tuple(label for label, _ in series))
     image = background.copy()
     draw = ImageDraw.Draw(image)

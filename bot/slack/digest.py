@@ -17,7 +17,7 @@ from bot.drills.alert import duration_text
 from bot.findings.models import Severity
 from bot.gamedays.timing import local_label
 from bot.outbox.service import ts_of
-from bot.reports.chart import render_trend_png
+from bot.reports.chart import TrendChart
 from bot.slack.blockkit import MESSAGE_BLOCKS, SECTION_TEXT, fit
 from bot.slack.blockkit import section as _section
 from bot.slack.mrkdwn import escape
@@ -202,15 +202,16 @@ def _team_calls(
         }
         calls.append(("chat.postMessage", payload, f"{key}:{index}"))
     if chart:
-        png = render_trend_png(
-            list(zip(report.week_labels, report.trend, strict=True)),
+        # Drawn by the outbox when it uploads it (a PNG per team is most of a digest's work).
+        trend = TrendChart(
             title=f"{report.team}: resilience score",
+            series=tuple(zip(report.week_labels, report.trend, strict=True)),
         )
         payload = upload_payload(
             channel=report.channel,
             filename=f"score-{report.team}-{week}.png",
             title=f"Resilience score of team {report.team}, week by week",
-            content=png,
+            content=trend,
             thread_ts=ts_of(f"{key}:1"),
         )
         calls.append((UPLOAD_METHOD, payload, f"{key}:chart"))

@@ -24,6 +24,7 @@ from bot.db.engine import Database
 from bot.outbox import service
 from bot.outbox.models import OutboxMessage, OutboxStatus
 from bot.outbox.service import TS_OF
+from bot.reports.chart import TrendChart
 from bot.slack.blockkit import message as fitted_message
 
 __all__ = [
@@ -33,6 +34,7 @@ __all__ = [
     "deliver_due",
     "enqueue",
     "enqueue_many",
+    "upload_content",
     "upload_payload",
 ]
 
@@ -84,19 +86,22 @@ def upload_payload(
     channel: str,
     filename: str,
     title: str,
-    content: bytes,
+    content: bytes | TrendChart,
     initial_comment: str | None = None,
     thread_ts: str | dict[str, str] | None = None,
 ) -> dict[str, Any]:
     """The payload of a file shared to a channel (a thread with `thread_ts`, which may be a
-    `ts_of`), queued with method UPLOAD_METHOD by `enqueue` or `enqueue_many`."""
-    payload: dict[str, Any] = {
-        "channel": channel,
-        "filename": filename,
-        "title": title,
+    `ts_of`), queued with method UPLOAD_METHOD by `enqueue` or `enqueue_many`.
+
+    `content`: the file's bytes, or a chart that the sender draws when it uploads it
+    (`upload_content`): a few hundred bytes queued instead of a PNG, and the drawing done at the
+    pace Slack takes the uploads, not in the caller's transaction."""
+    payload: dict[str, Any] = {"channel": channel, "filename": filename, "title": title}
+    if isinstance(content, TrendChart):
+        payload["trend_chart"] = content.to_json()
+    else:
         # The payload is a JSON column.
-        "content_base64": base64.b64encode(content).decode("ascii"),
-    }
+        payload["content_base64"] = base64.b64encode(content).decode("ascii")
     if initial_comment is not None:
         payload["initial_comment"] = initial_comment
     if thread_ts is not None:
@@ -284,13 +289,24 @@ class _InvalidPayload(Exception):
     """A queued payload that no retry can send."""
 
 
+def upload_content(payload: dict[str, Any]) -> bytes:
+    """The bytes of a queued upload (`upload_payload`): as queued, or its chart drawn now.
+    ValueError for a payload that has neither."""
+    if "trend_chart" in payload:
+        return TrendChart.from_json(payload["trend_chart"]).png()
+    try:
+        return base64.b64decode(payload["content_base64"], validate=True)
+    except (KeyError, TypeError, binascii.Error):
+        raise ValueError("an upload without its content") from None
+
+
 def _call(client: WebClient, method: str, payload: dict[str, Any]) -> SlackResponse:
     if method != UPLOAD_METHOD:
         return client.api_call(method, json=payload)
     try:
-        content = base64.b64decode(payload["content_base64"], validate=True)
+        content = upload_content(payload)
         channel, filename, title = payload["channel"], payload["filename"], payload["title"]
-    except (KeyError, binascii.Error):
+    except (KeyError, ValueError):
         raise _InvalidPayload("invalid upload payload") from None
     # Three calls (an upload URL, the upload, the share) that fail as one: a retry starts over,
     # and a file uploaded but not shared stays unseen.

@@ -4,7 +4,6 @@ week at Monday 09:00 team time, split when Block Kit's limits need it, and deliv
 
 from __future__ import annotations
 
-import base64
 import io
 from datetime import timedelta
 
@@ -26,7 +25,7 @@ from bot.outbox.service import ts_of
 from bot.runs.states import RunStatus
 from bot.slack.blockkit import SECTION_TEXT
 from bot.slack.digest import MAX_BLOCKS, split_blocks
-from bot.slack.outbox import deliver_due
+from bot.slack.outbox import deliver_due, upload_content
 from bot.testing.slack.api import SlackApiServer
 from tests.fixtures.history import MONDAY_9_BERLIN, History
 
@@ -120,6 +119,9 @@ def test_every_number_of_the_digest_is_exact(seeded: Database) -> None:
         )
         or "→ 27 (weeks" in text
     )
+    score_line = text.split("Resilience score (mean of the team's services): ")[1].split(" (weeks")[
+        0
+    ]
     assert (
         "*Blind drills this week*: 2; median time to acknowledge 3m 00s, to resolve 11m 50s; "
         "*1 never acknowledged*." in text
@@ -130,10 +132,15 @@ def test_every_number_of_the_digest_is_exact(seeded: Database) -> None:
         and "\n• ledger `gd-" in text
         and "Thu 03 Dec 2026, 09:00 CET (UTC+01:00)" in text
     )
-    # The chart: a PNG in the digest's thread.
+    # The chart: a PNG in the digest's thread, of the weeks and scores the message shows, queued
+    # undrawn (the outbox draws it when it uploads it).
     assert chart.method == "files.upload_v2"
     assert chart.payload["thread_ts"] == ts_of(f"digest:team:{_team_id(seeded)}:2026-W49:1")
-    png = Image.open(io.BytesIO(base64.b64decode(chart.payload["content_base64"])))
+    assert "content_base64" not in chart.payload
+    series = chart.payload["trend_chart"]["series"]
+    assert [label for label, _ in series] == [f"W{week}" for week in range(42, 50)]
+    assert [f"{score:.0f}" for _, score in series] == score_line.split(" → ")
+    png = Image.open(io.BytesIO(upload_content(chart.payload)))
     assert png.format == "PNG" and png.size == (640, 240)
 
 

@@ -14,6 +14,7 @@ from bot.clock import FrozenClock
 from bot.db.engine import Database
 from bot.outbox.models import OutboxMessage, OutboxStatus
 from bot.outbox.service import posted_ts, ts_of
+from bot.reports.chart import TrendChart, render_trend_png
 from bot.slack.outbox import UPLOAD_METHOD, deliver_due, enqueue, upload_payload
 from bot.testing.slack.api import SlackApiServer
 
@@ -43,7 +44,7 @@ CHART = b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 4
 def _queue_upload(
     db: Database,
     *,
-    content: bytes = CHART,
+    content: bytes | TrendChart = CHART,
     dedupe_key: str = "trend:C0TEAM:2026-W48",
     thread_ts: str | dict[str, str] | None = None,
 ) -> bool:
@@ -156,6 +157,47 @@ def test_an_upload_is_shared_once_with_its_exact_bytes(
     with db.session() as session:
         message = session.scalars(select(OutboxMessage)).one()
         assert message.result == {"file_id": upload.file_id}
+
+
+def test_a_chart_queued_undrawn_is_drawn_when_it_is_uploaded(
+    db: Database, slack_api: SlackApiServer
+) -> None:
+    trend = TrendChart(title="payments: resilience score", series=(("W48", None), ("W49", 42.5)))
+    _queue_upload(db, content=trend)
+    with db.session() as session:
+        queued = session.scalars(select(OutboxMessage)).one()
+        assert "content_base64" not in queued.payload and len(str(queued.payload)) < 500
+
+    assert deliver_due(db=db, client=_client(slack_api), clock=FrozenClock(START)).sent == 1
+    (upload,) = slack_api.uploads
+    assert upload.data == render_trend_png([("W48", None), ("W49", 42.5)], title=trend.title)
+
+
+def test_an_upload_with_neither_its_bytes_nor_a_chart_fails_for_good(
+    db: Database, slack_api: SlackApiServer
+) -> None:
+    with db.session() as session:
+        for index, broken in enumerate(
+            (
+                {"trend_chart": {"title": "no series"}},
+                {"trend_chart": {"title": "t", "series": [["W49", 101]]}},
+                {},
+            )
+        ):
+            payload = {"channel": "C0TEAM", "filename": "f.png", "title": "t", **broken}
+            enqueue(
+                session=session,
+                now=START,
+                method=UPLOAD_METHOD,
+                payload=payload,
+                dedupe_key=f"u{index}",
+            )
+    report = deliver_due(db=db, client=_client(slack_api), clock=FrozenClock(START))
+    assert (report.sent, report.failed) == (0, 3)
+    with db.session() as session:
+        errors = session.scalars(select(OutboxMessage.last_error)).all()
+    assert errors == ["invalid upload payload"] * 3
+    assert slack_api.uploads == []
 
 
 @pytest.mark.parametrize("limited", ["files.getUploadURLExternal", "files.completeUploadExternal"])

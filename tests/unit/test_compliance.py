@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -137,3 +138,20 @@ def test_a_pass_halves_every_90_days_and_later_verdicts_are_ignored() -> None:
         ["pod-kill"], verdicts, risks=RISKS, week_ends=[NOW - 7 * DAY, NOW, NOW + 7 * DAY]
     )
     assert weekly == [0.0, 100.0, pytest.approx(100 * 0.5 ** (7 / 90), abs=0.05)]
+
+
+def test_the_trend_is_the_score_at_each_week_end() -> None:
+    # trend reads the verdicts once for all the weeks: it must give what score gives at each,
+    # whatever the order of the verdicts (equal times included) and of the week ends.
+    rng = random.Random(7)
+    experiments = [*RISKS, "unknown-to-the-library"]
+    for _ in range(200):
+        verdicts = [
+            Verdict(rng.choice(experiments), rng.random() < 0.6, NOW - rng.randrange(60) * DAY)
+            for _ in range(rng.randrange(12))
+        ]
+        suite = rng.sample(experiments, rng.randrange(len(experiments) + 1))
+        ends = [NOW - rng.randrange(-7, 70) * DAY for _ in range(rng.randrange(1, 9))]
+        assert trend(suite, verdicts, risks=RISKS, week_ends=ends) == [
+            score(suite, verdicts, risks=RISKS, as_of=end) for end in ends
+        ]

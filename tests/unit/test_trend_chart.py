@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import io
+import json
 import math
 import statistics
 
 import pytest
 from PIL import Image
 
-from bot.reports.chart import CHART_SIZE, render_trend_png
+from bot.reports.chart import CHART_SIZE, TrendChart, render_trend_png
 
 LABEL_BAND = 26  # the bottom rows of the chart, where the week labels are
 
@@ -130,6 +131,21 @@ def test_the_same_series_gives_the_same_bytes() -> None:
 def test_a_score_outside_0_to_100_is_refused(score: float) -> None:
     with pytest.raises(ValueError, match="W45"):
         render_trend_png(_weeks(50, score), title="payments")
+    # A chart queued to be drawn later is refused when it is made, not when it is drawn.
+    with pytest.raises(ValueError, match="W45"):
+        TrendChart(title="payments", series=tuple(_weeks(50, score)))
+
+
+def test_a_chart_to_draw_later_survives_json_and_draws_the_same_bytes() -> None:
+    chart = TrendChart(title="payments", series=tuple(_weeks(55, None, 61.5, 70)))
+    stored = json.loads(json.dumps(chart.to_json()))  # as the outbox's JSON column keeps it
+    assert TrendChart.from_json(stored) == chart
+    assert TrendChart.from_json(stored).png() == render_trend_png(
+        _weeks(55, None, 61.5, 70), title="payments"
+    )
+    for broken in ({}, {"title": "t", "series": [["W45"]]}, {"title": 1, "series": []}):
+        with pytest.raises(ValueError, match="not a trend chart"):
+            TrendChart.from_json(broken)
 
 
 def test_the_shared_background_gives_the_pixels_of_a_whole_drawing() -> None:
