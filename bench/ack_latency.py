@@ -77,6 +77,9 @@ def main() -> None:
             CHAOSBOT_HTTP_HOST="127.0.0.1",
             CHAOSBOT_LOG_LEVEL="WARNING",
             PYTHONPATH=str(ROOT),
+            # /chaos help starts no run: the warm workers' template would only add its imports'
+            # CPU to the first round.
+            CHAOSBOT_WARM_WORKERS="false",
         )
         subprocess.run(
             [sys.executable, "-m", "bot", "migrate"], env=base, check=True, capture_output=True

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import logging
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 from slack_sdk import WebClient
@@ -177,13 +178,12 @@ def test_an_upload_with_neither_its_bytes_nor_a_chart_fails_for_good(
     db: Database, slack_api: SlackApiServer
 ) -> None:
     with db.session() as session:
-        for index, broken in enumerate(
-            (
-                {"trend_chart": {"title": "no series"}},
-                {"trend_chart": {"title": "t", "series": [["W49", 101]]}},
-                {},
-            )
-        ):
+        broken_payloads: tuple[dict[str, Any], ...] = (
+            {"trend_chart": {"title": "no series"}},
+            {"trend_chart": {"title": "t", "series": [["W49", 101]]}},
+            {},
+        )
+        for index, broken in enumerate(broken_payloads):
             payload = {"channel": "C0TEAM", "filename": "f.png", "title": "t", **broken}
             enqueue(
                 session=session,
