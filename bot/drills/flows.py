@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import delete, func, insert, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from bot.alerts.service import first_matching
@@ -50,6 +51,8 @@ __all__ = [
 
 PLAN_DAYS = 2  # today and tomorrow, on each team's clock
 REDISPATCH_AFTER = timedelta(minutes=2)
+# Tries of a batch of new drills whose keys clash with stored ones (each draws new keys).
+KEY_ATTEMPTS = 5
 _HAPPENS = (DrillStatus.PLANNED, DrillStatus.ACTIVE, DrillStatus.REVEALED)
 
 
@@ -136,8 +139,29 @@ def plan_ahead(*, session: Session, now: datetime, rng: random.Random) -> list[D
             drawn.append(row)
     # One batched INSERT for every service's days (the ORM would send one per row here).
     if drawn:
-        session.execute(insert(Drill).execution_options(render_nulls=True), drawn)
+        _insert_drawn(session, drawn)
     return [Drill(**row) for row in drawn]
+
+
+def _insert_drawn(session: Session, rows: list[dict[str, Any]]) -> None:
+    """One INSERT of the drawn days. A drill a day per opted-in service fills the short key
+    space enough for a new key to clash with a stored one now and then, which would fail the
+    whole batch: the batch is tried in a savepoint and drawn again with new keys."""
+    for attempt in range(KEY_ATTEMPTS):
+        keys: set[str] = set()
+        for row in rows:
+            while row["key"] in keys:  # twice in the batch
+                row["key"] = new_drill_key()
+            keys.add(row["key"])
+        try:
+            with session.begin_nested():
+                session.execute(insert(Drill).execution_options(render_nulls=True), rows)
+            return
+        except IntegrityError:
+            if attempt == KEY_ATTEMPTS - 1:
+                raise
+            for row in rows:
+                row["key"] = new_drill_key()
 
 
 # --- firing -----------------------------------------------------------------------------------

@@ -80,6 +80,9 @@ class CommandRouter:
 
     def __init__(self) -> None:
         self._subcommands: dict[str, Subcommand] = {}
+        # The help text, rendered once for the subcommands registered so far (add() forgets it):
+        # it was a third of a `/chaos help` ack's time in the app.
+        self._help: str | None = None
         self.add(
             Subcommand(
                 name="help",
@@ -94,6 +97,7 @@ class CommandRouter:
         if subcommand.name in self._subcommands:
             raise ValueError(f"subcommand {subcommand.name!r} registered twice")
         self._subcommands[subcommand.name] = subcommand
+        self._help = None
 
     @property
     def subcommands(self) -> list[Subcommand]:
@@ -109,7 +113,9 @@ class CommandRouter:
         )
 
     def help(self) -> Reply:
-        return Reply.markdown(render("slack/help.md.j2", commands=self.subcommands))
+        if self._help is None:
+            self._help = render("slack/help.md.j2", commands=self.subcommands)
+        return Reply.markdown(self._help)
 
     def unknown(self, name: str) -> Reply:
         close = difflib.get_close_matches(name, list(self._subcommands), n=1, cutoff=0.5)

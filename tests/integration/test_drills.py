@@ -152,6 +152,27 @@ def test_the_planner_draws_today_and_tomorrow_once_inside_the_window(harness: Ha
         assert len(session.scalars(select(Drill)).all()) == 2
 
 
+def test_new_drill_keys_that_clash_are_drawn_again(
+    harness: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A drill's key is short (inc- and six hex digits) and a drill is drawn per service and
+    day, so a new key can be one already stored, or drawn twice in one batch: the batch is
+    drawn again instead of the pass failing."""
+    harness.plan()
+    with harness.db.session() as session:
+        stored = sorted(session.scalars(select(Drill.key)).all())
+    assert len(stored) == 2
+    fresh = (f"inc-{n:06x}" for n in itertools.count(0xF00000))
+    drawn = iter([stored[0], stored[0], stored[1], stored[1]])
+    monkeypatch.setattr("bot.drills.flows.new_drill_key", lambda: next(drawn, None) or next(fresh))
+    harness.at(START + timedelta(days=2))
+    harness.plan()
+    with harness.db.session() as session:
+        keys = session.scalars(select(Drill.key)).all()
+    assert len(keys) == 4 == len(set(keys))
+    assert set(stored) < set(keys)
+
+
 def test_over_many_simulated_weeks_the_tables_keep_the_mean(db: Database) -> None:
     """Day by day for 40 weeks, through the tables, the number of drills is 1 per mean days."""
     register_service(db, tier=2)

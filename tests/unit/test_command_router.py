@@ -34,6 +34,13 @@ def test_help_lists_every_subcommand() -> None:
     assert "`/chaos services`  list your services" in text
 
 
+def test_help_rendered_once_still_lists_a_subcommand_added_after() -> None:
+    router = CommandRouter()
+    assert "/chaos audit" not in router.help().text
+    router.add(Subcommand("audit", "/chaos audit", "who did what", lambda r: None))
+    assert "`/chaos audit`  who did what" in router.help().text
+
+
 def test_unknown_subcommand_suggests_the_closest_one() -> None:
     router = CommandRouter()
     router.add(Subcommand("services", "/chaos services", "list", lambda r: Reply("x")))
