@@ -308,6 +308,18 @@ def _reap(exits: dict[int, int]) -> None:
             os.close(pipe)
 
 
+def _read_at_import_again() -> None:
+    """What the template's imports read from its own environment, read again from the run's:
+    the Kubernetes client's default kubeconfig (KUBECONFIG), which chaostoolkit-kubernetes'
+    clients load when a run's secrets name none."""
+    from kubernetes import config
+    from kubernetes.config import kube_config
+
+    default = os.environ.get("KUBECONFIG", "~/.kube/config")
+    kube_config.KUBE_CONFIG_DEFAULT_LOCATION = default
+    config.KUBE_CONFIG_DEFAULT_LOCATION = default
+
+
 def _child(request: dict[str, object], run_worker: Callable[[Sequence[str]], int]) -> None:
     """In the forked child: become what a cold worker is, run the run, and exit."""
     code = 1
@@ -319,6 +331,7 @@ def _child(request: dict[str, object], run_worker: Callable[[Sequence[str]], int
         assert isinstance(env, dict)
         os.environ.clear()
         os.environ.update(env)
+        _read_at_import_again()
         run_id = request["run_id"]
         # Its command line stays the template's; `ps -o comm` and top show the run instead.
         with contextlib.suppress(OSError), open("/proc/self/comm", "w") as comm:
