@@ -11,8 +11,9 @@ The follow-up never starts before the ack has left: the listener runs inside the
 `process_before_response`), so a follow-up started at once could call views.update before
 Slack has the ack's `response_action: update`, which Slack would then apply over the answer.
 The HTTP endpoint opens a `responding()` scope around each request and runs what was deferred
-with `after_response` once waitress has taken the whole response (the body's close()). Outside
-such a scope (Socket Mode, tests calling a listener) a deferred step runs at once.
+with `after_response` once waitress has taken the whole response (the body's close()); the
+Socket Mode handler runs it once the ack is sent. Outside such a scope (tests calling a
+listener) a deferred step runs at once.
 """
 
 from __future__ import annotations
