@@ -5,7 +5,8 @@ bare Bolt app served the same way, in the same run (these machines are noisy: re
 
 Every server runs as its own process against the same local Slack Web API test server; the load
 generator sends signed slash commands from a thread pool and times each one to its response.
-Rounds alternate between the servers so that drift in the machine affects all alike.
+Rounds alternate between the servers, each round starting with the next one, so that drift in the
+machine and a place in the order affect all alike.
 
 The bare app answers with the very reply chaosbot gave to `/chaos help` (captured first), so the
 ratio measures chaosbot's own work, not the size of its help text. It runs twice: in chaosbot's
@@ -119,8 +120,11 @@ def main() -> None:
             per_round = max(1, args.requests // args.rounds)
             for name in servers:  # warm-up, not counted
                 _load(running[name][1], api, min(100, per_round), args.concurrency)
-            for _ in range(args.rounds):
-                for name in servers:
+            for round_ in range(args.rounds):
+                # Each round starts with the next server: a fixed order favours a place in it
+                # (two identical bare apps differed by 6-8% at p50 here, the later one faster).
+                start = round_ % len(servers)
+                for name in servers[start:] + servers[:start]:
                     samples[name] += _load(running[name][1], api, per_round, args.concurrency)
         finally:
             for process, _ in running.values():

@@ -13,4 +13,5 @@ pytest_plugins = [
     "tests.fixtures.canary",
     "tests.fixtures.prometheus",
     "tests.fixtures.alertmanager",
+    "tests.fixtures.logs",
 ]

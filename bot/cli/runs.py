@@ -25,14 +25,14 @@ from bot.k8s.client import ClientFactory
 from bot.k8s.runs import KubeRunCluster
 from bot.runs.rollback import replay_rollbacks
 from bot.runs.service import logged_run
-from bot.runs.states import RunStatus, Trigger
+from bot.runs.states import ACTIVE, RunStatus, Trigger
 from bot.runs.worker import Observer, execute_run
 from bot.wiring import run_observers
 
 if TYPE_CHECKING:
     from bot.reports.facts import RunFacts
 
-__all__ = ["EXIT_CODES", "add_parsers"]
+__all__ = ["EXIT_CODES", "EXIT_NOT_MINE", "add_parsers"]
 
 # Exit codes of a worker (and of `chaosbot run`), so CI pipelines can tell outcomes apart.
 EXIT_CODES = {
@@ -42,6 +42,9 @@ EXIT_CODES = {
     RunStatus.ABORTED: 4,
     RunStatus.HALTED: 5,
 }
+# A worker that found its run already in another worker's hands exits with this, having touched
+# nothing.
+EXIT_NOT_MINE = 6
 
 
 def add_parsers(sub: Any) -> None:
@@ -253,4 +256,6 @@ def _worker(args: argparse.Namespace) -> int:
     finally:
         clients.close()
         db.dispose()
+    if status in ACTIVE and not args.rollback:
+        return EXIT_NOT_MINE
     return EXIT_CODES.get(status, 1)

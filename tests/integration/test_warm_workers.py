@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from bot.cli.runs import EXIT_NOT_MINE
 from bot.clock import FrozenClock, SystemClock
 from bot.runs.events import RunObserver
 from bot.runs.janitor import Janitor
@@ -237,6 +238,7 @@ def test_two_workers_for_one_run_run_it_once(engine: Engine, worker_template: Wa
     assert run.status is RunStatus.COMPLETED
     assert run.worker_pid in codes
     assert codes[run.worker_pid] == 0  # the owner ran it to its end
+    assert set(codes.values()) == {0, EXIT_NOT_MINE}  # the other says it left the run alone
     assert len(engine.kube.requests_matching("POST", r"/networkpolicies$")) == 1
     assert sum(e.message == "preflight checks" for e in run.events) == 1
     assert engine.policies(key) == []
