@@ -29,9 +29,8 @@ from urllib.parse import parse_qsl
 
 from prometheus_client import CollectorRegistry
 from prometheus_client import make_wsgi_app as prometheus_wsgi_app
-from slack_bolt import App, BoltContext, BoltRequest
+from slack_bolt import App, BoltRequest
 from slack_bolt.adapter.wsgi.http_response import WsgiHttpResponse
-from slack_bolt.request.internals import build_context
 
 from bot.alertmanager import WebhookInvalid, read_webhook
 from bot.alerts.service import ReceivedAlert
@@ -307,15 +306,17 @@ class _VerifiedRequest(BoltRequest):
         headers: Mapping[str, str | Sequence[str]],
         context: dict[str, Any] | None = None,
     ) -> None:
+        # Bolt takes a parsed body only in its Socket Mode; its context is then built from that
+        # body, once. The request is an HTTP one, and says so right after.
         super().__init__(
-            body="",
+            body=body,
             query=dict(query) if isinstance(query, Mapping) else query,
             headers=dict(headers),
             context=context,
+            mode="socket_mode",
         )
+        self.mode = "http"
         self.raw_body = raw_body  # what Bolt's own signature check hashes
-        self.body = body
-        self.context = build_context(BoltContext(context or {}), body)
 
     def to_copyable(self) -> BoltRequest:
         # Bolt copies the request for each lazy listener; its copy would parse raw_body again.
