@@ -29,7 +29,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from bot.testing.slack.api import SlackApiServer
-from bot.testing.slack.requests import SlackSimulator
+from bot.testing.slack.requests import SlackHttpResponse, SlackSimulator
 
 SECRET = "bench-signing-secret-0123456789"
 ROOT = Path(__file__).resolve().parent.parent
@@ -50,26 +50,31 @@ def _start(argv: list[str], env: dict[str, str]) -> tuple[subprocess.Popen[str],
     return process, match.group(1)
 
 
-def _reply(url: str, api: SlackApiServer) -> dict[str, object]:
-    """chaosbot's answer to `/chaos help`, for the bare app to send back byte for byte alike."""
-    simulator = SlackSimulator(bot_url=url + "/slack/events", signing_secret=SECRET, api=api)
+def _simulator(url: str, api: SlackApiServer) -> SlackSimulator:
+    return SlackSimulator(bot_url=url + "/slack/events", signing_secret=SECRET, api=api)
+
+
+def _help(simulator: SlackSimulator) -> SlackHttpResponse:
+    """One signed `/chaos help`, answered 200 or the bench stops."""
     response = simulator.slash_command("/chaos", "help", user_id="U1", channel_id="C1")
     if response.status != 200:
-        raise SystemExit(f"{url} answered {response.status}")
-    reply: dict[str, object] = response.json()
+        raise SystemExit(f"{simulator.bot_url} answered {response.status}")
+    return response
+
+
+def _reply(url: str, api: SlackApiServer) -> dict[str, object]:
+    """chaosbot's answer to `/chaos help`, for the bare app to send back byte for byte alike."""
+    reply: dict[str, object] = _help(_simulator(url, api)).json()
     return reply
 
 
 def _load(url: str, api: SlackApiServer, requests: int, concurrency: int) -> list[float]:
-    simulator = SlackSimulator(bot_url=url + "/slack/events", signing_secret=SECRET, api=api)
+    simulator = _simulator(url, api)
 
     def one(_: int) -> float:
         started = time.perf_counter()
-        response = simulator.slash_command("/chaos", "help", user_id="U1", channel_id="C1")
-        elapsed = time.perf_counter() - started
-        if response.status != 200:
-            raise SystemExit(f"{url} answered {response.status}")
-        return elapsed
+        _help(simulator)
+        return time.perf_counter() - started
 
     with ThreadPoolExecutor(concurrency) as pool:
         return list(pool.map(one, range(requests)))

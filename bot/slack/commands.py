@@ -172,8 +172,8 @@ def register(app: App, *, router: CommandRouter, reporter: ErrorReporter) -> Non
     """Listen for `/chaos`: instant subcommands answer in the ack; the rest ack, then work.
 
     Two listeners, so instant answers pay nothing for Bolt's lazy machinery (a deep copy of the
-    request and a thread per request). The instant one comes first; its filter parses the text
-    once for both.
+    request and a thread per request). The instant one comes first; its filter's parse is the
+    only one an instant answer makes.
     """
 
     def answer_at_once(ack: Ack, command: dict[str, Any], context: BoltContext) -> None:
