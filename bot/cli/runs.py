@@ -25,7 +25,7 @@ from bot.k8s.client import ClientFactory
 from bot.k8s.runs import KubeRunCluster
 from bot.runs.rollback import replay_rollbacks
 from bot.runs.service import logged_run
-from bot.runs.states import ACTIVE, RunStatus, Trigger
+from bot.runs.states import RunStatus, Trigger
 from bot.runs.worker import Observer, execute_run
 from bot.wiring import run_observers
 
@@ -42,8 +42,8 @@ EXIT_CODES = {
     RunStatus.ABORTED: 4,
     RunStatus.HALTED: 5,
 }
-# A worker that found its run already in another worker's hands exits with this, having touched
-# nothing.
+# A worker that found its run already claimed by another worker (running it or done with it)
+# exits with this, having touched nothing.
 EXIT_NOT_MINE = 6
 
 
@@ -103,9 +103,9 @@ def _observer(settings: Settings, db: Database) -> Observer:
 
 def _execute(
     run_id: int, *, settings: Settings, db: Database, clock: Clock, clients: ClientFactory
-) -> RunStatus:
+) -> RunStatus | None:
     """Execute the recorded run here, against the cluster the settings name, gated by the
-    team's Alertmanager when the platform has one."""
+    team's Alertmanager when the platform has one; None when another worker has the run."""
     url = settings.alertmanager_url
     alerts = AlertmanagerClient(url) if url else None
     try:
@@ -155,7 +155,10 @@ def _run(args: argparse.Namespace) -> int:
             )
         with db.session() as session:
             run = find_run(session=session, ref=planned.run_id)
-            print(f"run {run.key}: {status.value}: {run.reason}")
+            if status is None:
+                print(f"run {run.key}: another worker claimed it ({run.status.value})")
+            else:
+                print(f"run {run.key}: {status.value}: {run.reason}")
             if run.leftovers:
                 print(f"run {run.key}: left behind: {', '.join(run.leftovers)}")
             if args.junit:
@@ -163,7 +166,7 @@ def _run(args: argparse.Namespace) -> int:
     finally:
         clients.close()
         db.dispose()
-    return EXIT_CODES.get(status, 1)
+    return EXIT_NOT_MINE if status is None else EXIT_CODES.get(status, 1)
 
 
 def _write_junit(path: str, run: RunFacts) -> None:
@@ -238,6 +241,7 @@ def _worker(args: argparse.Namespace) -> int:
     db = Database(settings.database_url)
     clock = clock_from_env()
     clients = ClientFactory.from_settings(settings)
+    status: RunStatus | None
     try:
         with logged_run(db, args.run_id):
             if args.rollback:
@@ -256,6 +260,6 @@ def _worker(args: argparse.Namespace) -> int:
     finally:
         clients.close()
         db.dispose()
-    if status in ACTIVE and not args.rollback:
+    if status is None:
         return EXIT_NOT_MINE
     return EXIT_CODES.get(status, 1)

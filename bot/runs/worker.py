@@ -103,8 +103,12 @@ def execute_run(
     policy: PreflightPolicy,
     observer: Observer = NOBODY,
     alerts: FiringAlerts | None = None,
-) -> RunStatus:
+) -> RunStatus | None:
     """Take the run from scheduled to a terminal state; returns that state.
+
+    None when another worker claimed the run first (whether it is still running it or has
+    finished): this one touched nothing. A run aborted before any worker claimed it returns
+    ABORTED.
 
     `alerts` answers the gate's question (is an alert of the service firing?); None when the
     platform has no Alertmanager.
@@ -117,7 +121,9 @@ def execute_run(
     worker = {"worker_pid": os.getpid(), "worker_host": socket.gethostname()}
     if not life.move(RunStatus.PREFLIGHT, "preflight checks", heartbeat_at=clock.now(), **worker):
         with db.session() as session:
-            return find_run(session=session, ref=run_id).status  # started elsewhere, or aborted
+            run = find_run(session=session, ref=run_id)
+            # Only the claim (this move) writes a worker into the row.
+            return None if run.worker_pid is not None else run.status
     with db.session() as session:
         run = find_run(session=session, ref=run_id)
         refusals = check_preflight(

@@ -242,3 +242,27 @@ def test_two_workers_for_one_run_run_it_once(engine: Engine, worker_template: Wa
     assert len(engine.kube.requests_matching("POST", r"/networkpolicies$")) == 1
     assert sum(e.message == "preflight checks" for e in run.events) == 1
     assert engine.policies(key) == []
+
+
+def test_a_worker_that_comes_after_the_run_ended_says_not_mine(engine: Engine) -> None:
+    """The race above in the order a slow machine gives it: the cold worker finishes its imports
+    after the forked one has run the whole run. It reports that the run was not its own (not the
+    run's outcome, which is the owner's to report) and sends the cluster nothing."""
+    run_id, _ = engine.create()
+    assert engine.run(run_id) == 0
+    sent = len(engine.kube.requests)
+    late = engine.start_process(run_id)
+    assert late.wait(timeout=60) == EXIT_NOT_MINE
+    assert engine.kube.requests[sent:] == []
+    assert engine.row(run_id).status is RunStatus.COMPLETED
+
+
+def test_a_worker_for_a_run_aborted_before_it_started_reports_the_abort(engine: Engine) -> None:
+    """No worker claimed the run, so the one that finds it aborted reports the abort (4)."""
+    run_id, key = engine.create()
+    abort_run(db=engine.db, ref=key, by="U0BOB", now=NOW, executor=engine.launcher)
+    assert engine.row(run_id).status is RunStatus.ABORTED
+    sent = len(engine.kube.requests)
+    assert engine.start_process(run_id).wait(timeout=60) == 4
+    assert engine.kube.requests[sent:] == []
+    assert engine.row(run_id).worker_pid is None
